@@ -1,0 +1,25 @@
+// Package allocator owns the SpiNNaker placement rules: which boards a job
+// request may get on one machine, given the machine's dead boards and links
+// and which boards are currently in use (spec README §2 create_job rules,
+// allocation.md, behaviour-cases AR/ALLOC/PLACE).
+//
+// It is pure and stateless: no SQL, no I/O, no goroutines, no clock. The
+// caller (package service) keeps the state — a Machine per configured
+// machine and an Occupancy per machine rebuilt from the database — and asks:
+//
+//   - ValidateRequest: is the request well formed (exact user messages)?
+//   - Feasible: could it ever be placed on this machine when empty?
+//   - Place: where would it go now? (deterministic; the caller records it)
+//   - EvaluateBlock / SingleBoardAllocation: the legality rules of one given
+//     block or board, for tests, tools and forced placements.
+//
+// Blocks are rectangles of whole triads that lie inside the machine. A
+// block's boards are the working boards reachable from its bottom-left board
+// (x0, y0, 0) through working links to boards inside the block (wrap-around
+// links included where the block spans the whole machine). Single-board jobs
+// share triads: spare boards of triads already partly used by single-board
+// jobs go first.
+//
+// It must not touch the database, the configuration files, the network or
+// any other package of ours except service/geometry.
+package allocator
