@@ -1,0 +1,225 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot read the file: " + describeFileError(err)}
+	}
+	return Parse(data, path)
+}
+
+// Parse validates a configuration held in memory. path names it in errors
+// and anchors relative paths (database, admin_token_file, spinner_csv); with
+// path "" they are relative to the current folder. Files named by the
+// configuration are read.
+func Parse(data []byte, path string) (*Config, error) {
+	// Decoding into a generic tree first separates syntax errors from type
+	// errors, and the tree locates unknown keys.
+	var tree map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&tree); err != nil {
+		return nil, syntaxError(path, err)
+	}
+	var raw rawFile
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw)
+	if err != nil {
+		return nil, decodeError(path, err)
+	}
+	if len(md.Keys()) == 0 {
+		// An empty file is almost always a mistake (or an editor halfway
+		// through saving); loading it would remove every machine.
+		return nil, &Error{File: path, Msg: "the file defines nothing: expected [server], [bmp] or [[machine]] tables"}
+	}
+	p := &problems{file: path}
+	reportUnknownKeys(p, tree, md.Undecoded())
+	dir := configDir(path)
+	cfg := &Config{
+		Server: resolveServer(p.section("server"), raw.Server, dir),
+		BMP:    resolveBMP(p.section("bmp"), raw.BMP),
+		Path:   path,
+	}
+	cfg.Machines = resolveMachines(p, raw.Machine, dir)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func configDir(path string) string {
+	if path == "" {
+		return ""
+	}
+	return filepath.Dir(path)
+}
+
+// resolvePath makes a relative path relative to the configuration's folder.
+func resolvePath(dir, path string) string {
+	if dir == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// describeFileError drops the path that os errors repeat (the caller already
+// names the file).
+func describeFileError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// decodeLine matches the position prefix of the TOML library's type errors.
+var decodeLine = regexp.MustCompile(`^toml: (?:line (\d+) )?(?:\(last key "([^"]*)"\): )?`)
+
+// syntaxError turns a TOML syntax error into an *Error with the line the
+// library reports.
+func syntaxError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: path, Line: pe.Position.Line, Msg: pe.Message}
+	}
+	return &Error{File: path, Msg: err.Error()}
+}
+
+// decodeError turns a TOML type error into an *Error with the line and key
+// the library reports.
+func decodeError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: path, Line: pe.Position.Line, Field: pe.LastKey, Msg: pe.Message}
+	}
+	msg := err.Error()
+	e := &Error{File: path, Msg: msg}
+	if m := decodeLine.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Field = m[2]
+		e.Msg = friendlyTypeError(msg[len(m[0]):])
+	}
+	return e
+}
+
+var (
+	typeMismatch  = regexp.MustCompile(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
+	tableMismatch = regexp.MustCompile(`^type mismatch for \S+: expected table but found (.+)$`)
+)
+
+// friendlyTypeError rewords the TOML library's type mismatches in TOML terms
+// (it names Go types).
+func friendlyTypeError(msg string) string {
+	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("wrong type: want %s, got %s", tomlTypeName(m[2]), tomlTypeName(m[1]))
+	}
+	if m := tableMismatch.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("wrong type: want a table, got %s", tomlTypeName(m[1]))
+	}
+	return msg
+}
+
+func tomlTypeName(goName string) string {
+	switch {
+	case strings.HasPrefix(goName, "int"), goName == "integer":
+		return "an integer"
+	case strings.HasPrefix(goName, "float"):
+		return "a number"
+	case goName == "string":
+		return "a string"
+	case goName == "bool", goName == "boolean":
+		return "true or false"
+	case strings.HasPrefix(goName, "[]"), goName == "slice", goName == "array":
+		return "an array"
+	case strings.HasPrefix(goName, "map"), goName == "struct", goName == "table":
+		return "a table"
+	}
+	return goName
+}
+
+// reportUnknownKeys turns keys the decoder did not use into errors, so that a
+// typo is never silently ignored. Keys inside [[machine]] tables are located
+// in the generic tree to name the machine and the array index.
+func reportUnknownKeys(p *problems, tree map[string]any, keys []toml.Key) {
+	reported := map[string]bool{}
+	for _, key := range keys {
+		if len(key) > 1 && reported[key[:len(key)-1].String()] {
+			reported[key.String()] = true // inside an unknown table: reported already
+			continue
+		}
+		reported[key.String()] = true
+		reportUnknownKey(p, tree, key)
+	}
+}
+
+func reportUnknownKey(p *problems, tree map[string]any, key toml.Key) {
+	last := key[len(key)-1]
+	msg := fmt.Sprintf("unknown key %q", last)
+	if key[0] != "machine" || len(key) < 2 {
+		p.add(&Error{Field: strings.Join(key[:len(key)-1], "."), Msg: msg})
+		return
+	}
+	machines, _ := tree["machine"].([]map[string]any)
+	for i, m := range machines {
+		for _, at := range locateKey(m, key[1:], "") {
+			name, _ := m["name"].(string)
+			p.add(&Error{Machine: name, MachineIndex: i + 1, Field: parentField(at), Msg: msg})
+		}
+	}
+}
+
+// locateKey returns the field paths ("boards[3].ip") under which path occurs
+// in v, descending into tables and arrays.
+func locateKey(v any, path []string, at string) []string {
+	if len(path) == 0 {
+		return []string{at}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		child, ok := v[path[0]]
+		if !ok {
+			return nil
+		}
+		return locateKey(child, path[1:], joinField(at, path[0]))
+	case []map[string]any:
+		var found []string
+		for i, e := range v {
+			found = append(found, locateKey(e, path, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+		return found
+	case []any:
+		var found []string
+		for i, e := range v {
+			found = append(found, locateKey(e, path, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+		return found
+	}
+	return nil
+}
+
+func joinField(at, name string) string {
+	if at == "" {
+		return name
+	}
+	return at + "." + name
+}
+
+// parentField drops the last ".key" of a field path.
+func parentField(at string) string {
+	if i := strings.LastIndex(at, "."); i >= 0 {
+		return at[:i]
+	}
+	return ""
+}
