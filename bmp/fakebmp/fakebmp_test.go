@@ -302,7 +302,7 @@ func TestScript(t *testing.T) {
 	s := start(t, Options{})
 	p := dial(t, s)
 	stray := scp.EncodeReply(scp.Header{}, 999, scp.RCOK, nil)
-	s.Script(Drop(), Error(scp.RCArg), Raw([]byte("garbage")), Inject(stray), Delay(time.Millisecond), OK())
+	s.Script(Drop(), Error(scp.RCArg), Raw([]byte("garbage")), Inject(stray), Reply(scp.RCOK, []byte{1, 2}), Delay(time.Millisecond), OK())
 	sver := mustReq(t)(scp.VersionRequest(0))
 	b, _ := sver.Encode()
 
@@ -325,13 +325,16 @@ func TestScript(t *testing.T) {
 	if rep, _ := scp.DecodeReply(p.recv()); rep.RC != scp.RCOK {
 		t.Errorf("fourth, real reply: %v", rep.RC)
 	}
+	if rep := p.roundTrip(sver); rep.RC != scp.RCOK || !bytes.Equal(rep.Payload, []byte{1, 2}) {
+		t.Errorf("fifth, canned reply: %v % X", rep.RC, rep.Payload)
+	}
 	for range 3 { // delay, ok, then empty script: normal
 		if rep := p.roundTrip(sver); rep.RC != scp.RCOK {
 			t.Errorf("after script: %v", rep.RC)
 		}
 	}
-	if s.Count(scp.CmdVersion) != 7 {
-		t.Errorf("count %d, want 7", s.Count(scp.CmdVersion))
+	if s.Count(scp.CmdVersion) != 8 {
+		t.Errorf("count %d, want 8", s.Count(scp.CmdVersion))
 	}
 }
 

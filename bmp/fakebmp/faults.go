@@ -19,9 +19,10 @@ const (
 	ActDelay                    // wait, then process and answer normally
 	ActRaw                      // do not process; send bytes verbatim instead of a reply
 	ActInject                   // send bytes verbatim, then process and answer normally
+	ActReply                    // do not process; answer with a result code and payload
 )
 
-var actionNames = [...]string{"ok", "drop", "error", "delay", "raw", "inject"}
+var actionNames = [...]string{"ok", "drop", "error", "delay", "raw", "inject", "reply"}
 
 func (k ActionKind) String() string {
 	if k >= 0 && int(k) < len(actionNames) {
@@ -33,9 +34,9 @@ func (k ActionKind) String() string {
 // Action is one fault-injection step.
 type Action struct {
 	Kind  ActionKind
-	RC    scp.Result    // for ActError
+	RC    scp.Result    // for ActError and ActReply
 	Delay time.Duration // for ActDelay
-	Bytes []byte        // for ActRaw and ActInject
+	Bytes []byte        // for ActRaw and ActInject; the payload for ActReply
 }
 
 // OK processes the request normally.
@@ -46,6 +47,12 @@ func Drop() Action { return Action{Kind: ActDrop} }
 
 // Error answers rc (with no payload) without processing the request.
 func Error(rc scp.Result) Action { return Action{Kind: ActError, RC: rc} }
+
+// Reply answers rc with payload (and the request's sequence number) without
+// processing the request, e.g. an RC_OK reply of the wrong length.
+func Reply(rc scp.Result, payload []byte) Action {
+	return Action{Kind: ActReply, RC: rc, Bytes: slices.Clone(payload)}
+}
 
 // Delay waits d, then processes and answers normally. The fake handles one
 // datagram at a time, so everything behind it waits too.

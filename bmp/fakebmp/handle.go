@@ -16,7 +16,7 @@ type Exchange struct {
 	Raw     []byte      // the datagram as received
 	Decoded bool        // Request is valid (datagram of 26..282 bytes)
 	Request scp.Request // the decoded request
-	Action  string      // "ok", "drop", "error", "delay", "raw", "inject", "unreachable", "bad-length"
+	Action  string      // "ok", "drop", "error", "delay", "raw", "inject", "reply", "unreachable", "bad-length"
 	RC      scp.Result  // result code answered; 0 when nothing was answered
 	Payload []byte      // payload of the answer
 	Replies [][]byte    // every datagram sent back, in order
@@ -83,8 +83,17 @@ func (s *Server) handle(b []byte, from *net.UDPAddr) {
 		}
 	}
 
-	rc, payload, wait := act.RC, []byte(nil), time.Duration(0)
-	if act.Kind != ActError {
+	var (
+		rc      scp.Result
+		payload []byte
+		wait    time.Duration
+	)
+	switch act.Kind {
+	case ActError:
+		rc = act.RC
+	case ActReply:
+		rc, payload = act.RC, act.Bytes
+	default:
 		rc, payload, wait = s.execute(h, b)
 	}
 	if !h.ReplyWanted() {
