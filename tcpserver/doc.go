@@ -1,0 +1,19 @@
+// Package tcpserver serves the v1 spalloc protocol (spec README §2): JSON
+// objects, one per line, over TCP, compatible with the public spalloc Python
+// client and the original spalloc_server.
+//
+// It owns the wire: framing, parsing requests and binding their positional
+// and keyword arguments, encoding replies with the exact field names of the
+// spec, per-connection notification subscriptions, and the fan-out of the
+// service change feed to them. Every decision about jobs, machines and
+// boards belongs to package service; this package never imports db, httpapi
+// or bmp, and holds no domain state except what each connection watches.
+//
+// Concurrency: each connection has one reader goroutine, which parses and
+// executes its requests one after another (so replies are in request order),
+// and one writer goroutine that drains a bounded outgoing buffer to the
+// socket with a write deadline. Notifications are appended to the same
+// buffer by one hub goroutine per server, which owns the server's single
+// subscription to the change feed. No lock is held while a socket is
+// written.
+package tcpserver

@@ -1,0 +1,134 @@
+package tcpserver
+
+// Notification subscriptions of one connection, and the filtering of a
+// change-feed round down to what that connection watches.
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/spalloc/spallocd/service"
+)
+
+// watches is what one connection asked to be told about. The rules are the
+// original's: subscribing to all replaces the individual ids; while
+// subscribed to all, subscribing or unsubscribing one id changes nothing;
+// unsubscribing from all ends every subscription of that kind.
+type watches struct {
+	mu          sync.Mutex
+	allJobs     bool
+	jobs        map[int64]struct{}
+	allMachines bool
+	machines    map[string]struct{}
+}
+
+// job applies notify_job (on) or no_notify_job (!on); id nil means all.
+func (w *watches) job(on bool, id *int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case id == nil:
+		w.allJobs, w.jobs = on, nil
+	case w.allJobs:
+	case on:
+		if w.jobs == nil {
+			w.jobs = map[int64]struct{}{}
+		}
+		w.jobs[*id] = struct{}{}
+	default:
+		delete(w.jobs, *id)
+	}
+}
+
+// machine applies notify_machine / no_notify_machine; name nil means all.
+func (w *watches) machine(on bool, name *string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case name == nil:
+		w.allMachines, w.machines = on, nil
+	case w.allMachines:
+	case on:
+		if w.machines == nil {
+			w.machines = map[string]struct{}{}
+		}
+		w.machines[*name] = struct{}{}
+	default:
+		delete(w.machines, *name)
+	}
+}
+
+// filter returns the ids and names of ch this connection watches, in the
+// order of ch; nil when none.
+func (w *watches) filter(ch *service.Change) (jobs []int64, machines []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.allJobs {
+		jobs = ch.Jobs
+	} else if len(w.jobs) > 0 {
+		for _, id := range ch.Jobs {
+			if _, ok := w.jobs[id]; ok {
+				jobs = append(jobs, id)
+			}
+		}
+	}
+	if w.allMachines {
+		machines = ch.Machines
+	} else if len(w.machines) > 0 {
+		for _, m := range ch.Machines {
+			if _, ok := w.machines[m]; ok {
+				machines = append(machines, m)
+			}
+		}
+	}
+	return jobs, machines
+}
+
+// notificationLines renders what a connection should be sent for one round:
+// at most one jobs_changed and one machines_changed line, never an empty
+// list.
+func notificationLines(b []byte, jobs []int64, machines []string) []byte {
+	if len(jobs) > 0 {
+		b = appendJobsChanged(b, jobs)
+	}
+	if len(machines) > 0 {
+		b = appendMachinesChanged(b, machines)
+	}
+	return b
+}
+
+// normalize sorts and deduplicates a round's ids and names, so that every
+// connection sees them in one stable order.
+func normalize(ch service.Change) service.Change {
+	sort.Slice(ch.Jobs, func(i, j int) bool { return ch.Jobs[i] < ch.Jobs[j] })
+	ch.Jobs = dedup(ch.Jobs)
+	sort.Strings(ch.Machines)
+	ch.Machines = dedup(ch.Machines)
+	return ch
+}
+
+func dedup[T comparable](s []T) []T {
+	if len(s) < 2 {
+		return s
+	}
+	out := s[:1]
+	for _, v := range s[1:] {
+		if v != out[len(out)-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// changeFeed is the part of service.Subscription the hub uses.
+type changeFeed interface {
+	Ready() <-chan struct{}
+	Take() service.Change
+	Close()
+}
+
+type subscriptionFeed struct{ sub *service.Subscription }
+
+func (f subscriptionFeed) Ready() <-chan struct{} { return f.sub.C }
+func (f subscriptionFeed) Take() service.Change   { return f.sub.Take() }
+func (f subscriptionFeed) Close()                 { f.sub.Close() }

@@ -1,0 +1,365 @@
+package tcpserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+// Options tune a Server. Zero values mean the defaults.
+type Options struct {
+	// MaxLineBytes is the longest request line accepted (without its
+	// newline); a longer line disconnects the client. Default 65536.
+	MaxLineBytes int
+	// MaxOutBuffer is how many bytes of replies and notifications may wait
+	// for a client that does not read them; past it the client is
+	// disconnected. A single larger reply is still sent. Default 4 MiB.
+	MaxOutBuffer int
+	// WriteTimeout is the longest one write to a client may block before
+	// the client is disconnected. Default 10 s.
+	WriteTimeout time.Duration
+	// Logger receives connection events and disconnections. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+const (
+	DefaultMaxLineBytes = 65536
+	DefaultMaxOutBuffer = 4 << 20
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if o.MaxOutBuffer <= 0 {
+		o.MaxOutBuffer = DefaultMaxOutBuffer
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// backend is the part of *service.Service the commands call; tests of
+// dispatch substitute a fake.
+type backend interface {
+	CreateJob(ctx context.Context, req service.CreateJobRequest) (int64, error)
+	Keepalive(ctx context.Context, id int64, host string) error
+	JobState(ctx context.Context, id int64, host string) (service.JobStatus, error)
+	JobMachineInfo(ctx context.Context, id int64, host string) (*service.JobMachineInfo, error)
+	PowerOnJob(ctx context.Context, id int64, host string) error
+	PowerOffJob(ctx context.Context, id int64, host string) error
+	DestroyJob(ctx context.Context, id int64, reason *string, host string) error
+	ListJobs(ctx context.Context) ([]service.JobSummary, error)
+	ListMachines(ctx context.Context) ([]service.MachineSummary, error)
+	BoardPosition(ctx context.Context, machine string, b geometry.Board) (*service.Physical, error)
+	BoardAtPosition(ctx context.Context, machine string, p service.Physical) (*geometry.Board, error)
+	WhereIs(ctx context.Context, q service.WhereIsQuery) (*service.WhereIsResult, error)
+	ReportProblem(ctx context.Context, r service.ProblemReport) error
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("tcpserver: server closed")
+
+// Server serves the v1 protocol on any number of listeners.
+type Server struct {
+	svc       backend
+	subscribe func() changeFeed // nil: no change feed (no notifications)
+	opts      Options
+	log       *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	wg        sync.WaitGroup // connection goroutines
+	hubCancel context.CancelFunc
+	hubDone   chan struct{}
+	done      chan struct{} // closed when shutting down
+}
+
+// New returns a server for svc. Nothing runs until Serve.
+func New(svc *service.Service, opts Options) *Server {
+	s := newServer(svc, opts)
+	s.subscribe = func() changeFeed {
+		sub := svc.Subscribe()
+		if sub == nil {
+			return nil
+		}
+		return subscriptionFeed{sub}
+	}
+	return s
+}
+
+func newServer(b backend, opts Options) *Server {
+	opts = opts.withDefaults()
+	return &Server{
+		svc:       b,
+		opts:      opts,
+		log:       opts.Logger,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+		done:      make(chan struct{}),
+	}
+}
+
+// Addr returns the address of a listener being served, or nil.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		return ln.Addr()
+	}
+	return nil
+}
+
+// Serve accepts connections on ln until Shutdown (then it returns
+// ErrServerClosed) or until ctx is done: then the whole server stops at
+// once, closing every connection, and Serve returns ctx.Err() when all of
+// them are gone. Serve closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if !s.addListener(ln) {
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.startHub()
+	stop := context.AfterFunc(ctx, s.closeNow)
+	defer stop()
+
+	delay := time.Duration(0)
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				s.wg.Wait()
+				s.stopHub()
+				return ctx.Err()
+			}
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: back off and retry.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("tcpserver: accept failed; retrying", "err", err, "delay", delay)
+				select {
+				case <-time.After(delay):
+				case <-s.done:
+				}
+				continue
+			}
+			s.closeListener(ln)
+			return err
+		}
+		delay = 0
+		if !s.startConn(ctx, nc) {
+			nc.Close()
+		}
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// Shutdown stops accepting, stops reading new requests, lets the requests
+// in progress finish and their replies go out, then closes every
+// connection. If ctx ends first, it closes the rest at once and returns
+// ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	conns := s.beginClose()
+	for _, c := range conns {
+		c.stopReading()
+	}
+	finished := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(finished)
+	}()
+	var err error
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, c := range s.snapshot() {
+			c.close()
+		}
+		<-finished
+	}
+	s.stopHub()
+	return err
+}
+
+// closeNow stops everything at once (Serve's ctx was cancelled).
+func (s *Server) closeNow() {
+	for _, c := range s.beginClose() {
+		c.close()
+	}
+}
+
+// beginClose marks the server closing, closes its listeners and returns
+// its connections.
+func (s *Server) beginClose() []*conn {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+	for ln := range s.listeners {
+		ln.Close()
+		delete(s.listeners, ln)
+	}
+	s.mu.Unlock()
+	return s.snapshot()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) addListener(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.listeners[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) closeListener(ln net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ln.Close()
+	delete(s.listeners, ln)
+}
+
+// snapshot returns the current connections.
+func (s *Server) snapshot() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// startConn registers and starts a connection; false when closing.
+func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
+	c := newConn(ctx, s, nc)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		c.cancel()
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(2)
+	s.mu.Unlock()
+	go c.readLoop()
+	go c.writeLoop()
+	return true
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// ---- change feed fan-out ----
+
+// startHub subscribes to the change feed once per server.
+func (s *Server) startHub() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hubDone != nil || s.subscribe == nil {
+		return
+	}
+	feed := s.subscribe()
+	if feed == nil {
+		s.log.Warn("tcpserver: the service offers no change feed; notifications are disabled")
+		s.subscribe = nil
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.hubCancel = cancel
+	s.hubDone = make(chan struct{})
+	go s.runHub(ctx, feed, s.hubDone)
+}
+
+func (s *Server) stopHub() {
+	s.mu.Lock()
+	cancel, done := s.hubCancel, s.hubDone
+	s.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// runHub delivers each round of changes to the connections that watch
+// them. It never blocks on a connection: delivery only appends to the
+// connection's outgoing buffer.
+func (s *Server) runHub(ctx context.Context, feed changeFeed, done chan struct{}) {
+	defer close(done)
+	defer feed.Close()
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-feed.Ready():
+		}
+		ch := normalize(feed.Take())
+		if len(ch.Jobs) == 0 && len(ch.Machines) == 0 {
+			continue
+		}
+		for _, c := range s.snapshot() {
+			jobs, machines := c.watches.filter(&ch)
+			if len(jobs) == 0 && len(machines) == 0 {
+				continue
+			}
+			buf = notificationLines(buf[:0], jobs, machines)
+			c.enqueue(buf)
+		}
+	}
+}
+
+// ---- helpers shared by conn ----
+
+// remoteHost is the host part of a connection's remote address, recorded
+// by the service as a job's keepalivehost.
+func remoteHost(nc net.Conn) string {
+	a := nc.RemoteAddr()
+	if a == nil {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+// quietErr reports errors that end a connection normally.
+func quietErr(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+}
