@@ -58,7 +58,7 @@ func withLimits(r Request, mdb, mdl int, torus bool) Request {
 }
 
 // place places r on occ and records it, failing the test on error.
-func place(t testing.TB, m *Machine, occ *Occupancy, r Request) (Allocation, bool) {
+func place(t failer, m *Machine, occ *Occupancy, r Request) (Allocation, bool) {
 	t.Helper()
 	a, ok := Place(m, occ, r)
 	if ok {
@@ -70,7 +70,7 @@ func place(t testing.TB, m *Machine, occ *Occupancy, r Request) (Allocation, boo
 
 // checkAllocation asserts the PLACE-06 invariants of a fresh allocation
 // against the occupancy it was placed on.
-func checkAllocation(t testing.TB, m *Machine, occ *Occupancy, a Allocation) {
+func checkAllocation(t failer, m *Machine, occ *Occupancy, a Allocation) {
 	t.Helper()
 	if len(a.Boards) == 0 {
 		t.Fatalf("allocation without boards: %+v", a)
@@ -155,4 +155,10 @@ func checkAllocation(t testing.TB, m *Machine, occ *Occupancy, a Allocation) {
 	if len(seen) != len(a.Boards) {
 		t.Fatalf("%d of %d boards reachable from the bottom-left", len(seen), len(a.Boards))
 	}
+}
+
+// failer is what the checks need from *testing.T and *rapid.T.
+type failer interface {
+	Helper()
+	Fatalf(format string, args ...any)
 }
