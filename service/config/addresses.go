@@ -50,7 +50,7 @@ func (b *builder) schemeAddresses() {
 			b.rep.addf(p.field, "%v", err)
 			continue
 		}
-		p.IP, p.hasIP = ip, true
+		p.IP = ip
 		f := frameKey{p.Cabinet, p.Frame}
 		if frames[f] {
 			continue
@@ -99,7 +99,7 @@ func (b *builder) checkLiveAddressed() {
 		if b.dead[p.Board] {
 			continue
 		}
-		if !p.hasIP {
+		if p.IP == "" {
 			noIP = append(noIP, p.Board)
 		}
 		if f := (frameKey{p.Cabinet, p.Frame}); !haveBMP[f] {

@@ -395,6 +395,9 @@ func TestConfUnknownKeys(t *testing.T) {
 		{name: "key inside a board entry",
 			toml:    strings.Replace(explicitMachine("m1", "", 1, 1, nil), `cfb = [0, 0, 1]`, `cfb = [0, 0, 1], ipp = "x"`, 1),
 			wantErr: []string{`machine "m1": boards[1]: unknown key "ipp"`}},
+		{name: "machine key in an inline array of tables",
+			toml:    "machine = [{ name = \"m\", single_board = { bmp_ip = \"a\", spinnaker_ip = \"b\" }, tag = \"x\" }]\n",
+			wantErr: []string{`machine "m": unknown key "tag"`}},
 		{name: "key inside single_board",
 			toml:    "[[machine]]\nname = \"m\"\nsingle_board = { bmp_ip = \"a\", spinnaker_ip = \"b\", spinaker_ip = \"c\" }\n",
 			wantErr: []string{`machine "m": single_board: unknown key "spinaker_ip"`}},
@@ -427,4 +430,14 @@ boards = [{ xyz = [0, 0, 0], cfb = [0, 0, 0] }]
 	if n := strings.Count(err.Error(), "\n") + 1; n < 4 {
 		t.Errorf("%d problems reported, want at least 4:\n%v", n, err)
 	}
+}
+
+func TestConfCrossChecksSeeBrokenMachines(t *testing.T) {
+	text := explicitMachine("a", "x", 1, 1, nil, `dead_boards = [[5, 5, 5]]`) + explicitMachine("b", "x", 1, 1, nil)
+	_, err := Parse([]byte(text), testFile)
+	wantErrorContaining(t, err,
+		`machine "a": dead_boards[0]: board (5, 5, 5) is outside`,
+		`machine "b": bmps[0]: BMP address "xbmp.0"`,
+		`machine "b": boards[0]: SpiNNaker IP "x0.0.0" of board (0, 0, 0) is already used by board (0, 0, 0) (boards[0]) of machine "a"`,
+	)
 }

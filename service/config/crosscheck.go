@@ -7,17 +7,17 @@ import "strings"
 // board addresses (CONF-05, which also catches repeats inside one machine).
 func resolveMachines(p *problems, raws []rawMachine, dir string) []Machine {
 	checkUniqueNames(p, raws)
-	var done []*resolved
+	done := make([]*resolved, len(raws))
 	for i, r := range raws {
-		if res, ok := resolveMachine(p, i+1, r, dir); ok {
-			done = append(done, res)
-		}
+		done[i] = resolveMachine(p, i+1, r, dir)
 	}
 	checkUniqueBMPs(done)
 	checkUniqueBoardIPs(done)
-	machines := make([]Machine, len(done))
-	for i, res := range done {
-		machines[i] = res.machine
+	var machines []Machine
+	for _, res := range done {
+		if res.ok {
+			machines = append(machines, res.machine)
+		}
 	}
 	return machines
 }
@@ -71,7 +71,7 @@ func checkUniqueBoardIPs(done []*resolved) {
 	seen := map[string]owner{}
 	for _, res := range done {
 		for _, p := range res.positions {
-			if !p.hasIP {
+			if p.IP == "" {
 				continue
 			}
 			key := strings.ToLower(p.IP)

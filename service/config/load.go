@@ -171,13 +171,28 @@ func reportUnknownKey(p *problems, tree map[string]any, key toml.Key) {
 		p.add(&Error{Field: strings.Join(key[:len(key)-1], "."), Msg: msg})
 		return
 	}
-	machines, _ := tree["machine"].([]map[string]any)
-	for i, m := range machines {
+	for i, m := range tables(tree["machine"]) {
 		for _, at := range locateKey(m, key[1:], "") {
 			name, _ := m["name"].(string)
 			p.add(&Error{Machine: name, MachineIndex: i + 1, Field: parentField(at), Msg: msg})
 		}
 	}
+}
+
+// tables returns the tables of an array of tables, written either as
+// [[machine]] sections or as an inline array.
+func tables(v any) []map[string]any {
+	switch v := v.(type) {
+	case []map[string]any:
+		return v
+	case []any:
+		list := make([]map[string]any, len(v))
+		for i, e := range v {
+			list[i], _ = e.(map[string]any)
+		}
+		return list
+	}
+	return nil
 }
 
 // locateKey returns the field paths ("boards[3].ip") under which path occurs

@@ -27,7 +27,6 @@ const (
 // placed is a board position with the field it came from, for messages.
 type placed struct {
 	BoardPos
-	hasIP bool
 	field string
 }
 
@@ -59,16 +58,19 @@ type builder struct {
 	sized      bool // width and height known
 }
 
-// resolved is a machine that passed its own checks, with the fields its
-// boards and BMPs came from, for the checks across machines.
+// resolved is a machine with the fields its boards and BMPs came from, for
+// the checks across machines. A machine with problems of its own (ok false)
+// still takes part in those checks with what could be read, so that one run
+// reports everything.
 type resolved struct {
 	rep       reporter
 	machine   Machine
 	positions []placed
 	bmps      []placedBMP
+	ok        bool
 }
 
-func resolveMachine(p *problems, index int, r rawMachine, dir string) (*resolved, bool) {
+func resolveMachine(p *problems, index int, r rawMachine, dir string) *resolved {
 	name := ""
 	if r.Name != nil {
 		name = *r.Name
@@ -76,10 +78,7 @@ func resolveMachine(p *problems, index int, r rawMachine, dir string) (*resolved
 	b := &builder{rep: p.forMachine(index, name), raw: r, dir: dir}
 	start := b.rep.count()
 	b.build()
-	if b.rep.count() > start {
-		return nil, false
-	}
-	return &resolved{rep: b.rep, machine: b.m, positions: b.positions, bmps: b.bmps}, true
+	return &resolved{rep: b.rep, machine: b.m, positions: b.positions, bmps: b.bmps, ok: b.rep.count() == start}
 }
 
 // build runs the steps in order; a step whose input is broken is skipped, so

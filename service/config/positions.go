@@ -76,7 +76,7 @@ func (b *builder) singleBoard() bool {
 	if bmpIP == "" || boardIP == "" {
 		return false
 	}
-	b.positions = []placed{{BoardPos: BoardPos{IP: boardIP}, hasIP: true, field: "single_board"}}
+	b.positions = []placed{{BoardPos: BoardPos{IP: boardIP}, field: "single_board"}}
 	b.bmps = []placedBMP{{BMP: BMP{Address: bmpIP}, field: "single_board.bmp_ip"}}
 	for z := 1; z <= 2; z++ {
 		if !b.listedDead(geometry.Board{Z: z}) {
@@ -143,7 +143,7 @@ func (b *builder) readBoardIP(field string, ip *string, p *placed) bool {
 		b.rep.addf(field+".ip", "%v", err)
 		return false
 	}
-	p.IP, p.hasIP = *ip, true
+	p.IP = *ip
 	return true
 }
 
