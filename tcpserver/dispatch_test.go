@@ -50,8 +50,8 @@ func TestRespondExactBytes(t *testing.T) {
 			`{"return":{"state":0,"power":null,"keepalive":null,"reason":null,"start_time":null,"keepalivehost":null}}`, nil},
 		{"get_job_machine_info", func(f *fakeBackend) {
 			f.info = &service.JobMachineInfo{Width: 16, Height: 16, MachineName: "spinn-4x2",
-				Connections: []service.Connection{{0, 0, "10.2.0.1"}, {8, 4, "10.2.0.9"}, {4, 8, "10.2.0.17"}},
-				Boards:      []geometry.Board{{0, 0, 0}, {0, 0, 1}, {0, 0, 2}}}
+				Connections: []service.Connection{cn(0, 0, "10.2.0.1"), cn(8, 4, "10.2.0.9"), cn(4, 8, "10.2.0.17")},
+				Boards:      []geometry.Board{bd(0, 0, 0), bd(0, 0, 1), bd(0, 0, 2)}}
 		}, `{"command":"get_job_machine_info","args":[2]}`,
 			`{"return":{"width":16,"height":16,"connections":[[[0,0],"10.2.0.1"],[[8,4],"10.2.0.9"],[[4,8],"10.2.0.17"]],"machine_name":"spinn-4x2","boards":[[0,0,0],[0,0,1],[0,0,2]]}}`,
 			[]string{"JobMachineInfo 2 127.0.0.1"}},
@@ -71,7 +71,7 @@ func TestRespondExactBytes(t *testing.T) {
 			f.jobs = []service.JobSummary{
 				{ID: 1, Owner: "me", StartTime: 1700000000.5, Keepalive: ptr(60.0), State: service.StateReady,
 					Power: ptr(true), Args: json.RawMessage(`[]`), Kwargs: json.RawMessage(`{"tags":["default"]}`),
-					MachineName: ptr("m"), Boards: []geometry.Board{{0, 1, 0}}, KeepaliveHost: "127.0.0.1"},
+					MachineName: ptr("m"), Boards: []geometry.Board{bd(0, 1, 0)}, KeepaliveHost: "127.0.0.1"},
 				{ID: 2, Owner: "me", StartTime: 1700000001, Keepalive: ptr(60.0), State: service.StateQueued,
 					Args: json.RawMessage(`[1,2]`), Kwargs: json.RawMessage(`{"require_torus":true}`)},
 			}
@@ -84,7 +84,7 @@ func TestRespondExactBytes(t *testing.T) {
 			f.machines = []service.MachineSummary{
 				{Name: "m0", Tags: []string{"default"}, Width: 1, Height: 2},
 				{Name: "m1", Tags: []string{"default"}, Width: 3, Height: 4,
-					DeadBoards: []geometry.Board{{0, 0, 1}},
+					DeadBoards: []geometry.Board{bd(0, 0, 1)},
 					DeadLinks:  []service.DeadLink{{Board: geometry.Board{X: 1, Y: 1, Z: 1}, Link: geometry.Link(2)}}},
 			}
 		}, `{"command":"list_machines"}`,
@@ -191,4 +191,10 @@ func TestAppendStringRoundTrips(t *testing.T) {
 			t.Errorf("%q round-tripped as %q", s, got)
 		}
 	}
+}
+
+func bd(x, y, z int) geometry.Board { return geometry.Board{X: x, Y: y, Z: z} }
+
+func cn(x, y int, host string) service.Connection {
+	return service.Connection{ChipX: x, ChipY: y, Hostname: host}
 }

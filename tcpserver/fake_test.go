@@ -25,6 +25,12 @@ type fakeBackend struct {
 	board    *geometry.Board
 	where    *service.WhereIsResult
 	created  []service.CreateJobRequest
+
+	stateByID bool // JobState answers state id%5 and keepalive id
+
+	// When gate is set, JobState signals entered and waits for gate.
+	gate    chan struct{}
+	entered chan struct{}
 }
 
 func (f *fakeBackend) record(format string, a ...any) error {
@@ -55,8 +61,22 @@ func (f *fakeBackend) Keepalive(_ context.Context, id int64, host string) error 
 	return f.record("Keepalive %d %s", id, host)
 }
 
-func (f *fakeBackend) JobState(_ context.Context, id int64, host string) (service.JobStatus, error) {
-	return f.state, f.record("JobState %d %s", id, host)
+func (f *fakeBackend) JobState(ctx context.Context, id int64, host string) (service.JobStatus, error) {
+	if f.gate != nil {
+		f.entered <- struct{}{}
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return service.JobStatus{}, ctx.Err()
+		}
+	}
+	st := f.state
+	if f.stateByID {
+		// Lets concurrent tests match replies to requests.
+		st.State = service.JobState(id % 5)
+		st.Keepalive = ptr(float64(id))
+	}
+	return st, f.record("JobState %d %s", id, host)
 }
 
 func (f *fakeBackend) JobMachineInfo(_ context.Context, id int64, host string) (*service.JobMachineInfo, error) {

@@ -81,7 +81,7 @@ type Server struct {
 	log       *slog.Logger
 
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
+	listeners map[*net.Listener]struct{} // keyed by pointer: a listener value may not be hashable
 	conns     map[*conn]struct{}
 	closing   bool
 	wg        sync.WaitGroup // connection goroutines
@@ -109,7 +109,7 @@ func newServer(b backend, opts Options) *Server {
 		svc:       b,
 		opts:      opts,
 		log:       opts.Logger,
-		listeners: map[net.Listener]struct{}{},
+		listeners: map[*net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		done:      make(chan struct{}),
 	}
@@ -120,7 +120,7 @@ func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ln := range s.listeners {
-		return ln.Addr()
+		return (*ln).Addr()
 	}
 	return nil
 }
@@ -130,7 +130,8 @@ func (s *Server) Addr() net.Addr {
 // once, closing every connection, and Serve returns ctx.Err() when all of
 // them are gone. Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if !s.addListener(ln) {
+	key := &ln
+	if !s.addListener(key) {
 		ln.Close()
 		return ErrServerClosed
 	}
@@ -161,7 +162,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				}
 				continue
 			}
-			s.closeListener(ln)
+			s.closeListener(key)
 			return err
 		}
 		delay = 0
@@ -220,7 +221,7 @@ func (s *Server) beginClose() []*conn {
 		close(s.done)
 	}
 	for ln := range s.listeners {
-		ln.Close()
+		(*ln).Close()
 		delete(s.listeners, ln)
 	}
 	s.mu.Unlock()
@@ -233,7 +234,7 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-func (s *Server) addListener(ln net.Listener) bool {
+func (s *Server) addListener(ln *net.Listener) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -243,10 +244,10 @@ func (s *Server) addListener(ln net.Listener) bool {
 	return true
 }
 
-func (s *Server) closeListener(ln net.Listener) {
+func (s *Server) closeListener(ln *net.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ln.Close()
+	(*ln).Close()
 	delete(s.listeners, ln)
 }
 
