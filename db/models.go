@@ -4,10 +4,6 @@
 
 package db
 
-import (
-	"database/sql"
-)
-
 type Bmp struct {
 	ID        int64
 	MachineID int64
@@ -20,15 +16,15 @@ type BmpOp struct {
 	ID        int64
 	BmpID     int64
 	BoardID   int64
-	JobID     sql.NullInt64
+	JobID     *int64
 	Op        string
-	Link      sql.NullInt64
+	Link      *int64
 	CreatedAt float64
-	ClaimedAt sql.NullFloat64
+	ClaimedAt *float64
 	Attempts  int64
-	LastError sql.NullString
-	DoneAt    sql.NullFloat64
-	Outcome   sql.NullString
+	LastError *string
+	DoneAt    *float64
+	Outcome   *string
 }
 
 type Board struct {
@@ -37,20 +33,21 @@ type Board struct {
 	X              int64
 	Y              int64
 	Z              int64
-	Cabinet        sql.NullInt64
-	Frame          sql.NullInt64
-	BoardNum       sql.NullInt64
-	Ip             sql.NullString
-	BmpID          sql.NullInt64
+	Cabinet        *int64
+	Frame          *int64
+	BoardNum       *int64
+	Ip             *string
+	BmpID          *int64
 	Dead           int64
-	OutOfService   sql.NullString
-	OutOfServiceAt sql.NullFloat64
+	OutOfService   *string
+	OutOfServiceAt *float64
 	Power          int64
-	PowerChangedAt sql.NullFloat64
-	JobID          sql.NullInt64
-	WaitingJobID   sql.NullInt64
-	FreeAt         sql.NullFloat64
-	LastError      sql.NullString
+	PowerChangedAt *float64
+	JobID          *int64
+	WaitingJobID   *int64
+	WaitingSince   *float64
+	FreeAt         *float64
+	LastError      *string
 }
 
 type BoardAllocation struct {
@@ -58,19 +55,19 @@ type BoardAllocation struct {
 	JobID       int64
 	BoardID     int64
 	AllocatedAt float64
-	FreedAt     sql.NullFloat64
+	FreedAt     *float64
 }
 
 type BoardReport struct {
 	ID          int64
-	BoardID     sql.NullInt64
+	BoardID     *int64
 	Ip          string
-	JobID       sql.NullInt64
-	ChipX       sql.NullInt64
-	ChipY       sql.NullInt64
-	Core        sql.NullInt64
+	JobID       *int64
+	ChipX       *int64
+	ChipY       *int64
+	Core        *int64
 	Description string
-	Reporter    sql.NullString
+	Reporter    *string
 	ReportedAt  float64
 }
 
@@ -83,26 +80,26 @@ type DeadLink struct {
 type Job struct {
 	ID            int64
 	Owner         string
-	Keepalive     sql.NullFloat64
+	Keepalive     *float64
 	Args          string
 	Kwargs        string
 	Request       string
 	State         int64
-	Power         sql.NullInt64
-	MachineID     sql.NullInt64
-	ChipWidth     sql.NullInt64
-	ChipHeight    sql.NullInt64
-	BlockX        sql.NullInt64
-	BlockY        sql.NullInt64
-	BlockW        sql.NullInt64
-	BlockH        sql.NullInt64
-	Torus         sql.NullInt64
-	DestroyReason sql.NullString
+	Power         *int64
+	MachineID     *int64
+	ChipWidth     *int64
+	ChipHeight    *int64
+	BlockX        *int64
+	BlockY        *int64
+	BlockW        *int64
+	BlockH        *int64
+	Torus         *int64
+	DestroyReason *string
 	CreatedAt     float64
-	AllocatedAt   sql.NullFloat64
-	ReadyAt       sql.NullFloat64
-	DestroyedAt   sql.NullFloat64
-	KeepaliveHost sql.NullString
+	AllocatedAt   *float64
+	ReadyAt       *float64
+	DestroyedAt   *float64
+	KeepaliveHost *string
 	Forgotten     int64
 }
 
@@ -111,9 +108,9 @@ type JobEvent struct {
 	JobID     int64
 	At        float64
 	State     int64
-	Power     sql.NullInt64
-	MachineID sql.NullInt64
-	Detail    sql.NullString
+	Power     *int64
+	MachineID *int64
+	Detail    *string
 }
 
 type JobQueue struct {
@@ -130,7 +127,7 @@ type Machine struct {
 	MajorFingerprint string
 	MinorFingerprint string
 	CreatedAt        float64
-	RetiredAt        sql.NullFloat64
+	RetiredAt        *float64
 }
 
 type MachineTag struct {

@@ -58,6 +58,8 @@ CREATE TABLE jobs (
     CHECK ((state = 4) = (destroyed_at IS NOT NULL))
 );
 CREATE INDEX jobs_live ON jobs(id) WHERE state < 4;
+-- Retention (retain_destroyed) forgets the oldest answerable destroyed jobs.
+CREATE INDEX jobs_answerable ON jobs(destroyed_at, id) WHERE state = 4 AND forgotten = 0;
 
 CREATE TABLE boards (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,11 +79,14 @@ CREATE TABLE boards (
     power_changed_at REAL,
     job_id           INTEGER REFERENCES jobs(id),      -- live job holding the board
     waiting_job_id   INTEGER REFERENCES jobs(id),      -- ended job whose power-off has not completed yet
+    waiting_since    REAL,                             -- when its job let go of it (power-off grace)
     free_at          REAL,                             -- not reusable before this time (free_delay)
     last_error       TEXT,                             -- last BMP error for this board
     UNIQUE (machine_id, x, y, z),
     CHECK (job_id IS NULL OR waiting_job_id IS NULL),
-    CHECK (dead = 0 OR job_id IS NULL)
+    CHECK ((waiting_job_id IS NULL) = (waiting_since IS NULL))
+    -- A board may be dead and held: marking a board dead in the
+    -- configuration is a minor change that keeps running jobs.
 );
 CREATE UNIQUE INDEX boards_slot ON boards(machine_id, cabinet, frame, board_num) WHERE cabinet IS NOT NULL;
 CREATE INDEX boards_job ON boards(job_id) WHERE job_id IS NOT NULL;
@@ -148,6 +153,7 @@ CREATE TABLE bmp_ops (
 );
 CREATE INDEX bmp_ops_open ON bmp_ops(bmp_id, id) WHERE done_at IS NULL;
 CREATE INDEX bmp_ops_job ON bmp_ops(job_id) WHERE done_at IS NULL;
+CREATE INDEX bmp_ops_board ON bmp_ops(board_id) WHERE done_at IS NULL;
 
 -- Problems users report about boards (the protocol's report_problem).
 CREATE TABLE board_reports (

@@ -1,0 +1,49 @@
+-- name: AssignBoard :exec
+UPDATE boards SET job_id = sqlc.arg(job_id) WHERE id = sqlc.arg(id);
+
+-- name: InsertBoardAllocation :exec
+INSERT INTO board_allocations (job_id, board_id, allocated_at) VALUES (?, ?, ?);
+
+-- name: CloseBoardAllocationsOfJob :exec
+UPDATE board_allocations SET freed_at = sqlc.arg(freed_at)
+WHERE job_id = sqlc.arg(job_id) AND freed_at IS NULL;
+
+-- name: SetBoardWaiting :exec
+-- A job let go of the board; it returns to the pool once powered off.
+UPDATE boards
+SET job_id = NULL, waiting_job_id = sqlc.arg(waiting_job_id), waiting_since = sqlc.arg(waiting_since), free_at = NULL
+WHERE id = sqlc.arg(id);
+
+-- name: SetBoardFreeAt :exec
+UPDATE boards SET free_at = sqlc.arg(free_at) WHERE id = sqlc.arg(id);
+
+-- name: FreeBoard :exec
+UPDATE boards SET waiting_job_id = NULL, waiting_since = NULL, free_at = NULL WHERE id = ?;
+
+-- name: SetBoardPower :exec
+UPDATE boards SET power = sqlc.arg(power), power_changed_at = sqlc.arg(power_changed_at)
+WHERE id = sqlc.arg(id);
+
+-- name: SetBoardOutOfService :exec
+-- Taking a board out of service also ends any claim on it.
+UPDATE boards
+SET out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at),
+    last_error = coalesce(sqlc.narg(last_error), last_error),
+    job_id = NULL, waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
+WHERE id = sqlc.arg(id);
+
+-- name: ReturnBoardToService :exec
+UPDATE boards SET out_of_service = NULL, out_of_service_at = NULL WHERE id = ?;
+
+-- name: CarryBoardState :exec
+-- Carries a physical board's state over to its row in a re-created machine.
+UPDATE boards
+SET power = sqlc.arg(power), power_changed_at = sqlc.arg(power_changed_at),
+    out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at),
+    last_error = sqlc.arg(last_error),
+    waiting_job_id = sqlc.arg(waiting_job_id), waiting_since = sqlc.arg(waiting_since), free_at = sqlc.arg(free_at)
+WHERE id = sqlc.arg(id);
+
+-- name: InsertBoardReport :exec
+INSERT INTO board_reports (board_id, ip, job_id, chip_x, chip_y, core, description, reporter, reported_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);

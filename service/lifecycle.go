@@ -1,0 +1,376 @@
+package service
+
+// Job life cycle inside a transaction (spec §3): queue entries, allocation,
+// power requests, release of boards, destruction and history rows.
+
+import (
+	"slices"
+
+	"github.com/spalloc/spallocd/db"
+	"github.com/spalloc/spallocd/service/allocator"
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+// event records a job's current state in its history.
+func (t *tx) event(j *jobState, detail string) error {
+	var power, machine *int64
+	if j.hasBoards() {
+		p := b2i(j.power)
+		power = &p
+	}
+	if j.machine != 0 {
+		machine = &j.machine
+	}
+	err := t.q.InsertJobEvent(t.ctx, db.InsertJobEventParams{JobID: j.id, At: t.at, State: int64(j.state),
+		Power: power, MachineID: machine, Detail: strPtr(detail)})
+	if err != nil {
+		return t.dbErr("insert job event", err)
+	}
+	return nil
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// selects reports whether a request names machine m or all of m's tags.
+func selects(r jobRequest, m *machineState) bool {
+	if r.Machine != nil {
+		return *r.Machine == m.name
+	}
+	for _, tag := range r.Tags {
+		if !slices.Contains(m.tags, tag) {
+			return false
+		}
+	}
+	return true
+}
+
+// candidates are the machines, in priority order, that a job selects and
+// that could hold it when empty.
+func (t *tx) candidates(j *jobState) []*machineState {
+	var out []*machineState
+	for _, m := range t.machinesInOrder() {
+		if selects(j.req, m) && m.model.Feasible(j.areq) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// enqueue puts a job in a machine's queue at its place (job id order).
+func (t *tx) enqueue(m *machineState, id int64) error {
+	if err := t.q.InsertQueueEntry(t.ctx, db.InsertQueueEntryParams{MachineID: m.id, JobID: id}); err != nil {
+		return t.dbErr("queue job", err)
+	}
+	mm := t.editMachine(m.id)
+	if i, found := slices.BinarySearch(mm.queue, id); !found {
+		mm.queue = slices.Insert(mm.queue, i, id)
+	}
+	return nil
+}
+
+// dequeue removes a job from one machine's queue.
+func (t *tx) dequeue(m *machineState, id int64) error {
+	if err := t.q.DeleteQueueEntry(t.ctx, db.DeleteQueueEntryParams{MachineID: m.id, JobID: id}); err != nil {
+		return t.dbErr("unqueue job", err)
+	}
+	t.dropFromQueue(m, id)
+	return nil
+}
+
+func (t *tx) dropFromQueue(m *machineState, id int64) {
+	mm := t.editMachine(m.id)
+	if i, found := slices.BinarySearch(mm.queue, id); found {
+		mm.queue = slices.Delete(mm.queue, i, i+1)
+	}
+}
+
+// dequeueAll removes a job from every queue.
+func (t *tx) dequeueAll(id int64) error {
+	if err := t.q.DeleteQueueEntriesOfJob(t.ctx, id); err != nil {
+		return t.dbErr("unqueue job", err)
+	}
+	for _, m := range t.machinesInOrder() {
+		if m.queued(id) {
+			t.dropFromQueue(m, id)
+		}
+	}
+	return nil
+}
+
+// allocate gives a queued job the boards of a placement on machine m and
+// asks for them to be powered on with the periphery links disabled.
+func (t *tx) allocate(id int64, m *machineState, a allocator.Allocation) error {
+	if err := t.dequeueAll(id); err != nil {
+		return err
+	}
+	j, mm := t.editJob(id), t.editMachine(m.id)
+	if err := t.recordAllocation(j, mm, a); err != nil {
+		return err
+	}
+	for _, b := range a.Boards {
+		if err := t.assignBoard(j, mm, mm.index(b)); err != nil {
+			return err
+		}
+	}
+	mm.occ.Hold(mm.model.m, a)
+	t.bump(mm)
+	j.state, j.power, j.machine, j.boards = StatePower, true, mm.id, slices.Clone(a.Boards)
+	j.single, j.chipW, j.chipH, j.torus = a.Single, a.ChipWidth, a.ChipHeight, a.Torus
+	if err := t.powerOps(mm, j, true, a.Periphery); err != nil {
+		return err
+	}
+	t.change.job(id)
+	t.change.machine(mm.name)
+	t.logf("job allocated", "job", id, "owner", j.owner, "machine", mm.name, "boards", len(a.Boards))
+	return t.event(j, "allocated on "+mm.name)
+}
+
+func (t *tx) recordAllocation(j *jobState, m *machineState, a allocator.Allocation) error {
+	p := db.AllocateJobParams{ID: j.id, MachineID: &m.id, ChipWidth: ptr(int64(a.ChipWidth)),
+		ChipHeight: ptr(int64(a.ChipHeight)), Torus: ptr(int64(a.Torus)), AllocatedAt: &t.at}
+	if !a.Single {
+		p.BlockX, p.BlockY, p.BlockW, p.BlockH = ptr(int64(a.X0)), ptr(int64(a.Y0)), ptr(int64(a.W)), ptr(int64(a.H))
+	}
+	if err := t.q.AllocateJob(t.ctx, p); err != nil {
+		return t.dbErr("allocate job", err)
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (t *tx) assignBoard(j *jobState, m *machineState, i int) error {
+	id := m.info[i].id
+	if err := t.q.AssignBoard(t.ctx, db.AssignBoardParams{JobID: &j.id, ID: id}); err != nil {
+		return t.dbErr("assign board", err)
+	}
+	err := t.q.InsertBoardAllocation(t.ctx, db.InsertBoardAllocationParams{JobID: j.id, BoardID: id, AllocatedAt: t.at})
+	if err != nil {
+		return t.dbErr("record board allocation", err)
+	}
+	m.dyn[i].job = j.id
+	return nil
+}
+
+// powerOps queues the BMP operations that switch a job's boards: power on
+// and then disable the periphery links, or power off (links untouched).
+func (t *tx) powerOps(m *machineState, j *jobState, on bool, periphery []allocator.BoardLink) error {
+	kind := OpPowerOff
+	if on {
+		kind = OpPowerOn
+	}
+	for _, b := range j.boards {
+		if err := t.addOp(m, m.index(b), j.id, kind, 0); err != nil {
+			return err
+		}
+	}
+	if !on {
+		return nil
+	}
+	for _, pl := range periphery {
+		if err := t.addOp(m, m.index(pl.Board), j.id, OpLinkOff, pl.Link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// periphery lists every link from a board of the set to a board outside it
+// (geometry.md §4.7), sorted by board then link.
+func periphery(m *machineState, boards []geometry.Board) []allocator.BoardLink {
+	in := make(map[geometry.Board]bool, len(boards))
+	for _, b := range boards {
+		in[b] = true
+	}
+	var out []allocator.BoardLink
+	for _, b := range boards {
+		for _, l := range geometry.AllLinks {
+			if to, _ := geometry.BoardDownLink(b, l, m.width, m.height); !in[to] {
+				out = append(out, allocator.BoardLink{Board: b, Link: l})
+			}
+		}
+	}
+	return out
+}
+
+// addOp queues one BMP operation for board i of m. Per board the last
+// request wins: a power request supersedes every unclaimed older request
+// for the board, a link request the unclaimed older one for that link.
+// Claimed ones finish first (ClaimBMPOps keeps the order).
+func (t *tx) addOp(m *machineState, i int, job int64, kind OpKind, link geometry.Link) error {
+	bi := m.info[i]
+	if bi.bmpID == 0 {
+		t.logf("no BMP for board; operation skipped", "machine", m.name, "board", m.board(i).String(), "op", string(kind))
+		return nil
+	}
+	var linkArg *int64
+	var err error
+	if kind == OpPowerOn || kind == OpPowerOff {
+		err = t.q.SupersedeOpenOpsOfBoard(t.ctx, db.SupersedeOpenOpsOfBoardParams{DoneAt: &t.at, BoardID: bi.id})
+	} else {
+		linkArg = ptr(int64(link))
+		err = t.q.SupersedeOpenLinkOp(t.ctx, db.SupersedeOpenLinkOpParams{DoneAt: &t.at, BoardID: bi.id, Link: linkArg})
+	}
+	if err != nil {
+		return t.dbErr("supersede operations", err)
+	}
+	_, err = t.q.InsertOp(t.ctx, db.InsertOpParams{BmpID: bi.bmpID, BoardID: bi.id, JobID: jobRef(job),
+		Op: string(kind), Link: linkArg, CreatedAt: t.at})
+	if err != nil {
+		return t.dbErr("queue BMP operation", err)
+	}
+	t.change.bmp(bi.bmpID)
+	return nil
+}
+
+func jobRef(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}
+
+// requestPower switches a job's boards on or off; the job is in state
+// power until the BMP operations are done.
+func (t *tx) requestPower(id int64, on bool) error {
+	j := t.editJob(id)
+	m := t.editMachine(j.machine)
+	j.state, j.power = StatePower, on
+	if err := t.q.SetJobPowering(t.ctx, db.SetJobPoweringParams{Power: ptr(b2i(on)), ID: id}); err != nil {
+		return t.dbErr("set job power", err)
+	}
+	var links []allocator.BoardLink
+	if on {
+		links = periphery(m, j.boards)
+	}
+	if err := t.powerOps(m, j, on, links); err != nil {
+		return err
+	}
+	t.change.job(id)
+	detail := "power off requested"
+	if on {
+		detail = "power on requested"
+	}
+	return t.event(j, detail)
+}
+
+// releaseBoards lets go of a job's boards: each waits for its power-off
+// before it returns to the pool.
+func (t *tx) releaseBoards(j *jobState) error {
+	if !j.hasBoards() {
+		return nil
+	}
+	m := t.editMachine(j.machine)
+	for _, b := range j.boards {
+		if err := t.releaseBoard(m, m.index(b), j.id); err != nil {
+			return err
+		}
+	}
+	err := t.q.CloseBoardAllocationsOfJob(t.ctx, db.CloseBoardAllocationsOfJobParams{FreedAt: &t.at, JobID: j.id})
+	if err != nil {
+		return t.dbErr("close board allocations", err)
+	}
+	t.bump(m)
+	t.change.machine(m.name)
+	j.boards = nil
+	return nil
+}
+
+func (t *tx) releaseBoard(m *machineState, i int, job int64) error {
+	d := &m.dyn[i]
+	if d.job != job {
+		return nil // taken out of service meanwhile
+	}
+	err := t.q.SetBoardWaiting(t.ctx, db.SetBoardWaitingParams{WaitingJobID: &job, WaitingSince: &t.at, ID: m.info[i].id})
+	if err != nil {
+		return t.dbErr("release board", err)
+	}
+	*d = boardDyn{waiting: job, waitingSince: t.at, power: d.power}
+	m.occ.Use[i] = allocator.Waiting
+	return t.addOp(m, i, job, OpPowerOff, 0)
+}
+
+// destroyJob destroys a live job on request (client, keepalive, operator):
+// a job that is still queued gets "Cancelled: " in front of the reason.
+func (t *tx) destroyJob(id int64, reason *string, why string) error {
+	j := t.job(id)
+	if j == nil {
+		return nil
+	}
+	if j.state == StateQueued {
+		r := CancelledPrefix
+		if reason != nil {
+			r += *reason
+		}
+		reason = &r
+	}
+	return t.destroy(id, reason, why)
+}
+
+// destroy ends a live job with exactly this reason: out of its queues, or
+// its boards released for power-off.
+func (t *tx) destroy(id int64, reason *string, why string) error {
+	j := t.editJob(id)
+	if j == nil {
+		return nil
+	}
+	var err error
+	if j.state == StateQueued {
+		err = t.dequeueAll(id)
+	} else {
+		err = t.releaseBoards(j)
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.q.DestroyJob(t.ctx, db.DestroyJobParams{DestroyReason: reason, DestroyedAt: &t.at, ID: id}); err != nil {
+		return t.dbErr("destroy job", err)
+	}
+	j.state = StateDestroyed
+	detail := why
+	if reason != nil {
+		detail += ": " + *reason
+	}
+	if err := t.event(j, detail); err != nil {
+		return err
+	}
+	t.endJob(id)
+	t.change.job(id)
+	t.logf("job destroyed", "job", id, "owner", j.owner, "reason", derefOr(reason, ""), "why", why)
+	return nil
+}
+
+func derefOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// requeue sends a job whose boards failed back to the queues at its
+// original place (same id), or destroys it if no machine can hold it now.
+func (t *tx) requeue(id int64, why string) error {
+	j := t.editJob(id)
+	if j == nil || j.state == StateQueued {
+		return nil
+	}
+	if err := t.releaseBoards(j); err != nil {
+		return err
+	}
+	if err := t.q.RequeueJob(t.ctx, id); err != nil {
+		return t.dbErr("requeue job", err)
+	}
+	j.state, j.power, j.machine, j.boards = StateQueued, false, 0, nil
+	j.single, j.chipW, j.chipH, j.torus = false, 0, 0, geometry.WrapNone
+	t.change.job(id)
+	t.logf("job requeued", "job", id, "owner", j.owner, "why", why)
+	if err := t.event(j, "requeued: "+why); err != nil {
+		return err
+	}
+	return t.queueOrCancel(j, ReasonConfigFailed)
+}

@@ -1,0 +1,545 @@
+package service
+
+// Machines: applying a configuration (spec §4 reload rules) and the
+// machine queries of the v1 protocol.
+
+import (
+	"context"
+	"slices"
+
+	"github.com/spalloc/spallocd/db"
+	"github.com/spalloc/spallocd/service/allocator"
+	"github.com/spalloc/spallocd/service/config"
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+// ApplyConfig brings machines in line with cfg (spec §4 reload rules) and
+// applies its server settings that can change live (retention, free delay,
+// power-off grace). Machines match by name: an unchanged machine is not
+// written at all; a minor change (tags, dead boards or links) keeps its
+// jobs; a major change (size, positions, addresses) or a removal destroys
+// its jobs ("Machine removed."), powers their boards off and retires the
+// machine, re-creating it if it is still configured. Queued jobs are then
+// re-queued against the new machines in their original order.
+func (s *Service) ApplyConfig(ctx context.Context, cfg *config.Config) (ReloadReport, error) {
+	if cfg == nil {
+		return ReloadReport{}, Invalid("no configuration given")
+	}
+	var rep ReloadReport
+	err := s.write(ctx, func(t *tx) error {
+		rep = ReloadReport{}
+		return t.applyConfig(cfg, &rep)
+	})
+	return rep, err
+}
+
+func (t *tx) applyConfig(cfg *config.Config, rep *ReloadReport) error {
+	if err := t.applySettings(cfg); err != nil {
+		return err
+	}
+	old := t.machinesInOrder()
+	byName := make(map[string]*machineState, len(old))
+	for _, m := range old {
+		byName[m.name] = m
+	}
+	order, changed, err := t.syncMachines(cfg.Machines, byName, rep)
+	if err != nil {
+		return err
+	}
+	for _, m := range old {
+		if cfg.Machine(m.name) == nil {
+			if err := t.retireMachine(m); err != nil {
+				return err
+			}
+			rep.Removed = append(rep.Removed, m.name)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	t.order = order
+	return t.requeueAll()
+}
+
+// syncMachines applies each configured machine in priority order.
+func (t *tx) syncMachines(ms []config.Machine, old map[string]*machineState, rep *ReloadReport) ([]*machineState, bool, error) {
+	order := make([]*machineState, 0, len(ms))
+	changed := false
+	for i := range ms {
+		cm := &ms[i]
+		m, kind, err := t.syncMachine(old[cm.Name], cm, i)
+		if err != nil {
+			return nil, false, err
+		}
+		switch kind {
+		case "added":
+			rep.Added = append(rep.Added, cm.Name)
+		case "major":
+			rep.Major = append(rep.Major, cm.Name)
+		case "minor":
+			rep.Minor = append(rep.Minor, cm.Name)
+		default:
+			rep.Unchanged = append(rep.Unchanged, cm.Name)
+		}
+		changed = changed || kind != "unchanged" || old[cm.Name].priority != i
+		order = append(order, m)
+	}
+	return order, changed, nil
+}
+
+func (t *tx) syncMachine(om *machineState, cm *config.Machine, priority int) (*machineState, string, error) {
+	switch {
+	case om == nil:
+		m, err := t.createMachine(cm, priority)
+		return m, "added", err
+	case om.major != cm.MajorFingerprint():
+		m, err := t.recreateMachine(om, cm, priority)
+		return m, "major", err
+	}
+	kind := "unchanged"
+	if om.minor != cm.MinorFingerprint() {
+		if err := t.updateMinor(om, cm); err != nil {
+			return nil, "", err
+		}
+		kind = "minor"
+	}
+	if err := t.setPriority(om, priority); err != nil {
+		return nil, "", err
+	}
+	return t.machine(om.id), kind, nil
+}
+
+func (t *tx) setPriority(om *machineState, priority int) error {
+	if om.priority == priority {
+		return nil
+	}
+	if err := t.q.SetMachinePriority(t.ctx, db.SetMachinePriorityParams{Priority: int64(priority), ID: om.id}); err != nil {
+		return t.dbErr("set machine priority", err)
+	}
+	t.editMachine(om.id).priority = priority
+	return nil
+}
+
+// applySettings takes the live-changeable server settings from cfg.
+func (t *tx) applySettings(cfg *config.Config) error {
+	old := t.settings()
+	next := settings{freeDelay: cfg.Server.FreeDelay, grace: cfg.BMP.UnreachableFreeAfter, retain: cfg.Server.RetainDestroyed}
+	if next == old {
+		return nil
+	}
+	t.newSet = &next
+	if next.retain != old.retain && next.retain != 0 {
+		return t.forgetBeyond(next.retain)
+	}
+	return nil
+}
+
+// ---- creating a machine ----
+
+func (t *tx) createMachine(cm *config.Machine, priority int) (*machineState, error) {
+	id, err := t.q.InsertMachine(t.ctx, db.InsertMachineParams{Name: cm.Name, Priority: int64(priority),
+		Width: int64(cm.Width), Height: int64(cm.Height), MajorFingerprint: cm.MajorFingerprint(),
+		MinorFingerprint: cm.MinorFingerprint(), CreatedAt: t.at})
+	if err != nil {
+		return nil, t.dbErr("insert machine", err)
+	}
+	m := &machineState{id: id, name: cm.Name, priority: priority, width: cm.Width, height: cm.Height,
+		major: cm.MajorFingerprint(), minor: cm.MinorFingerprint(), memo: &queueMemo{}}
+	if err := t.insertTags(m, cm.Tags); err != nil {
+		return nil, err
+	}
+	if err := t.insertBMPs(m, cm.BMPs); err != nil {
+		return nil, err
+	}
+	if err := t.insertBoards(m, cm); err != nil {
+		return nil, err
+	}
+	if err := t.insertDeadLinks(m, cm.DeadLinks); err != nil {
+		return nil, err
+	}
+	if m.model, err = buildModel(m); err != nil {
+		return nil, t.s.internal("machine model", err)
+	}
+	m.occ = allocator.NewOccupancy(m.model.m)
+	t.bump(m)
+	t.machines[id] = m
+	t.change.machine(m.name)
+	t.logf("machine added", "machine", m.name, "width", m.width, "height", m.height)
+	return m, nil
+}
+
+func (t *tx) insertTags(m *machineState, tags []string) error {
+	m.tags = nil
+	for _, tag := range tags {
+		if slices.Contains(m.tags, tag) {
+			continue
+		}
+		if err := t.q.InsertMachineTag(t.ctx, db.InsertMachineTagParams{MachineID: m.id, Tag: tag}); err != nil {
+			return t.dbErr("insert machine tag", err)
+		}
+		m.tags = append(m.tags, tag)
+	}
+	slices.Sort(m.tags)
+	return nil
+}
+
+func (t *tx) insertBMPs(m *machineState, bmps []config.BMP) error {
+	for _, b := range bmps {
+		id, err := t.q.InsertBMP(t.ctx, db.InsertBMPParams{MachineID: m.id, Cabinet: int64(b.Cabinet),
+			Frame: int64(b.Frame), Address: b.Address})
+		if err != nil {
+			return t.dbErr("insert BMP", err)
+		}
+		m.bmps = append(m.bmps, bmpInfo{id: id, cabinet: b.Cabinet, frame: b.Frame, address: b.Address})
+	}
+	return nil
+}
+
+// insertBoards writes a row for every board position of the machine, dead
+// ones included.
+func (t *tx) insertBoards(m *machineState, cm *config.Machine) error {
+	n := 3 * m.width * m.height
+	m.info, m.dyn, m.phys = make([]boardInfo, n), make([]boardDyn, n), make(map[Physical]int, n)
+	pos := make(map[geometry.Board]config.BoardPos, n)
+	for _, p := range slices.Concat(cm.Boards, cm.DeadBoardPositions) {
+		pos[p.Board] = p
+	}
+	dead := make(map[geometry.Board]bool, len(cm.DeadBoards))
+	for _, b := range cm.DeadBoards {
+		dead[b] = true
+	}
+	for i := 0; i < n; i++ {
+		b := m.board(i)
+		p, hasPos := pos[b]
+		bi, err := t.insertBoard(m, b, p, hasPos, dead[b])
+		if err != nil {
+			return err
+		}
+		m.info[i] = bi
+		if hasPos {
+			m.phys[bi.phys] = i
+		}
+	}
+	return nil
+}
+
+func (t *tx) insertBoard(m *machineState, b geometry.Board, p config.BoardPos, hasPos, dead bool) (boardInfo, error) {
+	bi := boardInfo{dead: dead, hasPos: hasPos}
+	arg := db.InsertBoardParams{MachineID: m.id, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z), Dead: b2i(dead)}
+	if hasPos {
+		bi.phys, bi.ip = Physical{Cabinet: p.Cabinet, Frame: p.Frame, Board: p.BoardNum}, p.IP
+		arg.Cabinet, arg.Frame, arg.BoardNum = ptr(int64(p.Cabinet)), ptr(int64(p.Frame)), ptr(int64(p.BoardNum))
+		arg.Ip = strPtr(p.IP)
+		if bmp := m.bmpAt(p.Cabinet, p.Frame); bmp != nil {
+			bi.bmpID = bmp.id
+			arg.BmpID = &bmp.id
+		}
+	}
+	id, err := t.q.InsertBoard(t.ctx, arg)
+	if err != nil {
+		return bi, t.dbErr("insert board", err)
+	}
+	bi.id = id
+	return bi, nil
+}
+
+func (m *machineState) bmpAt(cabinet, frame int) *bmpInfo {
+	for i := range m.bmps {
+		if m.bmps[i].cabinet == cabinet && m.bmps[i].frame == frame {
+			return &m.bmps[i]
+		}
+	}
+	return nil
+}
+
+func (t *tx) insertDeadLinks(m *machineState, links []config.DeadLink) error {
+	for _, l := range links {
+		if !m.has(l.Board) {
+			continue
+		}
+		err := t.q.InsertDeadLink(t.ctx, db.InsertDeadLinkParams{BoardID: m.info[m.index(l.Board)].id,
+			Link: int64(l.Link), Source: "config"})
+		if err != nil {
+			return t.dbErr("insert dead link", err)
+		}
+	}
+	return t.reloadDeadLinks(m)
+}
+
+// reloadDeadLinks reads the machine's dead links (configuration and
+// operator entries) back from the database.
+func (t *tx) reloadDeadLinks(m *machineState) error {
+	m.deadLinks = nil
+	if err := loadDeadLinks(t.ctx, t.q, m); err != nil {
+		return t.dbErr("read dead links", err)
+	}
+	return nil
+}
+
+// ---- changing and removing machines ----
+
+// updateMinor applies new tags, dead boards and dead links; jobs keep their
+// boards (a board newly dead stays with its job until released).
+func (t *tx) updateMinor(om *machineState, cm *config.Machine) error {
+	m := t.editMachine(om.id)
+	if err := t.q.DeleteMachineTags(t.ctx, m.id); err != nil {
+		return t.dbErr("delete machine tags", err)
+	}
+	if err := t.insertTags(m, cm.Tags); err != nil {
+		return err
+	}
+	if err := t.updateDeadBoards(m, cm.DeadBoards); err != nil {
+		return err
+	}
+	if err := t.q.DeleteConfigDeadLinksOfMachine(t.ctx, m.id); err != nil {
+		return t.dbErr("delete dead links", err)
+	}
+	if err := t.insertDeadLinks(m, cm.DeadLinks); err != nil {
+		return err
+	}
+	minor := cm.MinorFingerprint()
+	err := t.q.SetMachineMinorFingerprint(t.ctx, db.SetMachineMinorFingerprintParams{MinorFingerprint: minor, ID: m.id})
+	if err != nil {
+		return t.dbErr("update machine", err)
+	}
+	m.minor = minor
+	t.change.machine(m.name)
+	t.logf("machine changed", "machine", m.name)
+	return t.rebuildModel(m)
+}
+
+func (t *tx) updateDeadBoards(m *machineState, deadBoards []geometry.Board) error {
+	dead := make(map[int]bool, len(deadBoards))
+	for _, b := range deadBoards {
+		if m.has(b) {
+			dead[m.index(b)] = true
+		}
+	}
+	m.info = slices.Clone(m.info) // shared with the published copy
+	for i := range m.info {
+		if m.info[i].dead == dead[i] {
+			continue
+		}
+		if err := t.q.SetBoardDead(t.ctx, db.SetBoardDeadParams{Dead: b2i(dead[i]), ID: m.info[i].id}); err != nil {
+			return t.dbErr("set board dead", err)
+		}
+		m.info[i].dead = dead[i]
+	}
+	return nil
+}
+
+// retireMachine destroys the jobs on a machine, drops its queue and marks
+// it retired (kept for history).
+func (t *tx) retireMachine(om *machineState) error {
+	for _, id := range t.liveJobIDs() {
+		if j := t.job(id); j.machine == om.id {
+			if err := t.destroy(id, ptr(ReasonMachineRemoved), "machine removed or changed"); err != nil {
+				return err
+			}
+		}
+	}
+	m := t.editMachine(om.id)
+	for _, id := range slices.Clone(m.queue) {
+		if err := t.dequeue(m, id); err != nil {
+			return err
+		}
+	}
+	if err := t.q.RetireMachine(t.ctx, db.RetireMachineParams{RetiredAt: &t.at, ID: m.id}); err != nil {
+		return t.dbErr("retire machine", err)
+	}
+	t.change.machine(m.name)
+	t.logf("machine retired", "machine", m.name)
+	return nil
+}
+
+// recreateMachine replaces a machine whose layout changed. Boards at the
+// same physical place (BMP address and board number) carry their power,
+// service and waiting state, and their pending operations, over to the new
+// rows, so that a power-off still in progress keeps a board from being
+// reused and requests for a board stay in order.
+func (t *tx) recreateMachine(om *machineState, cm *config.Machine, priority int) (*machineState, error) {
+	if err := t.retireMachine(om); err != nil {
+		return nil, err
+	}
+	m, err := t.createMachine(cm, priority)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.carryOver(t.machine(om.id), m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+type slotKey struct {
+	address  string
+	boardNum int
+}
+
+func slotOf(m *machineState, i int) (slotKey, bool) {
+	bi := m.info[i]
+	if !bi.hasPos {
+		return slotKey{}, false
+	}
+	for _, b := range m.bmps {
+		if b.id == bi.bmpID {
+			return slotKey{address: b.address, boardNum: bi.phys.Board}, true
+		}
+	}
+	return slotKey{}, false
+}
+
+func (t *tx) carryOver(old, m *machineState) error {
+	slots := map[slotKey]int{}
+	for i := range m.info {
+		if k, ok := slotOf(m, i); ok {
+			slots[k] = i
+		}
+	}
+	pending, err := t.q.ListBoardsWithOpenOps(t.ctx, old.id)
+	if err != nil {
+		return t.dbErr("list boards with operations", err)
+	}
+	for i := range old.info {
+		k, ok := slotOf(old, i)
+		j, found := slots[k]
+		if !ok || !found {
+			continue
+		}
+		if err := t.carryBoard(old, i, m, j, slices.Contains(pending, old.info[i].id)); err != nil {
+			return err
+		}
+	}
+	if err := t.rebuildModel(m); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (t *tx) carryBoard(old *machineState, i int, m *machineState, j int, hasOps bool) error {
+	d := old.dyn[i]
+	if d == (boardDyn{}) && !hasOps {
+		return nil
+	}
+	from, to := old.info[i].id, m.info[j].id
+	if hasOps {
+		err := t.q.MoveOpenOpsOfBoard(t.ctx, db.MoveOpenOpsOfBoardParams{NewBoardID: to, NewBmpID: m.info[j].bmpID, OldBoardID: from})
+		if err != nil {
+			return t.dbErr("move operations", err)
+		}
+		t.change.bmp(m.info[j].bmpID)
+	}
+	if err := t.q.CarryBoardState(t.ctx, carryParams(d, to, t.at)); err != nil {
+		return t.dbErr("carry board state", err)
+	}
+	if d.waiting != 0 {
+		if err := t.q.FreeBoard(t.ctx, from); err != nil {
+			return t.dbErr("free old board", err)
+		}
+	}
+	m.dyn[j] = boardDyn{waiting: d.waiting, waitingSince: d.waitingSince, freeAt: d.freeAt, power: d.power, oos: d.oos}
+	m.occ.Use[j] = boardUse(m.dyn[j], nil)
+	return nil
+}
+
+func carryParams(d boardDyn, id int64, at float64) db.CarryBoardStateParams {
+	p := db.CarryBoardStateParams{ID: id, Power: b2i(d.power), PowerChangedAt: &at}
+	if d.oos != "" {
+		p.OutOfService, p.OutOfServiceAt = &d.oos, &at
+	}
+	if d.waiting != 0 {
+		p.WaitingJobID, p.WaitingSince = &d.waiting, &d.waitingSince
+	}
+	if d.freeAt != 0 {
+		p.FreeAt = &d.freeAt
+	}
+	return p
+}
+
+// requeueAll re-queues every queued job against the current machines, in
+// job order; a job no machine can hold any more is cancelled.
+func (t *tx) requeueAll() error {
+	for _, id := range t.liveJobIDs() {
+		if j := t.job(id); j.state == StateQueued {
+			if err := t.requeueOn(j); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *tx) requeueOn(j *jobState) error {
+	want := t.candidates(j)
+	if len(want) == 0 {
+		return t.destroy(j.id, ptr(CancelledPrefix+ReasonNoMachines), "no machine can hold it after reconfiguration")
+	}
+	for _, m := range t.machinesInOrder() {
+		wanted := slices.ContainsFunc(want, func(w *machineState) bool { return w.id == m.id })
+		var err error
+		switch {
+		case wanted && !m.queued(j.id):
+			err = t.enqueue(m, j.id)
+		case !wanted && m.queued(j.id):
+			err = t.dequeue(m, j.id)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---- reads ----
+
+// ListMachines lists the machines in priority order. Dead boards include
+// boards taken out of service (no job can get them either).
+func (s *Service) ListMachines(ctx context.Context) ([]MachineSummary, error) {
+	ms := s.mirror.machineList()
+	out := make([]MachineSummary, len(ms))
+	for i, m := range ms {
+		out[i] = machineSummary(m)
+	}
+	return out, nil
+}
+
+func machineSummary(m *machineState) MachineSummary {
+	sum := MachineSummary{Name: m.name, Tags: slices.Clone(m.tags), Width: m.width, Height: m.height,
+		DeadBoards: []geometry.Board{}, DeadLinks: slices.Clone(m.deadLinks)}
+	if sum.DeadLinks == nil {
+		sum.DeadLinks = []DeadLink{}
+	}
+	for i := range m.info {
+		if m.info[i].dead || m.dyn[i].oos != "" {
+			sum.DeadBoards = append(sum.DeadBoards, m.board(i))
+		}
+	}
+	sortBoards(sum.DeadBoards)
+	return sum
+}
+
+// BoardPosition returns nil when the machine or board does not exist, or the
+// board has no configured position.
+func (s *Service) BoardPosition(ctx context.Context, machine string, b geometry.Board) (*Physical, error) {
+	m := s.mirror.machineByName(machine)
+	if m == nil || !m.has(b) || !m.info[m.index(b)].hasPos {
+		return nil, nil
+	}
+	p := m.info[m.index(b)].phys
+	return &p, nil
+}
+
+// BoardAtPosition returns nil when the machine or slot does not exist.
+func (s *Service) BoardAtPosition(ctx context.Context, machine string, p Physical) (*geometry.Board, error) {
+	m := s.mirror.machineByName(machine)
+	if m == nil {
+		return nil, nil
+	}
+	i, ok := m.phys[p]
+	if !ok {
+		return nil, nil
+	}
+	b := m.board(i)
+	return &b, nil
+}

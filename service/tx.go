@@ -1,0 +1,274 @@
+package service
+
+// Write transactions. Every state change runs as one function inside
+// Service.write: it holds the writer lock, opens a transaction on the single
+// writer connection, lets the function change the database and copies of
+// the in-memory state, commits, and only then publishes the copies and the
+// change feed. A failed function or commit leaves memory untouched.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/spalloc/spallocd/db"
+)
+
+// tx is one write transaction in progress.
+type tx struct {
+	s   *Service
+	ctx context.Context
+	q   *db.Queries
+	now time.Time
+	at  float64 // now as Unix seconds
+
+	machines map[int64]*machineState // copies being edited
+	order    []*machineState         // a new machine list (ApplyConfig), else nil
+	jobs     map[int64]*jobState     // new or edited live jobs
+	ended    map[int64]bool          // jobs destroyed in this transaction
+	stopped  *bool                   // new emergency-stop flag, if changed
+	newSet   *settings               // new settings (ApplyConfig), if changed
+
+	change   changeSet
+	logs     []logEntry
+	destroys int // jobs destroyed (retention runs once at the end)
+}
+
+// logEntry is a log line emitted after the commit.
+type logEntry struct {
+	msg   string
+	attrs []any
+}
+
+// write runs fn as one transaction. Once started, a transaction runs to its
+// end whatever happens to ctx, so that a client hanging up never leaves half
+// an operation (transactions are short: no I/O but the database).
+func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return Unavailable("The server is shutting down.")
+	}
+	ctx = context.WithoutCancel(ctx)
+	sqlTx, err := s.db.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.internal("begin transaction", err)
+	}
+	t := s.newTx(ctx, sqlTx)
+	if err := s.runTx(t, fn); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return s.internal("commit", err)
+	}
+	s.publish(t)
+	return nil
+}
+
+func (s *Service) newTx(ctx context.Context, sqlTx *sql.Tx) *tx {
+	now := s.clock.Now()
+	return &tx{s: s, ctx: ctx, q: s.wq.WithTx(sqlTx), now: now, at: unixSeconds(now),
+		machines: map[int64]*machineState{}, jobs: map[int64]*jobState{}, ended: map[int64]bool{}}
+}
+
+// runTx runs fn and the work every transaction ends with: serving the
+// queues and applying the retention of destroyed jobs.
+func (s *Service) runTx(t *tx, fn func(t *tx) error) error {
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.serveQueues(); err != nil {
+		return err
+	}
+	return t.applyRetention()
+}
+
+// internal logs err and returns a service error that hides it.
+func (s *Service) internal(what string, err error) error {
+	var se *Error
+	if errors.As(err, &se) {
+		return err
+	}
+	s.log.Error("database error", "op", what, "err", err)
+	return Internal("internal error ("+what+")", err)
+}
+
+// dbErr wraps a query failure inside a transaction.
+func (t *tx) dbErr(what string, err error) error { return t.s.internal(what, err) }
+
+// publish swaps the transaction's copies into the mirror and tells
+// subscribers what changed.
+func (s *Service) publish(t *tx) {
+	mr := s.mirror
+	mr.mu.Lock()
+	if t.order != nil {
+		ms := make([]*machineState, len(t.order))
+		for i, m := range t.order {
+			ms[i] = t.machine(m.id)
+		}
+		mr.setMachines(ms)
+	} else {
+		for _, m := range t.machines {
+			mr.replaceMachine(m)
+		}
+	}
+	for id, j := range t.jobs {
+		mr.jobs[id] = j
+	}
+	for id := range t.ended {
+		delete(mr.jobs, id)
+	}
+	if t.stopped != nil {
+		mr.stopped = *t.stopped
+	}
+	mr.mu.Unlock()
+	if t.newSet != nil {
+		s.settings.Store(t.newSet)
+	}
+	for _, e := range t.logs {
+		s.log.Info(e.msg, e.attrs...)
+	}
+	s.feed.publish(t.change.take())
+}
+
+// logf queues a log line for after the commit.
+func (t *tx) logf(msg string, attrs ...any) {
+	t.logs = append(t.logs, logEntry{msg: msg, attrs: attrs})
+}
+
+// ---- access to state inside a transaction ----
+
+// machinesInOrder is the machine list as this transaction sees it.
+func (t *tx) machinesInOrder() []*machineState {
+	base := t.order
+	if base == nil {
+		base = t.s.mirror.machines // the writer lock keeps it stable
+	}
+	out := make([]*machineState, len(base))
+	for i, m := range base {
+		out[i] = t.machine(m.id)
+	}
+	return out
+}
+
+// machine returns the transaction's view of a machine, or nil.
+func (t *tx) machine(id int64) *machineState {
+	if m, ok := t.machines[id]; ok {
+		return m
+	}
+	if t.order != nil {
+		for _, m := range t.order {
+			if m.id == id {
+				return m
+			}
+		}
+		return nil
+	}
+	return t.s.mirror.byID[id]
+}
+
+// machineByName finds a machine of the transaction's list by name.
+func (t *tx) machineByName(name string) *machineState {
+	for _, m := range t.machinesInOrder() {
+		if m.name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// editMachine returns a private copy of a machine to change.
+func (t *tx) editMachine(id int64) *machineState {
+	if m, ok := t.machines[id]; ok {
+		return m
+	}
+	m := t.machine(id)
+	if m == nil {
+		return nil
+	}
+	c := m.clone()
+	t.machines[id] = c
+	return c
+}
+
+// bump marks a machine's occupancy or model as changed.
+func (t *tx) bump(m *machineState) { m.version = t.s.nextVersion() }
+
+// job returns the live job as this transaction sees it, or nil.
+func (t *tx) job(id int64) *jobState {
+	if t.ended[id] {
+		return nil
+	}
+	if j, ok := t.jobs[id]; ok {
+		return j
+	}
+	return t.s.mirror.jobs[id]
+}
+
+// editJob returns a private copy of a live job to change, or nil.
+func (t *tx) editJob(id int64) *jobState {
+	if j, ok := t.jobs[id]; ok && !t.ended[id] {
+		return j
+	}
+	j := t.job(id)
+	if j == nil {
+		return nil
+	}
+	c := j.clone()
+	t.jobs[id] = c
+	return c
+}
+
+// liveJobIDs lists the live jobs as this transaction sees them, ascending.
+func (t *tx) liveJobIDs() []int64 {
+	ids := make([]int64, 0, len(t.s.mirror.jobs)+len(t.jobs))
+	for id := range t.s.mirror.jobs {
+		if !t.ended[id] {
+			ids = append(ids, id)
+		}
+	}
+	for id := range t.jobs {
+		if _, old := t.s.mirror.jobs[id]; !old && !t.ended[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// endJob removes a job from the live set.
+func (t *tx) endJob(id int64) {
+	delete(t.jobs, id)
+	t.ended[id] = true
+	t.destroys++
+}
+
+// applyRetention forgets the oldest destroyed jobs beyond the retention
+// setting (JOB-06): they answer state 0 from then on.
+func (t *tx) applyRetention() error {
+	if retain := t.settings().retain; t.destroys > 0 && retain != 0 {
+		return t.forgetBeyond(retain)
+	}
+	return nil
+}
+
+// settings are the server settings as this transaction sees them.
+func (t *tx) settings() settings {
+	if t.newSet != nil {
+		return *t.newSet
+	}
+	return *t.s.settings.Load()
+}
+
+func (t *tx) forgetBeyond(retain int) error {
+	keep := max(retain, 0) // negative: keep none
+	if _, err := t.q.ForgetDestroyedBeyond(t.ctx, int64(keep)); err != nil {
+		return t.dbErr("forget destroyed jobs", err)
+	}
+	return nil
+}
+
+func unixSeconds(tm time.Time) float64 { return float64(tm.UnixNano()) / 1e9 }
