@@ -1,0 +1,234 @@
+package httpapi
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spalloc/spallocd/service"
+)
+
+// Metrics are spallocd's Prometheus metrics. The counters and histograms
+// of the transports are fed through the service.ProtocolRecorder and
+// service.BMPRecorder methods (cmd/spallocd hands *Metrics to tcpserver and
+// the BMP workers); the gauges of jobs, boards and queues are read from the
+// service at each scrape, so they can never drift from the database.
+type Metrics struct {
+	protoConns      prometheus.Gauge
+	protoConnsTotal prometheus.Counter
+	protoRequests   *prometheus.CounterVec
+	bmpLatency      *prometheus.HistogramVec
+	bmpFailures     *prometheus.CounterVec
+}
+
+var (
+	_ service.ProtocolRecorder = (*Metrics)(nil)
+	_ service.BMPRecorder      = (*Metrics)(nil)
+)
+
+// v1Commands are the protocol commands counted by name; anything else is
+// counted as "unknown" so a misbehaving client cannot grow the label set.
+var v1Commands = map[string]bool{
+	"version": true, "create_job": true, "job_keepalive": true, "get_job_state": true,
+	"get_job_machine_info": true, "power_on_job_boards": true, "power_off_job_boards": true,
+	"destroy_job": true, "notify_job": true, "no_notify_job": true, "notify_machine": true,
+	"no_notify_machine": true, "list_jobs": true, "list_machines": true, "get_board_position": true,
+	"get_board_at_position": true, "where_is": true, "report_problem": true,
+}
+
+// NewMetrics creates the metrics and registers them, together with the
+// service's scrape-time gauges (when svc is not nil), in reg.
+func NewMetrics(reg prometheus.Registerer, svc *service.Service) (*Metrics, error) {
+	m := &Metrics{
+		protoConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spalloc_protocol_connections", Help: "Open v1 protocol (TCP) connections.",
+		}),
+		protoConnsTotal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "spalloc_protocol_connections_total", Help: "v1 protocol connections accepted.",
+		}),
+		protoRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spalloc_protocol_requests_total", Help: "v1 protocol requests by command and result (ok or the error kind).",
+		}, []string{"command", "result"}),
+		bmpLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "spalloc_bmp_operation_seconds", Help: "Time a BMP took to carry out an operation, by operation.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"op"}),
+		bmpFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spalloc_bmp_failures_total", Help: "BMP operations that failed (timeout, error reply, wrong FPGA identity), by operation.",
+		}, []string{"op"}),
+	}
+	cs := []prometheus.Collector{m.protoConns, m.protoConnsTotal, m.protoRequests, m.bmpLatency, m.bmpFailures}
+	if svc != nil {
+		cs = append(cs, newServiceCollector(svc))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// ProtocolConnection implements service.ProtocolRecorder.
+func (m *Metrics) ProtocolConnection(delta int) {
+	if m == nil {
+		return
+	}
+	m.protoConns.Add(float64(delta))
+	if delta > 0 {
+		m.protoConnsTotal.Add(float64(delta))
+	}
+}
+
+// ProtocolRequest implements service.ProtocolRecorder.
+func (m *Metrics) ProtocolRequest(command string, err error) {
+	if m == nil {
+		return
+	}
+	if !v1Commands[command] {
+		command = "unknown"
+	}
+	m.protoRequests.WithLabelValues(command, resultLabel(err)).Inc()
+}
+
+// BMPOperation implements service.BMPRecorder.
+func (m *Metrics) BMPOperation(kind service.OpKind, took time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	op := opLabel(kind)
+	m.bmpLatency.WithLabelValues(op).Observe(took.Seconds())
+	if err != nil {
+		m.bmpFailures.WithLabelValues(op).Inc()
+	}
+}
+
+func resultLabel(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return service.KindOf(err).String()
+}
+
+func opLabel(k service.OpKind) string {
+	switch k {
+	case service.OpPowerOn, service.OpPowerOff, service.OpLinkOff, service.OpLinkOn:
+		return string(k)
+	default:
+		return "other"
+	}
+}
+
+// serviceCollector reads the service's gauges at scrape time and feeds the
+// allocation wait histogram from the job history written since the last
+// scrape.
+type serviceCollector struct {
+	svc *service.Service
+
+	jobs, boards, powered, queue, pendingOps, emergency *prometheus.Desc
+
+	mu        sync.Mutex // serialises scrapes: the watermark moves once per observation
+	allocWait prometheus.Histogram
+	watermark int64
+	started   bool
+}
+
+func newServiceCollector(svc *service.Service) *serviceCollector {
+	c := &serviceCollector{
+		svc:        svc,
+		jobs:       prometheus.NewDesc("spalloc_jobs", "Jobs by state (destroyed jobs the database still keeps included).", []string{"state"}, nil),
+		boards:     prometheus.NewDesc("spalloc_boards", "Boards by machine and state.", []string{"machine", "state"}, nil),
+		powered:    prometheus.NewDesc("spalloc_boards_powered", "Boards whose last confirmed power state is on, by machine.", []string{"machine"}, nil),
+		queue:      prometheus.NewDesc("spalloc_queue_length", "Jobs queued on each machine (a job may be queued on several).", []string{"machine"}, nil),
+		pendingOps: prometheus.NewDesc("spalloc_bmp_pending_operations", "BMP operations requested and not yet completed.", nil, nil),
+		emergency:  prometheus.NewDesc("spalloc_emergency_stop", "1 while an emergency stop is in force.", nil, nil),
+		allocWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "spalloc_allocation_wait_seconds", Help: "Time from a job being queued to boards being allocated to it.",
+			Buckets: []float64{.01, .1, .5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
+		}),
+	}
+	// Allocations from before the metrics existed were counted by whoever
+	// watched then; start at the current end of the job history.
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	if last, err := svc.LastJobEventID(ctx); err == nil {
+		c.watermark, c.started = last, true
+	}
+	return c
+}
+
+func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.jobs
+	ch <- c.boards
+	ch <- c.powered
+	ch <- c.queue
+	ch <- c.pendingOps
+	ch <- c.emergency
+	c.allocWait.Describe(ch)
+}
+
+// scrapeTimeout bounds the database reads of one scrape.
+const scrapeTimeout = 5 * time.Second
+
+func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.feedAllocWaits(ctx)
+	c.allocWait.Collect(ch)
+
+	stats, err := c.svc.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.jobs, err)
+		return
+	}
+	for _, st := range []service.JobState{service.StateQueued, service.StatePower, service.StateReady, service.StateDestroyed} {
+		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(stats.JobsByState[st]), st.String())
+	}
+	for _, machine := range sortedKeys(stats.BoardsByState) {
+		for _, state := range sortedKeys(stats.BoardsByState[machine]) {
+			ch <- prometheus.MustNewConstMetric(c.boards, prometheus.GaugeValue, float64(stats.BoardsByState[machine][state]), machine, state)
+		}
+	}
+	for _, machine := range sortedKeys(stats.PoweredBoards) {
+		ch <- prometheus.MustNewConstMetric(c.powered, prometheus.GaugeValue, float64(stats.PoweredBoards[machine]), machine)
+	}
+	for _, machine := range sortedKeys(stats.QueueByMachine) {
+		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(stats.QueueByMachine[machine]), machine)
+	}
+	ch <- prometheus.MustNewConstMetric(c.pendingOps, prometheus.GaugeValue, float64(stats.PendingBMPOps))
+	stop := 0.0
+	if stats.EmergencyStop {
+		stop = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.emergency, prometheus.GaugeValue, stop)
+}
+
+// feedAllocWaits observes the allocations recorded since the previous
+// scrape. If the watermark could not be read at creation, the first scrape
+// only sets it.
+func (c *serviceCollector) feedAllocWaits(ctx context.Context) {
+	waits, last, err := c.svc.AllocationWaits(ctx, c.watermark)
+	if err != nil {
+		return
+	}
+	if c.started {
+		for _, w := range waits {
+			c.allocWait.Observe(w)
+		}
+	}
+	c.watermark, c.started = last, true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

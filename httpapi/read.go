@@ -1,0 +1,422 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+// Paging limits of the job list.
+const (
+	defaultJobLimit = 100
+	maxJobLimit     = 1000
+)
+
+type versionJSON struct {
+	Version string `json:"version"`
+}
+
+func (a *api) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, versionJSON{Version: a.opts.Version})
+}
+
+type healthJSON struct {
+	Status        string            `json:"status"` // "ok" or "unhealthy"
+	DatabaseOK    bool              `json:"database_ok"`
+	EmergencyStop bool              `json:"emergency_stop"`
+	Version       string            `json:"version"`
+	Checks        map[string]string `json:"checks"` // name -> "ok" or the error
+}
+
+// health answers 200 when the database answers and every extra check
+// passes, else 503. An emergency stop is reported but is not ill health.
+func (a *api) health(w http.ResponseWriter, r *http.Request) {
+	h := a.svc.Health(r.Context())
+	out := healthJSON{Status: "ok", DatabaseOK: h.DatabaseOK, EmergencyStop: h.EmergencyStop, Version: a.opts.Version, Checks: map[string]string{}}
+	out.Checks["database"] = "ok"
+	if !h.DatabaseOK {
+		out.Status = "unhealthy"
+		out.Checks["database"] = "not reachable"
+	}
+	names := make([]string, 0, len(a.opts.Checks))
+	for name := range a.opts.Checks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := a.opts.Checks[name](r.Context()); err != nil {
+			out.Status = "unhealthy"
+			out.Checks[name] = err.Error()
+			continue
+		}
+		out.Checks[name] = "ok"
+	}
+	code := http.StatusOK
+	if out.Status != "ok" {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, out)
+}
+
+// listMachines lists the machines in priority order with their queue
+// lengths and board counts by state.
+func (a *api) listMachines(w http.ResponseWriter, r *http.Request) {
+	ms, err := a.svc.ListMachines(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	stats, err := a.svc.Stats(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]machineJSON, 0, len(ms))
+	for _, m := range ms {
+		mj := toMachineJSON(m)
+		q := stats.QueueByMachine[m.Name]
+		mj.QueueLength = &q
+		mj.BoardCounts = stats.BoardsByState[m.Name]
+		if mj.BoardCounts == nil {
+			mj.BoardCounts = map[string]int{}
+		}
+		out = append(out, mj)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) getMachine(w http.ResponseWriter, r *http.Request) {
+	m, err := a.svc.MachineDetail(r.Context(), chi.URLParam(r, "machine"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMachineDetailJSON(m))
+}
+
+// boardParams parses the machine and x/y/z path parameters.
+func boardParams(w http.ResponseWriter, r *http.Request) (string, geometry.Board, bool) {
+	var b geometry.Board
+	var ok bool
+	if b.X, ok = intParam(w, "x", chi.URLParam(r, "x")); !ok {
+		return "", b, false
+	}
+	if b.Y, ok = intParam(w, "y", chi.URLParam(r, "y")); !ok {
+		return "", b, false
+	}
+	if b.Z, ok = intParam(w, "z", chi.URLParam(r, "z")); !ok {
+		return "", b, false
+	}
+	if b.Z < 0 || b.Z > 2 {
+		badParam(w, "z", "must be 0, 1 or 2")
+		return "", b, false
+	}
+	return chi.URLParam(r, "machine"), b, true
+}
+
+// findBoard returns one board of a machine's board map.
+func (a *api) findBoard(ctx context.Context, machine string, b geometry.Board) (*service.BoardInfo, error) {
+	m, err := a.svc.MachineDetail(ctx, machine)
+	if err != nil {
+		return nil, err
+	}
+	for i := range m.Boards {
+		if m.Boards[i].Board == b {
+			return &m.Boards[i], nil
+		}
+	}
+	return nil, service.NotFound("machine %q has no board %s", machine, b)
+}
+
+func (a *api) getBoard(w http.ResponseWriter, r *http.Request) {
+	machine, b, ok := boardParams(w, r)
+	if !ok {
+		return
+	}
+	a.writeBoard(w, r, machine, b)
+}
+
+// writeBoard answers with the current state of one board.
+func (a *api) writeBoard(w http.ResponseWriter, r *http.Request, machine string, b geometry.Board) {
+	info, err := a.findBoard(r.Context(), machine, b)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toBoardJSON(*info))
+}
+
+func (a *api) boardHistory(w http.ResponseWriter, r *http.Request) {
+	machine, b, ok := boardParams(w, r)
+	if !ok {
+		return
+	}
+	hist, err := a.svc.BoardHistory(r.Context(), machine, b)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]allocationJSON, 0, len(hist))
+	for _, h := range hist {
+		out = append(out, allocationJSON{JobID: h.JobID, Owner: h.Owner, AllocatedAt: h.AllocatedAt, FreedAt: h.FreedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) boardReports(w http.ResponseWriter, r *http.Request) {
+	machine, b, ok := boardParams(w, r)
+	if !ok {
+		return
+	}
+	reps, err := a.svc.BoardReports(r.Context(), machine, b)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make([]reportJSON, 0, len(reps))
+	for _, p := range reps {
+		out = append(out, reportJSON{
+			ID: p.ID, IP: p.IP, JobID: p.JobID, ChipX: p.ChipX, ChipY: p.ChipY, Core: p.Core,
+			Description: p.Description, Reporter: p.Reporter, ReportedAt: p.ReportedAt,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// parseStates parses "queued,power" (names or wire numbers, or "live" for
+// every state but destroyed).
+func parseStates(raw string) ([]service.JobState, error) {
+	var out []service.JobState
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(strings.ToLower(part))
+		switch part {
+		case "":
+			continue
+		case "live":
+			out = append(out, service.StateQueued, service.StatePower, service.StateReady)
+			continue
+		}
+		st, ok := stateByName(part)
+		if !ok {
+			return nil, fmt.Errorf("unknown job state %q (want queued, power, ready, destroyed or live)", part)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func stateByName(s string) (service.JobState, bool) {
+	for _, st := range []service.JobState{service.StateQueued, service.StatePower, service.StateReady, service.StateDestroyed} {
+		if s == st.String() || s == strconv.Itoa(int(st)) {
+			return st, true
+		}
+	}
+	return 0, false
+}
+
+type jobListJSON struct {
+	Jobs   []jobJSON `json:"jobs"`
+	Total  int       `json:"total"`
+	Limit  int       `json:"limit"`
+	Offset int       `json:"offset"`
+}
+
+// listJobs lists jobs, newest first, filtered by state, owner and machine.
+func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f service.JobFilter
+	var ok bool
+	if raw := q.Get("state"); raw != "" {
+		states, err := parseStates(raw)
+		if err != nil {
+			badParam(w, "state", err.Error())
+			return
+		}
+		f.States = states
+	}
+	f.Owner = q.Get("owner")
+	f.Machine = q.Get("machine")
+	if f.Limit, ok = optIntParam(w, r, "limit", defaultJobLimit, 1, maxJobLimit); !ok {
+		return
+	}
+	if f.Offset, ok = optIntParam(w, r, "offset", 0, 0, 1<<31-1); !ok {
+		return
+	}
+	jobs, total, err := a.svc.Jobs(r.Context(), f)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := jobListJSON{Jobs: make([]jobJSON, 0, len(jobs)), Total: total, Limit: f.Limit, Offset: f.Offset}
+	for i := range jobs {
+		out.Jobs = append(out.Jobs, toJobJSON(&jobs[i], false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// jobID parses the {id} path parameter.
+func jobID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	raw := chi.URLParam(r, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		badParam(w, "id", fmt.Sprintf("must be a positive integer job id, not %q", raw))
+		return 0, false
+	}
+	return id, true
+}
+
+func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
+	id, ok := jobID(w, r)
+	if !ok {
+		return
+	}
+	j, err := a.svc.JobDetail(r.Context(), id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJobJSON(j, true))
+}
+
+// queue lists every queued job, oldest first, with why it waits.
+func (a *api) queue(w http.ResponseWriter, r *http.Request) {
+	jobs, _, err := a.svc.Jobs(r.Context(), service.JobFilter{States: []service.JobState{service.StateQueued}, Limit: maxJobLimit})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	sort.Slice(jobs, func(i, k int) bool { return jobs[i].ID < jobs[k].ID })
+	out := make([]jobJSON, 0, len(jobs))
+	for i := range jobs {
+		out = append(out, toJobJSON(&jobs[i], false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) pendingOps(w http.ResponseWriter, r *http.Request) {
+	ops, err := a.svc.PendingOps(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toPendingOpsJSON(ops))
+}
+
+// whereIs answers the four where_is forms of the protocol, given as query
+// parameters: machine+x+y+z, machine+cabinet+frame+board,
+// machine+chip_x+chip_y, job_id+chip_x+chip_y.
+func (a *api) whereIs(w http.ResponseWriter, r *http.Request) {
+	q, ok := parseWhereIs(w, r)
+	if !ok {
+		return
+	}
+	res, err := a.svc.WhereIs(r.Context(), q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if res == nil {
+		writeErrorMsg(w, http.StatusNotFound, "no such board or chip")
+		return
+	}
+	writeJSON(w, http.StatusOK, toWhereIsJSON(res))
+}
+
+// whereIsForms are the accepted parameter sets, as in the protocol.
+var whereIsForms = [][]string{
+	{"machine", "x", "y", "z"},
+	{"machine", "cabinet", "frame", "board"},
+	{"machine", "chip_x", "chip_y"},
+	{"job_id", "chip_x", "chip_y"},
+}
+
+const whereIsUsage = "give exactly one of: machine,x,y,z | machine,cabinet,frame,board | machine,chip_x,chip_y | job_id,chip_x,chip_y"
+
+func parseWhereIs(w http.ResponseWriter, r *http.Request) (service.WhereIsQuery, bool) {
+	var q service.WhereIsQuery
+	given := map[string]string{}
+	for name, vals := range r.URL.Query() {
+		if len(vals) > 1 {
+			badParam(w, name, "given more than once")
+			return q, false
+		}
+		given[name] = vals[0]
+	}
+	form := matchForm(given)
+	if form == nil {
+		for name := range given {
+			if !knownWhereIsParam(name) {
+				badParam(w, name, "unknown parameter; "+whereIsUsage)
+				return q, false
+			}
+		}
+		writeErrorMsg(w, http.StatusBadRequest, "where_is: "+whereIsUsage)
+		return q, false
+	}
+	ints := map[string]int{}
+	for _, name := range form {
+		if name == "machine" {
+			continue
+		}
+		v, ok := intParam(w, name, given[name])
+		if !ok {
+			return q, false
+		}
+		ints[name] = v
+	}
+	q.Machine = given["machine"]
+	switch form[1] {
+	case "x":
+		q.Board = &geometry.Board{X: ints["x"], Y: ints["y"], Z: ints["z"]}
+	case "cabinet":
+		q.Physical = &service.Physical{Cabinet: ints["cabinet"], Frame: ints["frame"], Board: ints["board"]}
+	default:
+		q.Chip = &[2]int{ints["chip_x"], ints["chip_y"]}
+	}
+	if form[0] == "job_id" {
+		id := int64(ints["job_id"])
+		q.JobID = &id
+		q.Chip = &[2]int{ints["chip_x"], ints["chip_y"]}
+	}
+	// Host stays empty: an operator looking does not keep a job alive.
+	return q, true
+}
+
+// matchForm returns the form whose parameters are exactly those given.
+func matchForm(given map[string]string) []string {
+	for _, form := range whereIsForms {
+		if len(form) != len(given) {
+			continue
+		}
+		all := true
+		for _, name := range form {
+			if _, ok := given[name]; !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			return form
+		}
+	}
+	return nil
+}
+
+func knownWhereIsParam(name string) bool {
+	for _, form := range whereIsForms {
+		for _, n := range form {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
