@@ -1,10 +1,6 @@
 package allocator
 
-import (
-	"sort"
-
-	"github.com/spalloc/spallocd/service/geometry"
-)
+import "github.com/spalloc/spallocd/service/geometry"
 
 // Allocation is a placement: what the service records for a job and what
 // it powers on.
@@ -37,38 +33,6 @@ type evalResult struct {
 	torus geometry.Wrap
 }
 
-// scratch holds reusable buffers for connectivity searches.
-type scratch struct {
-	mark  []uint32 // mark[i] == gen: board i visited in the current search
-	gen   uint32
-	queue []int32
-}
-
-func newScratch(n int) *scratch { return &scratch{mark: make([]uint32, n), queue: make([]int32, 0, n)} }
-
-func (s *scratch) reset() {
-	s.gen++
-	if s.gen == 0 { // wrapped: clear stale marks
-		clear(s.mark)
-		s.gen = 1
-	}
-	s.queue = s.queue[:0]
-}
-
-// blockChecker evaluates blocks of one machine under one set of blocked
-// boards (dead, plus unavailable when placing).
-type blockChecker struct {
-	m       *Machine
-	p       *prepared
-	blocked []bool // per board
-	s       *scratch
-}
-
-func newChecker(m *Machine, blocked []bool) *blockChecker {
-	p := m.tables()
-	return &blockChecker{m: m, p: p, blocked: blocked, s: newScratch(p.n)}
-}
-
 // expected is the board count that missing boards are counted against.
 func expected(r Request, w, h int) int {
 	if r.Kind == NBoards {
@@ -80,51 +44,55 @@ func expected(r Request, w, h int) int {
 // evaluate applies the ALLOC rules to block (x0, y0, w, h): connectivity
 // from the bottom-left board, max_dead_boards, max_dead_links and
 // require_torus (torus present; whether the block is the whole machine is
-// the caller's concern). On success the visited set stays marked in the
-// scratch (generation s.gen) for build.
-func (c *blockChecker) evaluate(x0, y0, w, h int, r Request) (evalResult, bool) {
-	m, p, s := c.m, c.p, c.s
-	W := m.Width
-	s.reset()
-	start := m.BoardIndex(geometry.Board{X: x0, Y: y0})
-	if c.blocked[start] {
+// the caller's concern). The reachable set stays marked (generation v.gen,
+// listed in v.queue) for build.
+func (v *view) evaluate(x0, y0, w, h int, r Request) (evalResult, bool) {
+	p := v.p
+	v.gen++
+	if v.gen == 0 { // wrapped: clear stale marks
+		clear(v.mark)
+		v.gen = 1
+	}
+	gen, mark := v.gen, v.mark
+	v.queue = v.queue[:0]
+	start := v.m.BoardIndex(geometry.Board{X: x0, Y: y0})
+	if v.blocked[start] {
 		return evalResult{}, false
 	}
-	inBlock := func(i int32) bool {
-		t := int(i) / 3
-		tx, ty := t%W, t/W
-		return tx >= x0 && tx < x0+w && ty >= y0 && ty < y0+h
-	}
-	s.mark[start] = s.gen
-	s.queue = append(s.queue, int32(start))
-	for head := 0; head < len(s.queue); head++ {
-		i := s.queue[head]
+	bx0, by0, bx1, by1 := int16(x0), int16(y0), int16(x0+w), int16(y0+h)
+	mark[start] = gen
+	v.queue = append(v.queue, int32(start))
+	for head := 0; head < len(v.queue); head++ {
+		i := v.queue[head]
+		dead := p.deadMask[i]
 		for l := 0; l < geometry.NumLinks; l++ {
-			if m.LinkDead(int(i), geometry.Link(l)) {
+			if dead&(1<<l) != 0 {
 				continue
 			}
 			j := p.next[i][l]
-			if s.mark[j] == s.gen || c.blocked[j] || !inBlock(j) {
+			if mark[j] == gen || v.blocked[j] {
 				continue
 			}
-			s.mark[j] = s.gen
-			s.queue = append(s.queue, j)
+			if tx, ty := p.tx[j], p.ty[j]; tx < bx0 || tx >= bx1 || ty < by0 || ty >= by1 {
+				continue
+			}
+			mark[j] = gen
+			v.queue = append(v.queue, j)
 		}
 	}
-	res := evalResult{alive: len(s.queue)}
+	res := evalResult{alive: len(v.queue)}
 	if r.MaxDeadBoards != Unlimited && expected(r, w, h)-res.alive > r.MaxDeadBoards {
 		return res, false
 	}
 	deadLinks := 0
-	for _, i := range s.queue {
+	for _, i := range v.queue {
 		for l := 0; l < geometry.NumLinks; l++ {
-			j := p.next[i][l]
-			if s.mark[j] != s.gen {
+			if mark[p.next[i][l]] != gen {
 				continue // periphery
 			}
 			wr := p.wrap[i][l]
 			res.torus |= wr
-			if m.LinkDead(int(i), geometry.Link(l)) && (wr == geometry.WrapNone || r.RequireTorus) {
+			if p.deadMask[i]&(1<<l) != 0 && (wr == geometry.WrapNone || r.RequireTorus) {
 				deadLinks++
 			}
 		}
@@ -139,26 +107,30 @@ func (c *blockChecker) evaluate(x0, y0, w, h int, r Request) (evalResult, bool) 
 }
 
 // build turns the set left marked by a successful evaluate into an
-// Allocation.
-func (c *blockChecker) build(x0, y0, w, h int, res evalResult) Allocation {
-	m, p, s := c.m, c.p, c.s
-	idx := append([]int32(nil), s.queue...)
-	sort.Slice(idx, func(a, b int) bool { return boardLess(m, idx[a], idx[b]) })
-	a := Allocation{X0: x0, Y0: y0, W: w, H: h, Torus: res.torus, Boards: make([]geometry.Board, len(idx))}
-	for k, i := range idx {
-		a.Boards[k] = m.BoardAt(int(i))
-		for l := 0; l < geometry.NumLinks; l++ {
-			if s.mark[p.next[i][l]] != s.gen {
-				a.Periphery = append(a.Periphery, BoardLink{Board: a.Boards[k], Link: geometry.Link(l)})
+// Allocation. Walking the block in x, y, z order keeps Boards sorted.
+func (v *view) build(x0, y0, w, h int, res evalResult) Allocation {
+	m, p := v.m, v.p
+	a := Allocation{X0: x0, Y0: y0, W: w, H: h, Torus: res.torus, Boards: make([]geometry.Board, 0, len(v.queue))}
+	for x := x0; x < x0+w; x++ {
+		for y := y0; y < y0+h; y++ {
+			for z := 0; z < 3; z++ {
+				b := geometry.Board{X: x, Y: y, Z: z}
+				i := m.BoardIndex(b)
+				if v.mark[i] != v.gen {
+					continue
+				}
+				a.Boards = append(a.Boards, b)
+				for l := 0; l < geometry.NumLinks; l++ {
+					if v.mark[p.next[i][l]] != v.gen {
+						a.Periphery = append(a.Periphery, BoardLink{Board: b, Link: geometry.Link(l)})
+					}
+				}
 			}
 		}
 	}
 	a.ChipWidth, a.ChipHeight = chipSize(a.Boards, a.Torus)
 	return a
 }
-
-// boardLess orders board indices by x, then y, then z.
-func boardLess(m *Machine, a, b int32) bool { return m.BoardAt(int(a)).Less(m.BoardAt(int(b))) }
 
 // chipSize is the job size in chips (geometry.md §4.9).
 func chipSize(boards []geometry.Board, torus geometry.Wrap) (int, int) {
@@ -173,15 +145,6 @@ func chipSize(boards []geometry.Board, torus geometry.Wrap) (int, int) {
 	return geometry.TriadsToChips(maxX-minX+1, maxY-minY+1, torus)
 }
 
-// deadBlocked returns the per-board blocked flags of the empty machine.
-func deadBlocked(m *Machine) []bool {
-	b := make([]bool, m.NumBoards())
-	for i := range b {
-		b[i] = m.IsDead(i)
-	}
-	return b
-}
-
 // EvaluateBlock applies the legality rules of behaviour-cases ALLOC to the
 // block of w × h triads at (x0, y0) on m with nothing else allocated: it
 // returns the allocation the block would give and whether it is legal for
@@ -194,12 +157,13 @@ func EvaluateBlock(m *Machine, x0, y0, w, h int, r Request) (Allocation, bool) {
 	if !m.valid() || w <= 0 || h <= 0 || x0 < 0 || y0 < 0 || x0+w > m.Width || y0+h > m.Height {
 		return Allocation{}, false
 	}
-	c := newChecker(m, deadBlocked(m))
-	res, ok := c.evaluate(x0, y0, w, h, r)
+	v := getView(m, nil)
+	defer putView(v)
+	res, ok := v.evaluate(x0, y0, w, h, r)
 	if !ok {
 		return Allocation{}, false
 	}
-	return c.build(x0, y0, w, h, res), true
+	return v.build(x0, y0, w, h, res), true
 }
 
 // SingleBoardAllocation is the allocation of board b on its own: periphery

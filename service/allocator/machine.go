@@ -36,8 +36,10 @@ type prepared struct {
 	n       int
 	next    [][geometry.NumLinks]int32 // board index reached by each link
 	wrap    [][geometry.NumLinks]geometry.Wrap
-	defect  []bool  // per triad: a dead board or a dead link leaving one of its boards
-	deadCnt []int32 // per triad: dead boards
+	deadMask []uint8 // per board: bit l set when link l leaving it is dead
+	tx, ty   []int16 // per board: its triad's coordinates
+	defect   []bool  // per triad: a dead board or a dead link leaving one of its boards
+	deadCnt  []int32 // per triad: dead boards
 }
 
 // NewMachine builds a machine of w × h triads with the given dead boards and
@@ -115,20 +117,25 @@ func (m *Machine) prepare() *prepared {
 	n := m.NumBoards()
 	p := &prepared{
 		n:       n,
-		next:    make([][geometry.NumLinks]int32, n),
-		wrap:    make([][geometry.NumLinks]geometry.Wrap, n),
-		defect:  make([]bool, m.Width*m.Height),
-		deadCnt: make([]int32, m.Width*m.Height),
+		next:     make([][geometry.NumLinks]int32, n),
+		wrap:     make([][geometry.NumLinks]geometry.Wrap, n),
+		deadMask: make([]uint8, n),
+		tx:       make([]int16, n),
+		ty:       make([]int16, n),
+		defect:   make([]bool, m.Width*m.Height),
+		deadCnt:  make([]int32, m.Width*m.Height),
 	}
 	for i := 0; i < n; i++ {
 		b := m.BoardAt(i)
 		t := i / 3
+		p.tx[i], p.ty[i] = int16(b.X), int16(b.Y)
 		for _, l := range geometry.AllLinks {
 			to, w := geometry.BoardDownLink(b, l, m.Width, m.Height)
 			p.next[i][l] = int32(m.BoardIndex(to))
 			p.wrap[i][l] = w
 			if m.LinkDead(i, l) {
 				p.defect[t] = true
+				p.deadMask[i] |= 1 << l
 			}
 		}
 		if m.IsDead(i) {

@@ -49,14 +49,15 @@ func (p Policy) Place(m *Machine, occ *Occupancy, r Request) (Allocation, bool) 
 	if !m.valid() || ValidateRequest(r) != nil {
 		return Allocation{}, false
 	}
-	v := newView(m, occ)
+	v := getView(m, occ)
+	defer putView(v)
 	switch {
 	case r.Kind == SpecificBoard:
 		return v.placeSpecific(r.Board, occ)
 	case r.single():
 		return p.placeSingle(v, occ)
 	}
-	return p.placeBlock(v, r, blockShapes(m, r))
+	return p.placeBlock(v, r)
 }
 
 // Feasible reports whether r could ever be placed on m: whether some legal
@@ -75,12 +76,15 @@ func Feasible(m *Machine, r Request) bool {
 	case r.single():
 		return m.WorkingBoards() > 0
 	}
-	v := newView(m, nil)
-	for _, s := range blockShapes(m, r) {
-		for y := 0; y+s.h <= m.Height; y++ {
-			for x := 0; x+s.w <= m.Width; x++ {
-				if v.legal(x, y, s.w, s.h, r) {
-					return true
+	v := getView(m, nil)
+	defer putView(v)
+	for group := range shapeGroups(m, r) {
+		for _, s := range group {
+			for y := 0; y+s.h <= m.Height; y++ {
+				for x := 0; x+s.w <= m.Width; x++ {
+					if v.legal(x, y, s.w, s.h, r) {
+						return true
+					}
 				}
 			}
 		}
@@ -127,10 +131,9 @@ func (p Policy) better(a, b candidate, small bool) bool {
 // pick chooses among legal candidates of equal exposure.
 func (p Policy) pick(v *view, cands []candidate, small bool) candidate {
 	if p.MaxRect && len(cands) > 1 {
-		heights, stack := make([]int, v.W), make([]int, 0, v.W+1)
 		for i := range cands {
 			c := &cands[i]
-			c.maxRect = v.maxEmptyRect(c.x, c.y, c.w, c.h, heights, stack)
+			c.maxRect = v.maxEmptyRect(c.x, c.y, c.w, c.h)
 		}
 	}
 	best := cands[0]
@@ -143,22 +146,18 @@ func (p Policy) pick(v *view, cands []candidate, small bool) candidate {
 }
 
 // placeBlock tries the shapes area by area; see Policy.Place.
-func (p Policy) placeBlock(v *view, r Request, shapes []shape) (Allocation, bool) {
-	if len(shapes) == 0 {
-		return Allocation{}, false
-	}
+func (p Policy) placeBlock(v *view, r Request) (Allocation, bool) {
 	// noOpen[w] = smallest h of a shape of width w found to have no open
 	// position; any shape containing it has none either.
 	noOpen := make([]int, v.W+1)
 	for i := range noOpen {
 		noOpen[i] = v.H + 1
 	}
-	var cands, tier []candidate
-	for i := 0; i < len(shapes); {
-		area := shapes[i].w * shapes[i].h
+	cands, tier := v.cands[:0], v.tier[:0]
+	defer func() { v.cands, v.tier = cands[:0], tier[:0] }()
+	for group := range shapeGroups(v.m, r) {
 		cands = cands[:0]
-		for ; i < len(shapes) && shapes[i].w*shapes[i].h == area; i++ {
-			s := shapes[i]
+		for _, s := range group {
 			if dominated(noOpen, s) {
 				continue
 			}
@@ -174,7 +173,7 @@ func (p Policy) placeBlock(v *view, r Request, shapes []shape) (Allocation, bool
 				noOpen[s.w] = min(noOpen[s.w], s.h)
 			}
 		}
-		small := p.small(v.m, area)
+		small := p.small(v.m, group[0].w*group[0].h)
 		// Tiers of equal exposure, best first; the first tier with a legal
 		// position decides.
 		for len(cands) > 0 {
@@ -263,7 +262,8 @@ func (p Policy) placeSingle(v *view, occ *Occupancy) (Allocation, bool) {
 		return SingleBoardAllocation(v.m, v.m.BoardAt(bestI)), true
 	}
 	// 2. Open an empty triad.
-	var cands []candidate
+	cands := v.cands[:0]
+	defer func() { v.cands = cands[:0] }()
 	fewest := 4
 	for t := range v.class {
 		if v.class[t] != triadEmpty {

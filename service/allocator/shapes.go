@@ -1,6 +1,9 @@
 package allocator
 
-import "sort"
+import (
+	"iter"
+	"slices"
+)
 
 // shape is a candidate block size; rank orders shapes of equal area
 // (lower first).
@@ -12,8 +15,8 @@ func ratioOK(w, h int, r float64) bool {
 	return float64(min(w, h))/float64(max(w, h)) >= r
 }
 
-// blockShapes lists the block sizes a block request may use on m, smallest
-// area first.
+// shapeGroups yields the block sizes a block request may use on m, one group
+// per area, smallest area first. Consumers usually stop at the first group.
 //
 //   - Rect: exactly W × H (the whole machine only, with RequireTorus).
 //   - NBoards with RequireTorus: the whole machine, only if it has exactly
@@ -25,70 +28,75 @@ func ratioOK(w, h int, r float64) bool {
 //     agreement (a job is queued only if some shape fits the empty machine,
 //     and Place tries the same shapes, so it cannot block its queue for
 //     ever). Within one area the area_to_rect shape comes first, then its
-//     rotation, then squarer shapes. The ratio is guaranteed: unlike the
-//     original, a ratio rectangle that falls short of min_ratio (AR-03) is
-//     not used.
-func blockShapes(m *Machine, r Request) []shape {
-	W, H := m.Width, m.Height
-	switch r.Kind {
-	case Rect:
-		if r.W <= 0 || r.H <= 0 || r.W > W || r.H > H {
-			return nil
+//     rotation, then squarer shapes, landscape before portrait. The ratio is
+//     guaranteed: unlike the original, a ratio rectangle that falls short of
+//     min_ratio (AR-03) is not used.
+func shapeGroups(m *Machine, r Request) iter.Seq[[]shape] {
+	return func(yield func([]shape) bool) {
+		W, H := m.Width, m.Height
+		switch r.Kind {
+		case Rect:
+			if r.W <= 0 || r.H <= 0 || r.W > W || r.H > H || (r.RequireTorus && (r.W != W || r.H != H)) {
+				return
+			}
+			yield([]shape{{w: r.W, h: r.H}})
+			return
+		case NBoards:
+		default:
+			return
 		}
-		if r.RequireTorus && (r.W != W || r.H != H) {
-			return nil
+		t, ratio := r.triads(), r.ratio()
+		if t <= 0 || t > W*H {
+			return
 		}
-		return []shape{{w: r.W, h: r.H}}
-	case NBoards:
-	default:
-		return nil
-	}
-	t, ratio := r.triads(), r.ratio()
-	if t <= 0 || t > W*H {
-		return nil
-	}
-	if r.RequireTorus {
-		if t != W*H || !ratioOK(W, H, ratio) {
-			return nil
+		if r.RequireTorus {
+			if t == W*H && ratioOK(W, H, ratio) {
+				yield([]shape{{w: W, h: H}})
+			}
+			return
 		}
-		return []shape{{w: W, h: H}}
-	}
-	arW, arH, arOK, _ := AreaToRect(t, W, H, r.MinRatio)
-	var out []shape
-	for w := 1; w <= W; w++ {
-		for h := max(1, ceilDiv(t, w)); h <= H; h++ {
-			if !ratioOK(w, h, ratio) {
+		arW, arH, arOK, _ := AreaToRect(t, W, H, r.MinRatio)
+		group := make([]shape, 0, W)
+		for area := t; area <= W*H; area++ {
+			group = group[:0]
+			for w := 1; w <= W; w++ {
+				h := area / w
+				if area%w != 0 || h > H || !ratioOK(w, h, ratio) {
+					continue
+				}
+				rank := 3
+				switch {
+				case arOK && w == arW && h == arH:
+					rank = 0
+				case arOK && w == arH && h == arW:
+					rank = 1
+				}
+				group = append(group, shape{w: w, h: h, rank: rank})
+			}
+			if len(group) == 0 {
 				continue
 			}
-			rank := 3
-			switch {
-			case arOK && w == arW && h == arH:
-				rank = 0
-			case arOK && w == arH && h == arW:
-				rank = 1
+			slices.SortFunc(group, compareShapes)
+			for i := range group {
+				group[i].rank = i
 			}
-			out = append(out, shape{w: w, h: h, rank: rank})
+			if !yield(group) {
+				return
+			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.w*a.h != b.w*b.h {
-			return a.w*a.h < b.w*b.h
-		}
-		if a.rank != b.rank {
-			return a.rank < b.rank
-		}
-		// Squarer first, then landscape before portrait.
-		da, db := abs(a.w-a.h), abs(b.w-b.h)
-		if da != db {
-			return da < db
-		}
-		return a.w > b.w
-	})
-	for i := range out {
-		out[i].rank = i
+}
+
+// compareShapes orders shapes of one area: area_to_rect's first, then its
+// rotation, then squarer, then landscape.
+func compareShapes(a, b shape) int {
+	if a.rank != b.rank {
+		return a.rank - b.rank
 	}
-	return out
+	if da, db := abs(a.w-a.h), abs(b.w-b.h); da != db {
+		return da - db
+	}
+	return b.w - a.w
 }
 
 func abs(a int) int {

@@ -1,6 +1,10 @@
 package allocator
 
-import "github.com/spalloc/spallocd/service/geometry"
+import (
+	"sync"
+
+	"github.com/spalloc/spallocd/service/geometry"
+)
 
 // triadClass is the derived state of a triad (allocation.md "State to keep").
 type triadClass uint8
@@ -13,9 +17,12 @@ const (
 
 // view is one machine with one occupancy, prepared for many block queries:
 // 2-D prefix sums make "is this block open", "how many blocked boards" and
-// "is it defect-free" O(1).
+// "is it defect-free" O(1). It also carries the scratch space of
+// connectivity searches. Views are pooled: get one with getView, return it
+// with putView, and never let an Allocation point into it.
 type view struct {
 	m       *Machine
+	p       *prepared
 	W, H    int
 	blocked []bool // per board: dead or unavailable
 	class   []triadClass
@@ -24,66 +31,113 @@ type view struct {
 	blkPS   []int32 // ... of blocked boards
 	rowPS   []int32 // per row y: (W+1) prefix sums of empty triads
 	colPS   []int32 // per column x: (H+1) prefix sums of empty triads
-	chk     *blockChecker
+
+	mark  []uint32 // mark[i] == gen: board i reached by the current search
+	gen   uint32
+	queue []int32
+
+	heights, stack []int // maxEmptyRect scratch
+
+	cands, tier []candidate // placeBlock scratch
 }
 
-func newView(m *Machine, occ *Occupancy) *view {
+var viewPool = sync.Pool{New: func() any { return new(view) }}
+
+// grow returns s resliced to n elements, reallocating if needed. Contents
+// are not cleared.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// getView builds the view of m under occ (nil = all free) from pooled
+// buffers.
+func getView(m *Machine, occ *Occupancy) *view {
 	p := m.tables()
 	W, H := m.Width, m.Height
-	v := &view{m: m, W: W, H: H, blocked: make([]bool, p.n), class: make([]triadClass, W*H)}
-	defect := make([]bool, W*H)
-	blk := make([]int32, W*H)
-	for i := 0; i < p.n; i++ {
-		t := i / 3
-		u := occ.At(i)
-		if m.IsDead(i) || u == Unavailable {
-			v.blocked[i] = true
-			blk[t]++
-		}
-		switch u {
-		case HeldBlock:
-			v.class[t] = triadBlock
-		case HeldSingle, Waiting:
-			if v.class[t] == triadEmpty {
-				v.class[t] = triadPartial
-			}
-		}
+	T, W1, H1 := W*H, W+1, H+1
+	v := viewPool.Get().(*view)
+	if len(v.mark) != p.n {
+		v.mark, v.gen = make([]uint32, p.n), 0 // marks of another size are stale
 	}
-	for t := range defect {
-		defect[t] = p.defect[t] || blk[t] > 0
+	v.m, v.p, v.W, v.H = m, p, W, H
+	v.blocked = grow(v.blocked, p.n)
+	v.class = grow(v.class, T)
+	v.occPS = grow(v.occPS, W1*H1)
+	v.defPS = grow(v.defPS, W1*H1)
+	v.blkPS = grow(v.blkPS, W1*H1)
+	v.rowPS = grow(v.rowPS, H*W1)
+	v.colPS = grow(v.colPS, W*H1)
+	v.queue = grow(v.queue, p.n)[:0]
+	v.heights = grow(v.heights, W)
+	v.stack = grow(v.stack, W+1)[:0]
+
+	var use []BoardUse
+	if occ != nil {
+		use = occ.Use
 	}
-	v.occPS = prefix2D(W, H, func(t int) int32 { return b2i(v.class[t] != triadEmpty) })
-	v.defPS = prefix2D(W, H, func(t int) int32 { return b2i(defect[t]) })
-	v.blkPS = prefix2D(W, H, func(t int) int32 { return blk[t] })
-	v.rowPS = make([]int32, H*(W+1))
-	v.colPS = make([]int32, W*(H+1))
+	dead := m.Dead
+	// Row 0 and column 0 of the 2-D prefix sums, and column 0 of the 1-D
+	// ones, are zero.
+	clear(v.occPS[:W1])
+	clear(v.defPS[:W1])
+	clear(v.blkPS[:W1])
+	for y := 0; y < H; y++ {
+		v.occPS[(y+1)*W1], v.defPS[(y+1)*W1], v.blkPS[(y+1)*W1] = 0, 0, 0
+		v.rowPS[y*W1] = 0
+	}
+	for x := 0; x < W; x++ {
+		v.colPS[x*H1] = 0
+	}
 	for y := 0; y < H; y++ {
 		for x := 0; x < W; x++ {
-			e := b2i(v.class[y*W+x] == triadEmpty)
-			v.rowPS[y*(W+1)+x+1] = v.rowPS[y*(W+1)+x] + e
-			v.colPS[x*(H+1)+y+1] = v.colPS[x*(H+1)+y] + e
+			t := y*W + x
+			class, blk := triadEmpty, int32(0)
+			for i := 3 * t; i < 3*t+3; i++ {
+				u := Free
+				if i < len(use) {
+					u = use[i]
+				}
+				b := (i < len(dead) && dead[i]) || u == Unavailable
+				v.blocked[i] = b
+				if b {
+					blk++
+				}
+				switch {
+				case u == HeldBlock:
+					class = triadBlock
+				case (u == HeldSingle || u == Waiting) && class == triadEmpty:
+					class = triadPartial
+				}
+			}
+			v.class[t] = class
+			nonEmpty, defect := int32(0), int32(0)
+			if class != triadEmpty {
+				nonEmpty = 1
+			}
+			if blk > 0 || p.defect[t] {
+				defect = 1
+			}
+			a, b, c := (y+1)*W1+x+1, y*W1+x+1, (y+1)*W1+x
+			d := y*W1 + x
+			v.occPS[a] = nonEmpty + v.occPS[b] + v.occPS[c] - v.occPS[d]
+			v.defPS[a] = defect + v.defPS[b] + v.defPS[c] - v.defPS[d]
+			v.blkPS[a] = blk + v.blkPS[b] + v.blkPS[c] - v.blkPS[d]
+			empty := 1 - nonEmpty
+			v.rowPS[y*W1+x+1] = v.rowPS[y*W1+x] + empty
+			v.colPS[x*H1+y+1] = v.colPS[x*H1+y] + empty
 		}
 	}
-	v.chk = newChecker(m, v.blocked)
 	return v
 }
 
-func b2i(b bool) int32 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// prefix2D builds S with S[(y)*(W+1)+x] = sum of f over triads x' < x, y' < y.
-func prefix2D(W, H int, f func(t int) int32) []int32 {
-	s := make([]int32, (W+1)*(H+1))
-	for y := 0; y < H; y++ {
-		for x := 0; x < W; x++ {
-			s[(y+1)*(W+1)+x+1] = f(y*W+x) + s[y*(W+1)+x+1] + s[(y+1)*(W+1)+x] - s[y*(W+1)+x]
-		}
-	}
-	return s
+// putView returns a view to the pool.
+func putView(v *view) {
+	v.m, v.p = nil, nil
+	v.cands, v.tier = v.cands[:0], v.tier[:0]
+	viewPool.Put(v)
 }
 
 // sum returns the prefix-sum total over block (x, y, w, h).
@@ -97,8 +151,8 @@ func (v *view) open(x, y, w, h int) bool { return v.sum(v.occPS, x, y, w, h) == 
 
 // exposed counts the block's edge segments that touch empty triads inside
 // the machine (lower is better: the rest touches the border or used
-// triads — the contact perimeter of allocation.md, normalised so shapes of
-// one area compare fairly).
+// triads — the contact perimeter of allocation.md, counted from the other
+// side so shapes of one area compare fairly).
 func (v *view) exposed(x, y, w, h int) int {
 	W1, H1 := v.W+1, v.H+1
 	n := int32(0)
@@ -138,23 +192,22 @@ func (v *view) legal(x, y, w, h int, r Request) bool {
 			return false
 		}
 	}
-	_, ok := v.chk.evaluate(x, y, w, h, r)
+	_, ok := v.evaluate(x, y, w, h, r)
 	return ok
 }
 
 // allocate evaluates a block known to be legal and builds its allocation.
 func (v *view) allocate(x, y, w, h int, r Request) Allocation {
-	res, _ := v.chk.evaluate(x, y, w, h, r)
-	return v.chk.build(x, y, w, h, res)
+	res, _ := v.evaluate(x, y, w, h, r)
+	return v.build(x, y, w, h, res)
 }
 
 // maxEmptyRect is the area of the largest rectangle of empty triads once
 // block (bx, by, bw, bh) is taken (histogram method, O(W·H)).
-func (v *view) maxEmptyRect(bx, by, bw, bh int, heights, stack []int) int {
+func (v *view) maxEmptyRect(bx, by, bw, bh int) int {
 	W := v.W
-	for i := range heights[:W] {
-		heights[i] = 0
-	}
+	heights := v.heights[:W]
+	clear(heights)
 	best := 0
 	for y := 0; y < v.H; y++ {
 		for x := 0; x < W; x++ {
@@ -165,12 +218,16 @@ func (v *view) maxEmptyRect(bx, by, bw, bh int, heights, stack []int) int {
 				heights[x]++
 			}
 		}
-		best = max(best, largestInHistogram(heights[:W], stack[:0]))
+		var area int
+		area, v.stack = largestInHistogram(heights, v.stack[:0])
+		best = max(best, area)
 	}
 	return best
 }
 
-func largestInHistogram(hs []int, stack []int) int {
+// largestInHistogram returns the largest rectangle under the histogram and
+// the (possibly grown) stack for reuse.
+func largestInHistogram(hs []int, stack []int) (int, []int) {
 	best := 0
 	for i := 0; i <= len(hs); i++ {
 		cur := 0
@@ -188,5 +245,5 @@ func largestInHistogram(hs []int, stack []int) int {
 		}
 		stack = append(stack, i)
 	}
-	return best
+	return best, stack
 }
