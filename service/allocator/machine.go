@@ -33,9 +33,9 @@ type Machine struct {
 
 // prepared holds tables derived once from the Machine.
 type prepared struct {
-	n       int
-	next    [][geometry.NumLinks]int32 // board index reached by each link
-	wrap    [][geometry.NumLinks]geometry.Wrap
+	n        int
+	next     [][geometry.NumLinks]int32 // board index reached by each link
+	wrap     [][geometry.NumLinks]geometry.Wrap
 	deadMask []uint8 // per board: bit l set when link l leaving it is dead
 	tx, ty   []int16 // per board: its triad's coordinates
 	defect   []bool  // per triad: a dead board or a dead link leaving one of its boards
@@ -116,7 +116,7 @@ func (m *Machine) tables() *prepared {
 func (m *Machine) prepare() *prepared {
 	n := m.NumBoards()
 	p := &prepared{
-		n:       n,
+		n:        n,
 		next:     make([][geometry.NumLinks]int32, n),
 		wrap:     make([][geometry.NumLinks]geometry.Wrap, n),
 		deadMask: make([]uint8, n),
