@@ -276,3 +276,22 @@ func TestPlaceRejectsInvalidInput(t *testing.T) {
 		t.Error("nil occupancy is not treated as all free")
 	}
 }
+
+func TestExtremeValuesDoNotPanic(t *testing.T) {
+	m := mustMachine(t, 3, 2, nil)
+	const big = int(^uint(0) >> 1)
+	reqs := []Request{
+		NBoardsRequest(big), NBoardsRequest(big - 1), RectRequest(big, big), RectRequest(1, big),
+		SpecificBoardRequest(bd(big, -big, 1)), ratio(NBoardsRequest(5), 1e308), ratio(NBoardsRequest(5), 1e-308),
+		mdb(NBoardsRequest(5), big),
+	}
+	for _, r := range reqs {
+		Feasible(m, r)
+		Place(m, NewOccupancy(m), r)
+		Why(m, NewOccupancy(m), r)
+		_ = ValidateRequest(r)
+	}
+	if _, _, _, err := AreaToRect(big, 2, 2, 0); err != nil {
+		t.Errorf("AreaToRect(big): %v", err)
+	}
+}
