@@ -45,10 +45,17 @@ type Options struct {
 	FrameID uint8
 	// BuildDate is the build time sver reports, Unix seconds.
 	BuildDate uint32
+	// LogLimit bounds the exchange log to the most recent entries, so a
+	// long-running fake does not grow without end; default 10000.
+	// Counters are never trimmed.
+	LogLimit int
 	// FlagBits are OR-ed into every FPGA's FLAG register after power-on,
 	// above the two id bits (e.g. 0x3C); clients must only look at bits 1..0.
 	FlagBits uint32
 }
+
+// DefaultLogLimit is how many exchanges a fake remembers unless told otherwise.
+const DefaultLogLimit = 10000
 
 // DefaultVersion is the firmware version a fake reports unless told otherwise.
 const DefaultVersion = "2.1.2"
@@ -99,6 +106,8 @@ type Server struct {
 	latency     time.Duration
 	duplicate   bool
 	log         []*Exchange
+	received    int // datagrams received
+	handled     int // datagrams finished with
 	counts      map[scp.Command]int
 	offAccess   int
 	changed     chan struct{} // closed and replaced after every event
@@ -114,6 +123,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
+	}
+	if opts.LogLimit == 0 {
+		opts.LogLimit = DefaultLogLimit
+	}
+	if opts.LogLimit < 0 {
+		return nil, fmt.Errorf("fakebmp: LogLimit %d must not be negative", opts.LogLimit)
 	}
 	if opts.PowerDelay < 0 || opts.LinkDelay < 0 {
 		return nil, fmt.Errorf("fakebmp: delays must not be negative (power %v, link %v)", opts.PowerDelay, opts.LinkDelay)

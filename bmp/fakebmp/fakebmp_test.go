@@ -446,6 +446,7 @@ func TestNewErrors(t *testing.T) {
 		{Options{Boards: []int{1, 1}}, "twice"},
 		{Options{Boards: []int{}}, "no boards"},
 		{Options{PowerDelay: -1}, "negative"},
+		{Options{LogLimit: -1}, "LogLimit"},
 	}
 	for _, tc := range tests {
 		if _, err := New(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -504,4 +505,20 @@ func TestExchangeLog(t *testing.T) {
 	if got := s.Requests(scp.CmdPower); len(got) != 1 || binary.LittleEndian.Uint16(e.Raw[12:]) != got[0].Seq {
 		t.Fatalf("Requests = %+v", got)
 	}
+}
+
+func TestLogLimit(t *testing.T) {
+	s := start(t, Options{LogLimit: 2})
+	p := dial(t, s)
+	for board := range 3 {
+		p.roundTrip(mustReq(t)(scp.VersionRequest(board)))
+	}
+	ex := s.Exchanges()
+	if len(ex) != 2 || ex[0].Request.Board != 1 || ex[1].Request.Board != 2 {
+		t.Fatalf("kept %d exchanges: %+v", len(ex), ex)
+	}
+	if s.Received() != 3 || s.Count(scp.CmdVersion) != 3 {
+		t.Errorf("received %d, count %d; want 3", s.Received(), s.Count(scp.CmdVersion))
+	}
+	p.handled(3)
 }

@@ -139,6 +139,8 @@ func (s *Server) AddRule(r Rule) {
 }
 
 // SetUnreachable makes the fake drop every datagram (true) or answer again.
+// Datagrams dropped this way are counted and logged but consume no
+// scripted action and no rule.
 func (s *Server) SetUnreachable(v bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

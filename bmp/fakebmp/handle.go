@@ -44,6 +44,10 @@ func (s *Server) handle(b []byte, from *net.UDPAddr) {
 	ex.Request = req
 
 	s.mu.Lock()
+	s.received++
+	if len(s.log) >= s.opts.LogLimit {
+		s.log = slices.Delete(s.log, 0, len(s.log)-s.opts.LogLimit+1)
+	}
 	s.log = append(s.log, ex)
 	if ex.Decoded {
 		s.counts[req.Cmd]++
@@ -117,6 +121,7 @@ func (s *Server) handle(b []byte, from *net.UDPAddr) {
 // finish marks ex handled with action; mu must be held.
 func (s *Server) finish(ex *Exchange, action string) {
 	ex.Action, ex.Done = action, true
+	s.handled++
 	s.notify()
 }
 
@@ -125,6 +130,7 @@ func (s *Server) complete(ex *Exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ex.Done = true
+	s.handled++
 	s.notify()
 }
 

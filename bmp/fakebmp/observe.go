@@ -6,8 +6,8 @@ import (
 	"github.com/spalloc/spallocd/bmp/scp"
 )
 
-// Exchanges returns a copy of the log of every datagram received so far,
-// oldest first.
+// Exchanges returns a copy of the log of the datagrams received so far
+// (the most recent Options.LogLimit), oldest first.
 func (s *Server) Exchanges() []Exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -18,7 +18,7 @@ func (s *Server) Exchanges() []Exchange {
 	return out
 }
 
-// Requests returns the decoded requests received for cmd, oldest first.
+// Requests returns the decoded requests for cmd in the log, oldest first.
 func (s *Server) Requests(cmd scp.Command) []scp.Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -45,7 +45,7 @@ func (s *Server) Count(cmd scp.Command) int {
 func (s *Server) Received() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.log)
+	return s.received
 }
 
 // Handled is the number of received datagrams the fake has finished with
@@ -53,13 +53,7 @@ func (s *Server) Received() int {
 func (s *Server) Handled() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, e := range s.log {
-		if e.Done {
-			n++
-		}
-	}
-	return n
+	return s.handled
 }
 
 // Power reports whether board is switched on (false for unknown boards).
