@@ -1,0 +1,443 @@
+package bmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/config"
+)
+
+// backend is what the workers need from the service (*service.Service in
+// production). Every call is one short transaction; no transaction is open
+// while packets are on the wire.
+type backend interface {
+	BMPs(ctx context.Context) ([]service.BMPEndpoint, error)
+	ClaimBMPOps(ctx context.Context, bmpID int64) ([]service.BMPOp, error)
+	CompleteBMPOps(ctx context.Context, results []service.OpResult) error
+}
+
+// workerConfig is what every worker shares.
+type workerConfig struct {
+	settings  config.BMPSettings
+	log       *slog.Logger
+	obs       Observer
+	stopGrace time.Duration // how long in-flight work may go on after stop
+	flushWait time.Duration // longest a finished op waits to be reported
+}
+
+func (c workerConfig) clientOptions() Options {
+	s := c.settings
+	return Options{
+		Default:  Policy{Timeout: s.Timeout, Retries: s.Retries},
+		PowerOn:  Policy{Timeout: s.PowerOnTimeout, Retries: s.PowerOnRetries},
+		PowerOff: Policy{Timeout: s.PowerOffTimeout, Retries: s.PowerOffRetries},
+	}
+}
+
+func (c workerConfig) attempts() int { return max(1, c.settings.RequestAttempts) }
+
+// batch is a set of claimed ops tried together: the ops of one claim, or
+// the ops that failed one attempt and are tried again.
+type batch struct {
+	ops     []service.BMPOp // request order
+	attempt int             // 1 for the first try
+	due     time.Time       // not before
+}
+
+// worker drives one BMP. Its goroutine (run) owns everything below done;
+// the manager only pokes wake and cancels it.
+type worker struct {
+	ep     service.BMPEndpoint
+	addr   string // where packets go (the configured address, resolved)
+	svc    backend
+	cfg    workerConfig
+	wake   chan struct{} // 1-buffered: "there may be ops to claim"
+	done   chan struct{} // closed when run returns
+	cancel context.CancelFunc
+
+	client    *Client
+	dialErr   error // the address is unusable: every step fails with it
+	pace      pacer
+	retries   []batch // failed attempts waiting for their retry, by due time
+	pending   []service.OpResult
+	pendingAt time.Time           // when the oldest pending result was added
+	claimedAt map[int64]time.Time // first claim of each op not yet reported
+	attempts  map[int64]int       // attempts made per op not yet reported
+}
+
+func newWorker(ep service.BMPEndpoint, addr string, svc backend, cfg workerConfig) *worker {
+	return &worker{
+		ep: ep, addr: addr, svc: svc, cfg: cfg,
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		pace:      pacer{rate: cfg.settings.PowerOnRate},
+		claimedAt: make(map[int64]time.Time),
+		attempts:  make(map[int64]int),
+	}
+}
+
+// poke tells the worker there may be ops to claim; it never blocks.
+func (w *worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run serves the BMP until ctx ends. Work in flight when ctx ends may go
+// on for cfg.stopGrace (packets already sent get their answer and their
+// outcome is recorded); ops never attempted stay claimed and are redone
+// after a restart.
+func (w *worker) run(ctx context.Context) {
+	defer close(w.done)
+	exec, release := graceContext(ctx, w.cfg.stopGrace)
+	defer release()
+	w.client, w.dialErr = Dial(exec, w.addr, w.cfg.clientOptions())
+	if w.dialErr != nil {
+		w.cfg.log.Error("BMP address unusable; its operations will fail", "bmp", w.name(), "err", w.dialErr)
+	} else {
+		defer w.client.Close()
+	}
+	for ctx.Err() == nil {
+		w.claimAndRun(ctx, exec)
+		for ctx.Err() == nil && len(w.retries) > 0 && !time.Now().Before(w.retries[0].due) {
+			b := w.retries[0]
+			w.retries = w.retries[1:]
+			w.runBatch(ctx, exec, b)
+		}
+		w.flush(exec)
+		w.waitForWork(ctx)
+	}
+}
+
+func (w *worker) name() string {
+	return fmt.Sprintf("%s c%d f%d (%s)", w.ep.Machine, w.ep.Cabinet, w.ep.Frame, w.addr)
+}
+
+// waitForWork blocks until a poke, a retry falling due, or ctx ending.
+func (w *worker) waitForWork(ctx context.Context) {
+	var due <-chan time.Time
+	if len(w.retries) > 0 {
+		t := time.NewTimer(time.Until(w.retries[0].due))
+		defer t.Stop()
+		due = t.C
+	}
+	select {
+	case <-ctx.Done():
+	case <-w.wake:
+	case <-due:
+	}
+}
+
+func (w *worker) claimAndRun(ctx, exec context.Context) {
+	ops, err := w.svc.ClaimBMPOps(ctx, w.ep.ID)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.cfg.log.Warn("claiming BMP operations failed; will try again", "bmp", w.name(), "err", err)
+		}
+		return
+	}
+	if len(ops) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, op := range ops {
+		if _, ok := w.claimedAt[op.ID]; !ok {
+			w.claimedAt[op.ID] = now
+		}
+	}
+	w.cfg.log.Debug("claimed BMP operations", "bmp", w.name(), "ops", len(ops))
+	w.runBatch(ctx, exec, batch{ops: ops, attempt: 1})
+}
+
+// runBatch makes one attempt at a batch: every step of its plan in order.
+// Ops that succeed are reported; ops that fail are tried again after the
+// request retry delay, or reported as failed once the attempts are used up.
+func (w *worker) runBatch(ctx, exec context.Context, b batch) {
+	steps, bad := planOps(b.ops)
+	for _, op := range bad {
+		w.finish(op, fmt.Errorf("bmp %s: cannot carry out operation %d: kind %q, link %d", w.addr, op.ID, op.Kind, op.Link))
+	}
+	failed := make(map[int64]error)  // op id -> why it failed this attempt
+	boardDown := make(map[int]error) // boards whose power step failed
+	var abort error                  // the BMP stopped answering: skip the rest
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			break // stopping: the rest stays claimed and is redone after restart
+		}
+		var errs map[int]error
+		switch {
+		case abort != nil:
+			errs = allBoards(s.boards, fmt.Errorf("not attempted: %w", abort))
+		case s.kind == stepLinks && boardDown[s.boards[0]] != nil:
+			errs = allBoards(s.boards, fmt.Errorf("not attempted: power of board %d failed: %w", s.boards[0], boardDown[s.boards[0]]))
+		default:
+			var fatal error
+			errs, fatal = w.do(exec, s)
+			if fatal != nil {
+				abort = fatal
+			}
+		}
+		for _, op := range s.allOps() {
+			err := errs[op.BoardNum]
+			switch {
+			case err == nil:
+				w.finish(op, nil)
+			case exec.Err() != nil && isInterrupted(err):
+				// Cut short by the stop grace: unknown, redone after restart.
+			default:
+				failed[op.ID] = err
+				if s.kind != stepLinks {
+					boardDown[op.BoardNum] = err
+				}
+			}
+		}
+		if s.kind != stepLinks || time.Since(w.pendingAt) >= w.cfg.flushWait {
+			w.flush(exec) // jobs become ready as soon as their boards are
+		}
+	}
+	w.afterAttempt(b, failed)
+	w.flush(exec)
+}
+
+// afterAttempt schedules a retry of the failed ops, or reports them as
+// failed when the batch used its last attempt.
+func (w *worker) afterAttempt(b batch, failed map[int64]error) {
+	if len(failed) == 0 {
+		return
+	}
+	var again []service.BMPOp
+	for _, op := range b.ops {
+		err, ok := failed[op.ID]
+		if !ok {
+			continue
+		}
+		w.attempts[op.ID] = b.attempt
+		if b.attempt >= w.cfg.attempts() {
+			w.finish(op, fmt.Errorf("%w (gave up after %d attempt(s))", err, b.attempt))
+			continue
+		}
+		again = append(again, op)
+	}
+	if len(again) == 0 {
+		return
+	}
+	delay := w.cfg.settings.RequestRetryDelay
+	w.cfg.log.Warn("BMP request failed; will try again", "bmp", w.name(), "ops", len(again),
+		"attempt", b.attempt, "of", w.cfg.attempts(), "retry_in", delay, "err", failed[again[0].ID])
+	w.retries = append(w.retries, batch{ops: again, attempt: b.attempt + 1, due: time.Now().Add(delay)})
+}
+
+func allBoards(boards []int, err error) map[int]error {
+	m := make(map[int]error, len(boards))
+	for _, b := range boards {
+		m[b] = err
+	}
+	return m
+}
+
+// do sends one step. errs holds the boards that failed and why; fatal is
+// set when the BMP did not answer at all, so that the rest of the attempt
+// is not spent waiting for more time-outs.
+func (w *worker) do(ctx context.Context, s step) (errs map[int]error, fatal error) {
+	start := time.Now()
+	switch {
+	case w.dialErr != nil:
+		errs, fatal = allBoards(s.boards, w.dialErr), w.dialErr
+	case s.kind == stepPowerOn:
+		errs = w.powerOn(ctx, s.boards)
+	case s.kind == stepPowerOff:
+		if err := w.client.Power(ctx, false, s.boards); err != nil {
+			errs = allBoards(s.boards, err)
+		}
+	default:
+		if err := w.client.SetLinks(ctx, s.boards[0], s.links, s.enable); err != nil {
+			errs = allBoards(s.boards, err)
+		}
+	}
+	var first error
+	for _, b := range s.boards {
+		err := errs[b]
+		if err != nil && first == nil {
+			first = err
+		}
+		if err != nil && fatal == nil && isUnanswered(err) {
+			fatal = err
+		}
+	}
+	if w.cfg.obs != nil {
+		w.cfg.obs.Step(StepEvent{BMP: w.ep, Kind: s.kind.String(), Boards: len(s.boards), Failed: len(errs), Duration: time.Since(start), Err: first})
+	}
+	if first != nil && !isInterrupted(first) {
+		w.cfg.log.Warn("BMP step failed", "bmp", w.name(), "step", s.kind.String(), "boards", s.boards, "failed", len(errs), "err", first)
+	}
+	return errs, fatal
+}
+
+// powerOn switches boards on and checks their FPGAs. With a power-on rate
+// the boards go in chunks of at most rate boards, each chunk sent when the
+// rate allows; chunks overlap (one chunk's post-power-on wait and checks
+// run while the next is switched on), so the rate, not the wait, sets the
+// pace.
+func (w *worker) powerOn(ctx context.Context, boards []int) map[int]error {
+	check := CheckOptions{Rounds: w.cfg.settings.FPGACheckRounds, PostPowerOnWait: w.cfg.settings.PostPowerOnDelay}
+	var (
+		mu   sync.Mutex
+		errs map[int]error
+		wg   sync.WaitGroup
+	)
+	record := func(b int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if errs == nil {
+			errs = make(map[int]error)
+		}
+		errs[b] = err
+	}
+	for chunk := range slices.Chunk(boards, w.pace.chunkSize(len(boards))) {
+		if err := sleepUntil(ctx, w.pace.reserve(time.Now(), len(chunk))); err != nil {
+			for _, b := range chunk {
+				record(b, err)
+			}
+			continue
+		}
+		wg.Go(func() {
+			failed, err := w.client.PowerOnAndCheck(ctx, chunk, check)
+			for _, b := range chunk {
+				switch berr, bad := failed[b]; {
+				case bad:
+					record(b, fmt.Errorf("bmp %s: power on board %d: %w", w.addr, b, berr))
+				case failed == nil && err != nil:
+					record(b, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// finish queues an op's final outcome for reporting.
+func (w *worker) finish(op service.BMPOp, err error) {
+	if len(w.pending) == 0 {
+		w.pendingAt = time.Now()
+	}
+	w.pending = append(w.pending, service.OpResult{OpID: op.ID, Err: err})
+	if err != nil {
+		w.cfg.log.Error("BMP operation failed", "bmp", w.name(), "op", op.ID, "kind", op.Kind, "board", op.Board, "err", err)
+	}
+	if w.cfg.obs != nil {
+		w.cfg.obs.OpDone(OpEvent{BMP: w.ep, Op: op, Attempts: max(1, w.attempts[op.ID]), Latency: time.Since(w.claimedAt[op.ID]), Err: err})
+	}
+	delete(w.claimedAt, op.ID)
+	delete(w.attempts, op.ID)
+}
+
+// flush reports the queued outcomes in one service call. A failing call is
+// tried a few times; if it still fails the ops stay claimed in the
+// database and are redone after a restart.
+func (w *worker) flush(ctx context.Context) {
+	if len(w.pending) == 0 {
+		return
+	}
+	var err error
+	for try, wait := 1, 50*time.Millisecond; try <= 3; try, wait = try+1, wait*2 {
+		if err = w.svc.CompleteBMPOps(ctx, w.pending); err == nil || service.KindOf(err) == service.KindUnavailable {
+			break
+		}
+		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
+			break
+		}
+	}
+	if err != nil {
+		w.cfg.log.Error("recording BMP outcomes failed; the operations will be redone after a restart",
+			"bmp", w.name(), "ops", len(w.pending), "err", err)
+	}
+	w.pending = nil
+}
+
+// isUnanswered reports whether err means the BMP did not answer at all.
+func isUnanswered(err error) bool {
+	var te *TimeoutError
+	return errors.As(err, &te)
+}
+
+// isInterrupted reports whether err comes from stopping rather than from
+// the BMP.
+func isInterrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed)
+}
+
+// sleepUntil waits until t or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// graceContext returns a context that ends grace after parent ends (or
+// when release is called), so that work in flight at a stop can finish.
+func graceContext(parent context.Context, grace time.Duration) (ctx context.Context, release func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	var mu sync.Mutex
+	var timer *time.Timer
+	stop := context.AfterFunc(parent, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(grace, cancel)
+	})
+	return ctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// pacer spaces power-ons so that a BMP switches on at most rate boards per
+// second (0 = unlimited).
+type pacer struct {
+	rate float64
+	next time.Time // earliest start of the next power-on
+}
+
+// chunkSize is how many of n boards one power-on packet may carry.
+func (p *pacer) chunkSize(n int) int {
+	if p.rate <= 0 || n <= 0 {
+		return max(n, 1)
+	}
+	return min(n, max(1, int(p.rate)))
+}
+
+// reserve books a power-on of n boards and returns when it may be sent:
+// now if the BMP has been idle long enough, else when the boards switched
+// on before have used up their share of the rate.
+func (p *pacer) reserve(now time.Time, n int) time.Time {
+	if p.rate <= 0 {
+		return now
+	}
+	start := now
+	if p.next.After(now) {
+		start = p.next
+	}
+	p.next = start.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+	return start
+}
