@@ -212,12 +212,14 @@ func TestSpecificBoardNotInABlockTriad(t *testing.T) {
 	}
 }
 
-// On an empty machine blocks go to one end and small jobs to the other.
+// With TwoEnds, on an empty machine blocks go to one end and small jobs to
+// the other; without it everything starts at the bottom-left.
 func TestTwoEnds(t *testing.T) {
 	m := mustMachine(t, 8, 8, nil)
-	big, _ := place(t, m, NewOccupancy(m), RectRequest(3, 3))
-	one, _ := place(t, m, NewOccupancy(m), OneBoardRequest())
-	small, _ := place(t, m, NewOccupancy(m), RectRequest(1, 1))
+	te := Policy{TwoEnds: true, MaxRect: true}
+	big, _ := te.Place(m, NewOccupancy(m), RectRequest(3, 3))
+	one, _ := te.Place(m, NewOccupancy(m), OneBoardRequest())
+	small, _ := te.Place(m, NewOccupancy(m), RectRequest(1, 1))
 	if big.X0 != 0 || big.Y0 != 0 {
 		t.Errorf("large block at %d,%d, want 0,0", big.X0, big.Y0)
 	}
@@ -227,11 +229,22 @@ func TestTwoEnds(t *testing.T) {
 	if small.X0 != 7 || small.Y0 != 7 {
 		t.Errorf("1x1 block at %d,%d, want 7,7", small.X0, small.Y0)
 	}
-	// Without the policy everything starts at the bottom-left.
-	plain := Policy{}
-	s, _ := plain.Place(m, NewOccupancy(m), OneBoardRequest())
+	s, _ := Place(m, NewOccupancy(m), OneBoardRequest())
 	if b := s.Boards[0]; b.X != 0 || b.Y != 0 {
-		t.Errorf("plain policy single board at %v, want triad 0,0", b)
+		t.Errorf("default policy single board at %v, want triad 0,0", b)
+	}
+}
+
+// SinglesBestFit opens the triad with a dead board before a whole one.
+func TestSinglesBestFit(t *testing.T) {
+	m := mustMachine(t, 3, 1, []B{bd(1, 0, 1)})
+	a, _ := Policy{SinglesBestFit: true}.Place(m, NewOccupancy(m), OneBoardRequest())
+	if a.Boards[0].X != 1 {
+		t.Errorf("best fit opened %v, want triad 1", a.Boards)
+	}
+	a, _ = Place(m, NewOccupancy(m), OneBoardRequest())
+	if a.Boards[0].X != 0 {
+		t.Errorf("default opened %v, want triad 0", a.Boards)
 	}
 }
 
