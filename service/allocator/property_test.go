@@ -209,6 +209,7 @@ func bruteSingle(m *Machine, occ *Occupancy, r Request) bool {
 func TestPlacementProperties(t *testing.T) { // PLACE-06 and liveness
 	rapid.Check(t, func(t *rapid.T) {
 		m := genMachine(t)
+		pol := rapid.SampledFrom([]Policy{DefaultPolicy, {}, {TwoEnds: true, MaxRect: true, SinglesBestFit: true}, {TwoEnds: true, SmallTriads: 4}}).Draw(t, "policy")
 		occ := NewOccupancy(m)
 		var live []Allocation
 		steps := rapid.IntRange(1, 40).Draw(t, "steps")
@@ -224,7 +225,7 @@ func TestPlacementProperties(t *testing.T) { // PLACE-06 and liveness
 					wantArea = bruteBlock(m, occ, r)
 					want = wantArea > 0
 				}
-				a, ok := Place(m, occ, r)
+				a, ok := pol.Place(m, occ, r)
 				if ok != want {
 					t.Fatalf("Place(%s) = %v, brute force says %v", name(r), ok, want)
 				}
