@@ -29,7 +29,7 @@ func powerMasks(s *fakebmp.Server) []uint32 {
 
 // §10.3 happy path: one power packet, sver and three FLAG reads per board.
 func TestPowerOnAndCheck(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{FlagBits: 0x3C}, fast)
+	s, c := setup(t, fakebmp.Options{FlagBits: 0x3C}, patient)
 	failed, err := c.PowerOnAndCheck(ctxT(t), []int{2, 0, 1, 2}, noWait)
 	if err != nil || failed != nil {
 		t.Fatalf("failed %v, err %v", failed, err)
@@ -52,7 +52,7 @@ func TestPowerOnAndCheck(t *testing.T) {
 
 // §10.3: firmware 1.x gets no FLAG reads and no STOP writes, and succeeds.
 func TestOldFirmware(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{Version: "1.3.0"}, fast)
+	s, c := setup(t, fakebmp.Options{Version: "1.3.0"}, patient)
 	ctx := ctxT(t)
 	if failed, err := c.PowerOnAndCheck(ctx, []int{0, 1, 2}, noWait); err != nil || failed != nil {
 		t.Fatalf("failed %v, err %v", failed, err)
@@ -82,7 +82,7 @@ func TestFlagMismatchRounds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, c := setup(t, fakebmp.Options{}, fast)
+			s, c := setup(t, fakebmp.Options{}, patient)
 			if err := s.SetFlag(1, 1, 3, tc.badRounds); err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func TestFlagMismatchRounds(t *testing.T) {
 // A board whose BMP answers with an error code is a board fault: it is
 // re-powered and reported, the others succeed.
 func TestBoardFault(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{}, fast)
+	s, c := setup(t, fakebmp.Options{}, patient)
 	s.AddRule(fakebmp.Rule{Cmds: []scp.Command{scp.CmdVersion}, Boards: []int{2}, Action: fakebmp.Error(scp.RCRoute)})
 	failed, err := c.PowerOnAndCheck(ctxT(t), []int{0, 1, 2}, noWait)
 	var re *bmp.ResultError
@@ -133,18 +133,21 @@ func TestBoardFault(t *testing.T) {
 func TestCheckAborts(t *testing.T) {
 	t.Run("power-on dropped, then retried as a whole", func(t *testing.T) {
 		s, c := setup(t, fakebmp.Options{}, fast)
+		again := dial(t, s.Addr(), patient)
 		s.AddRule(fakebmp.Rule{Cmds: []scp.Command{scp.CmdPower}, Power: fakebmp.PowerOn, Count: 1, Action: fakebmp.Drop()})
 		failed, err := c.PowerOnAndCheck(ctxT(t), []int{0, 1}, noWait)
 		var te *bmp.TimeoutError
 		if failed != nil || !errors.As(err, &te) || te.Attempts != 1 {
 			t.Fatalf("failed %v, err %v", failed, err)
 		}
-		if failed, err := c.PowerOnAndCheck(ctxT(t), []int{0, 1}, noWait); err != nil || failed != nil {
+		if failed, err := again.PowerOnAndCheck(ctxT(t), []int{0, 1}, noWait); err != nil || failed != nil {
 			t.Fatalf("second attempt: failed %v, err %v", failed, err)
 		}
 	})
 	t.Run("FLAG read times out", func(t *testing.T) {
-		s, c := setup(t, fakebmp.Options{}, fast)
+		opts := fast
+		opts.PowerOn = patient.PowerOn
+		s, c := setup(t, fakebmp.Options{}, opts)
 		s.AddRule(fakebmp.Rule{Cmds: []scp.Command{scp.CmdFPGARead}, Boards: []int{1}, Action: fakebmp.Drop()})
 		failed, err := c.PowerOnAndCheck(ctxT(t), []int{0, 1}, noWait)
 		var te *bmp.TimeoutError
@@ -156,7 +159,7 @@ func TestCheckAborts(t *testing.T) {
 		}
 	})
 	t.Run("cancelled during the post-power-on wait", func(t *testing.T) {
-		s, c := setup(t, fakebmp.Options{}, fast)
+		s, c := setup(t, fakebmp.Options{}, patient)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
@@ -175,7 +178,7 @@ func TestCheckAborts(t *testing.T) {
 		}
 	})
 	t.Run("no boards", func(t *testing.T) {
-		_, c := setup(t, fakebmp.Options{}, fast)
+		_, c := setup(t, fakebmp.Options{}, patient)
 		if _, err := c.PowerOnAndCheck(ctxT(t), nil, noWait); err == nil {
 			t.Fatal("no error")
 		}
@@ -184,7 +187,7 @@ func TestCheckAborts(t *testing.T) {
 
 // RC_ARG to a STOP write: immediate failure (§10.3).
 func TestSetLinkError(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{}, fast)
+	s, c := setup(t, fakebmp.Options{}, patient)
 	ctx := ctxT(t)
 	if err := c.Power(ctx, true, []int{3}); err != nil {
 		t.Fatal(err)

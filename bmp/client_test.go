@@ -20,13 +20,28 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// Short policies keep failure paths quick; successes never wait for them.
-var fast = bmp.Options{
-	Default:    bmp.Policy{Timeout: 30 * time.Millisecond, Retries: 3},
-	PowerOn:    bmp.Policy{Timeout: 30 * time.Millisecond, Retries: 0},
-	PowerOff:   bmp.Policy{Timeout: 30 * time.Millisecond, Retries: 0},
-	RetryDelay: time.Millisecond,
-}
+// Three sets of policies. fast is only for requests that must time out
+// (the fake drops them): a slow machine cannot change their outcome.
+// patient is for requests that must succeed, so that load cannot turn them
+// into time-outs; they never wait for the time-out. resending has short
+// time-outs and many retries, for requests that must be resent and then
+// succeed: how many resends happen depends on the machine's speed, so tests
+// using it assert lower bounds.
+var (
+	fast = bmp.Options{
+		Default:    bmp.Policy{Timeout: 30 * time.Millisecond, Retries: 3},
+		PowerOn:    bmp.Policy{Timeout: 30 * time.Millisecond, Retries: 0},
+		PowerOff:   bmp.Policy{Timeout: 30 * time.Millisecond, Retries: 0},
+		RetryDelay: time.Millisecond,
+	}
+	patient = bmp.Options{
+		Default:    bmp.Policy{Timeout: 10 * time.Second, Retries: 3},
+		PowerOn:    bmp.Policy{Timeout: 10 * time.Second, Retries: 0},
+		PowerOff:   bmp.Policy{Timeout: 10 * time.Second, Retries: 0},
+		RetryDelay: time.Millisecond,
+	}
+	resending = bmp.Options{Default: bmp.Policy{Timeout: 50 * time.Millisecond, Retries: 20}, RetryDelay: time.Millisecond}
+)
 
 func startFake(t *testing.T, opts fakebmp.Options) *fakebmp.Server {
 	t.Helper()
@@ -77,7 +92,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestHappyPath(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{}, fast)
+	s, c := setup(t, fakebmp.Options{}, patient)
 	ctx := ctxT(t)
 
 	v, err := c.Version(ctx, 4)
@@ -123,7 +138,7 @@ func TestHappyPath(t *testing.T) {
 
 // BMP-01 through geometry's link names: each link's STOP register.
 func TestSetLink(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{}, fast)
+	s, c := setup(t, fakebmp.Options{}, patient)
 	ctx := ctxT(t)
 	if err := c.Power(ctx, true, []int{5}); err != nil {
 		t.Fatal(err)
@@ -227,15 +242,28 @@ func TestTimeoutsAndRetries(t *testing.T) {
 	}
 }
 
-// Drop the first 2, then OK: success after 3 identical sends (§9.4).
+// Drop the first 2, then OK: success after resending the identical
+// datagram (§9.4: 3 sends when the third is answered in time).
 func TestRetryThenSuccess(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{}, fast)
+	s, c := setup(t, fakebmp.Options{}, resending)
 	s.Script(fakebmp.Drop(), fakebmp.Drop())
 	if _, err := c.Version(ctxT(t), 0); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Stats(); st.Sent != 3 || st.Resent != 2 || st.Replies != 1 {
+	if st := c.Stats(); st.Sent < 3 || st.Resent != st.Sent-1 || st.Replies != 1 {
 		t.Errorf("stats %+v", st)
+	}
+	settle(t, s)
+	var raws [][]byte
+	for _, e := range s.Exchanges() {
+		if e.Request.Board == 0 {
+			raws = append(raws, e.Raw)
+		}
+	}
+	for _, r := range raws[1:] {
+		if !slices.Equal(r, raws[0]) {
+			t.Errorf("retransmission differs: % X vs % X", r, raws[0])
+		}
 	}
 }
 
@@ -258,7 +286,7 @@ func TestResultCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, c := setup(t, fakebmp.Options{}, fast)
+			s, c := setup(t, fakebmp.Options{}, patient)
 			s.Script(tc.script...)
 			err := c.WriteFPGA(ctxT(t), 3, 2, 0x5C, 1)
 			if tc.wantErr == 0 && err != nil {
@@ -281,7 +309,7 @@ func TestResultCodes(t *testing.T) {
 }
 
 func TestMalformedReplies(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{}, fast)
+	s, c := setup(t, fakebmp.Options{}, patient)
 	ctx := ctxT(t)
 	var me *bmp.MalformedReplyError
 	s.Script(fakebmp.Reply(scp.RCOK, []byte{1, 2}))
@@ -328,7 +356,7 @@ func (l *ignoredLog) wait(t *testing.T, n int) []string {
 // with a later request's reply.
 func TestDuplicateRepliesIgnored(t *testing.T) {
 	log := newIgnoredLog()
-	opts := fast
+	opts := patient
 	opts.OnIgnored = log.hook
 	s, c := setup(t, fakebmp.Options{}, opts)
 	s.SetDuplicate(true)
@@ -355,10 +383,10 @@ func TestDuplicateRepliesIgnored(t *testing.T) {
 // the resend arrives late and is ignored (§9.4).
 func TestLateReplyAfterResend(t *testing.T) {
 	log := newIgnoredLog()
-	opts := fast
+	opts := resending
 	opts.OnIgnored = log.hook
 	s, c := setup(t, fakebmp.Options{}, opts)
-	s.Script(fakebmp.Delay(2 * fast.Default.Timeout)) // the fake is serial: the resend waits too
+	s.Script(fakebmp.Delay(2 * resending.Default.Timeout)) // the fake is serial: the resend waits too
 	v, err := c.Version(ctxT(t), 0)
 	if err != nil || v.Major != 2 {
 		t.Fatalf("%+v, %v", v, err)
@@ -376,7 +404,7 @@ func TestLateReplyAfterResend(t *testing.T) {
 // with an error code), garbage. Neither disturbs the request.
 func TestUnknownSequenceIgnored(t *testing.T) {
 	log := newIgnoredLog()
-	opts := fast
+	opts := patient
 	opts.OnIgnored = log.hook
 	s, c := setup(t, fakebmp.Options{}, opts)
 	s.Script(fakebmp.Inject(scp.EncodeReply(scp.Header{}, 4242, scp.RCArg, nil)))
@@ -386,15 +414,23 @@ func TestUnknownSequenceIgnored(t *testing.T) {
 	if r := log.wait(t, 1); !strings.Contains(r[0], "no request outstanding with sequence 4242") {
 		t.Errorf("reason %q", r[0])
 	}
-	// Garbage instead of a reply: ignored; the resend gets the answer.
+	if st := c.Stats(); st.Sent != 1 || st.Ignored != 1 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// Garbage instead of a reply: ignored; a resend gets the answer.
+	log = newIgnoredLog()
+	opts = resending
+	opts.OnIgnored = log.hook
+	c = dial(t, s.Addr(), opts)
 	s.Script(fakebmp.Raw([]byte{1, 2, 3}))
 	if _, err := c.Version(ctxT(t), 0); err != nil {
 		t.Fatal(err)
 	}
-	if r := log.wait(t, 1); !strings.Contains(r[1], "too short") {
-		t.Errorf("reason %q", r[1])
+	if r := log.wait(t, 1); !strings.Contains(r[0], "too short") {
+		t.Errorf("reason %q", r[0])
 	}
-	if st := c.Stats(); st.Resent != 1 || st.Ignored != 2 {
+	if st := c.Stats(); st.Resent < 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -471,9 +507,8 @@ func TestClose(t *testing.T) {
 // Many goroutines share one client; each gets its own answer.
 func TestConcurrentRequests(t *testing.T) {
 	for _, inFlight := range []int{1, 8} {
-		opts := fast
+		opts := patient
 		opts.MaxInFlight = inFlight
-		opts.Default = bmp.Policy{Timeout: 5 * time.Second}
 		_, c := setup(t, fakebmp.Options{}, opts)
 		var wg sync.WaitGroup
 		errs := make(chan error, 48)
