@@ -9,43 +9,43 @@ type Command uint16
 // CmdVersion, CmdFPGARead, CmdFPGAWrite and CmdPower; the others are listed
 // so that logs and the fake can name them.
 const (
-	CmdVersion   Command = 0  // sver: version query
-	CmdRead      Command = 2  // BMP memory read (unused)
-	CmdWrite     Command = 3  // BMP memory write (unused)
-	CmdFill      Command = 5  // (unused)
-	CmdFPGARead  Command = 17 // link_read: FPGA register read
-	CmdFPGAWrite Command = 18 // link_write: FPGA register write
-	CmdLED       Command = 25 // (unused)
-	CmdIPTag     Command = 26 // (unused)
-	CmdBMPInfo   Command = 48 // (unused)
-	CmdFlashCopy Command = 49 // (unused)
-	CmdFlashEras Command = 50 // (unused)
-	CmdFlashWrit Command = 51 // (unused)
-	CmdBMPSF     Command = 53 // serial flash (unused)
-	CmdBMPEE     Command = 54 // EEPROM (unused)
-	CmdReset     Command = 55 // chip/FPGA reset (not used by spalloc)
-	CmdXilinx    Command = 56 // FPGA load/init/reset (unused)
-	CmdPower     Command = 57 // power boards on or off
+	CmdVersion    Command = 0  // sver: version query
+	CmdRead       Command = 2  // BMP memory read (unused)
+	CmdWrite      Command = 3  // BMP memory write (unused)
+	CmdFill       Command = 5  // (unused)
+	CmdFPGARead   Command = 17 // link_read: FPGA register read
+	CmdFPGAWrite  Command = 18 // link_write: FPGA register write
+	CmdLED        Command = 25 // (unused)
+	CmdIPTag      Command = 26 // (unused)
+	CmdBMPInfo    Command = 48 // (unused)
+	CmdFlashCopy  Command = 49 // (unused)
+	CmdFlashErase Command = 50 // (unused)
+	CmdFlashWrite Command = 51 // (unused)
+	CmdBMPSF      Command = 53 // serial flash (unused)
+	CmdBMPEE      Command = 54 // EEPROM (unused)
+	CmdReset      Command = 55 // chip/FPGA reset (not used by spalloc)
+	CmdXilinx     Command = 56 // FPGA load/init/reset (unused)
+	CmdPower      Command = 57 // power boards on or off
 )
 
 var commandNames = map[Command]string{
-	CmdVersion:   "sver",
-	CmdRead:      "read",
-	CmdWrite:     "write",
-	CmdFill:      "fill",
-	CmdFPGARead:  "fpga_read",
-	CmdFPGAWrite: "fpga_write",
-	CmdLED:       "led",
-	CmdIPTag:     "iptag",
-	CmdBMPInfo:   "bmp_info",
-	CmdFlashCopy: "flash_copy",
-	CmdFlashEras: "flash_erase",
-	CmdFlashWrit: "flash_write",
-	CmdBMPSF:     "bmp_sf",
-	CmdBMPEE:     "bmp_ee",
-	CmdReset:     "reset",
-	CmdXilinx:    "xilinx",
-	CmdPower:     "power",
+	CmdVersion:    "sver",
+	CmdRead:       "read",
+	CmdWrite:      "write",
+	CmdFill:       "fill",
+	CmdFPGARead:   "fpga_read",
+	CmdFPGAWrite:  "fpga_write",
+	CmdLED:        "led",
+	CmdIPTag:      "iptag",
+	CmdBMPInfo:    "bmp_info",
+	CmdFlashCopy:  "flash_copy",
+	CmdFlashErase: "flash_erase",
+	CmdFlashWrite: "flash_write",
+	CmdBMPSF:      "bmp_sf",
+	CmdBMPEE:      "bmp_ee",
+	CmdReset:      "reset",
+	CmdXilinx:     "xilinx",
+	CmdPower:      "power",
 }
 
 // String names the command ("sver", "power", ...) or gives its number.
