@@ -19,7 +19,7 @@ type AssignBoardParams struct {
 }
 
 func (q *Queries) AssignBoard(ctx context.Context, arg AssignBoardParams) error {
-	_, err := q.db.ExecContext(ctx, assignBoard, arg.JobID, arg.ID)
+	_, err := q.exec(ctx, q.assignBoardStmt, assignBoard, arg.JobID, arg.ID)
 	return err
 }
 
@@ -46,7 +46,7 @@ type CarryBoardStateParams struct {
 
 // Carries a physical board's state over to its row in a re-created machine.
 func (q *Queries) CarryBoardState(ctx context.Context, arg CarryBoardStateParams) error {
-	_, err := q.db.ExecContext(ctx, carryBoardState,
+	_, err := q.exec(ctx, q.carryBoardStateStmt, carryBoardState,
 		arg.Power,
 		arg.PowerChangedAt,
 		arg.OutOfService,
@@ -71,7 +71,7 @@ type CloseBoardAllocationsOfJobParams struct {
 }
 
 func (q *Queries) CloseBoardAllocationsOfJob(ctx context.Context, arg CloseBoardAllocationsOfJobParams) error {
-	_, err := q.db.ExecContext(ctx, closeBoardAllocationsOfJob, arg.FreedAt, arg.JobID)
+	_, err := q.exec(ctx, q.closeBoardAllocationsOfJobStmt, closeBoardAllocationsOfJob, arg.FreedAt, arg.JobID)
 	return err
 }
 
@@ -80,7 +80,7 @@ UPDATE boards SET waiting_job_id = NULL, waiting_since = NULL, free_at = NULL WH
 `
 
 func (q *Queries) FreeBoard(ctx context.Context, id int64) error {
-	_, err := q.db.ExecContext(ctx, freeBoard, id)
+	_, err := q.exec(ctx, q.freeBoardStmt, freeBoard, id)
 	return err
 }
 
@@ -95,7 +95,7 @@ type InsertBoardAllocationParams struct {
 }
 
 func (q *Queries) InsertBoardAllocation(ctx context.Context, arg InsertBoardAllocationParams) error {
-	_, err := q.db.ExecContext(ctx, insertBoardAllocation, arg.JobID, arg.BoardID, arg.AllocatedAt)
+	_, err := q.exec(ctx, q.insertBoardAllocationStmt, insertBoardAllocation, arg.JobID, arg.BoardID, arg.AllocatedAt)
 	return err
 }
 
@@ -117,7 +117,7 @@ type InsertBoardReportParams struct {
 }
 
 func (q *Queries) InsertBoardReport(ctx context.Context, arg InsertBoardReportParams) error {
-	_, err := q.db.ExecContext(ctx, insertBoardReport,
+	_, err := q.exec(ctx, q.insertBoardReportStmt, insertBoardReport,
 		arg.BoardID,
 		arg.Ip,
 		arg.JobID,
@@ -136,7 +136,7 @@ UPDATE boards SET out_of_service = NULL, out_of_service_at = NULL WHERE id = ?
 `
 
 func (q *Queries) ReturnBoardToService(ctx context.Context, id int64) error {
-	_, err := q.db.ExecContext(ctx, returnBoardToService, id)
+	_, err := q.exec(ctx, q.returnBoardToServiceStmt, returnBoardToService, id)
 	return err
 }
 
@@ -150,7 +150,7 @@ type SetBoardFreeAtParams struct {
 }
 
 func (q *Queries) SetBoardFreeAt(ctx context.Context, arg SetBoardFreeAtParams) error {
-	_, err := q.db.ExecContext(ctx, setBoardFreeAt, arg.FreeAt, arg.ID)
+	_, err := q.exec(ctx, q.setBoardFreeAtStmt, setBoardFreeAt, arg.FreeAt, arg.ID)
 	return err
 }
 
@@ -171,7 +171,7 @@ type SetBoardOutOfServiceParams struct {
 
 // Taking a board out of service also ends any claim on it.
 func (q *Queries) SetBoardOutOfService(ctx context.Context, arg SetBoardOutOfServiceParams) error {
-	_, err := q.db.ExecContext(ctx, setBoardOutOfService,
+	_, err := q.exec(ctx, q.setBoardOutOfServiceStmt, setBoardOutOfService,
 		arg.OutOfService,
 		arg.OutOfServiceAt,
 		arg.LastError,
@@ -192,7 +192,7 @@ type SetBoardPowerParams struct {
 }
 
 func (q *Queries) SetBoardPower(ctx context.Context, arg SetBoardPowerParams) error {
-	_, err := q.db.ExecContext(ctx, setBoardPower, arg.Power, arg.PowerChangedAt, arg.ID)
+	_, err := q.exec(ctx, q.setBoardPowerStmt, setBoardPower, arg.Power, arg.PowerChangedAt, arg.ID)
 	return err
 }
 
@@ -210,6 +210,6 @@ type SetBoardWaitingParams struct {
 
 // A job let go of the board; it returns to the pool once powered off.
 func (q *Queries) SetBoardWaiting(ctx context.Context, arg SetBoardWaitingParams) error {
-	_, err := q.db.ExecContext(ctx, setBoardWaiting, arg.WaitingJobID, arg.WaitingSince, arg.ID)
+	_, err := q.exec(ctx, q.setBoardWaitingStmt, setBoardWaiting, arg.WaitingJobID, arg.WaitingSince, arg.ID)
 	return err
 }

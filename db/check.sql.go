@@ -82,7 +82,7 @@ SELECT CAST(problem AS TEXT) AS problem FROM (
 
 // Every row describes one inconsistency (CheckConsistency); live machines only.
 func (q *Queries) ConsistencyProblems(ctx context.Context) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, consistencyProblems)
+	rows, err := q.query(ctx, q.consistencyProblemsStmt, consistencyProblems)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,818 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.adminAllocationWaitsStmt, err = db.PrepareContext(ctx, adminAllocationWaits); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminAllocationWaits: %w", err)
+	}
+	if q.adminBoardHasOpenOpStmt, err = db.PrepareContext(ctx, adminBoardHasOpenOp); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminBoardHasOpenOp: %w", err)
+	}
+	if q.adminBoardHistoryStmt, err = db.PrepareContext(ctx, adminBoardHistory); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminBoardHistory: %w", err)
+	}
+	if q.adminBoardReportsStmt, err = db.PrepareContext(ctx, adminBoardReports); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminBoardReports: %w", err)
+	}
+	if q.adminCountJobsStmt, err = db.PrepareContext(ctx, adminCountJobs); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCountJobs: %w", err)
+	}
+	if q.adminCountOpenOpsStmt, err = db.PrepareContext(ctx, adminCountOpenOps); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCountOpenOps: %w", err)
+	}
+	if q.adminDeleteDeadLinkStmt, err = db.PrepareContext(ctx, adminDeleteDeadLink); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteDeadLink: %w", err)
+	}
+	if q.adminGetJobStmt, err = db.PrepareContext(ctx, adminGetJob); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminGetJob: %w", err)
+	}
+	if q.adminJobEventsStmt, err = db.PrepareContext(ctx, adminJobEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminJobEvents: %w", err)
+	}
+	if q.adminJobsByStateStmt, err = db.PrepareContext(ctx, adminJobsByState); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminJobsByState: %w", err)
+	}
+	if q.adminLastJobEventIDStmt, err = db.PrepareContext(ctx, adminLastJobEventID); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminLastJobEventID: %w", err)
+	}
+	if q.adminListJobsStmt, err = db.PrepareContext(ctx, adminListJobs); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminListJobs: %w", err)
+	}
+	if q.adminOpenOpsStmt, err = db.PrepareContext(ctx, adminOpenOps); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminOpenOps: %w", err)
+	}
+	if q.adminOpenOpsPerBoardStmt, err = db.PrepareContext(ctx, adminOpenOpsPerBoard); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminOpenOpsPerBoard: %w", err)
+	}
+	if q.adminPingStmt, err = db.PrepareContext(ctx, adminPing); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminPing: %w", err)
+	}
+	if q.adminReportsPerBoardStmt, err = db.PrepareContext(ctx, adminReportsPerBoard); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminReportsPerBoard: %w", err)
+	}
+	if q.adminSetOutOfServiceStmt, err = db.PrepareContext(ctx, adminSetOutOfService); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminSetOutOfService: %w", err)
+	}
+	if q.allocateJobStmt, err = db.PrepareContext(ctx, allocateJob); err != nil {
+		return nil, fmt.Errorf("error preparing query AllocateJob: %w", err)
+	}
+	if q.assignBoardStmt, err = db.PrepareContext(ctx, assignBoard); err != nil {
+		return nil, fmt.Errorf("error preparing query AssignBoard: %w", err)
+	}
+	if q.boardHasClaimedOpStmt, err = db.PrepareContext(ctx, boardHasClaimedOp); err != nil {
+		return nil, fmt.Errorf("error preparing query BoardHasClaimedOp: %w", err)
+	}
+	if q.carryBoardStateStmt, err = db.PrepareContext(ctx, carryBoardState); err != nil {
+		return nil, fmt.Errorf("error preparing query CarryBoardState: %w", err)
+	}
+	if q.claimOpStmt, err = db.PrepareContext(ctx, claimOp); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimOp: %w", err)
+	}
+	if q.closeBoardAllocationsOfJobStmt, err = db.PrepareContext(ctx, closeBoardAllocationsOfJob); err != nil {
+		return nil, fmt.Errorf("error preparing query CloseBoardAllocationsOfJob: %w", err)
+	}
+	if q.consistencyProblemsStmt, err = db.PrepareContext(ctx, consistencyProblems); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsistencyProblems: %w", err)
+	}
+	if q.countOpenOpsOfJobStmt, err = db.PrepareContext(ctx, countOpenOpsOfJob); err != nil {
+		return nil, fmt.Errorf("error preparing query CountOpenOpsOfJob: %w", err)
+	}
+	if q.deleteConfigDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, deleteConfigDeadLinksOfMachine); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteConfigDeadLinksOfMachine: %w", err)
+	}
+	if q.deleteMachineTagsStmt, err = db.PrepareContext(ctx, deleteMachineTags); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteMachineTags: %w", err)
+	}
+	if q.deleteQueueEntriesOfJobStmt, err = db.PrepareContext(ctx, deleteQueueEntriesOfJob); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteQueueEntriesOfJob: %w", err)
+	}
+	if q.deleteQueueEntryStmt, err = db.PrepareContext(ctx, deleteQueueEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteQueueEntry: %w", err)
+	}
+	if q.deleteServerStateStmt, err = db.PrepareContext(ctx, deleteServerState); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteServerState: %w", err)
+	}
+	if q.destroyJobStmt, err = db.PrepareContext(ctx, destroyJob); err != nil {
+		return nil, fmt.Errorf("error preparing query DestroyJob: %w", err)
+	}
+	if q.finishOpStmt, err = db.PrepareContext(ctx, finishOp); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishOp: %w", err)
+	}
+	if q.forgetDestroyedBeyondStmt, err = db.PrepareContext(ctx, forgetDestroyedBeyond); err != nil {
+		return nil, fmt.Errorf("error preparing query ForgetDestroyedBeyond: %w", err)
+	}
+	if q.freeBoardStmt, err = db.PrepareContext(ctx, freeBoard); err != nil {
+		return nil, fmt.Errorf("error preparing query FreeBoard: %w", err)
+	}
+	if q.getJobStmt, err = db.PrepareContext(ctx, getJob); err != nil {
+		return nil, fmt.Errorf("error preparing query GetJob: %w", err)
+	}
+	if q.getOpStmt, err = db.PrepareContext(ctx, getOp); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOp: %w", err)
+	}
+	if q.getServerStateStmt, err = db.PrepareContext(ctx, getServerState); err != nil {
+		return nil, fmt.Errorf("error preparing query GetServerState: %w", err)
+	}
+	if q.insertBMPStmt, err = db.PrepareContext(ctx, insertBMP); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertBMP: %w", err)
+	}
+	if q.insertBoardStmt, err = db.PrepareContext(ctx, insertBoard); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertBoard: %w", err)
+	}
+	if q.insertBoardAllocationStmt, err = db.PrepareContext(ctx, insertBoardAllocation); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertBoardAllocation: %w", err)
+	}
+	if q.insertBoardReportStmt, err = db.PrepareContext(ctx, insertBoardReport); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertBoardReport: %w", err)
+	}
+	if q.insertDeadLinkStmt, err = db.PrepareContext(ctx, insertDeadLink); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertDeadLink: %w", err)
+	}
+	if q.insertJobStmt, err = db.PrepareContext(ctx, insertJob); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertJob: %w", err)
+	}
+	if q.insertJobEventStmt, err = db.PrepareContext(ctx, insertJobEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertJobEvent: %w", err)
+	}
+	if q.insertMachineStmt, err = db.PrepareContext(ctx, insertMachine); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMachine: %w", err)
+	}
+	if q.insertMachineTagStmt, err = db.PrepareContext(ctx, insertMachineTag); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertMachineTag: %w", err)
+	}
+	if q.insertOpStmt, err = db.PrepareContext(ctx, insertOp); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertOp: %w", err)
+	}
+	if q.insertQueueEntryStmt, err = db.PrepareContext(ctx, insertQueueEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertQueueEntry: %w", err)
+	}
+	if q.listBMPsOfMachineStmt, err = db.PrepareContext(ctx, listBMPsOfMachine); err != nil {
+		return nil, fmt.Errorf("error preparing query ListBMPsOfMachine: %w", err)
+	}
+	if q.listBoardsOfMachineStmt, err = db.PrepareContext(ctx, listBoardsOfMachine); err != nil {
+		return nil, fmt.Errorf("error preparing query ListBoardsOfMachine: %w", err)
+	}
+	if q.listBoardsWithOpenOpsStmt, err = db.PrepareContext(ctx, listBoardsWithOpenOps); err != nil {
+		return nil, fmt.Errorf("error preparing query ListBoardsWithOpenOps: %w", err)
+	}
+	if q.listClaimableOpsStmt, err = db.PrepareContext(ctx, listClaimableOps); err != nil {
+		return nil, fmt.Errorf("error preparing query ListClaimableOps: %w", err)
+	}
+	if q.listDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, listDeadLinksOfMachine); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDeadLinksOfMachine: %w", err)
+	}
+	if q.listLiveJobsStmt, err = db.PrepareContext(ctx, listLiveJobs); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLiveJobs: %w", err)
+	}
+	if q.listLiveMachinesStmt, err = db.PrepareContext(ctx, listLiveMachines); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLiveMachines: %w", err)
+	}
+	if q.listMachineTagsStmt, err = db.PrepareContext(ctx, listMachineTags); err != nil {
+		return nil, fmt.Errorf("error preparing query ListMachineTags: %w", err)
+	}
+	if q.listOpenOpsStmt, err = db.PrepareContext(ctx, listOpenOps); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOpenOps: %w", err)
+	}
+	if q.listQueueEntriesStmt, err = db.PrepareContext(ctx, listQueueEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListQueueEntries: %w", err)
+	}
+	if q.listServedBMPsStmt, err = db.PrepareContext(ctx, listServedBMPs); err != nil {
+		return nil, fmt.Errorf("error preparing query ListServedBMPs: %w", err)
+	}
+	if q.moveOpenOpsOfBoardStmt, err = db.PrepareContext(ctx, moveOpenOpsOfBoard); err != nil {
+		return nil, fmt.Errorf("error preparing query MoveOpenOpsOfBoard: %w", err)
+	}
+	if q.requeueJobStmt, err = db.PrepareContext(ctx, requeueJob); err != nil {
+		return nil, fmt.Errorf("error preparing query RequeueJob: %w", err)
+	}
+	if q.retireMachineStmt, err = db.PrepareContext(ctx, retireMachine); err != nil {
+		return nil, fmt.Errorf("error preparing query RetireMachine: %w", err)
+	}
+	if q.returnBoardToServiceStmt, err = db.PrepareContext(ctx, returnBoardToService); err != nil {
+		return nil, fmt.Errorf("error preparing query ReturnBoardToService: %w", err)
+	}
+	if q.setBoardDeadStmt, err = db.PrepareContext(ctx, setBoardDead); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardDead: %w", err)
+	}
+	if q.setBoardFreeAtStmt, err = db.PrepareContext(ctx, setBoardFreeAt); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardFreeAt: %w", err)
+	}
+	if q.setBoardOutOfServiceStmt, err = db.PrepareContext(ctx, setBoardOutOfService); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardOutOfService: %w", err)
+	}
+	if q.setBoardPowerStmt, err = db.PrepareContext(ctx, setBoardPower); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardPower: %w", err)
+	}
+	if q.setBoardWaitingStmt, err = db.PrepareContext(ctx, setBoardWaiting); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardWaiting: %w", err)
+	}
+	if q.setJobPoweringStmt, err = db.PrepareContext(ctx, setJobPowering); err != nil {
+		return nil, fmt.Errorf("error preparing query SetJobPowering: %w", err)
+	}
+	if q.setJobReadyStmt, err = db.PrepareContext(ctx, setJobReady); err != nil {
+		return nil, fmt.Errorf("error preparing query SetJobReady: %w", err)
+	}
+	if q.setMachineMinorFingerprintStmt, err = db.PrepareContext(ctx, setMachineMinorFingerprint); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMachineMinorFingerprint: %w", err)
+	}
+	if q.setMachinePriorityStmt, err = db.PrepareContext(ctx, setMachinePriority); err != nil {
+		return nil, fmt.Errorf("error preparing query SetMachinePriority: %w", err)
+	}
+	if q.setServerStateStmt, err = db.PrepareContext(ctx, setServerState); err != nil {
+		return nil, fmt.Errorf("error preparing query SetServerState: %w", err)
+	}
+	if q.supersedeOpenLinkOpStmt, err = db.PrepareContext(ctx, supersedeOpenLinkOp); err != nil {
+		return nil, fmt.Errorf("error preparing query SupersedeOpenLinkOp: %w", err)
+	}
+	if q.supersedeOpenOpsOfBoardStmt, err = db.PrepareContext(ctx, supersedeOpenOpsOfBoard); err != nil {
+		return nil, fmt.Errorf("error preparing query SupersedeOpenOpsOfBoard: %w", err)
+	}
+	if q.unclaimAllOpsStmt, err = db.PrepareContext(ctx, unclaimAllOps); err != nil {
+		return nil, fmt.Errorf("error preparing query UnclaimAllOps: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.adminAllocationWaitsStmt != nil {
+		if cerr := q.adminAllocationWaitsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminAllocationWaitsStmt: %w", cerr)
+		}
+	}
+	if q.adminBoardHasOpenOpStmt != nil {
+		if cerr := q.adminBoardHasOpenOpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminBoardHasOpenOpStmt: %w", cerr)
+		}
+	}
+	if q.adminBoardHistoryStmt != nil {
+		if cerr := q.adminBoardHistoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminBoardHistoryStmt: %w", cerr)
+		}
+	}
+	if q.adminBoardReportsStmt != nil {
+		if cerr := q.adminBoardReportsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminBoardReportsStmt: %w", cerr)
+		}
+	}
+	if q.adminCountJobsStmt != nil {
+		if cerr := q.adminCountJobsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCountJobsStmt: %w", cerr)
+		}
+	}
+	if q.adminCountOpenOpsStmt != nil {
+		if cerr := q.adminCountOpenOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCountOpenOpsStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteDeadLinkStmt != nil {
+		if cerr := q.adminDeleteDeadLinkStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteDeadLinkStmt: %w", cerr)
+		}
+	}
+	if q.adminGetJobStmt != nil {
+		if cerr := q.adminGetJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminGetJobStmt: %w", cerr)
+		}
+	}
+	if q.adminJobEventsStmt != nil {
+		if cerr := q.adminJobEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminJobEventsStmt: %w", cerr)
+		}
+	}
+	if q.adminJobsByStateStmt != nil {
+		if cerr := q.adminJobsByStateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminJobsByStateStmt: %w", cerr)
+		}
+	}
+	if q.adminLastJobEventIDStmt != nil {
+		if cerr := q.adminLastJobEventIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminLastJobEventIDStmt: %w", cerr)
+		}
+	}
+	if q.adminListJobsStmt != nil {
+		if cerr := q.adminListJobsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminListJobsStmt: %w", cerr)
+		}
+	}
+	if q.adminOpenOpsStmt != nil {
+		if cerr := q.adminOpenOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminOpenOpsStmt: %w", cerr)
+		}
+	}
+	if q.adminOpenOpsPerBoardStmt != nil {
+		if cerr := q.adminOpenOpsPerBoardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminOpenOpsPerBoardStmt: %w", cerr)
+		}
+	}
+	if q.adminPingStmt != nil {
+		if cerr := q.adminPingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminPingStmt: %w", cerr)
+		}
+	}
+	if q.adminReportsPerBoardStmt != nil {
+		if cerr := q.adminReportsPerBoardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminReportsPerBoardStmt: %w", cerr)
+		}
+	}
+	if q.adminSetOutOfServiceStmt != nil {
+		if cerr := q.adminSetOutOfServiceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminSetOutOfServiceStmt: %w", cerr)
+		}
+	}
+	if q.allocateJobStmt != nil {
+		if cerr := q.allocateJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing allocateJobStmt: %w", cerr)
+		}
+	}
+	if q.assignBoardStmt != nil {
+		if cerr := q.assignBoardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing assignBoardStmt: %w", cerr)
+		}
+	}
+	if q.boardHasClaimedOpStmt != nil {
+		if cerr := q.boardHasClaimedOpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing boardHasClaimedOpStmt: %w", cerr)
+		}
+	}
+	if q.carryBoardStateStmt != nil {
+		if cerr := q.carryBoardStateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing carryBoardStateStmt: %w", cerr)
+		}
+	}
+	if q.claimOpStmt != nil {
+		if cerr := q.claimOpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimOpStmt: %w", cerr)
+		}
+	}
+	if q.closeBoardAllocationsOfJobStmt != nil {
+		if cerr := q.closeBoardAllocationsOfJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing closeBoardAllocationsOfJobStmt: %w", cerr)
+		}
+	}
+	if q.consistencyProblemsStmt != nil {
+		if cerr := q.consistencyProblemsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consistencyProblemsStmt: %w", cerr)
+		}
+	}
+	if q.countOpenOpsOfJobStmt != nil {
+		if cerr := q.countOpenOpsOfJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countOpenOpsOfJobStmt: %w", cerr)
+		}
+	}
+	if q.deleteConfigDeadLinksOfMachineStmt != nil {
+		if cerr := q.deleteConfigDeadLinksOfMachineStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteConfigDeadLinksOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.deleteMachineTagsStmt != nil {
+		if cerr := q.deleteMachineTagsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteMachineTagsStmt: %w", cerr)
+		}
+	}
+	if q.deleteQueueEntriesOfJobStmt != nil {
+		if cerr := q.deleteQueueEntriesOfJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteQueueEntriesOfJobStmt: %w", cerr)
+		}
+	}
+	if q.deleteQueueEntryStmt != nil {
+		if cerr := q.deleteQueueEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteQueueEntryStmt: %w", cerr)
+		}
+	}
+	if q.deleteServerStateStmt != nil {
+		if cerr := q.deleteServerStateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteServerStateStmt: %w", cerr)
+		}
+	}
+	if q.destroyJobStmt != nil {
+		if cerr := q.destroyJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing destroyJobStmt: %w", cerr)
+		}
+	}
+	if q.finishOpStmt != nil {
+		if cerr := q.finishOpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishOpStmt: %w", cerr)
+		}
+	}
+	if q.forgetDestroyedBeyondStmt != nil {
+		if cerr := q.forgetDestroyedBeyondStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing forgetDestroyedBeyondStmt: %w", cerr)
+		}
+	}
+	if q.freeBoardStmt != nil {
+		if cerr := q.freeBoardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing freeBoardStmt: %w", cerr)
+		}
+	}
+	if q.getJobStmt != nil {
+		if cerr := q.getJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getJobStmt: %w", cerr)
+		}
+	}
+	if q.getOpStmt != nil {
+		if cerr := q.getOpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOpStmt: %w", cerr)
+		}
+	}
+	if q.getServerStateStmt != nil {
+		if cerr := q.getServerStateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getServerStateStmt: %w", cerr)
+		}
+	}
+	if q.insertBMPStmt != nil {
+		if cerr := q.insertBMPStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertBMPStmt: %w", cerr)
+		}
+	}
+	if q.insertBoardStmt != nil {
+		if cerr := q.insertBoardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertBoardStmt: %w", cerr)
+		}
+	}
+	if q.insertBoardAllocationStmt != nil {
+		if cerr := q.insertBoardAllocationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertBoardAllocationStmt: %w", cerr)
+		}
+	}
+	if q.insertBoardReportStmt != nil {
+		if cerr := q.insertBoardReportStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertBoardReportStmt: %w", cerr)
+		}
+	}
+	if q.insertDeadLinkStmt != nil {
+		if cerr := q.insertDeadLinkStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertDeadLinkStmt: %w", cerr)
+		}
+	}
+	if q.insertJobStmt != nil {
+		if cerr := q.insertJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertJobStmt: %w", cerr)
+		}
+	}
+	if q.insertJobEventStmt != nil {
+		if cerr := q.insertJobEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertJobEventStmt: %w", cerr)
+		}
+	}
+	if q.insertMachineStmt != nil {
+		if cerr := q.insertMachineStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMachineStmt: %w", cerr)
+		}
+	}
+	if q.insertMachineTagStmt != nil {
+		if cerr := q.insertMachineTagStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertMachineTagStmt: %w", cerr)
+		}
+	}
+	if q.insertOpStmt != nil {
+		if cerr := q.insertOpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertOpStmt: %w", cerr)
+		}
+	}
+	if q.insertQueueEntryStmt != nil {
+		if cerr := q.insertQueueEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertQueueEntryStmt: %w", cerr)
+		}
+	}
+	if q.listBMPsOfMachineStmt != nil {
+		if cerr := q.listBMPsOfMachineStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listBMPsOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.listBoardsOfMachineStmt != nil {
+		if cerr := q.listBoardsOfMachineStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listBoardsOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.listBoardsWithOpenOpsStmt != nil {
+		if cerr := q.listBoardsWithOpenOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listBoardsWithOpenOpsStmt: %w", cerr)
+		}
+	}
+	if q.listClaimableOpsStmt != nil {
+		if cerr := q.listClaimableOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listClaimableOpsStmt: %w", cerr)
+		}
+	}
+	if q.listDeadLinksOfMachineStmt != nil {
+		if cerr := q.listDeadLinksOfMachineStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDeadLinksOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.listLiveJobsStmt != nil {
+		if cerr := q.listLiveJobsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLiveJobsStmt: %w", cerr)
+		}
+	}
+	if q.listLiveMachinesStmt != nil {
+		if cerr := q.listLiveMachinesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLiveMachinesStmt: %w", cerr)
+		}
+	}
+	if q.listMachineTagsStmt != nil {
+		if cerr := q.listMachineTagsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listMachineTagsStmt: %w", cerr)
+		}
+	}
+	if q.listOpenOpsStmt != nil {
+		if cerr := q.listOpenOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOpenOpsStmt: %w", cerr)
+		}
+	}
+	if q.listQueueEntriesStmt != nil {
+		if cerr := q.listQueueEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listQueueEntriesStmt: %w", cerr)
+		}
+	}
+	if q.listServedBMPsStmt != nil {
+		if cerr := q.listServedBMPsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listServedBMPsStmt: %w", cerr)
+		}
+	}
+	if q.moveOpenOpsOfBoardStmt != nil {
+		if cerr := q.moveOpenOpsOfBoardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing moveOpenOpsOfBoardStmt: %w", cerr)
+		}
+	}
+	if q.requeueJobStmt != nil {
+		if cerr := q.requeueJobStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing requeueJobStmt: %w", cerr)
+		}
+	}
+	if q.retireMachineStmt != nil {
+		if cerr := q.retireMachineStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retireMachineStmt: %w", cerr)
+		}
+	}
+	if q.returnBoardToServiceStmt != nil {
+		if cerr := q.returnBoardToServiceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing returnBoardToServiceStmt: %w", cerr)
+		}
+	}
+	if q.setBoardDeadStmt != nil {
+		if cerr := q.setBoardDeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardDeadStmt: %w", cerr)
+		}
+	}
+	if q.setBoardFreeAtStmt != nil {
+		if cerr := q.setBoardFreeAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardFreeAtStmt: %w", cerr)
+		}
+	}
+	if q.setBoardOutOfServiceStmt != nil {
+		if cerr := q.setBoardOutOfServiceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardOutOfServiceStmt: %w", cerr)
+		}
+	}
+	if q.setBoardPowerStmt != nil {
+		if cerr := q.setBoardPowerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardPowerStmt: %w", cerr)
+		}
+	}
+	if q.setBoardWaitingStmt != nil {
+		if cerr := q.setBoardWaitingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardWaitingStmt: %w", cerr)
+		}
+	}
+	if q.setJobPoweringStmt != nil {
+		if cerr := q.setJobPoweringStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setJobPoweringStmt: %w", cerr)
+		}
+	}
+	if q.setJobReadyStmt != nil {
+		if cerr := q.setJobReadyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setJobReadyStmt: %w", cerr)
+		}
+	}
+	if q.setMachineMinorFingerprintStmt != nil {
+		if cerr := q.setMachineMinorFingerprintStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMachineMinorFingerprintStmt: %w", cerr)
+		}
+	}
+	if q.setMachinePriorityStmt != nil {
+		if cerr := q.setMachinePriorityStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setMachinePriorityStmt: %w", cerr)
+		}
+	}
+	if q.setServerStateStmt != nil {
+		if cerr := q.setServerStateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setServerStateStmt: %w", cerr)
+		}
+	}
+	if q.supersedeOpenLinkOpStmt != nil {
+		if cerr := q.supersedeOpenLinkOpStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing supersedeOpenLinkOpStmt: %w", cerr)
+		}
+	}
+	if q.supersedeOpenOpsOfBoardStmt != nil {
+		if cerr := q.supersedeOpenOpsOfBoardStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing supersedeOpenOpsOfBoardStmt: %w", cerr)
+		}
+	}
+	if q.unclaimAllOpsStmt != nil {
+		if cerr := q.unclaimAllOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing unclaimAllOpsStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                                 DBTX
+	tx                                 *sql.Tx
+	adminAllocationWaitsStmt           *sql.Stmt
+	adminBoardHasOpenOpStmt            *sql.Stmt
+	adminBoardHistoryStmt              *sql.Stmt
+	adminBoardReportsStmt              *sql.Stmt
+	adminCountJobsStmt                 *sql.Stmt
+	adminCountOpenOpsStmt              *sql.Stmt
+	adminDeleteDeadLinkStmt            *sql.Stmt
+	adminGetJobStmt                    *sql.Stmt
+	adminJobEventsStmt                 *sql.Stmt
+	adminJobsByStateStmt               *sql.Stmt
+	adminLastJobEventIDStmt            *sql.Stmt
+	adminListJobsStmt                  *sql.Stmt
+	adminOpenOpsStmt                   *sql.Stmt
+	adminOpenOpsPerBoardStmt           *sql.Stmt
+	adminPingStmt                      *sql.Stmt
+	adminReportsPerBoardStmt           *sql.Stmt
+	adminSetOutOfServiceStmt           *sql.Stmt
+	allocateJobStmt                    *sql.Stmt
+	assignBoardStmt                    *sql.Stmt
+	boardHasClaimedOpStmt              *sql.Stmt
+	carryBoardStateStmt                *sql.Stmt
+	claimOpStmt                        *sql.Stmt
+	closeBoardAllocationsOfJobStmt     *sql.Stmt
+	consistencyProblemsStmt            *sql.Stmt
+	countOpenOpsOfJobStmt              *sql.Stmt
+	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
+	deleteMachineTagsStmt              *sql.Stmt
+	deleteQueueEntriesOfJobStmt        *sql.Stmt
+	deleteQueueEntryStmt               *sql.Stmt
+	deleteServerStateStmt              *sql.Stmt
+	destroyJobStmt                     *sql.Stmt
+	finishOpStmt                       *sql.Stmt
+	forgetDestroyedBeyondStmt          *sql.Stmt
+	freeBoardStmt                      *sql.Stmt
+	getJobStmt                         *sql.Stmt
+	getOpStmt                          *sql.Stmt
+	getServerStateStmt                 *sql.Stmt
+	insertBMPStmt                      *sql.Stmt
+	insertBoardStmt                    *sql.Stmt
+	insertBoardAllocationStmt          *sql.Stmt
+	insertBoardReportStmt              *sql.Stmt
+	insertDeadLinkStmt                 *sql.Stmt
+	insertJobStmt                      *sql.Stmt
+	insertJobEventStmt                 *sql.Stmt
+	insertMachineStmt                  *sql.Stmt
+	insertMachineTagStmt               *sql.Stmt
+	insertOpStmt                       *sql.Stmt
+	insertQueueEntryStmt               *sql.Stmt
+	listBMPsOfMachineStmt              *sql.Stmt
+	listBoardsOfMachineStmt            *sql.Stmt
+	listBoardsWithOpenOpsStmt          *sql.Stmt
+	listClaimableOpsStmt               *sql.Stmt
+	listDeadLinksOfMachineStmt         *sql.Stmt
+	listLiveJobsStmt                   *sql.Stmt
+	listLiveMachinesStmt               *sql.Stmt
+	listMachineTagsStmt                *sql.Stmt
+	listOpenOpsStmt                    *sql.Stmt
+	listQueueEntriesStmt               *sql.Stmt
+	listServedBMPsStmt                 *sql.Stmt
+	moveOpenOpsOfBoardStmt             *sql.Stmt
+	requeueJobStmt                     *sql.Stmt
+	retireMachineStmt                  *sql.Stmt
+	returnBoardToServiceStmt           *sql.Stmt
+	setBoardDeadStmt                   *sql.Stmt
+	setBoardFreeAtStmt                 *sql.Stmt
+	setBoardOutOfServiceStmt           *sql.Stmt
+	setBoardPowerStmt                  *sql.Stmt
+	setBoardWaitingStmt                *sql.Stmt
+	setJobPoweringStmt                 *sql.Stmt
+	setJobReadyStmt                    *sql.Stmt
+	setMachineMinorFingerprintStmt     *sql.Stmt
+	setMachinePriorityStmt             *sql.Stmt
+	setServerStateStmt                 *sql.Stmt
+	supersedeOpenLinkOpStmt            *sql.Stmt
+	supersedeOpenOpsOfBoardStmt        *sql.Stmt
+	unclaimAllOpsStmt                  *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                                 tx,
+		tx:                                 tx,
+		adminAllocationWaitsStmt:           q.adminAllocationWaitsStmt,
+		adminBoardHasOpenOpStmt:            q.adminBoardHasOpenOpStmt,
+		adminBoardHistoryStmt:              q.adminBoardHistoryStmt,
+		adminBoardReportsStmt:              q.adminBoardReportsStmt,
+		adminCountJobsStmt:                 q.adminCountJobsStmt,
+		adminCountOpenOpsStmt:              q.adminCountOpenOpsStmt,
+		adminDeleteDeadLinkStmt:            q.adminDeleteDeadLinkStmt,
+		adminGetJobStmt:                    q.adminGetJobStmt,
+		adminJobEventsStmt:                 q.adminJobEventsStmt,
+		adminJobsByStateStmt:               q.adminJobsByStateStmt,
+		adminLastJobEventIDStmt:            q.adminLastJobEventIDStmt,
+		adminListJobsStmt:                  q.adminListJobsStmt,
+		adminOpenOpsStmt:                   q.adminOpenOpsStmt,
+		adminOpenOpsPerBoardStmt:           q.adminOpenOpsPerBoardStmt,
+		adminPingStmt:                      q.adminPingStmt,
+		adminReportsPerBoardStmt:           q.adminReportsPerBoardStmt,
+		adminSetOutOfServiceStmt:           q.adminSetOutOfServiceStmt,
+		allocateJobStmt:                    q.allocateJobStmt,
+		assignBoardStmt:                    q.assignBoardStmt,
+		boardHasClaimedOpStmt:              q.boardHasClaimedOpStmt,
+		carryBoardStateStmt:                q.carryBoardStateStmt,
+		claimOpStmt:                        q.claimOpStmt,
+		closeBoardAllocationsOfJobStmt:     q.closeBoardAllocationsOfJobStmt,
+		consistencyProblemsStmt:            q.consistencyProblemsStmt,
+		countOpenOpsOfJobStmt:              q.countOpenOpsOfJobStmt,
+		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
+		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
+		deleteQueueEntriesOfJobStmt:        q.deleteQueueEntriesOfJobStmt,
+		deleteQueueEntryStmt:               q.deleteQueueEntryStmt,
+		deleteServerStateStmt:              q.deleteServerStateStmt,
+		destroyJobStmt:                     q.destroyJobStmt,
+		finishOpStmt:                       q.finishOpStmt,
+		forgetDestroyedBeyondStmt:          q.forgetDestroyedBeyondStmt,
+		freeBoardStmt:                      q.freeBoardStmt,
+		getJobStmt:                         q.getJobStmt,
+		getOpStmt:                          q.getOpStmt,
+		getServerStateStmt:                 q.getServerStateStmt,
+		insertBMPStmt:                      q.insertBMPStmt,
+		insertBoardStmt:                    q.insertBoardStmt,
+		insertBoardAllocationStmt:          q.insertBoardAllocationStmt,
+		insertBoardReportStmt:              q.insertBoardReportStmt,
+		insertDeadLinkStmt:                 q.insertDeadLinkStmt,
+		insertJobStmt:                      q.insertJobStmt,
+		insertJobEventStmt:                 q.insertJobEventStmt,
+		insertMachineStmt:                  q.insertMachineStmt,
+		insertMachineTagStmt:               q.insertMachineTagStmt,
+		insertOpStmt:                       q.insertOpStmt,
+		insertQueueEntryStmt:               q.insertQueueEntryStmt,
+		listBMPsOfMachineStmt:              q.listBMPsOfMachineStmt,
+		listBoardsOfMachineStmt:            q.listBoardsOfMachineStmt,
+		listBoardsWithOpenOpsStmt:          q.listBoardsWithOpenOpsStmt,
+		listClaimableOpsStmt:               q.listClaimableOpsStmt,
+		listDeadLinksOfMachineStmt:         q.listDeadLinksOfMachineStmt,
+		listLiveJobsStmt:                   q.listLiveJobsStmt,
+		listLiveMachinesStmt:               q.listLiveMachinesStmt,
+		listMachineTagsStmt:                q.listMachineTagsStmt,
+		listOpenOpsStmt:                    q.listOpenOpsStmt,
+		listQueueEntriesStmt:               q.listQueueEntriesStmt,
+		listServedBMPsStmt:                 q.listServedBMPsStmt,
+		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
+		requeueJobStmt:                     q.requeueJobStmt,
+		retireMachineStmt:                  q.retireMachineStmt,
+		returnBoardToServiceStmt:           q.returnBoardToServiceStmt,
+		setBoardDeadStmt:                   q.setBoardDeadStmt,
+		setBoardFreeAtStmt:                 q.setBoardFreeAtStmt,
+		setBoardOutOfServiceStmt:           q.setBoardOutOfServiceStmt,
+		setBoardPowerStmt:                  q.setBoardPowerStmt,
+		setBoardWaitingStmt:                q.setBoardWaitingStmt,
+		setJobPoweringStmt:                 q.setJobPoweringStmt,
+		setJobReadyStmt:                    q.setJobReadyStmt,
+		setMachineMinorFingerprintStmt:     q.setMachineMinorFingerprintStmt,
+		setMachinePriorityStmt:             q.setMachinePriorityStmt,
+		setServerStateStmt:                 q.setServerStateStmt,
+		supersedeOpenLinkOpStmt:            q.supersedeOpenLinkOpStmt,
+		supersedeOpenOpsOfBoardStmt:        q.supersedeOpenOpsOfBoardStmt,
+		unclaimAllOpsStmt:                  q.unclaimAllOpsStmt,
 	}
 }

@@ -33,7 +33,7 @@ type AllocateJobParams struct {
 }
 
 func (q *Queries) AllocateJob(ctx context.Context, arg AllocateJobParams) error {
-	_, err := q.db.ExecContext(ctx, allocateJob,
+	_, err := q.exec(ctx, q.allocateJobStmt, allocateJob,
 		arg.MachineID,
 		arg.ChipWidth,
 		arg.ChipHeight,
@@ -53,7 +53,7 @@ DELETE FROM job_queue WHERE job_id = ?
 `
 
 func (q *Queries) DeleteQueueEntriesOfJob(ctx context.Context, jobID int64) error {
-	_, err := q.db.ExecContext(ctx, deleteQueueEntriesOfJob, jobID)
+	_, err := q.exec(ctx, q.deleteQueueEntriesOfJobStmt, deleteQueueEntriesOfJob, jobID)
 	return err
 }
 
@@ -67,7 +67,7 @@ type DeleteQueueEntryParams struct {
 }
 
 func (q *Queries) DeleteQueueEntry(ctx context.Context, arg DeleteQueueEntryParams) error {
-	_, err := q.db.ExecContext(ctx, deleteQueueEntry, arg.MachineID, arg.JobID)
+	_, err := q.exec(ctx, q.deleteQueueEntryStmt, deleteQueueEntry, arg.MachineID, arg.JobID)
 	return err
 }
 
@@ -83,7 +83,7 @@ type DestroyJobParams struct {
 }
 
 func (q *Queries) DestroyJob(ctx context.Context, arg DestroyJobParams) error {
-	_, err := q.db.ExecContext(ctx, destroyJob, arg.DestroyReason, arg.DestroyedAt, arg.ID)
+	_, err := q.exec(ctx, q.destroyJobStmt, destroyJob, arg.DestroyReason, arg.DestroyedAt, arg.ID)
 	return err
 }
 
@@ -97,7 +97,7 @@ WHERE id IN (
 
 // Keeps the newest `keep` destroyed jobs answerable (retain_destroyed).
 func (q *Queries) ForgetDestroyedBeyond(ctx context.Context, keep int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, forgetDestroyedBeyond, keep)
+	result, err := q.exec(ctx, q.forgetDestroyedBeyondStmt, forgetDestroyedBeyond, keep)
 	if err != nil {
 		return 0, err
 	}
@@ -109,7 +109,7 @@ SELECT id, owner, keepalive, args, kwargs, request, state, power, machine_id, ch
 `
 
 func (q *Queries) GetJob(ctx context.Context, id int64) (Job, error) {
-	row := q.db.QueryRowContext(ctx, getJob, id)
+	row := q.queryRow(ctx, q.getJobStmt, getJob, id)
 	var i Job
 	err := row.Scan(
 		&i.ID,
@@ -157,7 +157,7 @@ type InsertJobParams struct {
 }
 
 func (q *Queries) InsertJob(ctx context.Context, arg InsertJobParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertJob,
+	row := q.queryRow(ctx, q.insertJobStmt, insertJob,
 		arg.Owner,
 		arg.Keepalive,
 		arg.Args,
@@ -186,7 +186,7 @@ type InsertJobEventParams struct {
 }
 
 func (q *Queries) InsertJobEvent(ctx context.Context, arg InsertJobEventParams) error {
-	_, err := q.db.ExecContext(ctx, insertJobEvent,
+	_, err := q.exec(ctx, q.insertJobEventStmt, insertJobEvent,
 		arg.JobID,
 		arg.At,
 		arg.State,
@@ -207,7 +207,7 @@ type InsertQueueEntryParams struct {
 }
 
 func (q *Queries) InsertQueueEntry(ctx context.Context, arg InsertQueueEntryParams) error {
-	_, err := q.db.ExecContext(ctx, insertQueueEntry, arg.MachineID, arg.JobID)
+	_, err := q.exec(ctx, q.insertQueueEntryStmt, insertQueueEntry, arg.MachineID, arg.JobID)
 	return err
 }
 
@@ -216,7 +216,7 @@ SELECT id, owner, keepalive, args, kwargs, request, state, power, machine_id, ch
 `
 
 func (q *Queries) ListLiveJobs(ctx context.Context) ([]Job, error) {
-	rows, err := q.db.QueryContext(ctx, listLiveJobs)
+	rows, err := q.query(ctx, q.listLiveJobsStmt, listLiveJobs)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ SELECT machine_id, job_id FROM job_queue ORDER BY machine_id, job_id
 `
 
 func (q *Queries) ListQueueEntries(ctx context.Context) ([]JobQueue, error) {
-	rows, err := q.db.QueryContext(ctx, listQueueEntries)
+	rows, err := q.query(ctx, q.listQueueEntriesStmt, listQueueEntries)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +299,7 @@ WHERE id = ?
 
 // Back to the queue after its boards failed; the id (queue position) stays.
 func (q *Queries) RequeueJob(ctx context.Context, id int64) error {
-	_, err := q.db.ExecContext(ctx, requeueJob, id)
+	_, err := q.exec(ctx, q.requeueJobStmt, requeueJob, id)
 	return err
 }
 
@@ -313,7 +313,7 @@ type SetJobPoweringParams struct {
 }
 
 func (q *Queries) SetJobPowering(ctx context.Context, arg SetJobPoweringParams) error {
-	_, err := q.db.ExecContext(ctx, setJobPowering, arg.Power, arg.ID)
+	_, err := q.exec(ctx, q.setJobPoweringStmt, setJobPowering, arg.Power, arg.ID)
 	return err
 }
 
@@ -327,6 +327,6 @@ type SetJobReadyParams struct {
 }
 
 func (q *Queries) SetJobReady(ctx context.Context, arg SetJobReadyParams) error {
-	_, err := q.db.ExecContext(ctx, setJobReady, arg.ReadyAt, arg.ID)
+	_, err := q.exec(ctx, q.setJobReadyStmt, setJobReady, arg.ReadyAt, arg.ID)
 	return err
 }

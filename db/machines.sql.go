@@ -15,7 +15,7 @@ WHERE source = 'config' AND board_id IN (SELECT id FROM boards WHERE machine_id 
 `
 
 func (q *Queries) DeleteConfigDeadLinksOfMachine(ctx context.Context, machineID int64) error {
-	_, err := q.db.ExecContext(ctx, deleteConfigDeadLinksOfMachine, machineID)
+	_, err := q.exec(ctx, q.deleteConfigDeadLinksOfMachineStmt, deleteConfigDeadLinksOfMachine, machineID)
 	return err
 }
 
@@ -24,7 +24,7 @@ DELETE FROM machine_tags WHERE machine_id = ?
 `
 
 func (q *Queries) DeleteMachineTags(ctx context.Context, machineID int64) error {
-	_, err := q.db.ExecContext(ctx, deleteMachineTags, machineID)
+	_, err := q.exec(ctx, q.deleteMachineTagsStmt, deleteMachineTags, machineID)
 	return err
 }
 
@@ -41,7 +41,7 @@ type InsertBMPParams struct {
 }
 
 func (q *Queries) InsertBMP(ctx context.Context, arg InsertBMPParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertBMP,
+	row := q.queryRow(ctx, q.insertBMPStmt, insertBMP,
 		arg.MachineID,
 		arg.Cabinet,
 		arg.Frame,
@@ -72,7 +72,7 @@ type InsertBoardParams struct {
 }
 
 func (q *Queries) InsertBoard(ctx context.Context, arg InsertBoardParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertBoard,
+	row := q.queryRow(ctx, q.insertBoardStmt, insertBoard,
 		arg.MachineID,
 		arg.X,
 		arg.Y,
@@ -102,7 +102,7 @@ type InsertDeadLinkParams struct {
 
 // An operator's entry for the same link stays (and keeps its source).
 func (q *Queries) InsertDeadLink(ctx context.Context, arg InsertDeadLinkParams) error {
-	_, err := q.db.ExecContext(ctx, insertDeadLink, arg.BoardID, arg.Link, arg.Source)
+	_, err := q.exec(ctx, q.insertDeadLinkStmt, insertDeadLink, arg.BoardID, arg.Link, arg.Source)
 	return err
 }
 
@@ -123,7 +123,7 @@ type InsertMachineParams struct {
 }
 
 func (q *Queries) InsertMachine(ctx context.Context, arg InsertMachineParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertMachine,
+	row := q.queryRow(ctx, q.insertMachineStmt, insertMachine,
 		arg.Name,
 		arg.Priority,
 		arg.Width,
@@ -147,7 +147,7 @@ type InsertMachineTagParams struct {
 }
 
 func (q *Queries) InsertMachineTag(ctx context.Context, arg InsertMachineTagParams) error {
-	_, err := q.db.ExecContext(ctx, insertMachineTag, arg.MachineID, arg.Tag)
+	_, err := q.exec(ctx, q.insertMachineTagStmt, insertMachineTag, arg.MachineID, arg.Tag)
 	return err
 }
 
@@ -156,7 +156,7 @@ SELECT id, machine_id, cabinet, frame, address FROM bmps WHERE machine_id = ? OR
 `
 
 func (q *Queries) ListBMPsOfMachine(ctx context.Context, machineID int64) ([]Bmp, error) {
-	rows, err := q.db.QueryContext(ctx, listBMPsOfMachine, machineID)
+	rows, err := q.query(ctx, q.listBMPsOfMachineStmt, listBMPsOfMachine, machineID)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ SELECT id, machine_id, x, y, z, cabinet, frame, board_num, ip, bmp_id, dead, out
 `
 
 func (q *Queries) ListBoardsOfMachine(ctx context.Context, machineID int64) ([]Board, error) {
-	rows, err := q.db.QueryContext(ctx, listBoardsOfMachine, machineID)
+	rows, err := q.query(ctx, q.listBoardsOfMachineStmt, listBoardsOfMachine, machineID)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ ORDER BY d.board_id, d.link
 `
 
 func (q *Queries) ListDeadLinksOfMachine(ctx context.Context, machineID int64) ([]DeadLink, error) {
-	rows, err := q.db.QueryContext(ctx, listDeadLinksOfMachine, machineID)
+	rows, err := q.query(ctx, q.listDeadLinksOfMachineStmt, listDeadLinksOfMachine, machineID)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ SELECT id, name, priority, width, height, major_fingerprint, minor_fingerprint, 
 `
 
 func (q *Queries) ListLiveMachines(ctx context.Context) ([]Machine, error) {
-	rows, err := q.db.QueryContext(ctx, listLiveMachines)
+	rows, err := q.query(ctx, q.listLiveMachinesStmt, listLiveMachines)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +304,7 @@ SELECT tag FROM machine_tags WHERE machine_id = ? ORDER BY tag
 `
 
 func (q *Queries) ListMachineTags(ctx context.Context, machineID int64) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, listMachineTags, machineID)
+	rows, err := q.query(ctx, q.listMachineTagsStmt, listMachineTags, machineID)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +346,7 @@ type ListServedBMPsRow struct {
 // machines that still have operations to carry out (power-offs of the boards
 // of a removed machine).
 func (q *Queries) ListServedBMPs(ctx context.Context) ([]ListServedBMPsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listServedBMPs)
+	rows, err := q.query(ctx, q.listServedBMPsStmt, listServedBMPs)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +384,7 @@ type RetireMachineParams struct {
 }
 
 func (q *Queries) RetireMachine(ctx context.Context, arg RetireMachineParams) error {
-	_, err := q.db.ExecContext(ctx, retireMachine, arg.RetiredAt, arg.ID)
+	_, err := q.exec(ctx, q.retireMachineStmt, retireMachine, arg.RetiredAt, arg.ID)
 	return err
 }
 
@@ -398,7 +398,7 @@ type SetBoardDeadParams struct {
 }
 
 func (q *Queries) SetBoardDead(ctx context.Context, arg SetBoardDeadParams) error {
-	_, err := q.db.ExecContext(ctx, setBoardDead, arg.Dead, arg.ID)
+	_, err := q.exec(ctx, q.setBoardDeadStmt, setBoardDead, arg.Dead, arg.ID)
 	return err
 }
 
@@ -412,7 +412,7 @@ type SetMachineMinorFingerprintParams struct {
 }
 
 func (q *Queries) SetMachineMinorFingerprint(ctx context.Context, arg SetMachineMinorFingerprintParams) error {
-	_, err := q.db.ExecContext(ctx, setMachineMinorFingerprint, arg.MinorFingerprint, arg.ID)
+	_, err := q.exec(ctx, q.setMachineMinorFingerprintStmt, setMachineMinorFingerprint, arg.MinorFingerprint, arg.ID)
 	return err
 }
 
@@ -426,6 +426,6 @@ type SetMachinePriorityParams struct {
 }
 
 func (q *Queries) SetMachinePriority(ctx context.Context, arg SetMachinePriorityParams) error {
-	_, err := q.db.ExecContext(ctx, setMachinePriority, arg.Priority, arg.ID)
+	_, err := q.exec(ctx, q.setMachinePriorityStmt, setMachinePriority, arg.Priority, arg.ID)
 	return err
 }

@@ -14,7 +14,7 @@ SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL AND 
 `
 
 func (q *Queries) BoardHasClaimedOp(ctx context.Context, boardID int64) (bool, error) {
-	row := q.db.QueryRowContext(ctx, boardHasClaimedOp, boardID)
+	row := q.queryRow(ctx, q.boardHasClaimedOpStmt, boardHasClaimedOp, boardID)
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
@@ -30,7 +30,7 @@ type ClaimOpParams struct {
 }
 
 func (q *Queries) ClaimOp(ctx context.Context, arg ClaimOpParams) error {
-	_, err := q.db.ExecContext(ctx, claimOp, arg.ClaimedAt, arg.ID)
+	_, err := q.exec(ctx, q.claimOpStmt, claimOp, arg.ClaimedAt, arg.ID)
 	return err
 }
 
@@ -42,7 +42,7 @@ WHERE o.job_id = ?1 AND o.done_at IS NULL AND b.job_id = ?1
 // Open operations of a job on the boards it still holds: while there are
 // any, the job is in state power.
 func (q *Queries) CountOpenOpsOfJob(ctx context.Context, jobID *int64) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countOpenOpsOfJob, jobID)
+	row := q.queryRow(ctx, q.countOpenOpsOfJobStmt, countOpenOpsOfJob, jobID)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -61,7 +61,7 @@ type FinishOpParams struct {
 }
 
 func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
-	_, err := q.db.ExecContext(ctx, finishOp,
+	_, err := q.exec(ctx, q.finishOpStmt, finishOp,
 		arg.DoneAt,
 		arg.Outcome,
 		arg.LastError,
@@ -75,7 +75,7 @@ SELECT id, bmp_id, board_id, job_id, op, link, created_at, claimed_at, attempts,
 `
 
 func (q *Queries) GetOp(ctx context.Context, id int64) (BmpOp, error) {
-	row := q.db.QueryRowContext(ctx, getOp, id)
+	row := q.queryRow(ctx, q.getOpStmt, getOp, id)
 	var i BmpOp
 	err := row.Scan(
 		&i.ID,
@@ -109,7 +109,7 @@ type InsertOpParams struct {
 }
 
 func (q *Queries) InsertOp(ctx context.Context, arg InsertOpParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, insertOp,
+	row := q.queryRow(ctx, q.insertOpStmt, insertOp,
 		arg.BmpID,
 		arg.BoardID,
 		arg.JobID,
@@ -129,7 +129,7 @@ WHERE b.machine_id = ? AND o.done_at IS NULL
 
 // Boards of a machine that still have operations to carry out.
 func (q *Queries) ListBoardsWithOpenOps(ctx context.Context, machineID int64) ([]int64, error) {
-	rows, err := q.db.QueryContext(ctx, listBoardsWithOpenOps, machineID)
+	rows, err := q.query(ctx, q.listBoardsWithOpenOpsStmt, listBoardsWithOpenOps, machineID)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ type ListClaimableOpsRow struct {
 // that have an operation in flight: it must finish before a later one for the
 // same board is handed out.
 func (q *Queries) ListClaimableOps(ctx context.Context, bmpID int64) ([]ListClaimableOpsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listClaimableOps, bmpID)
+	rows, err := q.query(ctx, q.listClaimableOpsStmt, listClaimableOps, bmpID)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ SELECT id, bmp_id, board_id, job_id, op, link, created_at, claimed_at, attempts,
 `
 
 func (q *Queries) ListOpenOps(ctx context.Context) ([]BmpOp, error) {
-	rows, err := q.db.QueryContext(ctx, listOpenOps)
+	rows, err := q.query(ctx, q.listOpenOpsStmt, listOpenOps)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ type MoveOpenOpsOfBoardParams struct {
 }
 
 func (q *Queries) MoveOpenOpsOfBoard(ctx context.Context, arg MoveOpenOpsOfBoardParams) error {
-	_, err := q.db.ExecContext(ctx, moveOpenOpsOfBoard, arg.NewBoardID, arg.NewBmpID, arg.OldBoardID)
+	_, err := q.exec(ctx, q.moveOpenOpsOfBoardStmt, moveOpenOpsOfBoard, arg.NewBoardID, arg.NewBmpID, arg.OldBoardID)
 	return err
 }
 
@@ -278,7 +278,7 @@ type SupersedeOpenLinkOpParams struct {
 
 // A link request wins over an unclaimed older request for the same link.
 func (q *Queries) SupersedeOpenLinkOp(ctx context.Context, arg SupersedeOpenLinkOpParams) error {
-	_, err := q.db.ExecContext(ctx, supersedeOpenLinkOp, arg.DoneAt, arg.BoardID, arg.Link)
+	_, err := q.exec(ctx, q.supersedeOpenLinkOpStmt, supersedeOpenLinkOp, arg.DoneAt, arg.BoardID, arg.Link)
 	return err
 }
 
@@ -294,7 +294,7 @@ type SupersedeOpenOpsOfBoardParams struct {
 
 // A power request wins over every unclaimed older request for the board.
 func (q *Queries) SupersedeOpenOpsOfBoard(ctx context.Context, arg SupersedeOpenOpsOfBoardParams) error {
-	_, err := q.db.ExecContext(ctx, supersedeOpenOpsOfBoard, arg.DoneAt, arg.BoardID)
+	_, err := q.exec(ctx, q.supersedeOpenOpsOfBoardStmt, supersedeOpenOpsOfBoard, arg.DoneAt, arg.BoardID)
 	return err
 }
 
@@ -304,7 +304,7 @@ UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT
 
 // Operations claimed by a worker of a previous run are redone.
 func (q *Queries) UnclaimAllOps(ctx context.Context) (int64, error) {
-	result, err := q.db.ExecContext(ctx, unclaimAllOps)
+	result, err := q.exec(ctx, q.unclaimAllOpsStmt, unclaimAllOps)
 	if err != nil {
 		return 0, err
 	}

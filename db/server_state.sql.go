@@ -14,7 +14,7 @@ DELETE FROM server_state WHERE key = ?
 `
 
 func (q *Queries) DeleteServerState(ctx context.Context, key string) error {
-	_, err := q.db.ExecContext(ctx, deleteServerState, key)
+	_, err := q.exec(ctx, q.deleteServerStateStmt, deleteServerState, key)
 	return err
 }
 
@@ -23,7 +23,7 @@ SELECT value FROM server_state WHERE key = ?
 `
 
 func (q *Queries) GetServerState(ctx context.Context, key string) (string, error) {
-	row := q.db.QueryRowContext(ctx, getServerState, key)
+	row := q.queryRow(ctx, q.getServerStateStmt, getServerState, key)
 	var value string
 	err := row.Scan(&value)
 	return value, err
@@ -40,6 +40,6 @@ type SetServerStateParams struct {
 }
 
 func (q *Queries) SetServerState(ctx context.Context, arg SetServerStateParams) error {
-	_, err := q.db.ExecContext(ctx, setServerState, arg.Key, arg.Value)
+	_, err := q.exec(ctx, q.setServerStateStmt, setServerState, arg.Key, arg.Value)
 	return err
 }

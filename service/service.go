@@ -67,13 +67,14 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, Internal("cannot open the database", err)
 	}
-	s := &Service{
-		db: d, wq: db.New(d.Write), rq: db.New(d.Read), clock: opts.Clock, log: opts.Logger,
-		mirror: newMirror(), feed: newFeed(), tick: opts.TickInterval,
+	s := &Service{db: d, clock: opts.Clock, log: opts.Logger, mirror: newMirror(), feed: newFeed(), tick: opts.TickInterval}
+	if err := s.prepare(ctx); err != nil {
+		d.Close()
+		return nil, err
 	}
 	s.settings.Store(&settings{freeDelay: opts.FreeDelay, grace: opts.PowerOffGrace, retain: opts.RetainDestroyed})
 	if err := s.load(ctx); err != nil {
-		d.Close()
+		s.closeDB()
 		return nil, err
 	}
 	s.checkAtOpen(ctx)
@@ -91,6 +92,25 @@ func withDefaults(opts Options) Options {
 		opts.TickInterval = DefaultTickInterval
 	}
 	return opts
+}
+
+// prepare compiles every query once for the writer and the read pool.
+func (s *Service) prepare(ctx context.Context) error {
+	var err error
+	if s.wq, err = db.Prepare(ctx, s.db.Write); err != nil {
+		return Internal("cannot prepare queries", err)
+	}
+	if s.rq, err = db.Prepare(ctx, s.db.Read); err != nil {
+		s.wq.Close()
+		return Internal("cannot prepare queries", err)
+	}
+	return nil
+}
+
+func (s *Service) closeDB() error {
+	s.rq.Close()
+	s.wq.Close()
+	return s.db.Close()
 }
 
 // removeDatabase deletes the database file and its WAL companions (cold
@@ -125,7 +145,7 @@ func (s *Service) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.db.Close()
+	return s.closeDB()
 }
 
 // Subscribe returns a subscription to the change feed. Publishing never
