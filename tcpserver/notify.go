@@ -63,6 +63,23 @@ func (w *watches) machine(on bool, name *string) {
 func (w *watches) filter(ch *service.Change) (jobs []int64, machines []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.filterLocked(ch)
+}
+
+// deliver calls send with what this connection watches of ch, holding the
+// lock that notify commands take: a notification is queued either before
+// the reply to a (no_)notify command or filtered by its effect, never
+// filtered by the old subscriptions and queued after the reply.
+func (w *watches) deliver(ch *service.Change, send func(jobs []int64, machines []string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	jobs, machines := w.filterLocked(ch)
+	if len(jobs) > 0 || len(machines) > 0 {
+		send(jobs, machines)
+	}
+}
+
+func (w *watches) filterLocked(ch *service.Change) (jobs []int64, machines []string) {
 	if w.allJobs {
 		jobs = ch.Jobs
 	} else if len(w.jobs) > 0 {

@@ -335,12 +335,10 @@ func (s *Server) runHub(ctx context.Context, feed changeFeed, done chan struct{}
 			continue
 		}
 		for _, c := range s.snapshot() {
-			jobs, machines := c.watches.filter(&ch)
-			if len(jobs) == 0 && len(machines) == 0 {
-				continue
-			}
-			buf = notificationLines(buf[:0], jobs, machines)
-			c.enqueue(buf)
+			c.watches.deliver(&ch, func(jobs []int64, machines []string) {
+				buf = notificationLines(buf[:0], jobs, machines)
+				c.enqueue(buf)
+			})
 		}
 	}
 }
