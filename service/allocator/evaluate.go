@@ -103,6 +103,7 @@ func (v *view) evaluate(x0, y0, w, h int, r Request) (evalResult, bool) {
 	if r.MaxDeadLinks != Unlimited && deadLinks > r.MaxDeadLinks {
 		return res, false
 	}
+	v.last = lastEval{x: x0, y: y0, w: w, h: h, gen: gen, res: res}
 	return res, true
 }
 

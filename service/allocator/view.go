@@ -35,6 +35,7 @@ type view struct {
 	mark  []uint32 // mark[i] == gen: board i reached by the current search
 	gen   uint32
 	queue []int32
+	last  lastEval // the search whose marks are current
 
 	heights, stack []int // maxEmptyRect scratch
 
@@ -62,6 +63,7 @@ func getView(m *Machine, occ *Occupancy) *view {
 	if len(v.mark) != p.n {
 		v.mark, v.gen = make([]uint32, p.n), 0 // marks of another size are stale
 	}
+	v.last = lastEval{}
 	v.m, v.p, v.W, v.H = m, p, W, H
 	v.blocked = grow(v.blocked, p.n)
 	v.class = grow(v.class, T)
@@ -196,8 +198,19 @@ func (v *view) legal(x, y, w, h int, r Request) bool {
 	return ok
 }
 
+// lastEval remembers which block the current marks belong to, so that
+// allocating the block searched last does not search it again.
+type lastEval struct {
+	x, y, w, h int
+	gen        uint32
+	res        evalResult
+}
+
 // allocate evaluates a block known to be legal and builds its allocation.
 func (v *view) allocate(x, y, w, h int, r Request) Allocation {
+	if l := v.last; l.gen == v.gen && l.gen != 0 && l.x == x && l.y == y && l.w == w && l.h == h {
+		return v.build(x, y, w, h, l.res)
+	}
 	res, _ := v.evaluate(x, y, w, h, r)
 	return v.build(x, y, w, h, res)
 }
