@@ -1,0 +1,198 @@
+package tcpserver_test
+
+// The integration harness: a real service on a temporary SQLite file, the
+// v1 server on a loopback port, and something that plays the BMPs.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spalloc/spallocd/internal/testutil"
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/tcpserver"
+	"github.com/spalloc/spallocd/tcpserver/client"
+)
+
+// harness is a running service and server.
+type harness struct {
+	t    *testing.T
+	svc  *testutil.Service
+	srv  *tcpserver.Server
+	addr string
+	logs *syncBuffer
+}
+
+type harnessOptions struct {
+	// bmps plays the BMPs in the background: every power operation
+	// completes after powerDelay, every link write after linkDelay, like
+	// the scenario's fake BMPs. Without it the test completes operations
+	// itself (testutil.CompleteAllOps), which holds jobs in state power
+	// for as long as it wants.
+	bmps                  bool
+	powerDelay, linkDelay time.Duration
+	// realClock runs the service on the wall clock with its timed work
+	// every 50 ms; otherwise the clock is a testutil.FakeClock that the
+	// test moves (and calls Tick).
+	realClock bool
+	server    tcpserver.Options
+	svcOpts   []testutil.Option
+}
+
+func newHarness(t *testing.T, toml string, o harnessOptions) *harness {
+	t.Helper()
+	logs := &syncBuffer{}
+	opts := []testutil.Option{testutil.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}
+	if o.realClock {
+		opts = append(opts, testutil.WithRealClock(),
+			testutil.WithOptions(func(so *service.Options) { so.TickInterval = 50 * time.Millisecond }))
+	}
+	svc := testutil.NewService(t, toml, append(opts, o.svcOpts...)...)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if o.realClock {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = svc.Run(ctx)
+		}()
+	}
+	if o.bmps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			playBMPs(ctx, t, svc.Service, o.powerDelay, o.linkDelay)
+		}()
+	}
+
+	if o.server.Logger == nil {
+		o.server.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	srv := tcpserver.New(svc.Service, o.server)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, tcpserver.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+		cancel()
+		wg.Wait()
+	})
+	return &harness{t: t, svc: svc, srv: srv, addr: ln.Addr().String(), logs: logs}
+}
+
+// playBMPs claims and completes BMP operations as fake BMPs with the given
+// delays would, until ctx ends. It stands in for the BMP workers (package
+// bmp), which this package must not import; to use real workers and fake
+// BMPs instead, replace this function only.
+func playBMPs(ctx context.Context, t *testing.T, svc *service.Service, powerDelay, linkDelay time.Duration) {
+	sub := svc.Subscribe()
+	defer sub.Close()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.C:
+			sub.Take()
+		case <-tick.C:
+		}
+		for {
+			ops, err := claimAll(ctx, svc)
+			if err != nil || len(ops) == 0 {
+				if err != nil && ctx.Err() == nil {
+					t.Errorf("claiming BMP operations: %v", err)
+				}
+				break
+			}
+			delay := time.Duration(0)
+			for _, op := range ops {
+				switch op.Kind {
+				case service.OpPowerOn, service.OpPowerOff:
+					delay = max(delay, powerDelay)
+				default:
+					delay = max(delay, linkDelay)
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			results := make([]service.OpResult, len(ops))
+			for i, op := range ops {
+				results[i] = service.OpResult{OpID: op.ID}
+			}
+			if err := svc.CompleteBMPOps(ctx, results); err != nil && ctx.Err() == nil {
+				t.Errorf("completing BMP operations: %v", err)
+			}
+		}
+	}
+}
+
+func claimAll(ctx context.Context, svc *service.Service) ([]service.BMPOp, error) {
+	bmps, err := svc.BMPs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var all []service.BMPOp
+	for _, b := range bmps {
+		ops, err := svc.ClaimBMPOps(ctx, b.ID)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ops...)
+	}
+	return all, nil
+}
+
+// dial opens a client closed at the end of the test.
+func (h *harness) dial() *client.Client {
+	h.t.Helper()
+	c, err := client.Dial(context.Background(), h.addr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// completeOps plays the BMPs once: every pending operation succeeds.
+func (h *harness) completeOps() int {
+	h.t.Helper()
+	return testutil.CompleteAllOps(h.t, h.svc.Service)
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
