@@ -119,8 +119,10 @@ func jobOrigin(j *jobState) geometry.Board {
 	return o
 }
 
-// whereIsJobChip answers the job form: the chip at job-relative (x, y)
-// (wrapped into the job), if it lies on one of the job's boards.
+// whereIsJobChip answers the job form: the chip at job-relative (x, y), if
+// it lies on one of the job's boards. Coordinates wrap on the axes where the
+// job has wrap-around links (a job without them has chips only inside its
+// rectangle).
 func (s *Service) whereIsJobChip(id int64, chip *[2]int, host string) *WhereIsResult {
 	j := s.mirror.job(id)
 	s.touch(j, host)
@@ -131,16 +133,26 @@ func (s *Service) whereIsJobChip(id int64, chip *[2]int, host string) *WhereIsRe
 	if m == nil {
 		return nil
 	}
-	jx, jy := geometry.Mod(chip[0], j.chipW), geometry.Mod(chip[1], j.chipH)
+	wrapX, wrapY := wrapper(j.torus.HasX(), j.chipW), wrapper(j.torus.HasY(), j.chipH)
+	jx, jy := wrapX(chip[0]), wrapY(chip[1])
 	origin := jobOrigin(j)
 	for _, b := range j.boards {
 		ex, ey := geometry.JobChip(b, 0, 0, origin, j.chipW, j.chipH)
-		lx, ly := geometry.Mod(jx-ex, j.chipW), geometry.Mod(jy-ey, j.chipH)
+		lx, ly := wrapX(jx-ex), wrapY(jy-ey)
 		if geometry.OnBoard(lx, ly) {
 			return locate(m, b, [2]int{lx, ly}, map[int64]*jobState{j.id: j})
 		}
 	}
 	return nil
+}
+
+// wrapper wraps a coordinate modulo n on a wrapping axis and leaves it
+// alone on another.
+func wrapper(wraps bool, n int) func(int) int {
+	if wraps {
+		return func(v int) int { return geometry.Mod(v, n) }
+	}
+	return func(v int) int { return v }
 }
 
 // ReportProblem records a user's report about the board with the given IP

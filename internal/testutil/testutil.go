@@ -135,13 +135,19 @@ func (s *Service) Apply(t testing.TB, tomlConfig string) service.ReloadReport {
 }
 
 // Restart closes the service and opens a new one on the same database and
-// clock, as a server restart (not cold) would.
+// clock, and applies the last configuration again, as a server restart (not
+// cold) does.
 func (s *Service) Restart(t testing.TB) {
 	t.Helper()
 	if err := s.Service.Close(); err != nil {
 		t.Fatalf("close service: %v", err)
 	}
 	s.Service = open(t, s.opts)
+	if s.Config != nil {
+		if _, err := s.ApplyConfig(context.Background(), s.Config); err != nil {
+			t.Fatalf("apply configuration after restart: %v", err)
+		}
+	}
 }
 
 // CompleteAllOps plays every BMP worker: it claims and completes

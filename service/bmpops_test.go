@@ -1,0 +1,246 @@
+package service_test
+
+// BMP operations: ordering, superseding, claiming, delayed freeing,
+// failures and restarts (spec §3, §6).
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spalloc/spallocd/db"
+	"github.com/spalloc/spallocd/internal/testutil"
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+func TestNewerRequestSupersedesUnclaimedOnes(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	id := e.create(rect(1, 1))
+	e.destroy(id)
+	kinds, ops := e.opKinds()
+	if kinds[service.OpPowerOff] != 3 || len(ops) != 3 {
+		t.Fatalf("after destroy before any claim: %v, want only the 3 power-offs", kinds)
+	}
+	e.completeOps(ops, nil)
+	e.consistent()
+}
+
+func TestLaterOpsWaitForTheClaimedOneOfTheirBoard(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 2, 1)))
+	a := e.create(rect(1, 1))
+	_, first := e.opKinds() // power-ons and link-offs of job a, now in flight
+	e.destroy(a)
+	b := e.create(rect(1, 1)) // the other triad: free
+	kinds, ops := e.opKinds()
+	for _, op := range ops {
+		if op.JobID == nil || *op.JobID != b {
+			t.Fatalf("handed out %v for job %v while job %d's operations on that board are in flight", op.Kind, op.JobID, a)
+		}
+	}
+	if kinds[service.OpPowerOn] != 3 {
+		t.Fatalf("job b: %v", kinds)
+	}
+	e.completeOps(ops, nil)
+	e.completeOps(first, nil)
+	kinds, ops = e.opKinds()
+	if kinds[service.OpPowerOff] != 3 || len(ops) != 3 {
+		t.Fatalf("after the in-flight ones completed: %v, want job a's power-offs", kinds)
+	}
+	e.completeOps(ops, nil)
+	e.consistent()
+}
+
+func TestStaleAndUnknownResultsAreIgnored(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	id := e.create(one())
+	_, ops := e.opKinds()
+	e.completeOps(ops, nil)
+	e.wantState(id, service.StateReady)
+	e.completeOps(ops, errBMP) // again, now failing: already done
+	if err := e.CompleteBMPOps(e.ctx, []service.OpResult{{OpID: 12345}}); err != nil {
+		t.Fatal(err)
+	}
+	e.wantState(id, service.StateReady)
+	e.consistent()
+}
+
+func TestFreeDelayKeepsBoardsAfterPowerOff(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1))+"[server]\nfree_delay = \"30s\"\n")
+	a := e.create(rect(1, 1))
+	b := e.create(rect(1, 1))
+	e.finish()
+	e.destroyAndFree(a)
+	e.tick()
+	e.wantState(b, service.StateQueued)
+	e.Clock.Advance(29 * time.Second)
+	e.Keepalive(e.ctx, b, "")
+	e.tick()
+	e.wantState(b, service.StateQueued)
+	e.Clock.Advance(2 * time.Second)
+	e.tick()
+	e.wantOn(b, "m")
+	e.consistent()
+}
+
+func TestPowerOffGraceFreesBoardsOfAnUnreachableBMP(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1))+"[bmp]\nunreachable_free_after = \"1m\"\n")
+	a := e.create(rect(1, 1), noKeepalive())
+	b := e.create(rect(1, 1), noKeepalive())
+	e.finish()
+	e.destroy(a)
+	e.opKinds() // claimed, never answered
+	e.Clock.Advance(2 * time.Minute)
+	e.tick()
+	e.wantState(b, service.StateQueued) // never while an operation is in flight
+	e.Restart(t)                        // the worker died: its claims are released
+	e.Clock.Advance(2 * time.Minute)
+	e.tick()
+	e.wantOn(b, "m")
+	e.finish()
+	e.wantState(b, service.StateReady)
+	e.consistent()
+}
+
+func TestRestartHandsClaimedOpsOutAgain(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	id := e.create(one())
+	_, ops := e.opKinds()
+	if len(ops) != 7 {
+		t.Fatalf("%d operations", len(ops))
+	}
+	if _, again := e.opKinds(); len(again) != 0 {
+		t.Fatalf("claimed operations handed out twice: %d", len(again))
+	}
+	e.Restart(t)
+	_, again := e.opKinds()
+	if len(again) != 7 {
+		t.Fatalf("after restart %d operations handed out, want 7", len(again))
+	}
+	e.completeOps(ops, nil) // the old worker's results still count once
+	e.wantState(id, service.StateReady)
+	e.completeOps(again, nil)
+	e.consistent()
+}
+
+func TestFailedPowerOffTakesTheBoardOutOfService(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	a := e.create(one())
+	e.finish()
+	board := e.boards(a)[0]
+	e.destroy(a)
+	testutil.FailAllOps(t, e.Service.Service, errBMP)
+	ms, _ := e.ListMachines(e.ctx)
+	if !sameBoards(ms[0].DeadBoards, []geometry.Board{board}) {
+		t.Fatalf("dead boards %v, want %v", ms[0].DeadBoards, board)
+	}
+	for range 2 {
+		if got := e.boards(e.create(one()))[0]; got == board {
+			t.Fatalf("the failed board %v was allocated again", board)
+		}
+	}
+	e.wantState(e.create(one()), service.StateQueued)
+	e.consistent()
+}
+
+// A machine re-created with a pending power-off: the new row of the same
+// physical board waits for it, and gets the operation.
+func TestMajorChangeCarriesPendingPowerOff(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	a := e.create(rect(1, 1))
+	e.finish()
+	e.Apply(t, testutil.GridTOML(grid("m", 2, 1))) // wider: a major change
+	e.wantDestroyed(a, service.ReasonMachineRemoved)
+	b := e.create(rect(1, 1))
+	c := e.create(rect(1, 1))
+	e.wantOn(b, "m")
+	if e.boards(b)[0].X != 1 {
+		t.Fatalf("job b got %v while triad 0 is powering off", e.boards(b))
+	}
+	e.wantState(c, service.StateQueued)
+	kinds, ops := e.opKinds()
+	if kinds[service.OpPowerOff] != 3 {
+		t.Fatalf("pending operations %v", kinds)
+	}
+	bmps, _ := e.BMPs(e.ctx)
+	for _, op := range ops {
+		if op.Kind == service.OpPowerOff && !hasBMP(bmps, op.BMPID, "m") {
+			t.Fatalf("power-off on BMP %d, not one of the live machine's", op.BMPID)
+		}
+	}
+	e.completeOps(ops, nil)
+	e.wantOn(c, "m")
+	e.finish()
+	e.consistent()
+}
+
+func hasBMP(bmps []service.BMPEndpoint, id int64, machine string) bool {
+	for _, b := range bmps {
+		if b.ID == id && b.Machine == machine {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRemovedMachineKeepsItsBMPUntilPoweredOff(t *testing.T) {
+	e := newEnv(t, testutil.Grids(grid("m0", 1, 1), grid("m1", 1, 1)))
+	a := e.create(rect(1, 1))
+	e.finish()
+	e.Apply(t, testutil.GridTOML(testutil.Grid{Name: "m1", Width: 1, Height: 1, BMPPrefix: "10.2", BoardPrefix: "12"}))
+	e.wantDestroyed(a, service.ReasonMachineRemoved)
+	bmps, _ := e.BMPs(e.ctx)
+	if !hasBMP(bmps, bmps[len(bmps)-1].ID, "m0") || len(bmps) != 2 {
+		t.Fatalf("BMPs %+v, want m1's and m0's (power-offs pending)", bmps)
+	}
+	if n := e.finish(); n != 3 {
+		t.Fatalf("%d operations, want the 3 power-offs", n)
+	}
+	bmps, _ = e.BMPs(e.ctx)
+	if len(bmps) != 1 || bmps[0].Machine != "m1" {
+		t.Fatalf("BMPs %+v", bmps)
+	}
+	e.consistent()
+}
+
+func TestEmergencyStopRefusesNewJobs(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	e.create(one())
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(context.Background(), e.DBPath, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.New(d.Write).SetServerState(e.ctx, db.SetServerStateParams{Key: "emergency_stop", Value: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	e.Service.Service = reopen(t, e)
+	_, err = e.CreateJob(e.ctx, request(one()))
+	if service.KindOf(err) != service.KindUnavailable {
+		t.Fatalf("create during emergency stop: %v", err)
+	}
+}
+
+func reopen(t *testing.T, e *env) *service.Service {
+	svc, err := service.Open(e.ctx, service.Options{DBPath: e.DBPath, Clock: e.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+func TestReportProblem(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	x := 3
+	if err := e.ReportProblem(e.ctx, service.ProblemReport{IP: "11.0.0.1", ChipX: &x, ChipY: &x, Description: "smoke"}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.ReportProblem(e.ctx, service.ProblemReport{IP: "1.2.3.4"})
+	if service.KindOf(err) != service.KindNotFound {
+		t.Fatalf("unknown address: %v", err)
+	}
+}
