@@ -1,0 +1,594 @@
+package bmp_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spalloc/spallocd/bmp"
+	"github.com/spalloc/spallocd/bmp/fakebmp"
+	"github.com/spalloc/spallocd/bmp/scp"
+	"github.com/spalloc/spallocd/internal/testutil"
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/config"
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+// These tests run the BMP manager against a real service on a SQLite file
+// and one in-process fake BMP per frame, over real UDP on loopback. The
+// fakes stand at the configured BMP addresses through Resolve.
+
+// rig is a service, its fake BMPs and (while started) a BMP manager.
+type rig struct {
+	t   *testing.T
+	ctx context.Context
+	svc *testutil.Service
+
+	mu    sync.Mutex
+	fakes map[string]*fakebmp.Server // by configured BMP address
+
+	mgr  *bmp.Manager
+	stop func()
+}
+
+// fastBMP are [bmp] settings for loopback fakes.
+func fastBMP() config.BMPSettings {
+	return config.BMPSettings{
+		Timeout: 100 * time.Millisecond, Retries: 1,
+		PowerOnTimeout: 300 * time.Millisecond, PowerOffTimeout: 200 * time.Millisecond,
+		FPGACheckRounds: 3, RequestAttempts: 2, RequestRetryDelay: 20 * time.Millisecond,
+	}
+}
+
+func newRig(t *testing.T, grids ...testutil.Grid) *rig {
+	t.Helper()
+	r := &rig{t: t, ctx: context.Background(), fakes: map[string]*fakebmp.Server{}}
+	r.svc = testutil.NewService(t, testutil.Grids(grids...))
+	r.addFakes()
+	return r
+}
+
+// addFakes starts a fake for every BMP the service lists that has none.
+func (r *rig) addFakes() {
+	r.t.Helper()
+	eps, err := r.svc.BMPs(r.ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ep := range eps {
+		if r.fakes[ep.Address] != nil {
+			continue
+		}
+		srv, err := fakebmp.New(fakebmp.Options{})
+		if err == nil {
+			err = srv.Start()
+		}
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		r.t.Cleanup(func() { srv.Close() })
+		r.fakes[ep.Address] = srv
+	}
+}
+
+func (r *rig) resolve(address string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if srv := r.fakes[address]; srv != nil {
+		return srv.Addr()
+	}
+	return address
+}
+
+// start runs a BMP manager until the test ends or r.stop is called.
+func (r *rig) start(settings config.BMPSettings) {
+	r.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.mgr = bmp.NewManager(r.svc.Service, bmp.ManagerOptions{Settings: settings, Resolve: r.resolve, StopGrace: 50 * time.Millisecond})
+	errc := make(chan error, 1)
+	mgr := r.mgr
+	go func() { errc <- mgr.Run(ctx) }()
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				r.t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	r.t.Cleanup(r.stop) // runs before the service closes
+}
+
+// fake is the fake BMP of frame (cabinet, frame) of a machine.
+func (r *rig) fake(machine string, cabinet, frame int) *fakebmp.Server {
+	r.t.Helper()
+	eps, err := r.svc.BMPs(r.ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, ep := range eps {
+		if ep.Machine == machine && ep.Cabinet == cabinet && ep.Frame == frame {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			return r.fakes[ep.Address]
+		}
+	}
+	r.t.Fatalf("no BMP for %s c%d f%d", machine, cabinet, frame)
+	return nil
+}
+
+func (r *rig) create(shape service.Shape) int64 {
+	r.t.Helper()
+	return r.createReq(service.CreateJobRequest{Owner: "me", Shape: shape})
+}
+
+func (r *rig) createReq(req service.CreateJobRequest) int64 {
+	r.t.Helper()
+	id, err := r.svc.CreateJob(r.ctx, req)
+	if err != nil {
+		r.t.Fatalf("create job: %v", err)
+	}
+	return id
+}
+
+func (r *rig) status(id int64) service.JobStatus {
+	r.t.Helper()
+	st, err := r.svc.JobState(r.ctx, id, "")
+	if err != nil {
+		r.t.Fatalf("job %d state: %v", id, err)
+	}
+	return st
+}
+
+// await waits (on the change feed, no polling) until cond holds.
+func (r *rig) await(what string, cond func() bool) {
+	r.t.Helper()
+	sub := r.svc.Subscribe()
+	defer sub.Close()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for !cond() {
+		select {
+		case <-sub.C:
+			sub.Take()
+		case <-timeout.C:
+			r.t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+func (r *rig) awaitState(id int64, want service.JobState) service.JobStatus {
+	r.t.Helper()
+	var st service.JobStatus
+	r.await(fmt.Sprintf("job %d is %v", id, want), func() bool {
+		st = r.status(id)
+		return st.State == want
+	})
+	return st
+}
+
+// physical returns where each of a job's boards sits.
+func (r *rig) physical(machine string, boards []geometry.Board) map[geometry.Board]service.Physical {
+	r.t.Helper()
+	out := map[geometry.Board]service.Physical{}
+	for _, b := range boards {
+		p, err := r.svc.BoardPosition(r.ctx, machine, b)
+		if err != nil || p == nil {
+			r.t.Fatalf("position of %v: %v", b, err)
+		}
+		out[b] = *p
+	}
+	return out
+}
+
+func (r *rig) jobBoards(id int64) (string, []geometry.Board) {
+	r.t.Helper()
+	info, err := r.svc.JobMachineInfo(r.ctx, id, "")
+	if err != nil || info == nil {
+		r.t.Fatalf("job %d machine info: %v %v", id, info, err)
+	}
+	return info.MachineName, info.Boards
+}
+
+// holder is the job holding a board (nil if none).
+func (r *rig) holder(machine string, b geometry.Board) *int64 {
+	r.t.Helper()
+	res, err := r.svc.WhereIs(r.ctx, service.WhereIsQuery{Machine: machine, Board: &b})
+	if err != nil || res == nil {
+		r.t.Fatalf("where_is %v: %v", b, err)
+	}
+	return res.JobID
+}
+
+func (r *rig) outOfService(machine string) []geometry.Board {
+	r.t.Helper()
+	ms, err := r.svc.ListMachines(r.ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == machine {
+			return m.DeadBoards
+		}
+	}
+	r.t.Fatalf("no machine %s", machine)
+	return nil
+}
+
+// checkJobHardware checks that exactly a job's boards are on at their
+// frames' fakes and that exactly the links leaving the job are stopped.
+func (r *rig) checkJobHardware(machine string, w, h int, boards []geometry.Board) {
+	r.t.Helper()
+	pos := r.physical(machine, boards)
+	for _, b := range boards {
+		p := pos[b]
+		srv := r.fake(machine, p.Cabinet, p.Frame)
+		if !srv.Power(p.Board) {
+			r.t.Errorf("board %v (c%d f%d b%d) is off", b, p.Cabinet, p.Frame, p.Board)
+		}
+		for l := geometry.Link(0); l < 6; l++ {
+			to, _ := geometry.BoardDownLink(b, l, w, h)
+			fpga, addr, _ := scp.StopRegister(l)
+			want := uint32(0)
+			if !slices.Contains(boards, to) {
+				want = 1
+			}
+			if got := srv.Register(p.Board, fpga, addr); got != want {
+				r.t.Errorf("board %v link %v: STOP = %d, want %d", b, l, got, want)
+			}
+		}
+	}
+}
+
+// poweredBoards counts the boards switched on across every fake.
+func (r *rig) poweredBoards() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, srv := range r.fakes {
+		for b := range 24 {
+			if srv.Power(b) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (r *rig) count(cmd scp.Command) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, srv := range r.fakes {
+		n += srv.Count(cmd)
+	}
+	return n
+}
+
+func grid(name string, w, h int) testutil.Grid { return testutil.Grid{Name: name, Width: w, Height: h} }
+
+func rect(w, h int) service.Shape { return service.Shape{Kind: service.ShapeRect, W: w, H: h} }
+func board(x, y, z int) service.Shape {
+	return service.Shape{Kind: service.ShapeBoard, X: x, Y: y, Z: z}
+}
+
+// TestManagerJobLifeCycle is JOB-01, JOB-02, BMP-05 and BMP-06 on
+// grid(1,2): a one-triad job powers exactly its boards on and stops
+// exactly its periphery links; power off and on again; destroy.
+func TestManagerJobLifeCycle(t *testing.T) {
+	r := newRig(t, grid("m", 1, 2))
+	r.start(fastBMP())
+	id := r.create(rect(1, 1))
+	if st := r.status(id); st.State != service.StatePower && st.State != service.StateReady {
+		t.Fatalf("new job is %v", st.State)
+	}
+	st := r.awaitState(id, service.StateReady)
+	if st.Power == nil || !*st.Power {
+		t.Errorf("ready job's power %v", st.Power)
+	}
+	machine, boards := r.jobBoards(id)
+	if len(boards) != 3 {
+		t.Fatalf("job boards %v", boards)
+	}
+	r.checkJobHardware(machine, 1, 2, boards)
+	if n := r.poweredBoards(); n != 3 {
+		t.Errorf("%d boards on, want the job's 3", n)
+	}
+	if n := r.count(scp.CmdPower); n != 1 {
+		t.Errorf("%d power packets, want 1 for the triad", n)
+	}
+	writes := r.count(scp.CmdFPGAWrite)
+
+	// JOB-02, BMP-06: power off -> power -> ready with power false, boards
+	// kept, one power-off packet and no link writes.
+	if err := r.svc.PowerOffJob(r.ctx, id, ""); err != nil {
+		t.Fatal(err)
+	}
+	st = r.awaitState(id, service.StateReady)
+	if st.Power == nil || *st.Power {
+		t.Errorf("powered-off job's power %v", st.Power)
+	}
+	if n := r.poweredBoards(); n != 0 {
+		t.Errorf("%d boards still on", n)
+	}
+	if _, after := r.jobBoards(id); !slices.Equal(after, boards) {
+		t.Errorf("boards changed from %v to %v", boards, after)
+	}
+	if n := r.count(scp.CmdFPGAWrite); n != writes {
+		t.Errorf("power-off wrote %d link registers", n-writes)
+	}
+
+	// Power on again: boards on, periphery stopped again after the reload.
+	if err := r.svc.PowerOnJob(r.ctx, id, ""); err != nil {
+		t.Fatal(err)
+	}
+	st = r.awaitState(id, service.StateReady)
+	if st.Power == nil || !*st.Power {
+		t.Errorf("powered-on job's power %v", st.Power)
+	}
+	r.checkJobHardware(machine, 1, 2, boards)
+	writes = r.count(scp.CmdFPGAWrite)
+
+	// Destroy: one power-off, no link writes, boards free again.
+	if err := r.svc.DestroyJob(r.ctx, id, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	r.await("the job's boards are off and free", func() bool {
+		return r.poweredBoards() == 0 && r.holder(machine, boards[0]) == nil
+	})
+	if n := r.count(scp.CmdFPGAWrite); n != writes {
+		t.Errorf("destroy wrote %d link registers", n-writes)
+	}
+	r.checkNoFPGAAccessWhileOff()
+}
+
+func (r *rig) checkNoFPGAAccessWhileOff() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for addr, srv := range r.fakes {
+		if n := srv.OffBoardAccesses(); n != 0 {
+			r.t.Errorf("BMP %s: %d FPGA accesses to boards that were off", addr, n)
+		}
+	}
+}
+
+// TestManagerDestroyTwoFrameJob is BMP-06's second half: destroying a
+// (1,2) job on grid(1,2) powers off boards 0..2 at both frames' BMPs and
+// writes no links.
+func TestManagerDestroyTwoFrameJob(t *testing.T) {
+	r := newRig(t, grid("m", 1, 2))
+	r.start(fastBMP())
+	id := r.create(rect(1, 2))
+	r.awaitState(id, service.StateReady)
+	machine, boards := r.jobBoards(id)
+	if n := r.poweredBoards(); n != 6 {
+		t.Fatalf("%d boards on, want 6", n)
+	}
+	writes := r.count(scp.CmdFPGAWrite)
+	if err := r.svc.DestroyJob(r.ctx, id, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	r.await("every board is off and free", func() bool {
+		for _, b := range boards {
+			if r.holder(machine, b) != nil {
+				return false
+			}
+		}
+		return r.poweredBoards() == 0
+	})
+	for f := range 2 {
+		srv := r.fake(machine, 0, f)
+		var offs []string
+		for _, req := range srv.Requests(scp.CmdPower) {
+			on, _, mask, _ := scp.PowerArgs(req)
+			if !on {
+				offs = append(offs, fmt.Sprint(scp.MaskBoards(mask)))
+			}
+		}
+		if !slices.Equal(offs, []string{"[0 1 2]"}) {
+			t.Errorf("frame %d power-offs %v, want one for [0 1 2]", f, offs)
+		}
+	}
+	if n := r.count(scp.CmdFPGAWrite); n != writes {
+		t.Errorf("destroy wrote %d link registers", n-writes)
+	}
+}
+
+// TestManagerFaultsRequeue: when the boards a job got fail to power on
+// (dropped, answered with an error, answered too late, or with wrong FPGA
+// identities after every round), exactly the failed boards are taken out
+// of service and the job is re-queued under its id; it lands on the other
+// triad and becomes ready. No failed board stays held.
+func TestManagerFaultsRequeue(t *testing.T) {
+	powerOn := []scp.Command{scp.CmdPower}
+	tests := []struct {
+		name    string
+		fault   func(*fakebmp.Server)
+		failing []int // board numbers of frame 0 taken out of service
+	}{
+		{"every power-on dropped", func(s *fakebmp.Server) {
+			s.AddRule(fakebmp.Rule{Cmds: powerOn, Power: fakebmp.PowerOn, Action: fakebmp.Drop()})
+		}, []int{0, 1, 2}},
+		{"every power-on answered RC_CPU", func(s *fakebmp.Server) {
+			s.AddRule(fakebmp.Rule{Cmds: powerOn, Power: fakebmp.PowerOn, Action: fakebmp.Error(scp.RCCPU)})
+		}, []int{0, 1, 2}},
+		{"every power-on answered too late", func(s *fakebmp.Server) {
+			s.AddRule(fakebmp.Rule{Cmds: powerOn, Power: fakebmp.PowerOn, Action: fakebmp.Delay(400 * time.Millisecond)})
+		}, []int{0, 1, 2}},
+		{"board 1's FPGA 2 always reports the wrong id", func(s *fakebmp.Server) {
+			s.SetFlag(1, 2, 0, 1000)
+		}, []int{1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, grid("m", 1, 2))
+			sick := r.fake("m", 0, 0)
+			tc.fault(sick)
+			r.start(fastBMP())
+			id := r.create(rect(1, 1))
+			r.awaitState(id, service.StateReady)
+			if sick.Count(scp.CmdPower) == 0 {
+				t.Fatal("the job never went to frame 0: the test proves nothing")
+			}
+			machine, boards := r.jobBoards(id)
+			for _, b := range boards {
+				if b.Y != 1 {
+					t.Fatalf("job ready on %v, want triad (0,1)", boards)
+				}
+			}
+			r.checkJobHardware(machine, 1, 2, boards)
+			var want []geometry.Board
+			for _, z := range tc.failing {
+				want = append(want, geometry.Board{X: 0, Y: 0, Z: z})
+			}
+			if got := r.outOfService(machine); !slices.Equal(got, want) {
+				t.Errorf("out of service %v, want %v", got, want)
+			}
+			for z := range 3 {
+				if h := r.holder(machine, geometry.Board{X: 0, Y: 0, Z: z}); h != nil {
+					t.Errorf("board (0,0,%d) of the sick frame held by job %d", z, *h)
+				}
+			}
+		})
+	}
+}
+
+// TestManagerConfigFailureDestroysJob is JOB-09: when a job's boards fail
+// and no other boards can hold it, it is destroyed with the configuration
+// failure reason and holds no board.
+func TestManagerConfigFailureDestroysJob(t *testing.T) {
+	tests := []struct {
+		name  string
+		g     testutil.Grid
+		shape service.Shape
+		fault func(r *rig)
+	}{
+		{"grid(1,1), the BMP fails every request", grid("m", 1, 1), service.Shape{Kind: service.ShapeOneBoard}, func(r *rig) {
+			r.fake("m", 0, 0).AddRule(fakebmp.Rule{Action: fakebmp.Error(scp.RCCPU)})
+		}},
+		{"whole grid(1,2) without dead boards, one board's FPGA always wrong", grid("m", 1, 2), rect(1, 2), func(r *rig) {
+			r.fake("m", 0, 1).SetFlag(2, 0, 1, 1000)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, tc.g)
+			tc.fault(r)
+			r.start(fastBMP())
+			noDead := 0
+			id := r.createReq(service.CreateJobRequest{Owner: "me", Shape: tc.shape, MaxDeadBoards: &noDead})
+			st := r.awaitState(id, service.StateDestroyed)
+			if st.Reason == nil || *st.Reason != service.ReasonConfigFailed {
+				t.Errorf("reason %v, want %q", st.Reason, service.ReasonConfigFailed)
+			}
+			for x := range tc.g.Width {
+				for y := range tc.g.Height {
+					for z := range 3 {
+						if h := r.holder("m", geometry.Board{X: x, Y: y, Z: z}); h != nil {
+							t.Errorf("board (%d,%d,%d) still held by job %d", x, y, z, *h)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestManagerDownBMPDoesNotStallOthers: a job on a frame whose BMP never
+// answers stays in power while a job on another frame becomes ready.
+func TestManagerDownBMPDoesNotStallOthers(t *testing.T) {
+	r := newRig(t, grid("m", 1, 2))
+	down := r.fake("m", 0, 0)
+	down.SetUnreachable(true)
+	s := fastBMP()
+	s.PowerOnTimeout = time.Minute
+	r.start(s)
+	stuck := r.create(board(0, 0, 0))
+	down.Await(r.ctx, func() bool { return down.Count(scp.CmdPower) > 0 })
+	ok := r.create(board(0, 1, 0))
+	r.awaitState(ok, service.StateReady)
+	if st := r.status(stuck).State; st != service.StatePower {
+		t.Errorf("job on the down BMP is %v, want still power", st)
+	}
+}
+
+// TestManagerRestartMidPowerOn: the server stops while a power-on is
+// unanswered; after a restart a new manager redoes it and the job becomes
+// ready.
+func TestManagerRestartMidPowerOn(t *testing.T) {
+	r := newRig(t, grid("m", 1, 1))
+	srv := r.fake("m", 0, 0)
+	srv.SetUnreachable(true)
+	s := fastBMP()
+	s.PowerOnTimeout = time.Minute
+	r.start(s)
+	id := r.create(rect(1, 1))
+	srv.Await(r.ctx, func() bool { return srv.Count(scp.CmdPower) > 0 })
+	r.stop()
+	r.svc.Restart(t)
+	srv.SetUnreachable(false)
+	r.start(fastBMP())
+	r.awaitState(id, service.StateReady)
+	machine, boards := r.jobBoards(id)
+	r.checkJobHardware(machine, 1, 1, boards)
+}
+
+// TestManagerReconfigure: a machine added by a reload gets a worker after
+// Sync; a machine removed with a job on it has its boards powered off.
+func TestManagerReconfigure(t *testing.T) {
+	r := newRig(t, grid("a", 1, 1))
+	r.start(fastBMP())
+	onA := r.create(rect(1, 1))
+	r.awaitState(onA, service.StateReady)
+
+	// Add machine b (BMP prefix 10.2 so addresses differ from a's).
+	both := testutil.Grids(grid("a", 1, 1), grid("b", 1, 1))
+	r.svc.Apply(t, both)
+	r.addFakes()
+	if err := r.mgr.Sync(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	onB := r.create(rect(1, 1))
+	st := r.awaitState(onB, service.StateReady)
+	if machine, _ := r.jobBoards(onB); machine != "b" || !*st.Power {
+		t.Errorf("second job on %s", machine)
+	}
+	if n := r.fake("b", 0, 0).Count(scp.CmdPower); n != 1 {
+		t.Errorf("machine b's BMP got %d power packets, want 1", n)
+	}
+
+	// Remove a: its job is destroyed and its boards are switched off.
+	aFake := r.fake("a", 0, 0)
+	r.svc.Apply(t, testutil.GridTOML(testutil.Grid{Name: "b", Width: 1, Height: 1, BMPPrefix: "10.2", BoardPrefix: "12"}))
+	if err := r.mgr.Sync(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	st = r.awaitState(onA, service.StateDestroyed)
+	if st.Reason == nil || *st.Reason != service.ReasonMachineRemoved {
+		t.Errorf("reason %v", st.Reason)
+	}
+	aFake.Await(r.ctx, func() bool {
+		return !aFake.Power(0) && !aFake.Power(1) && !aFake.Power(2)
+	})
+	if st := r.status(onB); st.State != service.StateReady {
+		t.Errorf("job on b is %v after a's removal", st.State)
+	}
+}
+
+// TestManagerRunTwice: a second Run while one runs is refused.
+func TestManagerRunTwice(t *testing.T) {
+	r := newRig(t, grid("m", 1, 1))
+	r.start(fastBMP())
+	id := r.create(rect(1, 1))
+	r.awaitState(id, service.StateReady) // the first Run is up
+	if err := r.mgr.Run(r.ctx); err == nil {
+		t.Error("a second Run was accepted")
+	}
+}
