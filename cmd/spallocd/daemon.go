@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spalloc/spallocd/bmp"
+	"github.com/spalloc/spallocd/httpapi"
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/config"
+	"github.com/spalloc/spallocd/tcpserver"
+)
+
+// shutdownGrace bounds each step of a graceful stop: in-flight protocol
+// requests, HTTP requests, and BMP packets.
+const shutdownGrace = 5 * time.Second
+
+// daemon is one running server: every component and how to stop it.
+type daemon struct {
+	log      *slog.Logger
+	opts     *options
+	svc      *service.Service
+	fakes    *fakeFleet
+	bmps     *bmp.Manager
+	tcp      *tcpserver.Server
+	tcpAddr  string // where the v1 protocol listens
+	http     *http.Server
+	reloader *reloader
+
+	bmpCtx   context.Context
+	stopBMPs context.CancelFunc
+	stopRun  context.CancelFunc
+	errc     chan error // fatal errors of background components
+	done     []chan struct{}
+}
+
+func loadConfig(o *options) (*config.Config, error) {
+	if o.configPath == "" {
+		return config.Demo(), nil
+	}
+	return config.Load(o.configPath)
+}
+
+// applyFlags lets command-line flags override the [server] settings; the
+// demo keeps its database in the user's state folder.
+func applyFlags(cfg *config.Config, o *options) error {
+	if o.listen != "" {
+		cfg.Server.Listen = o.listen
+	}
+	if o.httpAddr != "" {
+		cfg.Server.HTTP = o.httpAddr
+	}
+	switch {
+	case o.dbPath != "":
+		cfg.Server.Database = o.dbPath
+	case o.configPath == "":
+		path, err := demoDatabasePath()
+		if err != nil {
+			return err
+		}
+		cfg.Server.Database = path
+	}
+	return nil
+}
+
+func demoDatabasePath() (string, error) {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no home folder for the demo database (give --db): %w", err)
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	dir = filepath.Join(dir, "spallocd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("demo database folder: %w", err)
+	}
+	return filepath.Join(dir, "demo.db"), nil
+}
+
+func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) (_ *daemon, err error) {
+	cfg, err := loadConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyFlags(cfg, o); err != nil {
+		return nil, err
+	}
+	d := &daemon{log: log, opts: o, fakes: newFakeFleet(), errc: make(chan error, 4)}
+	defer func() {
+		if err != nil {
+			d.shutdown()
+		}
+	}()
+	if err := d.fakes.sync(cfg); err != nil {
+		return nil, err
+	}
+	d.svc, err = service.Open(ctx, service.Options{
+		DBPath:          cfg.Server.Database,
+		ColdStart:       o.coldStart,
+		Logger:          log,
+		FreeDelay:       cfg.Server.FreeDelay,
+		PowerOffGrace:   cfg.BMP.UnreachableFreeAfter,
+		RetainDestroyed: cfg.Server.RetainDestroyed,
+		TickInterval:    cfg.Server.KeepaliveCheckInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	report, err := d.svc.ApplyConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("apply configuration: %w", err)
+	}
+	logReload(log, report)
+
+	runCtx, stopRun := context.WithCancel(context.Background())
+	d.stopRun = stopRun
+	d.goRun(func() error { return d.svc.Run(runCtx) })
+
+	d.bmpCtx, d.stopBMPs = context.WithCancel(context.Background())
+	d.bmps = bmp.NewManager(d.svc, bmp.ManagerOptions{Settings: cfg.BMP, Resolve: d.fakes.resolve, Logger: log})
+	d.goRun(func() error { return d.bmps.Run(d.bmpCtx) })
+
+	if err := d.startTCP(cfg); err != nil {
+		return nil, err
+	}
+	if err := d.startHTTP(cfg); err != nil {
+		return nil, err
+	}
+	if o.configPath != "" {
+		d.reloader, err = startReloader(o.configPath, log, d.reload)
+		if err != nil {
+			return nil, err
+		}
+	}
+	d.announce(stdout, cfg)
+	return d, nil
+}
+
+// goRun runs a background component; its failure stops the daemon.
+func (d *daemon) goRun(f func() error) {
+	done := make(chan struct{})
+	d.done = append(d.done, done)
+	go func() {
+		defer close(done)
+		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+			d.errc <- err
+		}
+	}()
+}
+
+func (d *daemon) startTCP(cfg *config.Config) error {
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("v1 protocol listener: %w", err)
+	}
+	d.tcpAddr = ln.Addr().String()
+	d.tcp = tcpserver.New(d.svc, tcpserver.Options{MaxLineBytes: cfg.Server.MaxLineBytes, Logger: d.log})
+	d.goRun(func() error { return d.tcp.Serve(context.Background(), ln) })
+	return nil
+}
+
+func (d *daemon) startHTTP(cfg *config.Config) error {
+	if cfg.Server.HTTP == "" {
+		return nil
+	}
+	token, err := cfg.Server.AdminToken()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.HTTP)
+	if err != nil {
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	d.http = &http.Server{
+		Handler:           httpapi.New(d.svc, httpapi.Options{AdminToken: token, Logger: d.log, Version: service.Version}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	d.goRun(func() error {
+		if err := d.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("HTTP server: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+func (d *daemon) announce(w io.Writer, cfg *config.Config) {
+	printSummary(cfg, w)
+	fmt.Fprintf(w, "spallocd %s: v1 protocol on %s, database %s\n", service.Version, d.tcpAddr, cfg.Server.Database)
+	if d.http != nil {
+		fmt.Fprintf(w, "dashboard and admin API on http://%s/\n", cfg.Server.HTTP)
+	}
+	if d.opts.configPath == "" {
+		fmt.Fprintf(w, "try: spalloc --hostname %s --port %s 1   (the spalloc Python client)\n", hostOf(d.tcpAddr), portOf(d.tcpAddr))
+	}
+}
+
+func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
+func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
+
+// reload re-reads the configuration file; an invalid file changes nothing.
+func (d *daemon) reload(ctx context.Context) {
+	cfg, err := config.Load(d.opts.configPath)
+	if err == nil {
+		err = applyFlags(cfg, d.opts)
+	}
+	if err != nil {
+		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
+		return
+	}
+	if err := d.fakes.sync(cfg); err != nil {
+		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
+		return
+	}
+	report, err := d.svc.ApplyConfig(ctx, cfg)
+	if err != nil {
+		d.log.Error("configuration reload failed", "file", d.opts.configPath, "err", err)
+		return
+	}
+	logReload(d.log, report)
+	if err := d.bmps.Sync(ctx); err != nil {
+		d.log.Error("BMP workers after reload", "err", err)
+	}
+}
+
+func logReload(log *slog.Logger, r service.ReloadReport) {
+	log.Info("configuration applied", "added", r.Added, "unchanged", r.Unchanged,
+		"changed_minor", r.Minor, "recreated", r.Major, "removed", r.Removed)
+}
+
+// wait blocks until a signal or a failed component, then stops gracefully.
+func (d *daemon) wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+		d.log.Info("stopping")
+	case err = <-d.errc:
+	}
+	d.shutdown()
+	return err
+}
+
+// shutdown stops accepting, lets in-flight requests and BMP packets finish
+// (bounded), and closes the database. Boards of running jobs stay powered.
+func (d *daemon) shutdown() {
+	if d.reloader != nil {
+		d.reloader.close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if d.tcp != nil {
+		d.tcp.Shutdown(ctx)
+	}
+	if d.http != nil {
+		d.http.Shutdown(ctx)
+	}
+	if d.stopBMPs != nil {
+		d.stopBMPs()
+	}
+	if d.stopRun != nil {
+		d.stopRun()
+	}
+	for _, done := range d.done {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			d.log.Warn("a component did not stop in time")
+		}
+	}
+	if d.svc != nil {
+		if err := d.svc.Close(); err != nil {
+			d.log.Error("closing the database", "err", err)
+		}
+	}
+	d.fakes.close()
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/spalloc/spallocd/bmp/fakebmp"
+	"github.com/spalloc/spallocd/service/config"
+)
+
+// fakeFleet runs an in-process fake BMP on loopback for every BMP of the
+// machines whose configuration asks for fakes (`fake_bmp = {...}`), and
+// tells the BMP workers where to find them instead of the configured address.
+type fakeFleet struct {
+	mu    sync.Mutex
+	fakes map[string]*fakebmp.Server // by configured BMP address
+}
+
+func newFakeFleet() *fakeFleet {
+	return &fakeFleet{fakes: map[string]*fakebmp.Server{}}
+}
+
+// sync starts fakes for new fake BMPs of cfg. Fakes of BMPs that left the
+// configuration keep running until close: a worker may still be finishing a
+// power-off on them.
+func (f *fakeFleet) sync(cfg *config.Config) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range cfg.Machines {
+		if m.FakeBMP == nil {
+			continue
+		}
+		for _, b := range m.BMPs {
+			if _, ok := f.fakes[b.Address]; ok {
+				continue
+			}
+			srv, err := fakebmp.New(fakebmp.Options{
+				Listen:     "127.0.0.1:0",
+				Boards:     frameBoardNums(m, b.Cabinet, b.Frame),
+				PowerDelay: m.FakeBMP.PowerDelay,
+				LinkDelay:  m.FakeBMP.LinkDelay,
+			})
+			if err == nil {
+				err = srv.Start()
+			}
+			if err != nil {
+				return fmt.Errorf("machine %q: fake BMP for cabinet %d frame %d: %w", m.Name, b.Cabinet, b.Frame, err)
+			}
+			f.fakes[b.Address] = srv
+		}
+	}
+	return nil
+}
+
+// frameBoardNums lists the board numbers the fake of one frame must answer
+// for: every slot of the frame (dead boards included: a real BMP powers a
+// dead board's slot too).
+func frameBoardNums(m config.Machine, cabinet, frame int) []int {
+	seen := map[int]bool{}
+	var nums []int
+	add := func(p config.BoardPos) {
+		if p.Cabinet == cabinet && p.Frame == frame && !seen[p.BoardNum] {
+			seen[p.BoardNum] = true
+			nums = append(nums, p.BoardNum)
+		}
+	}
+	for _, p := range m.Boards {
+		add(p)
+	}
+	for _, p := range m.DeadBoardPositions {
+		add(p)
+	}
+	if len(nums) == 0 {
+		return fakebmp.DefaultBoards()
+	}
+	return nums
+}
+
+// resolve maps a configured BMP address to where the worker must send: the
+// loopback address of its fake, or the address itself.
+func (f *fakeFleet) resolve(address string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if srv, ok := f.fakes[address]; ok {
+		return srv.Addr()
+	}
+	return address
+}
+
+func (f *fakeFleet) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for addr, srv := range f.fakes {
+		srv.Close()
+		delete(f.fakes, addr)
+	}
+}
