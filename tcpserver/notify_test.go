@@ -280,4 +280,3 @@ func TestNotificationLines(t *testing.T) {
 		}
 	}
 }
-
