@@ -32,6 +32,7 @@ type daemon struct {
 	bmps     *bmp.Manager
 	tcp      *tcpserver.Server
 	tcpAddr  string // where the v1 protocol listens
+	httpAddr string // where the admin API listens
 	http     *http.Server
 	reloader *reloader
 
@@ -181,6 +182,7 @@ func (d *daemon) startHTTP(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
+	d.httpAddr = ln.Addr().String()
 	d.http = &http.Server{
 		Handler:           httpapi.New(d.svc, httpapi.Options{AdminToken: token, Logger: d.log, Version: service.Version}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -198,7 +200,7 @@ func (d *daemon) announce(w io.Writer, cfg *config.Config) {
 	printSummary(cfg, w)
 	fmt.Fprintf(w, "spallocd %s: v1 protocol on %s, database %s\n", service.Version, d.tcpAddr, cfg.Server.Database)
 	if d.http != nil {
-		fmt.Fprintf(w, "dashboard and admin API on http://%s/\n", cfg.Server.HTTP)
+		fmt.Fprintf(w, "dashboard and admin API on http://%s/\n", d.httpAddr)
 	}
 	if d.opts.configPath == "" {
 		fmt.Fprintf(w, "try: spalloc --hostname %s --port %s 1   (the spalloc Python client)\n", hostOf(d.tcpAddr), portOf(d.tcpAddr))
