@@ -1,110 +1,397 @@
 package service
 
-// Operator operations behind the HTTP admin API and the dashboard: reads of
-// the board map, jobs with their history, BMP operations and reports, and
-// the mutations an operator may make. Every mutation is one transaction
-// through the service's writer and publishes what it changed.
+// Operator reads behind the HTTP admin API, the dashboard and the metrics:
+// board maps, jobs with their history, BMP operations, board history and
+// reports, health and gauges. Board and job state comes from the in-memory
+// mirror (what the protocol answers); what only the database keeps (times,
+// history, errors, reports) from the read pool. Operator writes are in
+// admin_ops.go, why a job waits in admin_wait.go.
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 
+	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-var errAdminTODO = Unavailable("not implemented yet")
+// defaultJobLimit and maxJobLimit bound one page of Jobs.
+const (
+	defaultJobLimit = 100
+	maxJobLimit     = 1000
+)
+
+// noMachine is the error for an unknown machine name.
+func noMachine(name string) error { return NotFound("There is no machine %q.", name) }
+
+// liveBoard finds board b of the live machine called name in the mirror.
+func (s *Service) liveBoard(name string, b geometry.Board) (*machineState, int, error) {
+	m := s.mirror.machineByName(name)
+	if m == nil {
+		return nil, 0, noMachine(name)
+	}
+	if !m.has(b) {
+		return nil, 0, NotFound("Machine %q has no board %v.", name, b)
+	}
+	return m, m.index(b), nil
+}
 
 // MachineDetail returns a live machine with its full board map.
 func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetail, error) {
-	return nil, errAdminTODO
+	m := s.mirror.machineByName(name)
+	if m == nil {
+		return nil, noMachine(name)
+	}
+	rows, err := s.rq.ListBoardsOfMachine(ctx, m.id)
+	if err != nil {
+		return nil, s.internal("read boards", err)
+	}
+	ops, err := s.openOpsPerBoard(ctx, m.id)
+	if err != nil {
+		return nil, err
+	}
+	reports, err := s.reportsPerBoard(ctx, m.id)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]db.Board, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	md := &MachineDetail{MachineSummary: machineSummary(m), Priority: m.priority, QueueLen: len(m.queue),
+		Boards: make([]BoardInfo, len(m.info))}
+	for _, bi := range m.bmps {
+		md.BMPs = append(md.BMPs, BMPEndpoint{ID: bi.id, Machine: m.name, Cabinet: bi.cabinet, Frame: bi.frame, Address: bi.address})
+	}
+	for i := range m.info {
+		md.Boards[i] = boardInfoOf(m, i, byID[m.info[i].id], ops, reports)
+	}
+	return md, nil
+}
+
+// openOpsPerBoard counts the open BMP operations of each board of a
+// machine, by board id.
+func (s *Service) openOpsPerBoard(ctx context.Context, machineID int64) (map[int64]int, error) {
+	rows, err := s.rq.AdminOpenOpsPerBoard(ctx, machineID)
+	if err != nil {
+		return nil, s.internal("count BMP operations", err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.BoardID] = int(r.N)
+	}
+	return out, nil
+}
+
+// reportsPerBoard counts the problem reports of each board of a machine,
+// by board id.
+func (s *Service) reportsPerBoard(ctx context.Context, machineID int64) (map[int64]int, error) {
+	rows, err := s.rq.AdminReportsPerBoard(ctx, machineID)
+	if err != nil {
+		return nil, s.internal("count board reports", err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		if r.BoardID != nil {
+			out[*r.BoardID] = int(r.N)
+		}
+	}
+	return out, nil
+}
+
+// boardInfoOf is board i of m: live state from the mirror, times and errors
+// from its row.
+func boardInfoOf(m *machineState, i int, row db.Board, ops, reports map[int64]int) BoardInfo {
+	info, d := m.info[i], m.dyn[i]
+	bi := BoardInfo{Board: m.board(i), IP: info.ip, Dead: info.dead, Power: d.power,
+		PowerChangedAt: row.PowerChangedAt, LastError: row.LastError,
+		PendingOps: ops[info.id], Reports: reports[info.id]}
+	if info.hasPos {
+		p := info.phys
+		bi.Physical = &p
+	}
+	if d.oos != "" {
+		reason := d.oos
+		bi.OutOfService = &reason
+	}
+	if d.job != 0 {
+		bi.JobID = ptr(d.job)
+	}
+	if d.waiting != 0 {
+		bi.WaitingJobID = ptr(d.waiting)
+	}
+	return bi
+}
+
+// jobRow is a job as AdminListJobs and AdminGetJob read it.
+type jobRow = db.AdminGetJobRow
+
+// stateMask selects job states for AdminListJobs: bit n is state n.
+func stateMask(states []JobState) int64 {
+	if len(states) == 0 {
+		return 1<<StateQueued | 1<<StatePower | 1<<StateReady | 1<<StateDestroyed
+	}
+	var mask int64
+	for _, st := range states {
+		mask |= 1 << st
+	}
+	return mask
+}
+
+// orNil is nil for "" (a filter not given), else s.
+func orNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // Jobs lists jobs matching f, newest first, with the total number of
-// matches before paging.
+// matches before paging. A machine filter matches jobs allocated on the
+// machine and jobs queued on it. Queued jobs say why they wait; pending
+// operations and history are left out (JobDetail has them).
 func (s *Service) Jobs(ctx context.Context, f JobFilter) ([]JobDetail, int, error) {
-	return nil, 0, errAdminTODO
+	switch {
+	case f.Limit <= 0:
+		f.Limit = defaultJobLimit
+	case f.Limit > maxJobLimit:
+		f.Limit = maxJobLimit
+	}
+	if f.Offset < 0 {
+		return nil, 0, Invalid("offset must not be negative")
+	}
+	mask := stateMask(f.States)
+	total, err := s.rq.AdminCountJobs(ctx, db.AdminCountJobsParams{StateMask: mask, Owner: orNil(f.Owner), Machine: orNil(f.Machine)})
+	if err != nil {
+		return nil, 0, s.internal("count jobs", err)
+	}
+	rows, err := s.rq.AdminListJobs(ctx, db.AdminListJobsParams{StateMask: mask, Owner: orNil(f.Owner),
+		Machine: orNil(f.Machine), Lim: int64(f.Limit), Off: int64(f.Offset)})
+	if err != nil {
+		return nil, 0, s.internal("list jobs", err)
+	}
+	out := make([]JobDetail, len(rows))
+	for i, r := range rows {
+		out[i] = s.jobDetail(jobRow(r))
+	}
+	return out, int(total), nil
 }
 
 // JobDetail returns one job with its boards, pending operations, history
-// and, while queued, why it waits.
+// and, while queued, why it waits. Unknown and forgotten jobs are NotFound.
 func (s *Service) JobDetail(ctx context.Context, id int64) (*JobDetail, error) {
-	return nil, errAdminTODO
+	r, err := s.rq.AdminGetJob(ctx, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, NotFound("There is no job %d.", id)
+	}
+	if err != nil {
+		return nil, s.internal("read job", err)
+	}
+	d := s.jobDetail(r)
+	if d.PendingOps, err = s.openOps(ctx, id); err != nil {
+		return nil, err
+	}
+	events, err := s.rq.AdminJobEvents(ctx, id)
+	if err != nil {
+		return nil, s.internal("read job history", err)
+	}
+	d.History = make([]JobEvent, len(events))
+	for i, e := range events {
+		d.History[i] = JobEvent{At: e.At, State: JobState(e.State), Power: boolPtr(e.Power), Machine: e.MachineName, Detail: derefOr(e.Detail, "")}
+	}
+	return &d, nil
 }
 
-// BoardHistory lists the allocations of a board, newest first.
+func boolPtr(p *int64) *bool {
+	if p == nil {
+		return nil
+	}
+	b := *p != 0
+	return &b
+}
+
+// jobDetail combines a job's row with its live state, if it is live: the
+// mirror is what the protocol answers, the row has the times.
+func (s *Service) jobDetail(r jobRow) JobDetail {
+	d := JobDetail{
+		JobSummary: JobSummary{ID: r.ID, Owner: r.Owner, StartTime: r.CreatedAt, Keepalive: r.Keepalive,
+			State: JobState(r.State), Power: boolPtr(r.Power), Args: json.RawMessage(r.Args),
+			Kwargs: json.RawMessage(r.Kwargs), MachineName: r.MachineName, KeepaliveHost: derefOr(r.KeepaliveHost, "")},
+		Reason: r.DestroyReason, CreatedAt: r.CreatedAt, AllocatedAt: r.AllocatedAt, ReadyAt: r.ReadyAt,
+		DestroyedAt: r.DestroyedAt,
+	}
+	mr := s.mirror
+	mr.mu.RLock()
+	defer mr.mu.RUnlock()
+	j := mr.jobs[r.ID]
+	if j == nil {
+		return d
+	}
+	names := make(map[int64]string, len(mr.machines))
+	for _, m := range mr.machines {
+		names[m.id] = m.name
+	}
+	d.JobSummary = summary(j, names)
+	if j.hasBoards() {
+		if m := mr.byID[j.machine]; m != nil {
+			d.MachineInfo = machineInfo(j, m)
+		}
+	}
+	if j.state == StateQueued {
+		d.Waiting = waitReason(j, mr.machines, mr.jobs)
+	}
+	return d
+}
+
+// openOps lists open BMP operations, of one job or (job 0) of all.
+func (s *Service) openOps(ctx context.Context, job int64) ([]PendingOp, error) {
+	rows, err := s.rq.AdminOpenOps(ctx, job)
+	if err != nil {
+		return nil, s.internal("list BMP operations", err)
+	}
+	out := make([]PendingOp, len(rows))
+	for i, r := range rows {
+		p := PendingOp{ID: r.ID, Machine: r.MachineName, Cabinet: int(r.Cabinet), Frame: int(r.Frame),
+			Board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)}, BoardNum: intOf(r.BoardNum),
+			JobID: r.JobID, Kind: OpKind(r.Op), CreatedAt: r.CreatedAt, ClaimedAt: r.ClaimedAt,
+			Attempts: int(r.Attempts), LastError: r.LastError}
+		if r.Link != nil {
+			l := geometry.Link(*r.Link)
+			p.Link = &l
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// PendingOps lists the open BMP operations in the order they were requested.
+func (s *Service) PendingOps(ctx context.Context) ([]PendingOp, error) { return s.openOps(ctx, 0) }
+
+// BoardHistory lists the allocations of a board, newest first, over every
+// incarnation of the machine (a re-created machine keeps its history).
 func (s *Service) BoardHistory(ctx context.Context, machine string, b geometry.Board) ([]BoardAllocation, error) {
-	return nil, errAdminTODO
+	if _, _, err := s.liveBoard(machine, b); err != nil {
+		return nil, err
+	}
+	rows, err := s.rq.AdminBoardHistory(ctx, db.AdminBoardHistoryParams{Machine: machine, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z)})
+	if err != nil {
+		return nil, s.internal("read board history", err)
+	}
+	out := make([]BoardAllocation, len(rows))
+	for i, r := range rows {
+		out[i] = BoardAllocation{JobID: r.JobID, Owner: r.Owner, AllocatedAt: r.AllocatedAt, FreedAt: r.FreedAt}
+	}
+	return out, nil
 }
 
 // BoardReports lists the problem reports filed against a board, newest first.
 func (s *Service) BoardReports(ctx context.Context, machine string, b geometry.Board) ([]BoardReport, error) {
-	return nil, errAdminTODO
+	if _, _, err := s.liveBoard(machine, b); err != nil {
+		return nil, err
+	}
+	rows, err := s.rq.AdminBoardReports(ctx, db.AdminBoardReportsParams{Machine: machine, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z)})
+	if err != nil {
+		return nil, s.internal("read board reports", err)
+	}
+	out := make([]BoardReport, len(rows))
+	for i, r := range rows {
+		out[i] = BoardReport{ID: r.ID, IP: r.Ip, JobID: r.JobID, ChipX: intPtr(r.ChipX), ChipY: intPtr(r.ChipY),
+			Core: intPtr(r.Core), Description: r.Description, Reporter: derefOr(r.Reporter, ""), ReportedAt: r.ReportedAt}
+	}
+	return out, nil
 }
 
-// PendingOps lists the open BMP operations in the order they were requested.
-func (s *Service) PendingOps(ctx context.Context) ([]PendingOp, error) {
-	return nil, errAdminTODO
-}
-
-// SetBoardInService takes a board out of service (with a reason) or returns
-// it. A job holding the board keeps it.
-func (s *Service) SetBoardInService(ctx context.Context, machine string, b geometry.Board, inService bool, reason string) error {
-	return errAdminTODO
-}
-
-// TakeBoardOutOfService takes a board out of service and, when destroyJob is
-// set, destroys the job holding it, in one transaction.
-func (s *Service) TakeBoardOutOfService(ctx context.Context, machine string, b geometry.Board, reason string, destroyJob bool) error {
-	return errAdminTODO
-}
-
-// SetLinkDead marks the link leaving b in direction l (and its opposite
-// end) dead or alive.
-func (s *Service) SetLinkDead(ctx context.Context, machine string, b geometry.Board, l geometry.Link, dead bool) error {
-	return errAdminTODO
-}
-
-// PowerBoard powers a board that is not in a job on or off for maintenance.
-func (s *Service) PowerBoard(ctx context.Context, machine string, b geometry.Board, on bool) error {
-	return errAdminTODO
-}
-
-// EmergencyStop destroys every job, powers every board off and refuses new
-// jobs until Resume; the state survives a restart.
-func (s *Service) EmergencyStop(ctx context.Context, reason string) error {
-	return errAdminTODO
-}
-
-// Resume ends an emergency stop.
-func (s *Service) Resume(ctx context.Context) error {
-	return errAdminTODO
+func intPtr(p *int64) *int {
+	if p == nil {
+		return nil
+	}
+	v := int(*p)
+	return &v
 }
 
 // Health reports whether the database answers and whether an emergency stop
 // is in force.
 func (s *Service) Health(ctx context.Context) Health {
-	return Health{}
+	_, err := s.rq.AdminPing(ctx)
+	if err != nil {
+		s.log.Warn("health check: database does not answer", "err", err)
+	}
+	return Health{DatabaseOK: err == nil, EmergencyStop: s.mirror.isStopped()}
 }
+
+// boardStates lists every board state, so that gauges exist with 0.
+var boardStates = []string{BoardFree, BoardJob, BoardWaiting, BoardPowering, BoardOutOfService, BoardDead}
 
 // Stats returns the gauges of /metrics.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
-	return Stats{}, errAdminTODO
+	st := Stats{JobsByState: map[JobState]int{}, BoardsByState: map[string]map[string]int{},
+		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: s.mirror.isStopped()}
+	rows, err := s.rq.AdminJobsByState(ctx)
+	if err != nil {
+		return st, s.internal("count jobs", err)
+	}
+	for _, r := range rows {
+		st.JobsByState[JobState(r.State)] = int(r.N)
+	}
+	open, err := s.rq.AdminCountOpenOps(ctx)
+	if err != nil {
+		return st, s.internal("count BMP operations", err)
+	}
+	st.PendingBMPOps = int(open)
+	for _, m := range s.mirror.machineList() {
+		ops, err := s.openOpsPerBoard(ctx, m.id)
+		if err != nil {
+			return st, err
+		}
+		counts := make(map[string]int, len(boardStates))
+		for _, name := range boardStates {
+			counts[name] = 0
+		}
+		powered := 0
+		for i := range m.info {
+			counts[boardInfoOf(m, i, db.Board{}, ops, nil).State()]++
+			if m.dyn[i].power {
+				powered++
+			}
+		}
+		st.BoardsByState[m.name] = counts
+		st.PoweredBoards[m.name] = powered
+		st.QueueByMachine[m.name] = len(m.queue)
+	}
+	return st, nil
 }
 
 // LastJobEventID returns the id of the newest job history entry (0 when
 // there is none): the starting watermark of AllocationWaits.
 func (s *Service) LastJobEventID(ctx context.Context) (int64, error) {
-	return 0, errAdminTODO
+	id, err := s.rq.AdminLastJobEventID(ctx)
+	if err != nil {
+		return 0, s.internal("read job history", err)
+	}
+	return id, nil
 }
 
 // AllocationWaits returns, for each allocation recorded in the job history
 // after event id after, how long the job had been queued (seconds), and the
-// id of the newest history entry examined (the next watermark).
+// id to pass next time.
 func (s *Service) AllocationWaits(ctx context.Context, after int64) ([]float64, int64, error) {
-	return nil, after, errAdminTODO
+	rows, err := s.rq.AdminAllocationWaits(ctx, after)
+	if err != nil {
+		return nil, after, s.internal("read job history", err)
+	}
+	waits := make([]float64, len(rows))
+	last := after
+	for i, r := range rows {
+		waits[i] = r.Wait
+		last = max(last, r.ID)
+	}
+	return waits, last, nil
 }
 
-// Consistency runs the consistency check of spec §1 and returns the
-// problems found (none = consistent).
+// Consistency runs the consistency check of spec §1 (CheckConsistency) and
+// returns the problems found (none = consistent).
 func (s *Service) Consistency(ctx context.Context) ([]string, error) {
-	return nil, errAdminTODO
+	return s.CheckConsistency(ctx)
 }

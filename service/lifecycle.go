@@ -290,7 +290,9 @@ func (t *tx) releaseBoard(m *machineState, i int, job int64) error {
 	if err != nil {
 		return t.dbErr("release board", err)
 	}
-	*d = boardDyn{waiting: job, waitingSince: t.at, power: d.power}
+	// oos: an operator may have taken the held board out of service
+	// (admin_ops.go); it stays out once freed (the row keeps it too).
+	*d = boardDyn{waiting: job, waitingSince: t.at, power: d.power, oos: d.oos}
 	m.occ.Use[i] = allocator.Waiting
 	return t.addOp(m, i, job, OpPowerOff, 0)
 }

@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/spalloc/spallocd/service"
+)
+
+// scrape reads /metrics over HTTP and parses it.
+func (e *env) scrape() map[string]*dto.MetricFamily {
+	e.t.Helper()
+	r := e.get("/metrics")
+	if r.code != http.StatusOK {
+		e.t.Fatalf("/metrics: status %d: %s", r.code, r.body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(r.body))
+	if err != nil {
+		e.t.Fatalf("/metrics is not the Prometheus text format: %v\n%s", err, r.body)
+	}
+	return fams
+}
+
+// metric finds the sample of family name with exactly these labels.
+func metric(fams map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
+	f := fams[name]
+	if f == nil {
+		return nil
+	}
+	for _, m := range f.Metric {
+		if len(m.Label) != len(labels)/2 {
+			continue
+		}
+		match := true
+		for i, lp := range m.Label {
+			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
+				match = false
+			}
+		}
+		if match {
+			return m
+		}
+	}
+	return nil
+}
+
+// value is a gauge's or counter's value; -1 when absent.
+func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	m := metric(fams, name, labels...)
+	switch {
+	case m == nil:
+		return -1
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	}
+	return -1
+}
+
+// TestMetricsAfterAScriptedSequence: jobs created, waiting, powered and
+// destroyed, protocol and BMP observations recorded: every gauge, counter
+// and histogram says what happened.
+func TestMetricsAfterAScriptedSequence(t *testing.T) {
+	e := newEnv(t)
+	a := e.createJob("alice", oneBoard(), "spin") // allocated at once
+	e.completeOps()
+	b := e.createJob("bob", service.Shape{Kind: service.ShapeRect, W: 2, H: 1}, "spin") // waits for alice's board
+	e.clock.Advance(30 * time.Second)
+	if err := e.svc.DestroyJob(e.ctx, a, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.completeOps()                               // alice's board off, bob allocated after 30 s and powered
+	c := e.createJob("carol", oneBoard(), "solo") // allocated, left powering
+	carol := e.job(c)
+	if bob := e.job(b); bob.State != "ready" || len(bob.Boards) != 5 || carol.State != "power" {
+		t.Fatalf("setup: bob %s with %d boards, carol %s; want bob ready on 5 boards, carol powering", bob.State, len(bob.Boards), carol.State)
+	}
+
+	e.metrics.ProtocolConnection(+1)
+	e.metrics.ProtocolConnection(+1)
+	e.metrics.ProtocolConnection(-1)
+	for range 3 {
+		e.metrics.ProtocolRequest("create_job", nil)
+	}
+	e.metrics.ProtocolRequest("frobnicate", service.Invalid("unknown command"))
+	e.metrics.ProtocolRequest("get_job_state", nil)
+	e.metrics.BMPOperation(service.OpPowerOn, 100*time.Millisecond, nil)
+	e.metrics.BMPOperation(service.OpPowerOn, 3*time.Second, errors.New("timed out"))
+	e.metrics.BMPOperation(service.OpLinkOff, 20*time.Millisecond, nil)
+
+	fams := e.scrape()
+	want := []struct {
+		name   string
+		labels []string
+		value  float64
+	}{
+		{"spalloc_jobs", []string{"state", "queued"}, 0},
+		{"spalloc_jobs", []string{"state", "power"}, 1},
+		{"spalloc_jobs", []string{"state", "ready"}, 1},
+		{"spalloc_jobs", []string{"state", "destroyed"}, 1},
+		{"spalloc_boards", []string{"machine", "spin", "state", "job"}, 5},
+		{"spalloc_boards", []string{"machine", "spin", "state", "free"}, 0},
+		{"spalloc_boards", []string{"machine", "spin", "state", "dead"}, 1},
+		{"spalloc_boards", []string{"machine", "spin", "state", "waiting"}, 0},
+		{"spalloc_boards", []string{"machine", "solo", "state", "job"}, 1},
+		{"spalloc_boards_powered", []string{"machine", "spin"}, 5},
+		{"spalloc_boards_powered", []string{"machine", "solo"}, 0},
+		{"spalloc_queue_length", []string{"machine", "spin"}, 0},
+		{"spalloc_queue_length", []string{"machine", "solo"}, 0},
+		{"spalloc_bmp_pending_operations", nil, float64(len(carol.PendingOps))},
+		{"spalloc_emergency_stop", nil, 0},
+		{"spalloc_protocol_connections", nil, 1},
+		{"spalloc_protocol_connections_total", nil, 2},
+		{"spalloc_protocol_requests_total", []string{"command", "create_job", "result", "ok"}, 3},
+		{"spalloc_protocol_requests_total", []string{"command", "unknown", "result", "invalid"}, 1},
+		{"spalloc_protocol_requests_total", []string{"command", "get_job_state", "result", "ok"}, 1},
+		{"spalloc_bmp_failures_total", []string{"op", "power_on"}, 1},
+	}
+	for _, w := range want {
+		if got := value(fams, w.name, w.labels...); got != w.value {
+			t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.value)
+		}
+	}
+	if len(carol.PendingOps) == 0 {
+		t.Errorf("carol's job has no pending operations; the pending gauge was not exercised")
+	}
+	hist := func(name string, labels ...string) *dto.Histogram {
+		m := metric(fams, name, labels...)
+		if m == nil || m.Histogram == nil {
+			t.Fatalf("histogram %s%v missing", name, labels)
+		}
+		return m.Histogram
+	}
+	if h := hist("spalloc_allocation_wait_seconds"); h.GetSampleCount() != 3 || h.GetSampleSum() != 30 {
+		t.Errorf("allocation waits: %d samples summing to %v s, want 3 (alice 0 s, bob 30 s, carol 0 s)", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if h := hist("spalloc_bmp_operation_seconds", "op", "power_on"); h.GetSampleCount() != 2 || h.GetSampleSum() != 3.1 {
+		t.Errorf("power_on latency: %d samples summing to %v, want 2 summing to 3.1", h.GetSampleCount(), h.GetSampleSum())
+	}
+	if h := hist("spalloc_bmp_operation_seconds", "op", "link_off"); h.GetSampleCount() != 1 {
+		t.Errorf("link_off latency: %d samples, want 1", h.GetSampleCount())
+	}
+
+	// A second scrape does not count the same allocations again.
+	if h := e.scrape(); metric(h, "spalloc_allocation_wait_seconds").Histogram.GetSampleCount() != 3 {
+		t.Errorf("allocation waits counted twice")
+	}
+}

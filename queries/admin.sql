@@ -1,0 +1,115 @@
+-- Operator reads and writes (service/admin*.go): the HTTP admin API and
+-- the dashboard.
+
+-- name: AdminCountJobs :one
+-- Jobs matching the filters (see AdminListJobs), before paging.
+SELECT count(*) FROM jobs j
+WHERE j.forgotten = 0
+  AND (sqlc.arg(state_mask) & (1 << j.state)) != 0
+  AND (sqlc.narg(owner) IS NULL OR j.owner = sqlc.narg(owner))
+  AND (sqlc.narg(machine) IS NULL
+       OR j.machine_id IN (SELECT m.id FROM machines m WHERE m.name = sqlc.narg(machine))
+       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m ON m.id = q.machine_id
+                   WHERE m.name = sqlc.narg(machine)));
+
+-- name: AdminListJobs :many
+-- Jobs whose state bit is set in state_mask (bit n = state n), of an owner,
+-- allocated on or queued on a machine (by name); newest first.
+SELECT j.*, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
+WHERE j.forgotten = 0
+  AND (sqlc.arg(state_mask) & (1 << j.state)) != 0
+  AND (sqlc.narg(owner) IS NULL OR j.owner = sqlc.narg(owner))
+  AND (sqlc.narg(machine) IS NULL
+       OR j.machine_id IN (SELECT m2.id FROM machines m2 WHERE m2.name = sqlc.narg(machine))
+       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m3 ON m3.id = q.machine_id
+                   WHERE m3.name = sqlc.narg(machine)))
+ORDER BY j.id DESC
+LIMIT sqlc.arg(lim) OFFSET sqlc.arg(off);
+
+-- name: AdminGetJob :one
+SELECT j.*, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
+WHERE j.id = ? AND j.forgotten = 0;
+
+-- name: AdminJobEvents :many
+SELECT e.at, e.state, e.power, e.detail, m.name AS machine_name
+FROM job_events e LEFT JOIN machines m ON m.id = e.machine_id
+WHERE e.job_id = ?
+ORDER BY e.id;
+
+-- name: AdminOpenOps :many
+-- Open BMP operations with where they go, oldest first; job_id 0 = all.
+SELECT o.id, o.job_id, o.op, o.link, o.created_at, o.claimed_at, o.attempts, o.last_error,
+       b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
+FROM bmp_ops o
+JOIN boards b ON b.id = o.board_id
+JOIN bmps p ON p.id = o.bmp_id
+JOIN machines m ON m.id = b.machine_id
+WHERE o.done_at IS NULL AND (sqlc.arg(job_id) = 0 OR o.job_id = sqlc.arg(job_id))
+ORDER BY o.id;
+
+-- name: AdminCountOpenOps :one
+SELECT count(*) FROM bmp_ops WHERE done_at IS NULL;
+
+-- name: AdminOpenOpsPerBoard :many
+SELECT o.board_id, count(*) AS n FROM bmp_ops o JOIN boards b ON b.id = o.board_id
+WHERE o.done_at IS NULL AND b.machine_id = ?
+GROUP BY o.board_id;
+
+-- name: AdminReportsPerBoard :many
+SELECT r.board_id, count(*) AS n FROM board_reports r JOIN boards b ON b.id = r.board_id
+WHERE b.machine_id = ?
+GROUP BY r.board_id;
+
+-- name: AdminBoardHistory :many
+-- Allocations of the board at (x, y, z) of every machine that had this name
+-- (a re-created machine keeps its history), newest first.
+SELECT a.job_id, j.owner, a.allocated_at, a.freed_at
+FROM board_allocations a
+JOIN boards b ON b.id = a.board_id
+JOIN machines m ON m.id = b.machine_id
+JOIN jobs j ON j.id = a.job_id
+WHERE m.name = sqlc.arg(machine) AND b.x = sqlc.arg(x) AND b.y = sqlc.arg(y) AND b.z = sqlc.arg(z)
+ORDER BY a.allocated_at DESC, a.id DESC;
+
+-- name: AdminBoardReports :many
+-- Problem reports filed against the board at (x, y, z) of every machine that
+-- had this name, newest first.
+SELECT r.id, r.ip, r.job_id, r.chip_x, r.chip_y, r.core, r.description, r.reporter, r.reported_at
+FROM board_reports r
+JOIN boards b ON b.id = r.board_id
+JOIN machines m ON m.id = b.machine_id
+WHERE m.name = sqlc.arg(machine) AND b.x = sqlc.arg(x) AND b.y = sqlc.arg(y) AND b.z = sqlc.arg(z)
+ORDER BY r.reported_at DESC, r.id DESC;
+
+-- name: AdminJobsByState :many
+SELECT state, count(*) AS n FROM jobs WHERE forgotten = 0 GROUP BY state;
+
+-- name: AdminSetOutOfService :exec
+-- An operator takes a board out of service: unlike a BMP failure, a job
+-- holding the board keeps it.
+UPDATE boards SET out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at)
+WHERE id = sqlc.arg(id);
+
+-- name: AdminDeleteDeadLink :exec
+DELETE FROM dead_links WHERE board_id = ? AND link = ?;
+
+-- name: AdminLastJobEventID :one
+SELECT CAST(coalesce(max(id), 0) AS INTEGER) FROM job_events;
+
+-- name: AdminAllocationWaits :many
+-- Allocations (a job moving from queued to power) recorded after event id
+-- after, with how long the job had been queued.
+SELECT e.id, CAST(e.at - (SELECT p.at FROM job_events p
+                          WHERE p.job_id = e.job_id AND p.id < e.id
+                          ORDER BY p.id DESC LIMIT 1) AS REAL) AS wait
+FROM job_events e
+WHERE e.id > sqlc.arg(after) AND e.state = 2
+  AND (SELECT p.state FROM job_events p WHERE p.job_id = e.job_id AND p.id < e.id
+       ORDER BY p.id DESC LIMIT 1) = 1
+ORDER BY e.id;
+
+-- name: AdminPing :one
+SELECT 1;
+
+-- name: AdminBoardHasOpenOp :one
+SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL);
