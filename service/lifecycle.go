@@ -66,7 +66,7 @@ func (t *tx) enqueue(m *machineState, id int64) error {
 	if err := t.q.InsertQueueEntry(t.ctx, db.InsertQueueEntryParams{MachineID: m.id, JobID: id}); err != nil {
 		return t.dbErr("queue job", err)
 	}
-	mm := t.editMachine(m.id)
+	mm := t.editQueue(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); !found {
 		mm.queue = slices.Insert(mm.queue, i, id)
 	}
@@ -83,7 +83,7 @@ func (t *tx) dequeue(m *machineState, id int64) error {
 }
 
 func (t *tx) dropFromQueue(m *machineState, id int64) {
-	mm := t.editMachine(m.id)
+	mm := t.editQueue(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); found {
 		mm.queue = slices.Delete(mm.queue, i, i+1)
 	}

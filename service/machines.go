@@ -117,7 +117,7 @@ func (t *tx) setPriority(om *machineState, priority int) error {
 	if err := t.q.SetMachinePriority(t.ctx, db.SetMachinePriorityParams{Priority: int64(priority), ID: om.id}); err != nil {
 		return t.dbErr("set machine priority", err)
 	}
-	t.editMachine(om.id).priority = priority
+	t.edit(om.id, 0).priority = priority
 	return nil
 }
 
@@ -163,7 +163,7 @@ func (t *tx) createMachine(cm *config.Machine, priority int) (*machineState, err
 	}
 	m.occ = allocator.NewOccupancy(m.model.m)
 	t.bump(m)
-	t.machines[id] = m
+	t.addMachine(m)
 	t.change.machine(m.name)
 	t.logf("machine added", "machine", m.name, "width", m.width, "height", m.height)
 	return m, nil
@@ -282,7 +282,7 @@ func (t *tx) reloadDeadLinks(m *machineState) error {
 // updateMinor applies new tags, dead boards and dead links; jobs keep their
 // boards (a board newly dead stays with its job until released).
 func (t *tx) updateMinor(om *machineState, cm *config.Machine) error {
-	m := t.editMachine(om.id)
+	m := t.edit(om.id, 0)
 	if err := t.q.DeleteMachineTags(t.ctx, m.id); err != nil {
 		return t.dbErr("delete machine tags", err)
 	}
@@ -339,7 +339,7 @@ func (t *tx) retireMachine(om *machineState) error {
 			}
 		}
 	}
-	m := t.editMachine(om.id)
+	m := t.edit(om.id, 0)
 	for _, id := range slices.Clone(m.queue) {
 		if err := t.dequeue(m, id); err != nil {
 			return err

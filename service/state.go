@@ -80,7 +80,7 @@ type queueMemo struct {
 }
 
 // machineState is one live machine. A published machineState is never
-// modified; a transaction edits a clone (see tx.editMachine).
+// modified; a transaction edits a copy (see tx.edit).
 type machineState struct {
 	id            int64
 	name          string
@@ -99,15 +99,6 @@ type machineState struct {
 	version uint64  // changes whenever occupancy or model change
 	queue   []int64 // queued job ids, ascending (= creation order)
 	memo    *queueMemo
-}
-
-// clone copies the parts a transaction may change.
-func (m *machineState) clone() *machineState {
-	c := *m
-	c.dyn = slices.Clone(m.dyn)
-	c.occ = m.occ.Clone()
-	c.queue = slices.Clone(m.queue)
-	return &c
 }
 
 func (m *machineState) index(b geometry.Board) int { return 3*(b.Y*m.width+b.X) + b.Z }

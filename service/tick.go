@@ -6,15 +6,25 @@ package service
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
 // Run performs timed work (keepalive expiry, delayed freeing, queue service)
 // every interval until ctx is done. Errors of a round are logged; the loop
 // goes on.
+//
+// While Run runs it also checkpoints the write-ahead log every second from
+// a reader connection, so that commits rarely pay for a checkpoint (SQLite
+// checkpoints inside the commit that fills the log; that commit then takes
+// milliseconds). A larger log limit stays as a safety valve for bursts.
 func (s *Service) Run(ctx context.Context) error {
 	tk := time.NewTicker(s.tick)
 	defer tk.Stop()
+	ck := time.NewTicker(checkpointInterval)
+	defer ck.Stop()
+	s.setAutoCheckpoint(ctx, burstAutoCheckpoint)
+	defer s.setAutoCheckpoint(context.WithoutCancel(ctx), defaultAutoCheckpoint)
 	for {
 		select {
 		case <-ctx.Done():
@@ -23,7 +33,30 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.Tick(ctx); err != nil && KindOf(err) != KindUnavailable {
 				s.log.Error("timed work failed", "err", err)
 			}
+		case <-ck.C:
+			s.checkpoint(ctx)
 		}
+	}
+}
+
+// Checkpoint settings: SQLite's default log limit (pages) and the one used
+// while Run checkpoints in the background.
+const (
+	defaultAutoCheckpoint = 1000
+	burstAutoCheckpoint   = 8000
+	checkpointInterval    = time.Second
+)
+
+func (s *Service) setAutoCheckpoint(ctx context.Context, pages int) {
+	if _, err := s.db.Write.ExecContext(ctx, "PRAGMA wal_autocheckpoint="+strconv.Itoa(pages)); err != nil && ctx.Err() == nil {
+		s.log.Warn("cannot set the WAL auto-checkpoint", "err", err)
+	}
+}
+
+// checkpoint copies the log into the database without blocking the writer.
+func (s *Service) checkpoint(ctx context.Context) {
+	if _, err := s.db.Read.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
+		s.log.Warn("WAL checkpoint failed", "err", err)
 	}
 }
 

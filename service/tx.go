@@ -25,6 +25,7 @@ type tx struct {
 	at  float64 // now as Unix seconds
 
 	machines map[int64]*machineState // copies being edited
+	owned    map[int64]uint8         // which parts of each copy are private
 	order    []*machineState         // a new machine list (ApplyConfig), else nil
 	jobs     map[int64]*jobState     // new or edited live jobs
 	ended    map[int64]bool          // jobs destroyed in this transaction
@@ -71,7 +72,7 @@ func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 func (s *Service) newTx(ctx context.Context, sqlTx *sql.Tx) *tx {
 	now := s.clock.Now()
 	return &tx{s: s, ctx: ctx, q: s.wq.WithTx(sqlTx), now: now, at: unixSeconds(now),
-		machines: map[int64]*machineState{}, jobs: map[int64]*jobState{}, ended: map[int64]bool{}}
+		machines: map[int64]*machineState{}, owned: map[int64]uint8{}, jobs: map[int64]*jobState{}, ended: map[int64]bool{}}
 }
 
 // runTx runs fn and the work every transaction ends with: serving the
@@ -180,18 +181,49 @@ func (t *tx) machineByName(name string) *machineState {
 	return nil
 }
 
-// editMachine returns a private copy of a machine to change.
-func (t *tx) editMachine(id int64) *machineState {
-	if m, ok := t.machines[id]; ok {
-		return m
+// Parts of a machine a transaction owns (has copied) and may change.
+const (
+	ownQueue  = 1 << iota // the queue
+	ownBoards             // board states and occupancy
+)
+
+// edit returns the transaction's copy of a machine, owning at least the
+// given parts; scalar fields (priority, tags, model, ...) may always be
+// replaced on it. Published states are never changed.
+func (t *tx) edit(id int64, parts uint8) *machineState {
+	m, ok := t.machines[id]
+	if !ok {
+		base := t.machine(id)
+		if base == nil {
+			return nil
+		}
+		c := *base
+		m = &c
+		t.machines[id] = m
 	}
-	m := t.machine(id)
-	if m == nil {
-		return nil
+	need := parts &^ t.owned[id]
+	if need&ownQueue != 0 {
+		m.queue = slices.Clone(m.queue)
 	}
-	c := m.clone()
-	t.machines[id] = c
-	return c
+	if need&ownBoards != 0 {
+		m.dyn = slices.Clone(m.dyn)
+		m.occ = m.occ.Clone()
+	}
+	t.owned[id] |= parts
+	return m
+}
+
+// editMachine returns a private copy of a machine whose boards, queue and
+// fields may all change.
+func (t *tx) editMachine(id int64) *machineState { return t.edit(id, ownQueue|ownBoards) }
+
+// editQueue returns a private copy of a machine whose queue may change.
+func (t *tx) editQueue(id int64) *machineState { return t.edit(id, ownQueue) }
+
+// addMachine records a machine created in this transaction.
+func (t *tx) addMachine(m *machineState) {
+	t.machines[m.id] = m
+	t.owned[m.id] = ownQueue | ownBoards
 }
 
 // bump marks a machine's occupancy or model as changed.
