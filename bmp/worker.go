@@ -61,8 +61,8 @@ type worker struct {
 	done   chan struct{} // closed when run returns
 	cancel context.CancelFunc
 
-	client    *Client
-	dialErr   error // the address is unusable: every step fails with it
+	client    *Client // nil until connect succeeds
+	dialErr   error   // why connect failed: every step of the attempt fails with it
 	pace      pacer
 	retries   []batch // failed attempts waiting for their retry, by due time
 	pending   []service.OpResult
@@ -98,12 +98,11 @@ func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	exec, release := graceContext(ctx, w.cfg.stopGrace)
 	defer release()
-	w.client, w.dialErr = Dial(exec, w.addr, w.cfg.clientOptions())
-	if w.dialErr != nil {
-		w.cfg.log.Error("BMP address unusable; its operations will fail", "bmp", w.name(), "err", w.dialErr)
-	} else {
-		defer w.client.Close()
-	}
+	defer func() {
+		if w.client != nil {
+			w.client.Close()
+		}
+	}()
 	for ctx.Err() == nil {
 		w.claimAndRun(ctx, exec)
 		for ctx.Err() == nil && len(w.retries) > 0 && !time.Now().Before(w.retries[0].due) {
@@ -135,6 +134,20 @@ func (w *worker) waitForWork(ctx context.Context) {
 	}
 }
 
+// connect opens the client if it is not open yet. An address that cannot
+// be used (say, a host name that does not resolve) fails the steps of this
+// attempt; the next attempt tries again.
+func (w *worker) connect(ctx context.Context) {
+	if w.client != nil {
+		return
+	}
+	w.client, w.dialErr = Dial(ctx, w.addr, w.cfg.clientOptions())
+	if w.dialErr != nil {
+		w.client = nil
+		w.cfg.log.Error("cannot open the BMP's address", "bmp", w.name(), "err", w.dialErr)
+	}
+}
+
 func (w *worker) claimAndRun(ctx, exec context.Context) {
 	ops, err := w.svc.ClaimBMPOps(ctx, w.ep.ID)
 	if err != nil {
@@ -160,6 +173,7 @@ func (w *worker) claimAndRun(ctx, exec context.Context) {
 // Ops that succeed are reported; ops that fail are tried again after the
 // request retry delay, or reported as failed once the attempts are used up.
 func (w *worker) runBatch(ctx, exec context.Context, b batch) {
+	w.connect(exec)
 	steps, bad := planOps(b.ops)
 	for _, op := range bad {
 		w.finish(op, fmt.Errorf("bmp %s: cannot carry out operation %d: kind %q, link %d", w.addr, op.ID, op.Kind, op.Link))
@@ -170,6 +184,9 @@ func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 	for _, s := range steps {
 		if ctx.Err() != nil {
 			break // stopping: the rest stays claimed and is redone after restart
+		}
+		if s.kind == stepPowerOn {
+			w.flush(exec) // a power-on can take seconds: report what is done first
 		}
 		var errs map[int]error
 		switch {
@@ -198,8 +215,8 @@ func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 				}
 			}
 		}
-		if s.kind != stepLinks || time.Since(w.pendingAt) >= w.cfg.flushWait {
-			w.flush(exec) // jobs become ready as soon as their boards are
+		if time.Since(w.pendingAt) >= w.cfg.flushWait {
+			w.flush(exec) // a long attempt reports as it goes
 		}
 	}
 	w.afterAttempt(b, failed)
@@ -248,7 +265,7 @@ func allBoards(boards []int, err error) map[int]error {
 func (w *worker) do(ctx context.Context, s step) (errs map[int]error, fatal error) {
 	start := time.Now()
 	switch {
-	case w.dialErr != nil:
+	case w.client == nil:
 		errs, fatal = allBoards(s.boards, w.dialErr), w.dialErr
 	case s.kind == stepPowerOn:
 		errs = w.powerOn(ctx, s.boards)

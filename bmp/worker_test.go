@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -549,6 +550,20 @@ func TestWorkerDownBMPDoesNotStallOthers(t *testing.T) {
 	stopMgr() // returns after the stop grace, although the power-on is unanswered
 	if !be.isClaimed(downIDs[0]) {
 		t.Error("an interrupted op was reported; it must stay claimed to be redone after a restart")
+	}
+}
+
+// TestWorkerBadAddress: a BMP address that cannot be used fails the ops
+// with an error naming it, instead of leaving them claimed for ever.
+func TestWorkerBadAddress(t *testing.T) {
+	be := newMemBackend()
+	be.setBMPs(service.BMPEndpoint{ID: 1, Machine: "m", Address: "127.0.0.1:0"})
+	startManager(t, be, ManagerOptions{Settings: fastSettings()})
+	errs := be.awaitOutcomes(t, be.add(op(1, service.OpPowerOn, 0, 0), op(1, service.OpLinkOff, 0, 1))...)
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), `"127.0.0.1:0"`) {
+			t.Errorf("op %d: error %v, want one naming the address", i, err)
+		}
 	}
 }
 
