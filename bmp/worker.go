@@ -174,6 +174,9 @@ func (w *worker) claimAndRun(ctx, exec context.Context) {
 // request retry delay, or reported as failed once the attempts are used up.
 func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 	w.connect(exec)
+	for _, op := range b.ops {
+		w.attempts[op.ID] = b.attempt
+	}
 	steps, bad := planOps(b.ops)
 	for _, op := range bad {
 		w.finish(op, fmt.Errorf("bmp %s: cannot carry out operation %d: kind %q, link %d", w.addr, op.ID, op.Kind, op.Link))
@@ -235,7 +238,6 @@ func (w *worker) afterAttempt(b batch, failed map[int64]error) {
 		if !ok {
 			continue
 		}
-		w.attempts[op.ID] = b.attempt
 		if b.attempt >= w.cfg.attempts() {
 			w.finish(op, fmt.Errorf("%w (gave up after %d attempt(s))", err, b.attempt))
 			continue

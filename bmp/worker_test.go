@@ -553,6 +553,51 @@ func TestWorkerDownBMPDoesNotStallOthers(t *testing.T) {
 	}
 }
 
+type recorder struct {
+	mu    sync.Mutex
+	steps []StepEvent
+	ops   []OpEvent
+}
+
+func (r *recorder) Step(e StepEvent) { r.mu.Lock(); r.steps = append(r.steps, e); r.mu.Unlock() }
+func (r *recorder) OpDone(e OpEvent) { r.mu.Lock(); r.ops = append(r.ops, e); r.mu.Unlock() }
+
+// TestWorkerObserver: the metrics hooks see each step (with its failure)
+// and each op's outcome with the attempts it took.
+func TestWorkerObserver(t *testing.T) {
+	srv := startFake(t, fakebmp.Options{})
+	srv.AddRule(fakebmp.Rule{Cmds: []scp.Command{scp.CmdPower}, Count: 1, Action: fakebmp.Drop()})
+	be := newMemBackend()
+	be.setBMPs(endpoint(1, srv))
+	rec := &recorder{}
+	_, stopMgr := startManager(t, be, ManagerOptions{Settings: fastSettings(), Observer: rec})
+	noErrors(t, be.awaitOutcomes(t, be.add(op(1, service.OpPowerOn, 3, 0), op(1, service.OpLinkOff, 3, 4))...))
+	stopMgr()
+	var kinds []string
+	for _, e := range rec.steps {
+		k := e.Kind
+		if e.Err != nil {
+			var te *TimeoutError
+			if !errors.As(e.Err, &te) || e.Failed != e.Boards {
+				t.Errorf("failed step %+v, want a time-out of every board", e)
+			}
+			k += "!"
+		}
+		kinds = append(kinds, k)
+	}
+	if want := []string{"power_on!", "power_on", "links"}; !slices.Equal(kinds, want) {
+		t.Errorf("steps %q, want %q (the link step skipped after the time-out)", kinds, want)
+	}
+	if len(rec.ops) != 2 {
+		t.Fatalf("%d op events, want 2", len(rec.ops))
+	}
+	for _, e := range rec.ops {
+		if e.Attempts != 2 || e.Err != nil || e.BMP.ID != 1 {
+			t.Errorf("op event %+v, want done in attempt 2 on BMP 1", e)
+		}
+	}
+}
+
 // TestWorkerBadAddress: a BMP address that cannot be used fails the ops
 // with an error naming it, instead of leaving them claimed for ever.
 func TestWorkerBadAddress(t *testing.T) {
