@@ -106,12 +106,12 @@ type replayer struct {
 	conns map[int]*replayConn
 	ids   map[int64]int64 // recorded job id -> ours
 
-	replyOf    map[int]int   // request record -> its reply record (absent: none recorded)
-	lastOfConn map[int]int   // conn -> index of its last record
-	lastReply  map[int]int   // conn -> index of its last reply record
-	notesAhead map[int]int   // request record -> recorded notifications on its conn since the previous reply
-	runOf      map[int]*run  // request record -> its polling run
-	skip       map[int]bool  // records not to replay (rest of a finished run, replies already read)
+	replyOf    map[int]int  // request record -> its reply record (absent: none recorded)
+	lastOfConn map[int]int  // conn -> index of its last record
+	lastReply  map[int]int  // conn -> index of its last reply record
+	notesAhead map[int]int  // request record -> recorded notifications on its conn since the previous reply
+	runOf      map[int]*run // request record -> its polling run
+	skip       map[int]bool // records not to replay (rest of a finished run, replies already read)
 	deviations map[int]deviation
 }
 
