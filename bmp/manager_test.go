@@ -34,13 +34,23 @@ type rig struct {
 	stop func()
 }
 
-// fastBMP are [bmp] settings for loopback fakes.
+// fastBMP are [bmp] settings for loopback fakes: no post-power-on wait, a
+// short request retry delay, and time-outs generous enough that a loaded
+// machine never turns a success into a retry (see shortBMP).
 func fastBMP() config.BMPSettings {
 	return config.BMPSettings{
-		Timeout: 100 * time.Millisecond, Retries: 1,
-		PowerOnTimeout: 300 * time.Millisecond, PowerOffTimeout: 200 * time.Millisecond,
+		Timeout: time.Second, Retries: 1,
+		PowerOnTimeout: 2 * time.Second, PowerOffTimeout: time.Second,
 		FPGACheckRounds: 3, RequestAttempts: 2, RequestRetryDelay: 20 * time.Millisecond,
 	}
+}
+
+// shortBMP are fastBMP with short time-outs, for fakes that drop or delay
+// replies on purpose.
+func shortBMP() config.BMPSettings {
+	s := fastBMP()
+	s.Timeout, s.PowerOnTimeout, s.PowerOffTimeout = 100*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
+	return s
 }
 
 func newRig(t *testing.T, grids ...testutil.Grid) *rig {
@@ -431,7 +441,7 @@ func TestManagerFaultsRequeue(t *testing.T) {
 			r := newRig(t, grid("m", 1, 2))
 			sick := r.fake("m", 0, 0)
 			tc.fault(sick)
-			r.start(fastBMP())
+			r.start(shortBMP())
 			id := r.create(rect(1, 1))
 			r.awaitState(id, service.StateReady)
 			if sick.Count(scp.CmdPower) == 0 {

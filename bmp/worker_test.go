@@ -204,14 +204,24 @@ func (f *memFeed) Take() service.Change {
 }
 func (f *memFeed) Close() {}
 
-// fastSettings are [bmp] settings for loopback fakes: short time-outs, no
-// post-power-on wait, a short request retry delay.
+// fastSettings are [bmp] settings for loopback fakes: no post-power-on
+// wait and a short request retry delay. The time-outs are generous, so
+// that a loaded machine never turns a success into a retry; tests of
+// unanswered requests use shortTimeouts.
 func fastSettings() config.BMPSettings {
 	return config.BMPSettings{
-		Timeout: 100 * time.Millisecond, Retries: 1,
-		PowerOnTimeout: 300 * time.Millisecond, PowerOffTimeout: 100 * time.Millisecond,
+		Timeout: time.Second, Retries: 1,
+		PowerOnTimeout: 2 * time.Second, PowerOffTimeout: time.Second,
 		FPGACheckRounds: 3, RequestAttempts: 2, RequestRetryDelay: 20 * time.Millisecond,
 	}
+}
+
+// shortTimeouts are fastSettings for tests in which the fake drops or
+// delays replies on purpose.
+func shortTimeouts() config.BMPSettings {
+	s := fastSettings()
+	s.Timeout, s.PowerOnTimeout, s.PowerOffTimeout = 100*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
+	return s
 }
 
 func startFake(t *testing.T, opts fakebmp.Options) *fakebmp.Server {
@@ -410,6 +420,7 @@ func TestWorkerFaults(t *testing.T) {
 		want   result
 		errIs  func(error) bool
 		powers map[int]int // power-ons that reached each board
+		short  bool        // replies are dropped: use short time-outs
 	}{
 		{
 			name:   "FLAG mismatch on one board twice: re-powered, success in round 3",
@@ -440,6 +451,7 @@ func TestWorkerFaults(t *testing.T) {
 			want:   result{failed: []int{0, 1, 2}},
 			errIs:  func(err error) bool { var te *TimeoutError; return errors.As(err, &te) },
 			powers: map[int]int{0: 0, 1: 0, 2: 0},
+			short:  true,
 		},
 		{
 			name: "RC_ARG to one board's STOP writes: that board's ops fail, after a retry",
@@ -464,7 +476,11 @@ func TestWorkerFaults(t *testing.T) {
 			tc.fault(srv)
 			be := newMemBackend()
 			be.setBMPs(endpoint(1, srv))
-			startManager(t, be, ManagerOptions{Settings: fastSettings()})
+			settings := fastSettings()
+			if tc.short {
+				settings = shortTimeouts()
+			}
+			startManager(t, be, ManagerOptions{Settings: settings})
 			var ops []service.BMPOp
 			for b := range 3 {
 				ops = append(ops, op(1, service.OpPowerOn, b, 0))
@@ -570,7 +586,7 @@ func TestWorkerObserver(t *testing.T) {
 	be := newMemBackend()
 	be.setBMPs(endpoint(1, srv))
 	rec := &recorder{}
-	_, stopMgr := startManager(t, be, ManagerOptions{Settings: fastSettings(), Observer: rec})
+	_, stopMgr := startManager(t, be, ManagerOptions{Settings: shortTimeouts(), Observer: rec})
 	noErrors(t, be.awaitOutcomes(t, be.add(op(1, service.OpPowerOn, 3, 0), op(1, service.OpLinkOff, 3, 4))...))
 	stopMgr()
 	var kinds []string
