@@ -26,6 +26,9 @@ type ManagerOptions struct {
 	// (fake BMPs listen on loopback ports); nil sends to the configured
 	// address.
 	Resolve func(address string) string
+	// SettingsFor, if set, gives the settings for the BMP at a configured
+	// address instead of Settings (fake BMPs need no post-power-on wait).
+	SettingsFor func(address string) config.BMPSettings
 	// Logger receives the workers' logs; nil discards them.
 	Logger *slog.Logger
 	// Observer, if set, is told about every step and every op outcome.
@@ -100,11 +103,12 @@ func (f svcFeed) Close() {
 
 // Manager runs one worker per BMP of the service's machines.
 type Manager struct {
-	svc       backend
-	subscribe func() changeFeed
-	resolve   func(string) string
-	poll      time.Duration
-	cfg       workerConfig
+	svc         backend
+	subscribe   func() changeFeed
+	resolve     func(string) string
+	settingsFor func(string) config.BMPSettings
+	poll        time.Duration
+	cfg         workerConfig
 
 	syncReq chan syncRequest
 
@@ -121,7 +125,8 @@ func NewManager(svc *service.Service, opts ManagerOptions) *Manager {
 }
 
 func newManager(svc backend, subscribe func() changeFeed, opts ManagerOptions) *Manager {
-	m := &Manager{svc: svc, subscribe: subscribe, resolve: opts.Resolve, poll: opts.PollInterval, syncReq: make(chan syncRequest)}
+	m := &Manager{svc: svc, subscribe: subscribe, resolve: opts.Resolve, settingsFor: opts.SettingsFor,
+		poll: opts.PollInterval, syncReq: make(chan syncRequest)}
 	if m.resolve == nil {
 		m.resolve = func(a string) string { return a }
 	}
@@ -270,7 +275,7 @@ func (m *Manager) sync(ctx context.Context, workers map[int64]*worker) error {
 		if workers[ep.ID] != nil {
 			continue
 		}
-		w := newWorker(ep, m.resolve(ep.Address), m.svc, m.cfg)
+		w := newWorker(ep, m.resolve(ep.Address), m.svc, m.workerConfig(ep.Address))
 		wctx, cancel := context.WithCancel(ctx)
 		w.cancel = cancel
 		workers[ep.ID] = w
@@ -288,4 +293,14 @@ func stopWorkers(workers map[int64]*worker) {
 	for _, w := range workers {
 		<-w.done
 	}
+}
+
+// workerConfig is the worker configuration for the BMP at a configured
+// address.
+func (m *Manager) workerConfig(address string) workerConfig {
+	cfg := m.cfg
+	if m.settingsFor != nil {
+		cfg.settings = m.settingsFor(address)
+	}
+	return cfg
 }

@@ -128,7 +128,8 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	d.goRun(func() error { return d.svc.Run(runCtx) })
 
 	d.bmpCtx, d.stopBMPs = context.WithCancel(context.Background())
-	d.bmps = bmp.NewManager(d.svc, bmp.ManagerOptions{Settings: cfg.BMP, Resolve: d.fakes.resolve, Logger: log})
+	d.bmps = bmp.NewManager(d.svc, bmp.ManagerOptions{
+		Settings: cfg.BMP, Resolve: d.fakes.resolve, SettingsFor: d.fakes.settingsFor(cfg.BMP), Logger: log})
 	d.goRun(func() error { return d.bmps.Run(d.bmpCtx) })
 
 	if err := d.startTCP(cfg); err != nil {

@@ -95,3 +95,19 @@ func (f *fakeFleet) close() {
 		delete(f.fakes, addr)
 	}
 }
+
+// settingsFor returns the BMP settings per configured address: a fake BMP
+// needs no settling time after a power-on, and answers at once.
+func (f *fakeFleet) settingsFor(real config.BMPSettings) func(address string) config.BMPSettings {
+	return func(address string) config.BMPSettings {
+		f.mu.Lock()
+		_, fake := f.fakes[address]
+		f.mu.Unlock()
+		if !fake {
+			return real
+		}
+		s := real
+		s.PostPowerOnDelay = 0
+		return s
+	}
+}
