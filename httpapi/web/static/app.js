@@ -37,7 +37,7 @@
   }
 
   function append(e, children) {
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       e.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -126,7 +126,7 @@
   // circumradius 4 chips centred on its chips' centroid, which is its
   // Ethernet chip + (11/3, 10/3); the boards of the triads tile the plane.
 
-  const PX = 6; // pixels per chip
+  const PX = 9; // pixels per chip
   const SIN60 = Math.sqrt(3) / 2;
   const RADIUS = 4 * PX;
 
@@ -219,8 +219,10 @@
     const minY = Math.min(...ys) - margin;
     const w = Math.max(...xs) + margin - minX;
     const h = Math.max(...ys) + margin - minY;
+    // Drawn at its natural size (CSS shrinks it to fit, never enlarges it).
     const map = svg('svg', {
       class: 'map', viewBox: `${minX.toFixed(1)} ${minY.toFixed(1)} ${w.toFixed(1)} ${h.toFixed(1)}`,
+      width: Math.ceil(w), height: Math.ceil(h), 'font-size': (PX * 1.3).toFixed(1),
       'data-machine': m.name, 'data-boards': m.boards.length, role: 'img',
       'aria-label': `board map of ${m.name}`,
     });
@@ -242,10 +244,10 @@
         onclick: () => showDetails(m, b),
       }));
       map.append(svg('text', {
-        class: `label${b.state === 'dead' ? ' dark' : ''}`, x: cx.toFixed(2), y: (cy - 2).toFixed(2),
+        class: `label${b.state === 'dead' ? ' dark' : ''}`, x: cx.toFixed(2), y: (cy - PX * 0.3).toFixed(2),
         text: b.logical.join(','),
       }));
-      if (b.power) map.append(svg('circle', { class: 'powered', cx: cx.toFixed(2), cy: (cy + 9).toFixed(2), r: 2.6 }));
+      if (b.power) map.append(svg('circle', { class: 'powered', cx: cx.toFixed(2), cy: (cy + PX * 1.5).toFixed(2), r: (PX * 0.4).toFixed(2) }));
     });
     for (const l of m.dead_links || []) {
       const c = byPos.get(l.board.join(','));
@@ -290,7 +292,7 @@
       el('td', { text: j.owner }),
       el('td', { text: jobSize(j) }),
       el('td', { text: j.machine || (j.waiting && j.waiting.positions.map((p) => p.machine).join(', ')) || '' }),
-      el('td', { text: waiting(j), title: (j.waiting && j.waiting.reason) || null }),
+      el('td', {}, waiting(j), j.waiting ? el('div', { class: 'why', text: j.waiting.reason }) : null),
       el('td', { text: duration(now() - j.created_at) }));
   }
 
@@ -378,8 +380,9 @@
 
     replace(document.getElementById('job-history'), (j.history || []).map((e) => el('li', { class: e.state },
       el('time', { text: when(e.at) }), stateBadge(e.state),
-      e.power === true ? ' power on' : e.power === false ? ' power off' : '',
-      e.machine ? ` on ${e.machine}` : '', e.detail ? ` — ${e.detail}` : '')));
+      e.detail && e.detail !== e.state ? ` ${e.detail}` : '',
+      e.machine && !(e.detail || '').includes(e.machine) ? ` (${e.machine})` : '',
+      e.power === true ? ' · power on' : e.power === false ? ' · power off' : '')));
     const conns = j.connections || [];
     replace(document.getElementById('job-connections'), conns.length
       ? conns.map((c) => el('tr', {}, el('td', { text: `(${c.chip[0]}, ${c.chip[1]})` }), el('td', { text: c.hostname })))
