@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,11 @@ func statusOf(k service.Kind) int {
 // writeError maps a service error to its status and user message; internal
 // details go to the log only.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		a.log.Warn("http request timed out", "method", r.Method, "path", r.URL.Path, "timeout", a.opts.RequestTimeout)
+		writeErrorMsg(w, http.StatusServiceUnavailable, "request timed out; try again")
+		return
+	}
 	kind := service.KindOf(err)
 	if kind == service.KindInternal {
 		a.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
