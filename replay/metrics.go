@@ -51,6 +51,7 @@ type Metrics struct {
 	// Not part of the JSON report.
 	RejectedIDs    []int64 `json:"-"` // trace ids, ascending
 	SchedTime      float64 `json:"-"` // seconds inside create and destroy calls
+	ReplayCPU      float64 `json:"-"` // CPU seconds of the process during the replay
 	MaxHeldBoards  int     `json:"-"`
 	WorkingBoards  int     `json:"-"`
 	SecondsBefFree float64 `json:"-"`
@@ -62,6 +63,7 @@ type Timing struct {
 	Destroy []time.Duration // one per end: destroy + power-off + queue service
 	Other   time.Duration   // other scheduling work (timed frees)
 	Wall    time.Duration   // the whole replay
+	CPU     time.Duration   // CPU time of the process during the replay (0 if unknown)
 }
 
 // ComputeMetrics computes every metric of README §4 from the outcomes of a
@@ -143,6 +145,7 @@ func fillTiming(m *Metrics, t Timing) {
 		m.AllocsPerS = float64(m.Allocated) / sched.Seconds()
 	}
 	m.ReplayWall = t.Wall.Seconds()
+	m.ReplayCPU = t.CPU.Seconds()
 }
 
 // nearestRank returns the value at 1-based rank ceil(pct/100 * n) of sorted

@@ -15,9 +15,21 @@ type Reference struct {
 
 // TraceReference is one trace's entry of reference.json.
 type TraceReference struct {
-	Bounds   Bounds  `json:"bounds"`
-	Original Metrics `json:"peer_quality"`       // the original's quality numbers
-	Timing   Metrics `json:"peer_timing_median"` // the original's speed numbers
+	Bounds   Bounds     `json:"bounds"`
+	Original Metrics    `json:"peer_quality"`       // the original's quality numbers
+	Timing   PeerTiming `json:"peer_timing_median"` // the original's speed numbers
+}
+
+// PeerTiming is the original's speed on a trace (median of its replays).
+type PeerTiming struct {
+	CreateP50  float64 `json:"create_p50_us"`
+	CreateP99  float64 `json:"create_p99_us"`
+	DestroyP50 float64 `json:"destroy_p50_us"`
+	DestroyP99 float64 `json:"destroy_p99_us"`
+	AllocsPerS float64 `json:"allocs_per_s"`
+	SchedTime  float64 `json:"sched_time_s"`
+	ReplayWall float64 `json:"replay_wall_s"`
+	ReplayCPU  float64 `json:"replay_cpu_s"`
 }
 
 // Bounds are the limits of a trace (README §5).

@@ -1,0 +1,156 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func runMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestMainJSONHasExactlyTheReferenceKeys: --json prints one object whose
+// keys are the names used in reference.json.
+func TestMainJSONHasExactlyTheReferenceKeys(t *testing.T) {
+	code, out, errs := runMain(t, "--trace", "testdata/tiny.csv", "--machine", "testdata/tiny.machine.json", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	var got map[string]float64
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not one JSON object of numbers: %v\n%s", err, out)
+	}
+	want := []string{"jobs", "allocated", "rejected", "wait_mean_s", "wait_median_s", "wait_p95_s", "wait_max_s",
+		"makespan_s", "util_requested", "util_handed", "util_held", "create_p50_us", "create_p99_us",
+		"destroy_p50_us", "destroy_p99_us", "allocs_per_s", "replay_wall_s"}
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys %v\nwant %v", keys, want)
+	}
+	if got["jobs"] != 7 || got["rejected"] != 1 || got["makespan_s"] != 23 {
+		t.Errorf("jobs %v rejected %v makespan %v; want 7, 1, 23", got["jobs"], got["rejected"], got["makespan_s"])
+	}
+}
+
+func TestMainTableFindsTheMachineFileAndWritesAPlot(t *testing.T) {
+	plot := filepath.Join(t.TempDir(), "tiny.svg")
+	code, out, errs := runMain(t, "--trace", "testdata/tiny.csv", "--plot", plot, "--progress", "lines")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	for _, want := range []string{"trace tiny: 7 jobs on tiny (1x1 triads, 3 working boards", "wait mean s", "5.8",
+		"util_held", "0.913", "replay wall s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "tiny: 100%") {
+		t.Errorf("no progress lines on stderr: %q", errs)
+	}
+	data, err := os.ReadFile(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		if _, err := dec.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("the plot is not well-formed XML: %v", err)
+		}
+	}
+	if !bytes.Contains(data, []byte("<polyline")) || !bytes.Contains(data, []byte("queue length")) {
+		t.Errorf("the plot lacks its curves")
+	}
+}
+
+// writeReference writes a reference.json for the tiny trace that lists
+// impossible as its impossible jobs.
+func writeReference(t *testing.T, impossible []int64) string {
+	t.Helper()
+	ref := map[string]any{"traces": map[string]any{"tiny": map[string]any{
+		"bounds": map[string]any{"jobs": 7, "impossible_ids": impossible, "impossible": len(impossible),
+			"possible": 7 - len(impossible), "offered_load": 0.3, "working_boards": 3,
+			"pool_fifo": map[string]any{"util_requested": 0.5, "wait_mean_s": 1.0}},
+		"peer_quality": map[string]any{"jobs": 7, "util_requested": 0.4, "wait_mean_s": 10.0},
+	}}}
+	data, err := json.Marshal(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "reference.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestMainChecksTheRejectedJobsAgainstTheReference(t *testing.T) {
+	good := writeReference(t, []int64{5})
+	code, out, errs := runMain(t, "--trace", "testdata/tiny.csv", "--reference", good)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	for _, want := range []string{"rejected = impossible: yes (1 jobs)", "original", "pool-FIFO bound", "goals:",
+		"ok   tiny", "util_requested 0.493 >= original 0.400"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := writeReference(t, []int64{4})
+	code, _, errs = runMain(t, "--trace", "testdata/tiny.csv", "--reference", bad)
+	if code != ExitFailed {
+		t.Errorf("exit %d, want %d", code, ExitFailed)
+	}
+	if !strings.Contains(errs, "rejected but possible: [5]; impossible but not rejected: [4]") {
+		t.Errorf("stderr %q does not name the wrong jobs", errs)
+	}
+}
+
+func TestMainReportsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.csv")
+	if err := os.WriteFile(broken, []byte(header+"1,0,none,,,,,,,0,,,-5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lonely := filepath.Join(dir, "lonely.csv")
+	if err := os.WriteFile(lonely, []byte(header+"1,0,none,,,,,,,0,,,5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no trace", nil, "no trace given"},
+		{"machine with two traces", []string{"--machine", "m.json", "a.csv", "b.csv"}, "--machine needs exactly one trace"},
+		{"progress", []string{"--progress", "fancy", "a.csv"}, `--progress "fancy"`},
+		{"missing trace", []string{filepath.Join(dir, "none.csv")}, "none.csv"},
+		{"bad row", []string{"--machine", "testdata/tiny.machine.json", broken}, "broken.csv:2: duration_s"},
+		{"missing machine file", []string{"--trace", lonely}, "lonely.machine.json"},
+		{"unknown reference trace", []string{"--reference", "testdata/reference.json", "testdata/tiny.csv"}, `has no trace "tiny"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := runMain(t, tc.args...)
+			if code != ExitUsage || !strings.Contains(errs, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errs, ExitUsage, tc.want)
+			}
+		})
+	}
+}
