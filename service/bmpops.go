@@ -209,7 +209,8 @@ func (t *tx) markRetiredOutOfService(boardID int64, reason, msg string) error {
 
 // takeOutOfService removes a board from use with the reason recorded; a
 // job holding it goes back to the queue (spec §3: the client's job survives
-// a sick board).
+// a sick board). Requests for the board not yet handed out are dropped; a
+// board last known to be on is asked once to power off.
 func (t *tx) takeOutOfService(ref boardRef, reason string, lastErr *string) error {
 	m := t.editMachine(ref.machine)
 	i := ref.index
@@ -218,17 +219,33 @@ func (t *tx) takeOutOfService(ref boardRef, reason string, lastErr *string) erro
 	if err != nil {
 		return t.dbErr("take board out of service", err)
 	}
-	holder := m.dyn[i].job
-	m.dyn[i] = boardDyn{power: m.dyn[i].power, oos: nonEmpty(reason)}
+	old := m.dyn[i]
+	m.dyn[i] = boardDyn{power: old.power, oos: nonEmpty(reason)}
 	m.occ.Use[i] = allocator.Unavailable
+	if err := t.dropPendingOps(m, i, old.oos == "" && old.power); err != nil {
+		return err
+	}
 	if err := t.rebuildModel(m); err != nil {
 		return err
 	}
 	t.change.machine(m.name)
-	if holder == 0 {
+	if old.job == 0 {
 		return nil
 	}
-	return t.requeue(holder, fmt.Sprintf("board %v: %s", m.board(i), reason))
+	return t.requeue(old.job, fmt.Sprintf("board %v: %s", m.board(i), reason))
+}
+
+// dropPendingOps supersedes a board's unclaimed requests, replacing them
+// with a power-off when powerOff is set.
+func (t *tx) dropPendingOps(m *machineState, i int, powerOff bool) error {
+	if powerOff {
+		return t.addOp(m, i, 0, OpPowerOff, 0) // supersedes the rest
+	}
+	err := t.q.SupersedeOpenOpsOfBoard(t.ctx, db.SupersedeOpenOpsOfBoardParams{DoneAt: &t.at, BoardID: m.info[i].id})
+	if err != nil {
+		return t.dbErr("supersede operations", err)
+	}
+	return nil
 }
 
 // rebuildModel refreshes the allocator view after dead boards, links or

@@ -2,6 +2,8 @@ package service_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"slices"
 	"testing"
 
@@ -178,3 +180,5 @@ func sameBoards(a, b []geometry.Board) bool {
 }
 
 var nsma = service.CancelledPrefix + service.ReasonNoMachines
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

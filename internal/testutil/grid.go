@@ -18,7 +18,10 @@ type Grid struct {
 	BoardPrefix   string   // board (x, y, z) is BoardPrefix.x.y.z; default "11"
 	DeadBoards    []geometry.Board
 	DeadLinks     []DeadLinkSpec
-	Extra         string // more TOML lines for the [[machine]] table
+	// PositionDeadBoards lists dead boards' positions and addresses too (as
+	// SpiNNer CSVs do), so that marking a board dead is a minor change.
+	PositionDeadBoards bool
+	Extra              string // more TOML lines for the [[machine]] table
 }
 
 // DeadLinkSpec is a dead link for a Grid.
@@ -28,7 +31,8 @@ type DeadLinkSpec struct {
 }
 
 // GridTOML renders one [[machine]] table in the explicit form (bmps +
-// boards with addresses). Dead boards get no position.
+// boards with addresses). Dead boards get no position unless
+// PositionDeadBoards is set.
 func GridTOML(g Grid) string {
 	scale, bmpPrefix, boardPrefix := g.Scale, g.BMPPrefix, g.BoardPrefix
 	if scale == 0 {
@@ -51,7 +55,7 @@ func GridTOML(g Grid) string {
 	for x := 0; x < g.Width; x++ {
 		for y := 0; y < g.Height; y++ {
 			for z := 0; z < 3; z++ {
-				if isDead(g, geometry.Board{X: x, Y: y, Z: z}) {
+				if !g.PositionDeadBoards && isDead(g, geometry.Board{X: x, Y: y, Z: z}) {
 					continue
 				}
 				frames[[2]int{scale * x, scale * y}] = true
