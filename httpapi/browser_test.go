@@ -10,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/spalloc/spallocd/bmp"
@@ -174,6 +176,57 @@ func saveArtefact(t *testing.T, name string, png []byte) {
 
 const freeFill = "#e4ece1" // the dashboard's colour of a free board
 
+// watchJSErrors collects uncaught exceptions and console.error calls of the
+// page (the dashboard logs failed refreshes there) until ctx ends; the
+// returned function reports those seen so far.
+func watchJSErrors(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var seen []string
+	record := func(s string) {
+		mu.Lock()
+		seen = append(seen, s)
+		mu.Unlock()
+	}
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			msg := ev.ExceptionDetails.Text
+			if ex := ev.ExceptionDetails.Exception; ex != nil {
+				msg += " " + ex.Description
+			}
+			record(msg)
+		}
+	}()
+	go func() {
+		for ev, err := range console {
+			if err != nil {
+				return
+			}
+			if ev.Type != runtime.ConsoleAPICalledTypeError {
+				continue
+			}
+			var parts []string
+			for _, a := range ev.Args {
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			}
+			record("console.error: " + strings.Join(parts, " "))
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
 // TestDashboardInBrowser opens the dashboard of the demo server in headless
 // Chromium, checks the board maps, creates a job over the v1 protocol and
 // sees its boards take the job's colour without a reload, then looks at
@@ -185,6 +238,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	for _, m := range srv.cfg.Machines {
 		want[m.Name] = 3 * m.Width * m.Height
 	}
+
+	jsErrors := watchJSErrors(ctx)
+	defer func() {
+		if errs := jsErrors(); len(errs) > 0 {
+			t.Errorf("the dashboard's script failed: %q", errs)
+		}
+	}()
 
 	boardsOf := func(machine string) string {
 		return fmt.Sprintf(`document.querySelectorAll('svg.map[data-machine=%q] polygon.board')`, machine)
@@ -342,5 +402,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if history < 3 {
 		t.Errorf("job history shows %d entries, want at least created, allocated, ready", history)
+	}
+
+	// The machine's page lists its queue (bob's whole-machine job).
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(srv.url+"/machines/demo-4x2"),
+		chromedp.WaitVisible(chromedp.CSS(`#machine-map svg.map`)),
+		chromedp.WaitVisible(chromedp.CSS(`#queue-rows tr[data-job]`)),
+	)
+	if err != nil {
+		t.Fatalf("machine page: %v", err)
+	}
+	queued, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#queue-rows tr[data-job]').length`))
+	if err != nil || queued != 1 {
+		t.Errorf("machine page lists %d queued jobs (%v), want 1", queued, err)
 	}
 }
