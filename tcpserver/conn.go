@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,8 +128,26 @@ func (c *conn) readFailed(err error) {
 
 // handle runs one request line and queues its reply.
 func (c *conn) handle(e *env, line []byte) {
+	defer c.recoverPanic()
 	c.scratch = respond(c.ctx, e, line, c.scratch[:0])
 	c.enqueue(c.scratch)
+	if cap(c.scratch) > 64<<10 {
+		c.scratch = nil // do not keep a huge list_jobs reply's buffer
+	}
+}
+
+// recoverPanic turns a panic while handling a request (a bug) into an
+// exception reply and the end of this connection only; the server and
+// its other clients go on.
+func (c *conn) recoverPanic() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	c.s.log.Error("tcpserver: panic while handling a request; closing the connection",
+		"remote", c.nc.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+	c.enqueue(appendException(nil, "internal server error"))
+	c.stopRead.Store(true)
 }
 
 // enqueue appends p (copied) to the outgoing buffer. A client whose unread

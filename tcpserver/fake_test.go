@@ -26,6 +26,7 @@ type fakeBackend struct {
 	where    *service.WhereIsResult
 	created  []service.CreateJobRequest
 
+	panicky   bool // ListMachines panics
 	stateByID bool // JobState answers state id%5 and keepalive id
 
 	// When gate is set, JobState signals entered and waits for gate.
@@ -104,6 +105,9 @@ func (f *fakeBackend) ListJobs(context.Context) ([]service.JobSummary, error) {
 }
 
 func (f *fakeBackend) ListMachines(context.Context) ([]service.MachineSummary, error) {
+	if f.panicky {
+		panic("fake backend: a bug")
+	}
 	return f.machines, f.record("ListMachines")
 }
 

@@ -21,7 +21,7 @@ import (
 
 // harness is a running service and server.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	svc  *testutil.Service
 	srv  *tcpserver.Server
 	addr string
@@ -44,7 +44,7 @@ type harnessOptions struct {
 	svcOpts   []testutil.Option
 }
 
-func newHarness(t *testing.T, toml string, o harnessOptions) *harness {
+func newHarness(t testing.TB, toml string, o harnessOptions) *harness {
 	t.Helper()
 	logs := &syncBuffer{}
 	opts := []testutil.Option{testutil.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}
@@ -100,7 +100,7 @@ func newHarness(t *testing.T, toml string, o harnessOptions) *harness {
 // delays would, until ctx ends. It stands in for the BMP workers (package
 // bmp), which this package must not import; to use real workers and fake
 // BMPs instead, replace this function only.
-func playBMPs(ctx context.Context, t *testing.T, svc *service.Service, powerDelay, linkDelay time.Duration) {
+func playBMPs(ctx context.Context, t testing.TB, svc *service.Service, powerDelay, linkDelay time.Duration) {
 	sub := svc.Subscribe()
 	defer sub.Close()
 	tick := time.NewTicker(20 * time.Millisecond)

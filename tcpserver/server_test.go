@@ -578,3 +578,23 @@ func TestServeContextCancel(t *testing.T) {
 		t.Fatal("the change feed subscription was not closed")
 	}
 }
+
+// A panic while handling a request (a bug) ends that connection with an
+// exception, is logged, and leaves the server serving others.
+func TestPanicEndsOnlyThatConnection(t *testing.T) {
+	ts := startFake(t, &fakeBackend{panicky: true}, nil, Options{}, nil)
+	c := dialRaw(t, ts.addr)
+	c.write(`{"command":"list_machines"}` + "\n" + `{"command":"version"}` + "\n")
+	if got := c.line(); got != `{"exception":"internal server error"}` {
+		t.Fatalf("got %s", got)
+	}
+	c.eof()
+	if !strings.Contains(ts.logs.String(), "panic while handling a request") {
+		t.Fatalf("not logged: %s", ts.logs.String())
+	}
+	d := dialRaw(t, ts.addr)
+	d.write(`{"command":"version"}` + "\n")
+	if got := d.line(); got != `{"return":"1.0.0"}` {
+		t.Fatalf("other client: %s", got)
+	}
+}
