@@ -46,6 +46,7 @@ type config struct {
 	op       string
 	job      int64
 	machine  string
+	depth    int
 }
 
 func parseFlags() (config, error) {
@@ -58,6 +59,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.op, "op", "get_job_state", "get_job_state, job_keepalive or mixed (alternating)")
 	flag.Int64Var(&c.job, "job", 0, "poll this job id instead of creating one")
 	flag.StringVar(&c.machine, "machine", "", "machine for the job created to poll (default: any)")
+	flag.IntVar(&c.depth, "pipeline", 1, "requests each connection keeps outstanding (1 = a polling client; more = pipelining)")
 	flag.Parse()
 	for _, s := range strings.Split(conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -65,6 +67,9 @@ func parseFlags() (config, error) {
 			return c, fmt.Errorf("-conns: %q is not a positive number", s)
 		}
 		c.conns = append(c.conns, n)
+	}
+	if c.depth < 1 {
+		return c, fmt.Errorf("-pipeline: must be at least 1")
 	}
 	switch c.op {
 	case "get_job_state", "job_keepalive", "mixed":
@@ -88,7 +93,8 @@ func run() error {
 	}
 	defer cleanup()
 
-	fmt.Printf("server %s, %s of job %d, %s per step\n", cfg.addr, cfg.op, job, cfg.duration)
+	fmt.Printf("server %s, %s of job %d, %d outstanding per connection, %s per step\n",
+		cfg.addr, cfg.op, job, cfg.depth, cfg.duration)
 	fmt.Printf("%6s %12s %10s %10s %10s %10s\n", "conns", "req/s", "p50", "p90", "p99", "max")
 	for _, n := range cfg.conns {
 		res, err := measure(ctx, cfg, job, n)
@@ -167,7 +173,7 @@ func measure(ctx context.Context, cfg config, job int64, n int) (result, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat[i], errs[i] = poll(ctx, nc, lines, measureFrom, end)
+			lat[i], errs[i] = poll(ctx, nc, lines, cfg.depth, measureFrom, end)
 		}()
 	}
 	wg.Wait()
@@ -200,28 +206,53 @@ func requestLines(op string, job int64) [][]byte {
 	}
 }
 
-// poll sends one request at a time until end, recording the latency of
-// those that started after from.
-func poll(ctx context.Context, nc net.Conn, lines [][]byte, from, end time.Time) ([]time.Duration, error) {
+// poll keeps depth requests outstanding on one connection until end,
+// recording the latency (send to reply) of those sent after from. Replies
+// come in request order, so send times wait in a ring.
+func poll(ctx context.Context, nc net.Conn, lines [][]byte, depth int, from, end time.Time) ([]time.Duration, error) {
 	r := bufio.NewReader(nc)
 	var lat []time.Duration
-	for i := 0; ctx.Err() == nil; i++ {
-		t0 := time.Now()
-		if t0.After(end) {
-			break
+	ring := make([]time.Time, depth) // send times of outstanding requests
+	head, outstanding, next := 0, 0, 0
+	var out []byte
+	send := func(n int) error {
+		out = out[:0]
+		now := time.Now()
+		for range n {
+			out = append(out, lines[next%len(lines)]...)
+			ring[(head+outstanding)%depth] = now
+			outstanding++
+			next++
 		}
-		if _, err := nc.Write(lines[i%len(lines)]); err != nil {
+		_, err := nc.Write(out)
+		return err
+	}
+	if err := send(depth); err != nil {
+		return lat, err
+	}
+	for outstanding > 0 {
+		// Read every reply that has arrived, then top up in one write.
+		got := 0
+		for outstanding > 0 && (got == 0 || r.Buffered() > 0) {
+			reply, err := r.ReadSlice('\n')
+			if err != nil {
+				return lat, err
+			}
+			if !bytes.HasPrefix(reply, []byte(`{"return"`)) {
+				return lat, fmt.Errorf("unexpected reply %q", reply)
+			}
+			if t0 := ring[head]; t0.After(from) {
+				lat = append(lat, time.Since(t0))
+			}
+			head = (head + 1) % depth
+			outstanding--
+			got++
+		}
+		if ctx.Err() != nil || time.Now().After(end) {
+			continue // drain what is outstanding, send no more
+		}
+		if err := send(got); err != nil {
 			return lat, err
-		}
-		reply, err := r.ReadSlice('\n')
-		if err != nil {
-			return lat, err
-		}
-		if !bytes.HasPrefix(reply, []byte(`{"return"`)) {
-			return lat, fmt.Errorf("unexpected reply %q", reply)
-		}
-		if t0.After(from) {
-			lat = append(lat, time.Since(t0))
 		}
 	}
 	return lat, nil
