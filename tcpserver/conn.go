@@ -18,8 +18,7 @@ type conn struct {
 	s       *Server
 	nc      net.Conn
 	host    string
-	ctx     context.Context // cancelled when the connection closes
-	cancel  context.CancelFunc
+	cancel  context.CancelFunc // ends the context of the requests in progress
 	watches watches
 
 	stopRead   atomic.Bool   // Shutdown: run no further requests
@@ -41,24 +40,25 @@ type conn struct {
 	scratch []byte // the reply being built
 }
 
-func newConn(ctx context.Context, s *Server, nc net.Conn) *conn {
+// newConn returns a connection and the context its requests run in, which
+// ends when the connection is closed.
+func newConn(ctx context.Context, s *Server, nc net.Conn) (*conn, context.Context) {
 	cctx, cancel := context.WithCancel(ctx)
 	return &conn{
 		s:          s,
 		nc:         nc,
 		host:       remoteHost(nc),
-		ctx:        cctx,
 		cancel:     cancel,
 		writerDone: make(chan struct{}),
 		wake:       make(chan struct{}, 1),
-	}
+	}, cctx
 }
 
 var errLineTooLong = errors.New("line too long")
 
 // readLoop reads and runs requests until the client hangs up, the
 // connection is closed, or the server shuts down.
-func (c *conn) readLoop() {
+func (c *conn) readLoop(ctx context.Context) {
 	defer c.s.wg.Done()
 	c.s.log.Debug("tcpserver: client connected", "remote", c.nc.RemoteAddr().String())
 	r := bufio.NewReaderSize(c.nc, 4096)
@@ -69,7 +69,7 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			break
 		}
-		c.handle(&e, line)
+		c.handle(ctx, &e, line)
 	}
 	c.finishReading()
 	<-c.writerDone
@@ -127,9 +127,9 @@ func (c *conn) readFailed(err error) {
 }
 
 // handle runs one request line and queues its reply.
-func (c *conn) handle(e *env, line []byte) {
+func (c *conn) handle(ctx context.Context, e *env, line []byte) {
 	defer c.recoverPanic()
-	c.scratch = respond(c.ctx, e, line, c.scratch[:0])
+	c.scratch = respond(ctx, e, line, c.scratch[:0])
 	c.enqueue(c.scratch)
 	if cap(c.scratch) > 64<<10 {
 		c.scratch = nil // do not keep a huge list_jobs reply's buffer

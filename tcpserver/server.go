@@ -264,7 +264,7 @@ func (s *Server) snapshot() []*conn {
 
 // startConn registers and starts a connection; false when closing.
 func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
-	c := newConn(ctx, s, nc)
+	c, cctx := newConn(ctx, s, nc)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -274,7 +274,7 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
 	s.conns[c] = struct{}{}
 	s.wg.Add(2)
 	s.mu.Unlock()
-	go c.readLoop()
+	go c.readLoop(cctx)
 	go c.writeLoop()
 	return true
 }
