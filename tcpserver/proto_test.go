@@ -374,3 +374,27 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// report_problem records a report against the board with that address,
+// with the client's address as reporter; an unknown address is an
+// exception.
+func TestReportProblem(t *testing.T) {
+	h := newHarness(t, grid10m, harnessOptions{})
+	c := h.dial()
+	id := createJob(t, c, []any{0, 1, 2}, map[string]any{"machine": "m"})
+	if got := raw(t, c, `{"command":"report_problem","args":["11.0.1.2"],"kwargs":{"x":1,"y":2,"p":3,"description":"smells of smoke"}}`); got != `{"return":null}` {
+		t.Fatalf("report_problem: %s", got)
+	}
+	reports, err := h.svc.BoardReports(bg, "m", geometry.Board{X: 0, Y: 1, Z: 2})
+	if err != nil || len(reports) != 1 {
+		t.Fatalf("reports %+v, %v", reports, err)
+	}
+	r := reports[0]
+	if r.Description != "smells of smoke" || r.Reporter != "127.0.0.1" || r.JobID == nil || *r.JobID != id ||
+		*r.ChipX != 1 || *r.ChipY != 2 || *r.Core != 3 {
+		t.Fatalf("report %+v", r)
+	}
+	if got := raw(t, c, `{"command":"report_problem","args":["1.2.3.4"]}`); got != `{"exception":"No board has the address \"1.2.3.4\"."}` {
+		t.Fatalf("unknown address: %s", got)
+	}
+}
