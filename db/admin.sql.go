@@ -120,6 +120,43 @@ func (q *Queries) AdminBoardHistory(ctx context.Context, arg AdminBoardHistoryPa
 	return items, nil
 }
 
+const adminBoardNotes = `-- name: AdminBoardNotes :many
+SELECT id, power_changed_at, last_error FROM boards
+WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL)
+`
+
+type AdminBoardNotesRow struct {
+	ID             int64
+	PowerChangedAt *float64
+	LastError      *string
+}
+
+// What the board map needs from the rows beyond the in-memory state: when
+// the power last changed and the last BMP error (boards with neither are
+// left out).
+func (q *Queries) AdminBoardNotes(ctx context.Context, machineID int64) ([]AdminBoardNotesRow, error) {
+	rows, err := q.query(ctx, q.adminBoardNotesStmt, adminBoardNotes, machineID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AdminBoardNotesRow
+	for rows.Next() {
+		var i AdminBoardNotesRow
+		if err := rows.Scan(&i.ID, &i.PowerChangedAt, &i.LastError); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const adminBoardReports = `-- name: AdminBoardReports :many
 SELECT r.id, r.ip, r.job_id, r.chip_x, r.chip_y, r.core, r.description, r.reporter, r.reported_at
 FROM board_reports r

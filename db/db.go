@@ -33,6 +33,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminBoardHistoryStmt, err = db.PrepareContext(ctx, adminBoardHistory); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBoardHistory: %w", err)
 	}
+	if q.adminBoardNotesStmt, err = db.PrepareContext(ctx, adminBoardNotes); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminBoardNotes: %w", err)
+	}
 	if q.adminBoardReportsStmt, err = db.PrepareContext(ctx, adminBoardReports); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBoardReports: %w", err)
 	}
@@ -270,6 +273,11 @@ func (q *Queries) Close() error {
 	if q.adminBoardHistoryStmt != nil {
 		if cerr := q.adminBoardHistoryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminBoardHistoryStmt: %w", cerr)
+		}
+	}
+	if q.adminBoardNotesStmt != nil {
+		if cerr := q.adminBoardNotesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminBoardNotesStmt: %w", cerr)
 		}
 	}
 	if q.adminBoardReportsStmt != nil {
@@ -679,6 +687,7 @@ type Queries struct {
 	adminAllocationWaitsStmt           *sql.Stmt
 	adminBoardHasOpenOpStmt            *sql.Stmt
 	adminBoardHistoryStmt              *sql.Stmt
+	adminBoardNotesStmt                *sql.Stmt
 	adminBoardReportsStmt              *sql.Stmt
 	adminCountJobsStmt                 *sql.Stmt
 	adminCountOpenOpsStmt              *sql.Stmt
@@ -761,6 +770,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminAllocationWaitsStmt:           q.adminAllocationWaitsStmt,
 		adminBoardHasOpenOpStmt:            q.adminBoardHasOpenOpStmt,
 		adminBoardHistoryStmt:              q.adminBoardHistoryStmt,
+		adminBoardNotesStmt:                q.adminBoardNotesStmt,
 		adminBoardReportsStmt:              q.adminBoardReportsStmt,
 		adminCountJobsStmt:                 q.adminCountJobsStmt,
 		adminCountOpenOpsStmt:              q.adminCountOpenOpsStmt,

@@ -113,3 +113,10 @@ SELECT 1;
 
 -- name: AdminBoardHasOpenOp :one
 SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL);
+
+-- name: AdminBoardNotes :many
+-- What the board map needs from the rows beyond the in-memory state: when
+-- the power last changed and the last BMP error (boards with neither are
+-- left out).
+SELECT id, power_changed_at, last_error FROM boards
+WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL);

@@ -44,7 +44,7 @@ func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetai
 	if m == nil {
 		return nil, noMachine(name)
 	}
-	rows, err := s.rq.ListBoardsOfMachine(ctx, m.id)
+	rows, err := s.rq.AdminBoardNotes(ctx, m.id)
 	if err != nil {
 		return nil, s.internal("read boards", err)
 	}
@@ -56,7 +56,7 @@ func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetai
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]db.Board, len(rows))
+	byID := make(map[int64]db.AdminBoardNotesRow, len(rows))
 	for _, r := range rows {
 		byID[r.ID] = r
 	}
@@ -103,7 +103,7 @@ func (s *Service) reportsPerBoard(ctx context.Context, machineID int64) (map[int
 
 // boardInfoOf is board i of m: live state from the mirror, times and errors
 // from its row.
-func boardInfoOf(m *machineState, i int, row db.Board, ops, reports map[int64]int) BoardInfo {
+func boardInfoOf(m *machineState, i int, row db.AdminBoardNotesRow, ops, reports map[int64]int) BoardInfo {
 	info, d := m.info[i], m.dyn[i]
 	bi := BoardInfo{Board: m.board(i), IP: info.ip, Dead: info.dead, Power: d.power,
 		PowerChangedAt: row.PowerChangedAt, LastError: row.LastError,
@@ -351,7 +351,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		}
 		powered := 0
 		for i := range m.info {
-			counts[boardInfoOf(m, i, db.Board{}, ops, nil).State()]++
+			counts[boardInfoOf(m, i, db.AdminBoardNotesRow{}, ops, nil).State()]++
 			if m.dyn[i].power {
 				powered++
 			}
