@@ -304,3 +304,10 @@ func (m *Manager) workerConfig(address string) workerConfig {
 	}
 	return cfg
 }
+
+// Running reports whether Run is serving the BMPs (for health checks).
+func (m *Manager) Running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running
+}

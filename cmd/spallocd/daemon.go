@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spalloc/spallocd/bmp"
 	"github.com/spalloc/spallocd/httpapi"
 	"github.com/spalloc/spallocd/service"
@@ -35,6 +37,9 @@ type daemon struct {
 	httpAddr string // where the admin API listens
 	http     *http.Server
 	reloader *reloader
+	metrics  *httpapi.Metrics
+	registry *prometheus.Registry
+	httpDone chan struct{} // closed at shutdown: ends dashboard event streams
 
 	bmpCtx   context.Context
 	stopBMPs context.CancelFunc
@@ -122,6 +127,10 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 		return nil, fmt.Errorf("apply configuration: %w", err)
 	}
 	logReload(log, report)
+	d.registry = prometheus.NewRegistry()
+	if d.metrics, err = httpapi.NewMetrics(d.registry, d.svc); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 
 	runCtx, stopRun := context.WithCancel(context.Background())
 	d.stopRun = stopRun
@@ -129,7 +138,8 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 
 	d.bmpCtx, d.stopBMPs = context.WithCancel(context.Background())
 	d.bmps = bmp.NewManager(d.svc, bmp.ManagerOptions{
-		Settings: cfg.BMP, Resolve: d.fakes.resolve, SettingsFor: d.fakes.settingsFor(cfg.BMP), Logger: log})
+		Settings: cfg.BMP, Resolve: d.fakes.resolve, SettingsFor: d.fakes.settingsFor(cfg.BMP), Logger: log,
+		Observer: bmpMetrics{d.metrics}})
 	d.goRun(func() error { return d.bmps.Run(d.bmpCtx) })
 
 	if err := d.startTCP(cfg); err != nil {
@@ -184,10 +194,13 @@ func (d *daemon) startHTTP(cfg *config.Config) error {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
 	d.httpAddr = ln.Addr().String()
-	d.http = &http.Server{
-		Handler:           httpapi.New(d.svc, httpapi.Options{AdminToken: token, Logger: d.log, Version: service.Version}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	d.httpDone = make(chan struct{})
+	h := httpapi.New(d.svc, httpapi.Options{
+		AdminToken: token, Logger: d.log, Version: service.Version,
+		Registry: d.registry, Metrics: d.metrics, Done: d.httpDone,
+		Checks: map[string]func(context.Context) error{"bmp_workers": d.bmpWorkersAlive},
+	})
+	d.http = httpapi.NewServer(cfg.Server.HTTP, h, d.log)
 	d.goRun(func() error {
 		if err := d.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("HTTP server: %w", err)
@@ -195,6 +208,21 @@ func (d *daemon) startHTTP(cfg *config.Config) error {
 		return nil
 	})
 	return nil
+}
+
+func (d *daemon) bmpWorkersAlive(context.Context) error {
+	if !d.bmps.Running() {
+		return errors.New("the BMP workers are not running")
+	}
+	return nil
+}
+
+// bmpMetrics feeds BMP worker outcomes into the Prometheus metrics.
+type bmpMetrics struct{ m *httpapi.Metrics }
+
+func (bmpMetrics) Step(bmp.StepEvent) {}
+func (b bmpMetrics) OpDone(e bmp.OpEvent) {
+	b.m.BMPOperation(e.Op.Kind, e.Latency, e.Err)
 }
 
 func (d *daemon) announce(w io.Writer, cfg *config.Config) {
@@ -265,6 +293,7 @@ func (d *daemon) shutdown() {
 		d.tcp.Shutdown(ctx)
 	}
 	if d.http != nil {
+		close(d.httpDone)
 		d.http.Shutdown(ctx)
 	}
 	if d.stopBMPs != nil {
