@@ -9,17 +9,17 @@ import (
 	"context"
 )
 
-const assignBoard = `-- name: AssignBoard :exec
-UPDATE boards SET job_id = ?1 WHERE id = ?2
+const assignBoards = `-- name: AssignBoards :exec
+UPDATE boards SET job_id = ?1 WHERE id IN (SELECT value FROM json_each(?2))
 `
 
-type AssignBoardParams struct {
-	JobID *int64
-	ID    int64
+type AssignBoardsParams struct {
+	JobID    *int64
+	BoardIds interface{}
 }
 
-func (q *Queries) AssignBoard(ctx context.Context, arg AssignBoardParams) error {
-	_, err := q.exec(ctx, q.assignBoardStmt, assignBoard, arg.JobID, arg.ID)
+func (q *Queries) AssignBoards(ctx context.Context, arg AssignBoardsParams) error {
+	_, err := q.exec(ctx, q.assignBoardsStmt, assignBoards, arg.JobID, arg.BoardIds)
 	return err
 }
 
@@ -84,18 +84,29 @@ func (q *Queries) FreeBoard(ctx context.Context, id int64) error {
 	return err
 }
 
-const insertBoardAllocation = `-- name: InsertBoardAllocation :exec
-INSERT INTO board_allocations (job_id, board_id, allocated_at) VALUES (?, ?, ?)
+const freeBoards = `-- name: FreeBoards :exec
+UPDATE boards SET waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
+WHERE id IN (SELECT value FROM json_each(?1))
 `
 
-type InsertBoardAllocationParams struct {
-	JobID       int64
-	BoardID     int64
-	AllocatedAt float64
+func (q *Queries) FreeBoards(ctx context.Context, boardIds interface{}) error {
+	_, err := q.exec(ctx, q.freeBoardsStmt, freeBoards, boardIds)
+	return err
 }
 
-func (q *Queries) InsertBoardAllocation(ctx context.Context, arg InsertBoardAllocationParams) error {
-	_, err := q.exec(ctx, q.insertBoardAllocationStmt, insertBoardAllocation, arg.JobID, arg.BoardID, arg.AllocatedAt)
+const insertBoardAllocations = `-- name: InsertBoardAllocations :exec
+INSERT INTO board_allocations (job_id, board_id, allocated_at)
+SELECT ?1, value, ?2 FROM json_each(?3)
+`
+
+type InsertBoardAllocationsParams struct {
+	JobID       int64
+	AllocatedAt float64
+	BoardIds    interface{}
+}
+
+func (q *Queries) InsertBoardAllocations(ctx context.Context, arg InsertBoardAllocationsParams) error {
+	_, err := q.exec(ctx, q.insertBoardAllocationsStmt, insertBoardAllocations, arg.JobID, arg.AllocatedAt, arg.BoardIds)
 	return err
 }
 
@@ -140,20 +151,6 @@ func (q *Queries) ReturnBoardToService(ctx context.Context, id int64) error {
 	return err
 }
 
-const setBoardFreeAt = `-- name: SetBoardFreeAt :exec
-UPDATE boards SET free_at = ?1 WHERE id = ?2
-`
-
-type SetBoardFreeAtParams struct {
-	FreeAt *float64
-	ID     int64
-}
-
-func (q *Queries) SetBoardFreeAt(ctx context.Context, arg SetBoardFreeAtParams) error {
-	_, err := q.exec(ctx, q.setBoardFreeAtStmt, setBoardFreeAt, arg.FreeAt, arg.ID)
-	return err
-}
-
 const setBoardOutOfService = `-- name: SetBoardOutOfService :exec
 UPDATE boards
 SET out_of_service = ?1, out_of_service_at = ?2,
@@ -180,36 +177,50 @@ func (q *Queries) SetBoardOutOfService(ctx context.Context, arg SetBoardOutOfSer
 	return err
 }
 
-const setBoardPower = `-- name: SetBoardPower :exec
-UPDATE boards SET power = ?1, power_changed_at = ?2
-WHERE id = ?3
+const setBoardsFreeAt = `-- name: SetBoardsFreeAt :exec
+UPDATE boards SET free_at = ?1 WHERE id IN (SELECT value FROM json_each(?2))
 `
 
-type SetBoardPowerParams struct {
-	Power          int64
-	PowerChangedAt *float64
-	ID             int64
+type SetBoardsFreeAtParams struct {
+	FreeAt   *float64
+	BoardIds interface{}
 }
 
-func (q *Queries) SetBoardPower(ctx context.Context, arg SetBoardPowerParams) error {
-	_, err := q.exec(ctx, q.setBoardPowerStmt, setBoardPower, arg.Power, arg.PowerChangedAt, arg.ID)
+func (q *Queries) SetBoardsFreeAt(ctx context.Context, arg SetBoardsFreeAtParams) error {
+	_, err := q.exec(ctx, q.setBoardsFreeAtStmt, setBoardsFreeAt, arg.FreeAt, arg.BoardIds)
 	return err
 }
 
-const setBoardWaiting = `-- name: SetBoardWaiting :exec
-UPDATE boards
-SET job_id = NULL, waiting_job_id = ?1, waiting_since = ?2, free_at = NULL
-WHERE id = ?3
+const setBoardsPower = `-- name: SetBoardsPower :exec
+UPDATE boards SET power = ?1, power_changed_at = ?2
+WHERE id IN (SELECT value FROM json_each(?3))
 `
 
-type SetBoardWaitingParams struct {
-	WaitingJobID *int64
-	WaitingSince *float64
-	ID           int64
+type SetBoardsPowerParams struct {
+	Power          int64
+	PowerChangedAt *float64
+	BoardIds       interface{}
 }
 
-// A job let go of the board; it returns to the pool once powered off.
-func (q *Queries) SetBoardWaiting(ctx context.Context, arg SetBoardWaitingParams) error {
-	_, err := q.exec(ctx, q.setBoardWaitingStmt, setBoardWaiting, arg.WaitingJobID, arg.WaitingSince, arg.ID)
+func (q *Queries) SetBoardsPower(ctx context.Context, arg SetBoardsPowerParams) error {
+	_, err := q.exec(ctx, q.setBoardsPowerStmt, setBoardsPower, arg.Power, arg.PowerChangedAt, arg.BoardIds)
+	return err
+}
+
+const setBoardsWaiting = `-- name: SetBoardsWaiting :exec
+UPDATE boards
+SET job_id = NULL, waiting_job_id = ?1, waiting_since = ?2, free_at = NULL
+WHERE id IN (SELECT value FROM json_each(?3))
+`
+
+type SetBoardsWaitingParams struct {
+	WaitingJobID *int64
+	WaitingSince *float64
+	BoardIds     interface{}
+}
+
+// A job let go of these boards; each returns to the pool once powered off.
+func (q *Queries) SetBoardsWaiting(ctx context.Context, arg SetBoardsWaitingParams) error {
+	_, err := q.exec(ctx, q.setBoardsWaitingStmt, setBoardsWaiting, arg.WaitingJobID, arg.WaitingSince, arg.BoardIds)
 	return err
 }

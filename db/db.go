@@ -81,8 +81,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.allocateJobStmt, err = db.PrepareContext(ctx, allocateJob); err != nil {
 		return nil, fmt.Errorf("error preparing query AllocateJob: %w", err)
 	}
-	if q.assignBoardStmt, err = db.PrepareContext(ctx, assignBoard); err != nil {
-		return nil, fmt.Errorf("error preparing query AssignBoard: %w", err)
+	if q.assignBoardsStmt, err = db.PrepareContext(ctx, assignBoards); err != nil {
+		return nil, fmt.Errorf("error preparing query AssignBoards: %w", err)
 	}
 	if q.boardHasClaimedOpStmt, err = db.PrepareContext(ctx, boardHasClaimedOp); err != nil {
 		return nil, fmt.Errorf("error preparing query BoardHasClaimedOp: %w", err)
@@ -98,6 +98,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.consistencyProblemsStmt, err = db.PrepareContext(ctx, consistencyProblems); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsistencyProblems: %w", err)
+	}
+	if q.countAnswerableDestroyedStmt, err = db.PrepareContext(ctx, countAnswerableDestroyed); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAnswerableDestroyed: %w", err)
 	}
 	if q.countOpenOpsOfJobStmt, err = db.PrepareContext(ctx, countOpenOpsOfJob); err != nil {
 		return nil, fmt.Errorf("error preparing query CountOpenOpsOfJob: %w", err)
@@ -123,17 +126,23 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.finishOpStmt, err = db.PrepareContext(ctx, finishOp); err != nil {
 		return nil, fmt.Errorf("error preparing query FinishOp: %w", err)
 	}
-	if q.forgetDestroyedBeyondStmt, err = db.PrepareContext(ctx, forgetDestroyedBeyond); err != nil {
-		return nil, fmt.Errorf("error preparing query ForgetDestroyedBeyond: %w", err)
+	if q.finishOpsOKStmt, err = db.PrepareContext(ctx, finishOpsOK); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishOpsOK: %w", err)
+	}
+	if q.forgetOldestDestroyedStmt, err = db.PrepareContext(ctx, forgetOldestDestroyed); err != nil {
+		return nil, fmt.Errorf("error preparing query ForgetOldestDestroyed: %w", err)
 	}
 	if q.freeBoardStmt, err = db.PrepareContext(ctx, freeBoard); err != nil {
 		return nil, fmt.Errorf("error preparing query FreeBoard: %w", err)
 	}
+	if q.freeBoardsStmt, err = db.PrepareContext(ctx, freeBoards); err != nil {
+		return nil, fmt.Errorf("error preparing query FreeBoards: %w", err)
+	}
 	if q.getJobStmt, err = db.PrepareContext(ctx, getJob); err != nil {
 		return nil, fmt.Errorf("error preparing query GetJob: %w", err)
 	}
-	if q.getOpStmt, err = db.PrepareContext(ctx, getOp); err != nil {
-		return nil, fmt.Errorf("error preparing query GetOp: %w", err)
+	if q.getOpsStmt, err = db.PrepareContext(ctx, getOps); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOps: %w", err)
 	}
 	if q.getServerStateStmt, err = db.PrepareContext(ctx, getServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query GetServerState: %w", err)
@@ -144,8 +153,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertBoardStmt, err = db.PrepareContext(ctx, insertBoard); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertBoard: %w", err)
 	}
-	if q.insertBoardAllocationStmt, err = db.PrepareContext(ctx, insertBoardAllocation); err != nil {
-		return nil, fmt.Errorf("error preparing query InsertBoardAllocation: %w", err)
+	if q.insertBoardAllocationsStmt, err = db.PrepareContext(ctx, insertBoardAllocations); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertBoardAllocations: %w", err)
 	}
 	if q.insertBoardReportStmt, err = db.PrepareContext(ctx, insertBoardReport); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertBoardReport: %w", err)
@@ -167,6 +176,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertOpStmt, err = db.PrepareContext(ctx, insertOp); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOp: %w", err)
+	}
+	if q.insertOpsStmt, err = db.PrepareContext(ctx, insertOps); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertOps: %w", err)
 	}
 	if q.insertQueueEntryStmt, err = db.PrepareContext(ctx, insertQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertQueueEntry: %w", err)
@@ -195,9 +207,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listMachineTagsStmt, err = db.PrepareContext(ctx, listMachineTags); err != nil {
 		return nil, fmt.Errorf("error preparing query ListMachineTags: %w", err)
 	}
-	if q.listOpenOpsStmt, err = db.PrepareContext(ctx, listOpenOps); err != nil {
-		return nil, fmt.Errorf("error preparing query ListOpenOps: %w", err)
-	}
 	if q.listQueueEntriesStmt, err = db.PrepareContext(ctx, listQueueEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListQueueEntries: %w", err)
 	}
@@ -219,17 +228,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setBoardDeadStmt, err = db.PrepareContext(ctx, setBoardDead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetBoardDead: %w", err)
 	}
-	if q.setBoardFreeAtStmt, err = db.PrepareContext(ctx, setBoardFreeAt); err != nil {
-		return nil, fmt.Errorf("error preparing query SetBoardFreeAt: %w", err)
-	}
 	if q.setBoardOutOfServiceStmt, err = db.PrepareContext(ctx, setBoardOutOfService); err != nil {
 		return nil, fmt.Errorf("error preparing query SetBoardOutOfService: %w", err)
 	}
-	if q.setBoardPowerStmt, err = db.PrepareContext(ctx, setBoardPower); err != nil {
-		return nil, fmt.Errorf("error preparing query SetBoardPower: %w", err)
+	if q.setBoardsFreeAtStmt, err = db.PrepareContext(ctx, setBoardsFreeAt); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardsFreeAt: %w", err)
 	}
-	if q.setBoardWaitingStmt, err = db.PrepareContext(ctx, setBoardWaiting); err != nil {
-		return nil, fmt.Errorf("error preparing query SetBoardWaiting: %w", err)
+	if q.setBoardsPowerStmt, err = db.PrepareContext(ctx, setBoardsPower); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardsPower: %w", err)
+	}
+	if q.setBoardsWaitingStmt, err = db.PrepareContext(ctx, setBoardsWaiting); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBoardsWaiting: %w", err)
 	}
 	if q.setJobPoweringStmt, err = db.PrepareContext(ctx, setJobPowering); err != nil {
 		return nil, fmt.Errorf("error preparing query SetJobPowering: %w", err)
@@ -251,6 +260,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.supersedeOpenOpsOfBoardStmt, err = db.PrepareContext(ctx, supersedeOpenOpsOfBoard); err != nil {
 		return nil, fmt.Errorf("error preparing query SupersedeOpenOpsOfBoard: %w", err)
+	}
+	if q.supersedeOpenOpsOfBoardsStmt, err = db.PrepareContext(ctx, supersedeOpenOpsOfBoards); err != nil {
+		return nil, fmt.Errorf("error preparing query SupersedeOpenOpsOfBoards: %w", err)
 	}
 	if q.unclaimAllOpsStmt, err = db.PrepareContext(ctx, unclaimAllOps); err != nil {
 		return nil, fmt.Errorf("error preparing query UnclaimAllOps: %w", err)
@@ -355,9 +367,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing allocateJobStmt: %w", cerr)
 		}
 	}
-	if q.assignBoardStmt != nil {
-		if cerr := q.assignBoardStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing assignBoardStmt: %w", cerr)
+	if q.assignBoardsStmt != nil {
+		if cerr := q.assignBoardsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing assignBoardsStmt: %w", cerr)
 		}
 	}
 	if q.boardHasClaimedOpStmt != nil {
@@ -383,6 +395,11 @@ func (q *Queries) Close() error {
 	if q.consistencyProblemsStmt != nil {
 		if cerr := q.consistencyProblemsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing consistencyProblemsStmt: %w", cerr)
+		}
+	}
+	if q.countAnswerableDestroyedStmt != nil {
+		if cerr := q.countAnswerableDestroyedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAnswerableDestroyedStmt: %w", cerr)
 		}
 	}
 	if q.countOpenOpsOfJobStmt != nil {
@@ -425,9 +442,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing finishOpStmt: %w", cerr)
 		}
 	}
-	if q.forgetDestroyedBeyondStmt != nil {
-		if cerr := q.forgetDestroyedBeyondStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing forgetDestroyedBeyondStmt: %w", cerr)
+	if q.finishOpsOKStmt != nil {
+		if cerr := q.finishOpsOKStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishOpsOKStmt: %w", cerr)
+		}
+	}
+	if q.forgetOldestDestroyedStmt != nil {
+		if cerr := q.forgetOldestDestroyedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing forgetOldestDestroyedStmt: %w", cerr)
 		}
 	}
 	if q.freeBoardStmt != nil {
@@ -435,14 +457,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing freeBoardStmt: %w", cerr)
 		}
 	}
+	if q.freeBoardsStmt != nil {
+		if cerr := q.freeBoardsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing freeBoardsStmt: %w", cerr)
+		}
+	}
 	if q.getJobStmt != nil {
 		if cerr := q.getJobStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getJobStmt: %w", cerr)
 		}
 	}
-	if q.getOpStmt != nil {
-		if cerr := q.getOpStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing getOpStmt: %w", cerr)
+	if q.getOpsStmt != nil {
+		if cerr := q.getOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOpsStmt: %w", cerr)
 		}
 	}
 	if q.getServerStateStmt != nil {
@@ -460,9 +487,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertBoardStmt: %w", cerr)
 		}
 	}
-	if q.insertBoardAllocationStmt != nil {
-		if cerr := q.insertBoardAllocationStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing insertBoardAllocationStmt: %w", cerr)
+	if q.insertBoardAllocationsStmt != nil {
+		if cerr := q.insertBoardAllocationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertBoardAllocationsStmt: %w", cerr)
 		}
 	}
 	if q.insertBoardReportStmt != nil {
@@ -498,6 +525,11 @@ func (q *Queries) Close() error {
 	if q.insertOpStmt != nil {
 		if cerr := q.insertOpStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOpStmt: %w", cerr)
+		}
+	}
+	if q.insertOpsStmt != nil {
+		if cerr := q.insertOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertOpsStmt: %w", cerr)
 		}
 	}
 	if q.insertQueueEntryStmt != nil {
@@ -545,11 +577,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listMachineTagsStmt: %w", cerr)
 		}
 	}
-	if q.listOpenOpsStmt != nil {
-		if cerr := q.listOpenOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listOpenOpsStmt: %w", cerr)
-		}
-	}
 	if q.listQueueEntriesStmt != nil {
 		if cerr := q.listQueueEntriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listQueueEntriesStmt: %w", cerr)
@@ -585,24 +612,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setBoardDeadStmt: %w", cerr)
 		}
 	}
-	if q.setBoardFreeAtStmt != nil {
-		if cerr := q.setBoardFreeAtStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing setBoardFreeAtStmt: %w", cerr)
-		}
-	}
 	if q.setBoardOutOfServiceStmt != nil {
 		if cerr := q.setBoardOutOfServiceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setBoardOutOfServiceStmt: %w", cerr)
 		}
 	}
-	if q.setBoardPowerStmt != nil {
-		if cerr := q.setBoardPowerStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing setBoardPowerStmt: %w", cerr)
+	if q.setBoardsFreeAtStmt != nil {
+		if cerr := q.setBoardsFreeAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardsFreeAtStmt: %w", cerr)
 		}
 	}
-	if q.setBoardWaitingStmt != nil {
-		if cerr := q.setBoardWaitingStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing setBoardWaitingStmt: %w", cerr)
+	if q.setBoardsPowerStmt != nil {
+		if cerr := q.setBoardsPowerStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardsPowerStmt: %w", cerr)
+		}
+	}
+	if q.setBoardsWaitingStmt != nil {
+		if cerr := q.setBoardsWaitingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBoardsWaitingStmt: %w", cerr)
 		}
 	}
 	if q.setJobPoweringStmt != nil {
@@ -638,6 +665,11 @@ func (q *Queries) Close() error {
 	if q.supersedeOpenOpsOfBoardStmt != nil {
 		if cerr := q.supersedeOpenOpsOfBoardStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing supersedeOpenOpsOfBoardStmt: %w", cerr)
+		}
+	}
+	if q.supersedeOpenOpsOfBoardsStmt != nil {
+		if cerr := q.supersedeOpenOpsOfBoardsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing supersedeOpenOpsOfBoardsStmt: %w", cerr)
 		}
 	}
 	if q.unclaimAllOpsStmt != nil {
@@ -703,12 +735,13 @@ type Queries struct {
 	adminReportsPerBoardStmt           *sql.Stmt
 	adminSetOutOfServiceStmt           *sql.Stmt
 	allocateJobStmt                    *sql.Stmt
-	assignBoardStmt                    *sql.Stmt
+	assignBoardsStmt                   *sql.Stmt
 	boardHasClaimedOpStmt              *sql.Stmt
 	carryBoardStateStmt                *sql.Stmt
 	claimOpStmt                        *sql.Stmt
 	closeBoardAllocationsOfJobStmt     *sql.Stmt
 	consistencyProblemsStmt            *sql.Stmt
+	countAnswerableDestroyedStmt       *sql.Stmt
 	countOpenOpsOfJobStmt              *sql.Stmt
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
@@ -717,14 +750,16 @@ type Queries struct {
 	deleteServerStateStmt              *sql.Stmt
 	destroyJobStmt                     *sql.Stmt
 	finishOpStmt                       *sql.Stmt
-	forgetDestroyedBeyondStmt          *sql.Stmt
+	finishOpsOKStmt                    *sql.Stmt
+	forgetOldestDestroyedStmt          *sql.Stmt
 	freeBoardStmt                      *sql.Stmt
+	freeBoardsStmt                     *sql.Stmt
 	getJobStmt                         *sql.Stmt
-	getOpStmt                          *sql.Stmt
+	getOpsStmt                         *sql.Stmt
 	getServerStateStmt                 *sql.Stmt
 	insertBMPStmt                      *sql.Stmt
 	insertBoardStmt                    *sql.Stmt
-	insertBoardAllocationStmt          *sql.Stmt
+	insertBoardAllocationsStmt         *sql.Stmt
 	insertBoardReportStmt              *sql.Stmt
 	insertDeadLinkStmt                 *sql.Stmt
 	insertJobStmt                      *sql.Stmt
@@ -732,6 +767,7 @@ type Queries struct {
 	insertMachineStmt                  *sql.Stmt
 	insertMachineTagStmt               *sql.Stmt
 	insertOpStmt                       *sql.Stmt
+	insertOpsStmt                      *sql.Stmt
 	insertQueueEntryStmt               *sql.Stmt
 	listBMPsOfMachineStmt              *sql.Stmt
 	listBoardsOfMachineStmt            *sql.Stmt
@@ -741,7 +777,6 @@ type Queries struct {
 	listLiveJobsStmt                   *sql.Stmt
 	listLiveMachinesStmt               *sql.Stmt
 	listMachineTagsStmt                *sql.Stmt
-	listOpenOpsStmt                    *sql.Stmt
 	listQueueEntriesStmt               *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
@@ -749,10 +784,10 @@ type Queries struct {
 	retireMachineStmt                  *sql.Stmt
 	returnBoardToServiceStmt           *sql.Stmt
 	setBoardDeadStmt                   *sql.Stmt
-	setBoardFreeAtStmt                 *sql.Stmt
 	setBoardOutOfServiceStmt           *sql.Stmt
-	setBoardPowerStmt                  *sql.Stmt
-	setBoardWaitingStmt                *sql.Stmt
+	setBoardsFreeAtStmt                *sql.Stmt
+	setBoardsPowerStmt                 *sql.Stmt
+	setBoardsWaitingStmt               *sql.Stmt
 	setJobPoweringStmt                 *sql.Stmt
 	setJobReadyStmt                    *sql.Stmt
 	setMachineMinorFingerprintStmt     *sql.Stmt
@@ -760,6 +795,7 @@ type Queries struct {
 	setServerStateStmt                 *sql.Stmt
 	supersedeOpenLinkOpStmt            *sql.Stmt
 	supersedeOpenOpsOfBoardStmt        *sql.Stmt
+	supersedeOpenOpsOfBoardsStmt       *sql.Stmt
 	unclaimAllOpsStmt                  *sql.Stmt
 }
 
@@ -786,12 +822,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminReportsPerBoardStmt:           q.adminReportsPerBoardStmt,
 		adminSetOutOfServiceStmt:           q.adminSetOutOfServiceStmt,
 		allocateJobStmt:                    q.allocateJobStmt,
-		assignBoardStmt:                    q.assignBoardStmt,
+		assignBoardsStmt:                   q.assignBoardsStmt,
 		boardHasClaimedOpStmt:              q.boardHasClaimedOpStmt,
 		carryBoardStateStmt:                q.carryBoardStateStmt,
 		claimOpStmt:                        q.claimOpStmt,
 		closeBoardAllocationsOfJobStmt:     q.closeBoardAllocationsOfJobStmt,
 		consistencyProblemsStmt:            q.consistencyProblemsStmt,
+		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,
 		countOpenOpsOfJobStmt:              q.countOpenOpsOfJobStmt,
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
@@ -800,14 +837,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteServerStateStmt:              q.deleteServerStateStmt,
 		destroyJobStmt:                     q.destroyJobStmt,
 		finishOpStmt:                       q.finishOpStmt,
-		forgetDestroyedBeyondStmt:          q.forgetDestroyedBeyondStmt,
+		finishOpsOKStmt:                    q.finishOpsOKStmt,
+		forgetOldestDestroyedStmt:          q.forgetOldestDestroyedStmt,
 		freeBoardStmt:                      q.freeBoardStmt,
+		freeBoardsStmt:                     q.freeBoardsStmt,
 		getJobStmt:                         q.getJobStmt,
-		getOpStmt:                          q.getOpStmt,
+		getOpsStmt:                         q.getOpsStmt,
 		getServerStateStmt:                 q.getServerStateStmt,
 		insertBMPStmt:                      q.insertBMPStmt,
 		insertBoardStmt:                    q.insertBoardStmt,
-		insertBoardAllocationStmt:          q.insertBoardAllocationStmt,
+		insertBoardAllocationsStmt:         q.insertBoardAllocationsStmt,
 		insertBoardReportStmt:              q.insertBoardReportStmt,
 		insertDeadLinkStmt:                 q.insertDeadLinkStmt,
 		insertJobStmt:                      q.insertJobStmt,
@@ -815,6 +854,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertMachineStmt:                  q.insertMachineStmt,
 		insertMachineTagStmt:               q.insertMachineTagStmt,
 		insertOpStmt:                       q.insertOpStmt,
+		insertOpsStmt:                      q.insertOpsStmt,
 		insertQueueEntryStmt:               q.insertQueueEntryStmt,
 		listBMPsOfMachineStmt:              q.listBMPsOfMachineStmt,
 		listBoardsOfMachineStmt:            q.listBoardsOfMachineStmt,
@@ -824,7 +864,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listLiveJobsStmt:                   q.listLiveJobsStmt,
 		listLiveMachinesStmt:               q.listLiveMachinesStmt,
 		listMachineTagsStmt:                q.listMachineTagsStmt,
-		listOpenOpsStmt:                    q.listOpenOpsStmt,
 		listQueueEntriesStmt:               q.listQueueEntriesStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
@@ -832,10 +871,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retireMachineStmt:                  q.retireMachineStmt,
 		returnBoardToServiceStmt:           q.returnBoardToServiceStmt,
 		setBoardDeadStmt:                   q.setBoardDeadStmt,
-		setBoardFreeAtStmt:                 q.setBoardFreeAtStmt,
 		setBoardOutOfServiceStmt:           q.setBoardOutOfServiceStmt,
-		setBoardPowerStmt:                  q.setBoardPowerStmt,
-		setBoardWaitingStmt:                q.setBoardWaitingStmt,
+		setBoardsFreeAtStmt:                q.setBoardsFreeAtStmt,
+		setBoardsPowerStmt:                 q.setBoardsPowerStmt,
+		setBoardsWaitingStmt:               q.setBoardsWaitingStmt,
 		setJobPoweringStmt:                 q.setJobPoweringStmt,
 		setJobReadyStmt:                    q.setJobReadyStmt,
 		setMachineMinorFingerprintStmt:     q.setMachineMinorFingerprintStmt,
@@ -843,6 +882,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setServerStateStmt:                 q.setServerStateStmt,
 		supersedeOpenLinkOpStmt:            q.supersedeOpenLinkOpStmt,
 		supersedeOpenOpsOfBoardStmt:        q.supersedeOpenOpsOfBoardStmt,
+		supersedeOpenOpsOfBoardsStmt:       q.supersedeOpenOpsOfBoardsStmt,
 		unclaimAllOpsStmt:                  q.unclaimAllOpsStmt,
 	}
 }

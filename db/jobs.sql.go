@@ -48,6 +48,17 @@ func (q *Queries) AllocateJob(ctx context.Context, arg AllocateJobParams) error 
 	return err
 }
 
+const countAnswerableDestroyed = `-- name: CountAnswerableDestroyed :one
+SELECT count(*) FROM jobs WHERE state = 4 AND forgotten = 0
+`
+
+func (q *Queries) CountAnswerableDestroyed(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.countAnswerableDestroyedStmt, countAnswerableDestroyed)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const deleteQueueEntriesOfJob = `-- name: DeleteQueueEntriesOfJob :exec
 DELETE FROM job_queue WHERE job_id = ?
 `
@@ -87,17 +98,18 @@ func (q *Queries) DestroyJob(ctx context.Context, arg DestroyJobParams) error {
 	return err
 }
 
-const forgetDestroyedBeyond = `-- name: ForgetDestroyedBeyond :execrows
+const forgetOldestDestroyed = `-- name: ForgetOldestDestroyed :execrows
 UPDATE jobs SET forgotten = 1
 WHERE id IN (
     SELECT id FROM jobs WHERE state = 4 AND forgotten = 0
-    ORDER BY destroyed_at DESC, id DESC LIMIT -1 OFFSET ?1
+    ORDER BY destroyed_at, id LIMIT ?1
 )
 `
 
-// Keeps the newest `keep` destroyed jobs answerable (retain_destroyed).
-func (q *Queries) ForgetDestroyedBeyond(ctx context.Context, keep int64) (int64, error) {
-	result, err := q.exec(ctx, q.forgetDestroyedBeyondStmt, forgetDestroyedBeyond, keep)
+// Retention (retain_destroyed): the oldest answerable destroyed jobs answer
+// "unknown" from now on; their history stays.
+func (q *Queries) ForgetOldestDestroyed(ctx context.Context, count int64) (int64, error) {
+	result, err := q.exec(ctx, q.forgetOldestDestroyedStmt, forgetOldestDestroyed, count)
 	if err != nil {
 		return 0, err
 	}

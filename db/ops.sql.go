@@ -70,28 +70,59 @@ func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
 	return err
 }
 
-const getOp = `-- name: GetOp :one
-SELECT id, bmp_id, board_id, job_id, op, link, created_at, claimed_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE id = ?
+const finishOpsOK = `-- name: FinishOpsOK :exec
+UPDATE bmp_ops SET done_at = ?1, outcome = 'ok'
+WHERE id IN (SELECT value FROM json_each(?2)) AND done_at IS NULL
 `
 
-func (q *Queries) GetOp(ctx context.Context, id int64) (BmpOp, error) {
-	row := q.queryRow(ctx, q.getOpStmt, getOp, id)
-	var i BmpOp
-	err := row.Scan(
-		&i.ID,
-		&i.BmpID,
-		&i.BoardID,
-		&i.JobID,
-		&i.Op,
-		&i.Link,
-		&i.CreatedAt,
-		&i.ClaimedAt,
-		&i.Attempts,
-		&i.LastError,
-		&i.DoneAt,
-		&i.Outcome,
-	)
-	return i, err
+type FinishOpsOKParams struct {
+	DoneAt *float64
+	Ids    interface{}
+}
+
+func (q *Queries) FinishOpsOK(ctx context.Context, arg FinishOpsOKParams) error {
+	_, err := q.exec(ctx, q.finishOpsOKStmt, finishOpsOK, arg.DoneAt, arg.Ids)
+	return err
+}
+
+const getOps = `-- name: GetOps :many
+SELECT id, bmp_id, board_id, job_id, op, link, created_at, claimed_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
+`
+
+func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) {
+	rows, err := q.query(ctx, q.getOpsStmt, getOps, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BmpOp
+	for rows.Next() {
+		var i BmpOp
+		if err := rows.Scan(
+			&i.ID,
+			&i.BmpID,
+			&i.BoardID,
+			&i.JobID,
+			&i.Op,
+			&i.Link,
+			&i.CreatedAt,
+			&i.ClaimedAt,
+			&i.Attempts,
+			&i.LastError,
+			&i.DoneAt,
+			&i.Outcome,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const insertOp = `-- name: InsertOp :one
@@ -120,6 +151,33 @@ func (q *Queries) InsertOp(ctx context.Context, arg InsertOpParams) (int64, erro
 	var id int64
 	err := row.Scan(&id)
 	return id, err
+}
+
+const insertOps = `-- name: InsertOps :exec
+INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, link, created_at)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?1, ?2,
+       json_extract(value, '$[2]'), ?3
+FROM json_each(?4)
+ORDER BY key
+`
+
+type InsertOpsParams struct {
+	JobID     *int64
+	Op        string
+	CreatedAt float64
+	Items     interface{}
+}
+
+// One operation per item of a JSON array of [bmp_id, board_id, link or null],
+// in array order.
+func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) error {
+	_, err := q.exec(ctx, q.insertOpsStmt, insertOps,
+		arg.JobID,
+		arg.Op,
+		arg.CreatedAt,
+		arg.Items,
+	)
+	return err
 }
 
 const listBoardsWithOpenOps = `-- name: ListBoardsWithOpenOps :many
@@ -209,46 +267,6 @@ func (q *Queries) ListClaimableOps(ctx context.Context, bmpID int64) ([]ListClai
 	return items, nil
 }
 
-const listOpenOps = `-- name: ListOpenOps :many
-SELECT id, bmp_id, board_id, job_id, op, link, created_at, claimed_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE done_at IS NULL ORDER BY id
-`
-
-func (q *Queries) ListOpenOps(ctx context.Context) ([]BmpOp, error) {
-	rows, err := q.query(ctx, q.listOpenOpsStmt, listOpenOps)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []BmpOp
-	for rows.Next() {
-		var i BmpOp
-		if err := rows.Scan(
-			&i.ID,
-			&i.BmpID,
-			&i.BoardID,
-			&i.JobID,
-			&i.Op,
-			&i.Link,
-			&i.CreatedAt,
-			&i.ClaimedAt,
-			&i.Attempts,
-			&i.LastError,
-			&i.DoneAt,
-			&i.Outcome,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const moveOpenOpsOfBoard = `-- name: MoveOpenOpsOfBoard :exec
 UPDATE bmp_ops SET board_id = ?1, bmp_id = ?2
 WHERE board_id = ?3 AND done_at IS NULL
@@ -295,6 +313,24 @@ type SupersedeOpenOpsOfBoardParams struct {
 // A power request wins over every unclaimed older request for the board.
 func (q *Queries) SupersedeOpenOpsOfBoard(ctx context.Context, arg SupersedeOpenOpsOfBoardParams) error {
 	_, err := q.exec(ctx, q.supersedeOpenOpsOfBoardStmt, supersedeOpenOpsOfBoard, arg.DoneAt, arg.BoardID)
+	return err
+}
+
+const supersedeOpenOpsOfBoards = `-- name: SupersedeOpenOpsOfBoards :exec
+UPDATE bmp_ops SET done_at = ?1, outcome = 'superseded'
+WHERE board_id IN (SELECT value FROM json_each(?2))
+  AND done_at IS NULL AND claimed_at IS NULL
+`
+
+type SupersedeOpenOpsOfBoardsParams struct {
+	DoneAt   *float64
+	BoardIds interface{}
+}
+
+// A power request for these boards (a JSON array of board ids) wins over
+// every unclaimed older request for them.
+func (q *Queries) SupersedeOpenOpsOfBoards(ctx context.Context, arg SupersedeOpenOpsOfBoardsParams) error {
+	_, err := q.exec(ctx, q.supersedeOpenOpsOfBoardsStmt, supersedeOpenOpsOfBoards, arg.DoneAt, arg.BoardIds)
 	return err
 }
 

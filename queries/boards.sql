@@ -1,28 +1,9 @@
--- name: AssignBoard :exec
-UPDATE boards SET job_id = sqlc.arg(job_id) WHERE id = sqlc.arg(id);
-
--- name: InsertBoardAllocation :exec
-INSERT INTO board_allocations (job_id, board_id, allocated_at) VALUES (?, ?, ?);
-
 -- name: CloseBoardAllocationsOfJob :exec
 UPDATE board_allocations SET freed_at = sqlc.arg(freed_at)
 WHERE job_id = sqlc.arg(job_id) AND freed_at IS NULL;
 
--- name: SetBoardWaiting :exec
--- A job let go of the board; it returns to the pool once powered off.
-UPDATE boards
-SET job_id = NULL, waiting_job_id = sqlc.arg(waiting_job_id), waiting_since = sqlc.arg(waiting_since), free_at = NULL
-WHERE id = sqlc.arg(id);
-
--- name: SetBoardFreeAt :exec
-UPDATE boards SET free_at = sqlc.arg(free_at) WHERE id = sqlc.arg(id);
-
 -- name: FreeBoard :exec
 UPDATE boards SET waiting_job_id = NULL, waiting_since = NULL, free_at = NULL WHERE id = ?;
-
--- name: SetBoardPower :exec
-UPDATE boards SET power = sqlc.arg(power), power_changed_at = sqlc.arg(power_changed_at)
-WHERE id = sqlc.arg(id);
 
 -- name: SetBoardOutOfService :exec
 -- Taking a board out of service also ends any claim on it.
@@ -47,3 +28,27 @@ WHERE id = sqlc.arg(id);
 -- name: InsertBoardReport :exec
 INSERT INTO board_reports (board_id, ip, job_id, chip_x, chip_y, core, description, reporter, reported_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: AssignBoards :exec
+UPDATE boards SET job_id = sqlc.arg(job_id) WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));
+
+-- name: InsertBoardAllocations :exec
+INSERT INTO board_allocations (job_id, board_id, allocated_at)
+SELECT sqlc.arg(job_id), value, sqlc.arg(allocated_at) FROM json_each(sqlc.arg(board_ids));
+
+-- name: SetBoardsWaiting :exec
+-- A job let go of these boards; each returns to the pool once powered off.
+UPDATE boards
+SET job_id = NULL, waiting_job_id = sqlc.arg(waiting_job_id), waiting_since = sqlc.arg(waiting_since), free_at = NULL
+WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));
+
+-- name: SetBoardsPower :exec
+UPDATE boards SET power = sqlc.arg(power), power_changed_at = sqlc.arg(power_changed_at)
+WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));
+
+-- name: FreeBoards :exec
+UPDATE boards SET waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
+WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));
+
+-- name: SetBoardsFreeAt :exec
+UPDATE boards SET free_at = sqlc.arg(free_at) WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));

@@ -36,13 +36,17 @@ WHERE id = ?;
 UPDATE jobs SET state = 4, power = NULL, destroy_reason = sqlc.narg(destroy_reason), destroyed_at = sqlc.arg(destroyed_at)
 WHERE id = sqlc.arg(id);
 
--- name: ForgetDestroyedBeyond :execrows
--- Keeps the newest `keep` destroyed jobs answerable (retain_destroyed).
+-- name: ForgetOldestDestroyed :execrows
+-- Retention (retain_destroyed): the oldest answerable destroyed jobs answer
+-- "unknown" from now on; their history stays.
 UPDATE jobs SET forgotten = 1
 WHERE id IN (
     SELECT id FROM jobs WHERE state = 4 AND forgotten = 0
-    ORDER BY destroyed_at DESC, id DESC LIMIT -1 OFFSET sqlc.arg(keep)
+    ORDER BY destroyed_at, id LIMIT sqlc.arg(count)
 );
+
+-- name: CountAnswerableDestroyed :one
+SELECT count(*) FROM jobs WHERE state = 4 AND forgotten = 0;
 
 -- name: InsertJobEvent :exec
 INSERT INTO job_events (job_id, at, state, power, machine_id, detail) VALUES (?, ?, ?, ?, ?, ?);

@@ -7,11 +7,6 @@ RETURNING id;
 UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'superseded'
 WHERE board_id = sqlc.arg(board_id) AND done_at IS NULL AND claimed_at IS NULL;
 
--- name: SupersedeOpenLinkOp :exec
--- A link request wins over an unclaimed older request for the same link.
-UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'superseded'
-WHERE board_id = sqlc.arg(board_id) AND link = sqlc.arg(link) AND done_at IS NULL AND claimed_at IS NULL;
-
 -- name: ListClaimableOps :many
 -- Open, unclaimed operations of a BMP, oldest first, except those of boards
 -- that have an operation in flight: it must finish before a later one for the
@@ -26,9 +21,6 @@ ORDER BY o.id;
 
 -- name: ClaimOp :exec
 UPDATE bmp_ops SET claimed_at = sqlc.arg(claimed_at), attempts = attempts + 1 WHERE id = sqlc.arg(id);
-
--- name: GetOp :one
-SELECT * FROM bmp_ops WHERE id = ?;
 
 -- name: FinishOp :exec
 UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = sqlc.arg(outcome), last_error = sqlc.narg(last_error)
@@ -51,10 +43,35 @@ UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT
 UPDATE bmp_ops SET board_id = sqlc.arg(new_board_id), bmp_id = sqlc.arg(new_bmp_id)
 WHERE board_id = sqlc.arg(old_board_id) AND done_at IS NULL;
 
--- name: ListOpenOps :many
-SELECT * FROM bmp_ops WHERE done_at IS NULL ORDER BY id;
-
 -- name: ListBoardsWithOpenOps :many
 -- Boards of a machine that still have operations to carry out.
 SELECT DISTINCT o.board_id FROM bmp_ops o JOIN boards b ON b.id = o.board_id
 WHERE b.machine_id = ? AND o.done_at IS NULL;
+
+-- name: SupersedeOpenOpsOfBoards :exec
+-- A power request for these boards (a JSON array of board ids) wins over
+-- every unclaimed older request for them.
+UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'superseded'
+WHERE board_id IN (SELECT value FROM json_each(sqlc.arg(board_ids)))
+  AND done_at IS NULL AND claimed_at IS NULL;
+
+-- name: InsertOps :exec
+-- One operation per item of a JSON array of [bmp_id, board_id, link or null],
+-- in array order.
+INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, link, created_at)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), sqlc.narg(job_id), sqlc.arg(op),
+       json_extract(value, '$[2]'), sqlc.arg(created_at)
+FROM json_each(sqlc.arg(items))
+ORDER BY key;
+
+-- name: GetOps :many
+SELECT * FROM bmp_ops WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids)));
+
+-- name: FinishOpsOK :exec
+UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'ok'
+WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids))) AND done_at IS NULL;
+
+-- name: SupersedeOpenLinkOp :exec
+-- A link request wins over an unclaimed older request for the same link.
+UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'superseded'
+WHERE board_id = sqlc.arg(board_id) AND link = sqlc.arg(link) AND done_at IS NULL AND claimed_at IS NULL;

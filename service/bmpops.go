@@ -5,8 +5,6 @@ package service
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -79,37 +77,170 @@ func (s *Service) CompleteBMPOps(ctx context.Context, results []OpResult) error 
 	if len(results) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(t *tx) error {
-		jobs := map[int64]bool{}
-		for _, r := range results {
-			if err := t.complete(r, jobs); err != nil {
-				return err
-			}
-		}
-		return t.settle(jobs)
-	})
+	return s.write(ctx, func(t *tx) error { return t.completeAll(results) })
 }
 
-func (t *tx) complete(r OpResult, jobs map[int64]bool) error {
-	op, err := t.q.GetOp(t.ctx, r.OpID)
-	if errors.Is(err, sql.ErrNoRows) {
-		t.logf("outcome for an unknown BMP operation ignored", "op", r.OpID)
-		return nil
-	}
+// completion collects what a batch of successful outcomes changes, for a
+// few bulk statements.
+type completion struct {
+	ok       []int64        // operation ids
+	power    map[int64]bool // board id -> power now (the last outcome wins)
+	freed    []int64        // waiting boards whose power-off completed (free now)
+	freeLate []int64        // ... that wait for the free delay
+	retired  []int64        // boards of removed machines now off
+}
+
+func (t *tx) completeAll(results []OpResult) error {
+	ops, err := t.opsByID(results)
 	if err != nil {
-		return t.dbErr("read operation", err)
+		return err
 	}
-	if op.DoneAt != nil {
-		return nil
+	var c completion
+	type failure struct {
+		op  db.BmpOp
+		err error
 	}
-	if op.JobID != nil {
-		jobs[*op.JobID] = true
+	var failed []failure
+	jobs := map[int64]bool{}
+	for _, r := range results {
+		op, ok := ops[r.OpID]
+		if !ok {
+			continue // unknown, already done or reported twice
+		}
+		delete(ops, r.OpID)
+		if op.JobID != nil {
+			jobs[*op.JobID] = true
+		}
+		if r.Err != nil {
+			failed = append(failed, failure{op, r.Err})
+			continue
+		}
+		t.opDone(op, &c)
 	}
+	// Successes first, then failures: a failure may power a board off that
+	// a success in the same batch just powered on.
+	if err := t.flush(&c); err != nil {
+		return err
+	}
+	for _, f := range failed {
+		if err := t.opFailed(f.op, f.err); err != nil {
+			return err
+		}
+	}
+	return t.settle(jobs)
+}
+
+// opsByID reads the open operations that results refer to.
+func (t *tx) opsByID(results []OpResult) (map[int64]db.BmpOp, error) {
+	ids := make([]int64, len(results))
+	for k, r := range results {
+		ids[k] = r.OpID
+	}
+	rows, err := t.q.GetOps(t.ctx, idList(ids))
+	if err != nil {
+		return nil, t.dbErr("read operations", err)
+	}
+	ops := make(map[int64]db.BmpOp, len(rows))
+	for _, op := range rows {
+		if op.DoneAt == nil {
+			ops[op.ID] = op
+		}
+	}
+	if len(rows) < len(ids) {
+		t.logf("outcomes for unknown BMP operations ignored", "results", len(ids), "known", len(rows))
+	}
+	return ops, nil
+}
+
+// opDone applies a successful operation to memory and notes the writes.
+func (t *tx) opDone(op db.BmpOp, c *completion) {
+	c.ok = append(c.ok, op.ID)
+	kind := OpKind(op.Op)
+	if kind != OpPowerOn && kind != OpPowerOff {
+		return
+	}
+	on := kind == OpPowerOn
+	if c.power == nil {
+		c.power = map[int64]bool{}
+	}
+	c.power[op.BoardID] = on
 	ref, live := t.s.mirror.boardIDs[op.BoardID]
-	if r.Err != nil {
-		return t.opFailed(op, ref, live, r.Err)
+	if !live {
+		if !on {
+			c.retired = append(c.retired, op.BoardID) // nothing waits for it any more
+		}
+		return
 	}
-	return t.opDone(op, ref, live)
+	m := t.editMachine(ref.machine)
+	d := &m.dyn[ref.index]
+	d.power = on
+	if on || d.waiting == 0 {
+		return
+	}
+	if delay := t.settings().freeDelay; delay > 0 {
+		d.freeAt = t.at + delay.Seconds()
+		c.freeLate = append(c.freeLate, op.BoardID)
+		return
+	}
+	t.freeInMemory(m, ref.index)
+	c.freed = append(c.freed, op.BoardID)
+}
+
+// flush writes what a batch of successful outcomes changed.
+func (t *tx) flush(c *completion) error {
+	if len(c.ok) > 0 {
+		if err := t.q.FinishOpsOK(t.ctx, db.FinishOpsOKParams{DoneAt: &t.at, Ids: idList(c.ok)}); err != nil {
+			return t.dbErr("finish operations", err)
+		}
+	}
+	var on, off []int64
+	for id, p := range c.power {
+		if p {
+			on = append(on, id)
+		} else {
+			off = append(off, id)
+		}
+	}
+	for power, ids := range [][]int64{off, on} {
+		if len(ids) == 0 {
+			continue
+		}
+		err := t.q.SetBoardsPower(t.ctx, db.SetBoardsPowerParams{Power: int64(power), PowerChangedAt: &t.at, BoardIds: idList(ids)})
+		if err != nil {
+			return t.dbErr("set board power", err)
+		}
+	}
+	if freed := append(c.freed, c.retired...); len(freed) > 0 {
+		if err := t.q.FreeBoards(t.ctx, idList(freed)); err != nil {
+			return t.dbErr("free boards", err)
+		}
+	}
+	if len(c.freeLate) > 0 {
+		at := t.at + t.settings().freeDelay.Seconds()
+		if err := t.q.SetBoardsFreeAt(t.ctx, db.SetBoardsFreeAtParams{FreeAt: &at, BoardIds: idList(c.freeLate)}); err != nil {
+			return t.dbErr("set board free time", err)
+		}
+	}
+	return nil
+}
+
+// freeBoard returns a waiting board to the pool.
+func (t *tx) freeBoard(m *machineState, i int) error {
+	if err := t.q.FreeBoard(t.ctx, m.info[i].id); err != nil {
+		return t.dbErr("free board", err)
+	}
+	t.freeInMemory(m, i)
+	return nil
+}
+
+func (t *tx) freeInMemory(m *machineState, i int) {
+	d := &m.dyn[i]
+	d.waiting, d.waitingSince, d.freeAt = 0, 0, 0
+	if d.oos == "" && d.job == 0 {
+		m.occ.Use[i] = allocator.Free
+	}
+	t.bump(m)
+	t.change.machine(m.name)
 }
 
 func (t *tx) finish(op db.BmpOp, outcome string, msg *string) error {
@@ -120,72 +251,8 @@ func (t *tx) finish(op db.BmpOp, outcome string, msg *string) error {
 	return nil
 }
 
-func (t *tx) opDone(op db.BmpOp, ref boardRef, live bool) error {
-	if err := t.finish(op, "ok", nil); err != nil {
-		return err
-	}
-	kind := OpKind(op.Op)
-	if kind != OpPowerOn && kind != OpPowerOff {
-		return nil
-	}
-	on := kind == OpPowerOn
-	if err := t.q.SetBoardPower(t.ctx, db.SetBoardPowerParams{Power: b2i(on), PowerChangedAt: &t.at, ID: op.BoardID}); err != nil {
-		return t.dbErr("set board power", err)
-	}
-	if !live {
-		return t.retiredBoardDone(op.BoardID, on)
-	}
-	m := t.editMachine(ref.machine)
-	m.dyn[ref.index].power = on
-	if !on && m.dyn[ref.index].waiting != 0 {
-		return t.poweredOff(m, ref.index)
-	}
-	return nil
-}
-
-// retiredBoardDone: a board of a removed machine is off; nothing waits for
-// it any more.
-func (t *tx) retiredBoardDone(boardID int64, on bool) error {
-	if on {
-		return nil
-	}
-	if err := t.q.FreeBoard(t.ctx, boardID); err != nil {
-		return t.dbErr("free board", err)
-	}
-	return nil
-}
-
-// poweredOff: a waiting board's power-off completed; it returns to the pool
-// now, or after the free delay (Tick).
-func (t *tx) poweredOff(m *machineState, i int) error {
-	delay := t.settings().freeDelay
-	if delay <= 0 {
-		return t.freeBoard(m, i)
-	}
-	at := t.at + delay.Seconds()
-	if err := t.q.SetBoardFreeAt(t.ctx, db.SetBoardFreeAtParams{FreeAt: &at, ID: m.info[i].id}); err != nil {
-		return t.dbErr("set board free time", err)
-	}
-	m.dyn[i].freeAt = at
-	return nil
-}
-
-// freeBoard returns a waiting board to the pool.
-func (t *tx) freeBoard(m *machineState, i int) error {
-	if err := t.q.FreeBoard(t.ctx, m.info[i].id); err != nil {
-		return t.dbErr("free board", err)
-	}
-	d := &m.dyn[i]
-	d.waiting, d.waitingSince, d.freeAt = 0, 0, 0
-	if d.oos == "" && d.job == 0 {
-		m.occ.Use[i] = allocator.Free
-	}
-	t.bump(m)
-	t.change.machine(m.name)
-	return nil
-}
-
-func (t *tx) opFailed(op db.BmpOp, ref boardRef, live bool, cause error) error {
+func (t *tx) opFailed(op db.BmpOp, cause error) error {
+	ref, live := t.s.mirror.boardIDs[op.BoardID]
 	msg := cause.Error()
 	if err := t.finish(op, "failed", &msg); err != nil {
 		return err

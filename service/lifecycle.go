@@ -112,10 +112,8 @@ func (t *tx) allocate(id int64, m *machineState, a allocator.Allocation) error {
 	if err := t.recordAllocation(j, mm, a); err != nil {
 		return err
 	}
-	for _, b := range a.Boards {
-		if err := t.assignBoard(j, mm, mm.index(b)); err != nil {
-			return err
-		}
+	if err := t.assignBoards(j, mm, a.Boards); err != nil {
+		return err
 	}
 	mm.occ.Hold(mm.model.m, a)
 	t.bump(mm)
@@ -144,40 +142,49 @@ func (t *tx) recordAllocation(j *jobState, m *machineState, a allocator.Allocati
 
 func ptr[T any](v T) *T { return &v }
 
-func (t *tx) assignBoard(j *jobState, m *machineState, i int) error {
-	id := m.info[i].id
-	if err := t.q.AssignBoard(t.ctx, db.AssignBoardParams{JobID: &j.id, ID: id}); err != nil {
-		return t.dbErr("assign board", err)
+// assignBoards gives boards of m to a job, with their history rows.
+func (t *tx) assignBoards(j *jobState, m *machineState, boards []geometry.Board) error {
+	ids := make([]int64, len(boards))
+	for k, b := range boards {
+		i := m.index(b)
+		ids[k] = m.info[i].id
+		m.dyn[i].job = j.id
 	}
-	err := t.q.InsertBoardAllocation(t.ctx, db.InsertBoardAllocationParams{JobID: j.id, BoardID: id, AllocatedAt: t.at})
+	list := idList(ids)
+	if err := t.q.AssignBoards(t.ctx, db.AssignBoardsParams{JobID: &j.id, BoardIds: list}); err != nil {
+		return t.dbErr("assign boards", err)
+	}
+	err := t.q.InsertBoardAllocations(t.ctx, db.InsertBoardAllocationsParams{JobID: j.id, AllocatedAt: t.at, BoardIds: list})
 	if err != nil {
-		return t.dbErr("record board allocation", err)
+		return t.dbErr("record board allocations", err)
 	}
-	m.dyn[i].job = j.id
 	return nil
 }
 
 // powerOps queues the BMP operations that switch a job's boards: power on
 // and then disable the periphery links, or power off (links untouched).
 func (t *tx) powerOps(m *machineState, j *jobState, on bool, periphery []allocator.BoardLink) error {
+	idx := make([]int, len(j.boards))
+	for k, b := range j.boards {
+		idx[k] = m.index(b)
+	}
 	kind := OpPowerOff
 	if on {
 		kind = OpPowerOn
 	}
-	for _, b := range j.boards {
-		if err := t.addOp(m, m.index(b), j.id, kind, 0); err != nil {
-			return err
-		}
+	if err := t.queueOps(m, idx, j.id, kind, nil); err != nil {
+		return err
 	}
-	if !on {
+	if !on || len(periphery) == 0 {
 		return nil
 	}
-	for _, pl := range periphery {
-		if err := t.addOp(m, m.index(pl.Board), j.id, OpLinkOff, pl.Link); err != nil {
-			return err
-		}
+	idx = idx[:0]
+	links := make([]geometry.Link, len(periphery))
+	for k, pl := range periphery {
+		idx = append(idx, m.index(pl.Board))
+		links[k] = pl.Link
 	}
-	return nil
+	return t.queueOps(m, idx, j.id, OpLinkOff, links)
 }
 
 // periphery lists every link from a board of the set to a board outside it
@@ -203,29 +210,15 @@ func periphery(m *machineState, boards []geometry.Board) []allocator.BoardLink {
 // for the board, a link request the unclaimed older one for that link.
 // Claimed ones finish first (ClaimBMPOps keeps the order).
 func (t *tx) addOp(m *machineState, i int, job int64, kind OpKind, link geometry.Link) error {
-	bi := m.info[i]
-	if bi.bmpID == 0 {
-		t.logf("no BMP for board; operation skipped", "machine", m.name, "board", m.board(i).String(), "op", string(kind))
-		return nil
-	}
-	var linkArg *int64
-	var err error
 	if kind == OpPowerOn || kind == OpPowerOff {
-		err = t.q.SupersedeOpenOpsOfBoard(t.ctx, db.SupersedeOpenOpsOfBoardParams{DoneAt: &t.at, BoardID: bi.id})
-	} else {
-		linkArg = ptr(int64(link))
-		err = t.q.SupersedeOpenLinkOp(t.ctx, db.SupersedeOpenLinkOpParams{DoneAt: &t.at, BoardID: bi.id, Link: linkArg})
+		return t.queueOps(m, []int{i}, job, kind, nil)
 	}
+	bi := m.info[i]
+	err := t.q.SupersedeOpenLinkOp(t.ctx, db.SupersedeOpenLinkOpParams{DoneAt: &t.at, BoardID: bi.id, Link: ptr(int64(link))})
 	if err != nil {
 		return t.dbErr("supersede operations", err)
 	}
-	_, err = t.q.InsertOp(t.ctx, db.InsertOpParams{BmpID: bi.bmpID, BoardID: bi.id, JobID: jobRef(job),
-		Op: string(kind), Link: linkArg, CreatedAt: t.at})
-	if err != nil {
-		return t.dbErr("queue BMP operation", err)
-	}
-	t.change.bmp(bi.bmpID)
-	return nil
+	return t.queueOps(m, []int{i}, job, kind, []geometry.Link{link})
 }
 
 func jobRef(id int64) *int64 {
@@ -266,12 +259,26 @@ func (t *tx) releaseBoards(j *jobState) error {
 		return nil
 	}
 	m := t.editMachine(j.machine)
+	var idx []int
+	var ids []int64
 	for _, b := range j.boards {
-		if err := t.releaseBoard(m, m.index(b), j.id); err != nil {
-			return err
+		i := m.index(b)
+		if d := &m.dyn[i]; d.job == j.id { // else taken out of service meanwhile
+			// oos: an operator may have taken the held board out of
+			// service (admin_ops.go); it stays out once freed, as its row.
+			*d = boardDyn{waiting: j.id, waitingSince: t.at, power: d.power, oos: d.oos}
+			m.occ.Use[i] = allocator.Waiting
+			idx, ids = append(idx, i), append(ids, m.info[i].id)
 		}
 	}
-	err := t.q.CloseBoardAllocationsOfJob(t.ctx, db.CloseBoardAllocationsOfJobParams{FreedAt: &t.at, JobID: j.id})
+	err := t.q.SetBoardsWaiting(t.ctx, db.SetBoardsWaitingParams{WaitingJobID: &j.id, WaitingSince: &t.at, BoardIds: idList(ids)})
+	if err != nil {
+		return t.dbErr("release boards", err)
+	}
+	if err := t.queueOps(m, idx, j.id, OpPowerOff, nil); err != nil {
+		return err
+	}
+	err = t.q.CloseBoardAllocationsOfJob(t.ctx, db.CloseBoardAllocationsOfJobParams{FreedAt: &t.at, JobID: j.id})
 	if err != nil {
 		return t.dbErr("close board allocations", err)
 	}
@@ -279,22 +286,6 @@ func (t *tx) releaseBoards(j *jobState) error {
 	t.change.machine(m.name)
 	j.boards = nil
 	return nil
-}
-
-func (t *tx) releaseBoard(m *machineState, i int, job int64) error {
-	d := &m.dyn[i]
-	if d.job != job {
-		return nil // taken out of service meanwhile
-	}
-	err := t.q.SetBoardWaiting(t.ctx, db.SetBoardWaitingParams{WaitingJobID: &job, WaitingSince: &t.at, ID: m.info[i].id})
-	if err != nil {
-		return t.dbErr("release board", err)
-	}
-	// oos: an operator may have taken the held board out of service
-	// (admin_ops.go); it stays out once freed (the row keeps it too).
-	*d = boardDyn{waiting: job, waitingSince: t.at, power: d.power, oos: d.oos}
-	m.occ.Use[i] = allocator.Waiting
-	return t.addOp(m, i, job, OpPowerOff, 0)
 }
 
 // destroyJob destroys a live job on request (client, keepalive, operator):

@@ -40,6 +40,9 @@ func (s *Service) load(ctx context.Context) error {
 	if err != nil {
 		return s.internal("load server state", err)
 	}
+	if s.answerable, err = q.CountAnswerableDestroyed(ctx); err != nil {
+		return s.internal("count destroyed jobs", err)
+	}
 	for _, m := range machines {
 		m.version = s.nextVersion()
 	}

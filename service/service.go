@@ -43,9 +43,10 @@ type Service struct {
 	clock Clock
 	log   *slog.Logger
 
-	wmu      sync.Mutex // the writer: one transaction at a time
-	closed   bool       // guarded by wmu
-	settings atomic.Pointer[settings]
+	wmu        sync.Mutex // the writer: one transaction at a time
+	closed     bool       // guarded by wmu
+	answerable int64      // destroyed jobs not forgotten; guarded by wmu
+	settings   atomic.Pointer[settings]
 
 	mirror  *mirror
 	feed    *feed

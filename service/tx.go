@@ -34,7 +34,8 @@ type tx struct {
 
 	change   changeSet
 	logs     []logEntry
-	destroys int // jobs destroyed (retention runs once at the end)
+	destroys int   // jobs destroyed (retention runs once at the end)
+	forgot   int64 // destroyed jobs forgotten (retention)
 }
 
 // logEntry is a log line emitted after the commit.
@@ -129,6 +130,7 @@ func (s *Service) publish(t *tx) {
 	if t.newSet != nil {
 		s.settings.Store(t.newSet)
 	}
+	s.answerable += int64(t.destroys) - t.forgot
 	for _, e := range t.logs {
 		s.log.Info(e.msg, e.attrs...)
 	}
@@ -287,20 +289,27 @@ func (t *tx) applyRetention() error {
 	return nil
 }
 
+// forgetBeyond keeps the newest retain destroyed jobs answerable (none for
+// a negative value).
+func (t *tx) forgetBeyond(retain int) error {
+	excess := t.s.answerable + int64(t.destroys) - t.forgot - int64(max(retain, 0))
+	if excess <= 0 {
+		return nil
+	}
+	n, err := t.q.ForgetOldestDestroyed(t.ctx, excess)
+	if err != nil {
+		return t.dbErr("forget destroyed jobs", err)
+	}
+	t.forgot += n
+	return nil
+}
+
 // settings are the server settings as this transaction sees them.
 func (t *tx) settings() settings {
 	if t.newSet != nil {
 		return *t.newSet
 	}
 	return *t.s.settings.Load()
-}
-
-func (t *tx) forgetBeyond(retain int) error {
-	keep := max(retain, 0) // negative: keep none
-	if _, err := t.q.ForgetDestroyedBeyond(t.ctx, int64(keep)); err != nil {
-		return t.dbErr("forget destroyed jobs", err)
-	}
-	return nil
 }
 
 func unixSeconds(tm time.Time) float64 { return float64(tm.UnixNano()) / 1e9 }
