@@ -227,7 +227,7 @@ func geoMean(v []float64) float64 {
 func WriteSummary(w io.Writer, rows []SummaryRow) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "trace\tload\tjobs\talloc\trej\trej=imp\twait mean s\tx orig\tx pool\twait med s\twait p95 s\twait max s\t"+
-		"makespan h\tutil_req\tx orig\tx pool\tutil_handed\tutil_held\tcreate p50/p99 us\tdestroy p50/p99 us\tallocs/s\twall s\t")
+		"makespan h\tutil_req\tx orig\tx pool\tutil_handed\tutil_held\tcreate p50/p99 us\tdestroy p50/p99 us\tallocs/s\twall s\tcpu s\t")
 	for _, r := range rows {
 		m := &r.Res.Metrics
 		load, rej, wo, wp, uo, up := "-", "-", "-", "-", "-", "-"
@@ -239,10 +239,10 @@ func WriteSummary(w io.Writer, rows []SummaryRow) error {
 			wo, wp = ratio(m.WaitMean, o.WaitMean, true), ratio(m.WaitMean, b.PoolFIFO.WaitMean, true)
 			uo, up = ratio(m.UtilRequested, o.UtilRequested, true), ratio(m.UtilRequested, b.PoolFIFO.UtilRequested, true)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%.1f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.2f\t%.3f\t%s\t%s\t%.3f\t%.3f\t%.1f/%.1f\t%.1f/%.1f\t%.0f\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%.1f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.2f\t%.3f\t%s\t%s\t%.3f\t%.3f\t%.1f/%.1f\t%.1f/%.1f\t%.0f\t%.2f\t%.2f\t\n",
 			r.Name, load, m.Jobs, m.Allocated, m.Rejected, rej, m.WaitMean, wo, wp, m.WaitMedian, m.WaitP95, m.WaitMax,
 			m.Makespan/3600, m.UtilRequested, uo, up, m.UtilHanded, m.UtilHeld,
-			m.CreateP50, m.CreateP99, m.DestroyP50, m.DestroyP99, m.AllocsPerS, m.ReplayWall)
+			m.CreateP50, m.CreateP99, m.DestroyP50, m.DestroyP99, m.AllocsPerS, m.ReplayWall, m.ReplayCPU)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
