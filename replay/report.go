@@ -69,11 +69,11 @@ func rejectedVerdict(m *Metrics, b *Bounds) string {
 // pool-FIFO.
 func tableRows(m *Metrics, ref *TraceReference) [][]string {
 	type row struct {
-		name                string
-		v, orig, pool, flu  float64
-		hasPool, hasFluid   bool
-		format              string
-		lowerBetter, ratios bool
+		name               string
+		v, orig, pool, flu float64
+		hasPool, hasFluid  bool
+		format             string
+		ratios             bool
 	}
 	var o Metrics
 	var t PeerTiming
@@ -87,24 +87,24 @@ func tableRows(m *Metrics, ref *TraceReference) [][]string {
 		{name: "allocated", v: float64(m.Allocated), orig: float64(o.Allocated), pool: float64(b.Possible), hasPool: true, format: "%.0f"},
 		{name: "rejected", v: float64(m.Rejected), orig: float64(o.Rejected), pool: float64(b.Impossible), hasPool: true, format: "%.0f"},
 		{name: "wait mean s", v: m.WaitMean, orig: o.WaitMean, pool: b.PoolFIFO.WaitMean, hasPool: true,
-			flu: b.Fluid.WaitMeanLB, hasFluid: true, format: "%.1f", lowerBetter: true, ratios: true},
-		{name: "wait median s", v: m.WaitMedian, orig: o.WaitMedian, pool: b.PoolFIFO.WaitMedian, hasPool: true, format: "%.1f", lowerBetter: true, ratios: true},
-		{name: "wait p95 s", v: m.WaitP95, orig: o.WaitP95, pool: b.PoolFIFO.WaitP95, hasPool: true, format: "%.1f", lowerBetter: true, ratios: true},
-		{name: "wait max s", v: m.WaitMax, orig: o.WaitMax, format: "%.1f", lowerBetter: true, ratios: true},
+			flu: b.Fluid.WaitMeanLB, hasFluid: true, format: "%.1f", ratios: true},
+		{name: "wait median s", v: m.WaitMedian, orig: o.WaitMedian, pool: b.PoolFIFO.WaitMedian, hasPool: true, format: "%.1f", ratios: true},
+		{name: "wait p95 s", v: m.WaitP95, orig: o.WaitP95, pool: b.PoolFIFO.WaitP95, hasPool: true, format: "%.1f", ratios: true},
+		{name: "wait max s", v: m.WaitMax, orig: o.WaitMax, format: "%.1f", ratios: true},
 		{name: "makespan h", v: h(m.Makespan), orig: h(o.Makespan), pool: h(b.PoolFIFO.Makespan), hasPool: true,
-			flu: h(b.Fluid.MakespanLB), hasFluid: true, format: "%.2f", lowerBetter: true, ratios: true},
+			flu: h(b.Fluid.MakespanLB), hasFluid: true, format: "%.2f", ratios: true},
 		{name: "util_requested", v: m.UtilRequested, orig: o.UtilRequested, pool: b.PoolFIFO.UtilRequested, hasPool: true,
 			flu: b.Fluid.UtilRequestedUB, hasFluid: true, format: "%.3f", ratios: true},
 		{name: "util_handed", v: m.UtilHanded, orig: o.UtilHanded, format: "%.3f", ratios: true},
 		{name: "util_held", v: m.UtilHeld, orig: o.UtilHeld, format: "%.3f", ratios: true},
-		{name: "create p50 us", v: m.CreateP50, orig: t.CreateP50, format: "%.1f", lowerBetter: true, ratios: true},
-		{name: "create p99 us", v: m.CreateP99, orig: t.CreateP99, format: "%.1f", lowerBetter: true, ratios: true},
-		{name: "destroy p50 us", v: m.DestroyP50, orig: t.DestroyP50, format: "%.1f", lowerBetter: true, ratios: true},
-		{name: "destroy p99 us", v: m.DestroyP99, orig: t.DestroyP99, format: "%.1f", lowerBetter: true, ratios: true},
+		{name: "create p50 us", v: m.CreateP50, orig: t.CreateP50, format: "%.1f", ratios: true},
+		{name: "create p99 us", v: m.CreateP99, orig: t.CreateP99, format: "%.1f", ratios: true},
+		{name: "destroy p50 us", v: m.DestroyP50, orig: t.DestroyP50, format: "%.1f", ratios: true},
+		{name: "destroy p99 us", v: m.DestroyP99, orig: t.DestroyP99, format: "%.1f", ratios: true},
 		{name: "allocations/s", v: m.AllocsPerS, orig: t.AllocsPerS, format: "%.0f", ratios: true},
-		{name: "time in scheduling calls s", v: m.SchedTime, orig: t.SchedTime, format: "%.3f", lowerBetter: true, ratios: true},
-		{name: "replay wall s", v: m.ReplayWall, orig: t.ReplayWall, format: "%.2f", lowerBetter: true, ratios: true},
-		{name: "replay CPU s", v: m.ReplayCPU, orig: t.ReplayCPU, format: "%.2f", lowerBetter: true, ratios: true},
+		{name: "time in scheduling calls s", v: m.SchedTime, orig: t.SchedTime, format: "%.3f", ratios: true},
+		{name: "replay wall s", v: m.ReplayWall, orig: t.ReplayWall, format: "%.2f", ratios: true},
+		{name: "replay CPU s", v: m.ReplayCPU, orig: t.ReplayCPU, format: "%.2f", ratios: true},
 	}
 	var out [][]string
 	for _, r := range rows {
