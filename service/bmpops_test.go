@@ -244,3 +244,25 @@ func TestReportProblem(t *testing.T) {
 		t.Fatalf("unknown address: %v", err)
 	}
 }
+
+// A machine renamed (same boards and BMPs) while its job's boards power
+// off: the new machine's boards wait for those power-offs.
+func TestRenamedMachineWaitsForPendingPowerOff(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("old", 1, 1)))
+	a := e.create(rect(1, 1))
+	e.finish()
+	rep := e.Apply(t, testutil.GridTOML(grid("new", 1, 1)))
+	if len(rep.Added) != 1 || len(rep.Removed) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	e.wantDestroyed(a, service.ReasonMachineRemoved)
+	b := e.create(rect(1, 1))
+	e.wantState(b, service.StateQueued)
+	bmps, _ := e.BMPs(e.ctx)
+	if len(bmps) != 1 || bmps[0].Machine != "new" {
+		t.Fatalf("BMPs %+v: the old machine's work should have moved to the new one", bmps)
+	}
+	e.finish()
+	e.wantOn(b, "new")
+	e.consistent()
+}

@@ -55,6 +55,9 @@ func (t *tx) applyConfig(cfg *config.Config, rep *ReloadReport) error {
 			changed = true
 		}
 	}
+	if err := t.carryOverAll(); err != nil {
+		return err
+	}
 	if !changed {
 		return nil
 	}
@@ -164,6 +167,7 @@ func (t *tx) createMachine(cm *config.Machine, priority int) (*machineState, err
 	m.occ = allocator.NewOccupancy(m.model.m)
 	t.bump(m)
 	t.addMachine(m)
+	t.created = append(t.created, id)
 	t.change.machine(m.name)
 	t.logf("machine added", "machine", m.name, "width", m.width, "height", m.height)
 	return m, nil
@@ -348,28 +352,19 @@ func (t *tx) retireMachine(om *machineState) error {
 	if err := t.q.RetireMachine(t.ctx, db.RetireMachineParams{RetiredAt: &t.at, ID: m.id}); err != nil {
 		return t.dbErr("retire machine", err)
 	}
+	t.retired = append(t.retired, m.id)
 	t.change.machine(m.name)
 	t.logf("machine retired", "machine", m.name)
 	return nil
 }
 
-// recreateMachine replaces a machine whose layout changed. Boards at the
-// same physical place (BMP address and board number) carry their power,
-// service and waiting state, and their pending operations, over to the new
-// rows, so that a power-off still in progress keeps a board from being
-// reused and requests for a board stay in order.
+// recreateMachine replaces a machine whose layout changed (see
+// carryOverAll for the boards it shares with the old one).
 func (t *tx) recreateMachine(om *machineState, cm *config.Machine, priority int) (*machineState, error) {
 	if err := t.retireMachine(om); err != nil {
 		return nil, err
 	}
-	m, err := t.createMachine(cm, priority)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.carryOver(t.machine(om.id), m); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return t.createMachine(cm, priority)
 }
 
 type slotKey struct {
@@ -390,29 +385,52 @@ func slotOf(m *machineState, i int) (slotKey, bool) {
 	return slotKey{}, false
 }
 
-func (t *tx) carryOver(old, m *machineState) error {
-	slots := map[slotKey]int{}
-	for i := range m.info {
-		if k, ok := slotOf(m, i); ok {
-			slots[k] = i
+// carryOverAll: boards of machines retired in this transaction that sit at
+// the same physical place (BMP address and board number) as a board of a
+// machine created in it carry their power, service and waiting state, and
+// their pending operations, over to the new row. So a power-off still in
+// progress keeps the board from being reused, and requests for a physical
+// board stay in order, also when a machine is re-created or renamed.
+func (t *tx) carryOverAll() error {
+	if len(t.retired) == 0 || len(t.created) == 0 {
+		return nil
+	}
+	slots := map[slotKey]boardRef{}
+	for _, id := range t.created {
+		m := t.machine(id)
+		for i := range m.info {
+			if k, ok := slotOf(m, i); ok {
+				slots[k] = boardRef{machine: id, index: i}
+			}
 		}
 	}
+	for _, id := range t.retired {
+		if err := t.carryOver(t.machine(id), slots); err != nil {
+			return err
+		}
+	}
+	for _, id := range t.created {
+		if err := t.rebuildModel(t.machine(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) carryOver(old *machineState, slots map[slotKey]boardRef) error {
 	pending, err := t.q.ListBoardsWithOpenOps(t.ctx, old.id)
 	if err != nil {
 		return t.dbErr("list boards with operations", err)
 	}
 	for i := range old.info {
 		k, ok := slotOf(old, i)
-		j, found := slots[k]
+		to, found := slots[k]
 		if !ok || !found {
 			continue
 		}
-		if err := t.carryBoard(old, i, m, j, slices.Contains(pending, old.info[i].id)); err != nil {
+		if err := t.carryBoard(old, i, t.machine(to.machine), to.index, slices.Contains(pending, old.info[i].id)); err != nil {
 			return err
 		}
-	}
-	if err := t.rebuildModel(m); err != nil {
-		return err
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ type tx struct {
 	ended    map[int64]bool          // jobs destroyed in this transaction
 	stopped  *bool                   // new emergency-stop flag, if changed
 	newSet   *settings               // new settings (ApplyConfig), if changed
+	retired  []int64                 // machines retired in this transaction
+	created  []int64                 // machines created in this transaction
 
 	change   changeSet
 	logs     []logEntry
