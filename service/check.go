@@ -18,7 +18,7 @@ import (
 func (s *Service) CheckConsistency(ctx context.Context) ([]string, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return nil, Unavailable("The server is shutting down.")
 	}
 	problems, err := s.wq.ConsistencyProblems(ctx)

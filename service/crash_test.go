@@ -20,6 +20,7 @@ import (
 )
 
 func TestCrashConsistency(t *testing.T) {
+	fewerChecksUnderRace()
 	rapid.Check(t, func(rt *rapid.T) {
 		m := newPropModel(t, rt)
 		steps := map[string]func(*rapid.T){

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"slices"
@@ -182,3 +183,16 @@ func sameBoards(a, b []geometry.Board) bool {
 var nsma = service.CancelledPrefix + service.ReasonNoMachines
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// fewerChecksUnderRace runs a tenth of the usual rapid cases under the race
+// detector unless -rapid.checks was given.
+func fewerChecksUnderRace() {
+	if !raceEnabled {
+		return
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "rapid.checks" })
+	if !given {
+		flag.Set("rapid.checks", "10")
+	}
+}

@@ -308,9 +308,16 @@ func TestJOB07JobSizeInChips(t *testing.T) {
 		{1, 2, rect(1, 1), 12, 16, 3},
 		{1, 1, rect(1, 1), 12, 12, 3},
 	}
+	envs := map[[2]int]*env{}
 	for _, c := range cases {
-		e := newEnv(t, testutil.GridTOML(grid("m", c.w, c.h)))
-		info := e.info(e.create(c.shape))
+		e := envs[[2]int{c.w, c.h}]
+		if e == nil {
+			e = newEnv(t, testutil.GridTOML(grid("m", c.w, c.h)))
+			envs[[2]int{c.w, c.h}] = e
+		}
+		id := e.create(c.shape)
+		info := e.info(id)
+		e.destroyAndFree(id)
 		if info.Width != c.cw || info.Height != c.ch || len(info.Boards) != c.boards {
 			t.Errorf("%dx%d %+v: %dx%d chips, %d boards; want %dx%d, %d", c.w, c.h, c.shape,
 				info.Width, info.Height, len(info.Boards), c.cw, c.ch, c.boards)
@@ -507,5 +514,32 @@ func TestInvalidRequestsCreateNothing(t *testing.T) {
 	}
 	if jobs, _ := e.ListJobs(e.ctx); len(jobs) != 0 {
 		t.Fatalf("jobs created: %+v", jobs)
+	}
+}
+
+// Run does Tick's work on its own ticker and stops with its context.
+func TestRunExpiresKeepalivesAndStops(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)),
+		testutil.WithOptions(func(o *service.Options) { o.TickInterval = time.Millisecond }))
+	id := e.create(one(), keepalive(1))
+	sub := e.Subscribe()
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	e.Clock.Advance(2 * time.Second)
+	deadline := time.After(30 * time.Second) // a guard only: the feed says when
+	for e.peek(id) != service.StateUnknown {
+		select {
+		case <-sub.C:
+			sub.Take()
+		case <-deadline:
+			t.Fatal("Run did not expire the job")
+		}
+	}
+	e.wantDestroyed(id, service.ReasonTimedOut)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }

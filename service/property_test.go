@@ -59,6 +59,7 @@ type propModel struct {
 }
 
 func TestPropertyRandomOperations(t *testing.T) {
+	fewerChecksUnderRace()
 	rapid.Check(t, func(rt *rapid.T) {
 		m := newPropModel(t, rt)
 		rt.Repeat(map[string]func(*rapid.T){

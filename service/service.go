@@ -43,9 +43,9 @@ type Service struct {
 	clock Clock
 	log   *slog.Logger
 
-	wmu        sync.Mutex // the writer: one transaction at a time
-	closed     bool       // guarded by wmu
-	answerable int64      // destroyed jobs not forgotten; guarded by wmu
+	wmu        sync.Mutex  // the writer: one transaction at a time
+	closed     atomic.Bool // set under wmu
+	answerable int64       // destroyed jobs not forgotten; guarded by wmu
 	settings   atomic.Pointer[settings]
 
 	mirror  *mirror
@@ -142,10 +142,10 @@ func (s *Service) checkAtOpen(ctx context.Context) {
 func (s *Service) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return nil
 	}
-	s.closed = true
+	s.closed.Store(true)
 	return s.closeDB()
 }
 

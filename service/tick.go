@@ -34,7 +34,9 @@ func (s *Service) Run(ctx context.Context) error {
 				s.log.Error("timed work failed", "err", err)
 			}
 		case <-ck.C:
-			s.checkpoint(ctx)
+			if !s.closed.Load() {
+				s.checkpoint(ctx)
+			}
 		}
 	}
 }

@@ -52,7 +52,7 @@ type logEntry struct {
 func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return Unavailable("The server is shutting down.")
 	}
 	ctx = context.WithoutCancel(ctx)
