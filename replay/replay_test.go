@@ -76,8 +76,8 @@ func TestReplayTinyTraceByHand(t *testing.T) {
 // TestReplaySmallTraceRejectsExactlyTheImpossibleJobs replays the public
 // 48-board trace at load 0.3 end to end.
 func TestReplaySmallTraceRejectsExactlyTheImpossibleJobs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("replays 2000 jobs")
+	if testing.Short() || raceEnabled {
+		t.Skip("replays 2000 jobs: runs without -short and without -race (scripts/test.sh does)")
 	}
 	tr, ms := load(t, "testdata/small-48b-load0.3.csv", "testdata/small-48b-load0.3.machine.json")
 	ref, err := ReadReference("testdata/reference.json")

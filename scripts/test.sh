@@ -31,5 +31,8 @@ scripts/sqlc.sh --check
 echo "== tests (race detector)"
 go test -race -count=1 -timeout 20m ./...
 
+echo "== end-to-end replay of a public trace (too slow under the race detector)"
+go test -count=1 -run 'TestReplaySmallTrace' ./replay/
+
 echo "== fuzz targets, briefly"
 scripts/fuzz.sh "${FUZZTIME:-10s}"
