@@ -26,15 +26,20 @@ func (s *Service) CreateJob(ctx context.Context, req CreateJobRequest) (int64, e
 		return 0, err
 	}
 	if s.mirror.isStopped() {
-		return 0, Unavailable("The server is in emergency stop: no new jobs are accepted until an operator resumes it.")
+		return 0, errStopped
 	}
 	var id int64
 	err = s.write(ctx, func(t *tx) error {
+		if t.s.mirror.stopped { // stopped meanwhile (the writer lock orders them)
+			return errStopped
+		}
 		id, err = t.createJob(req, jr)
 		return err
 	})
 	return id, err
 }
+
+var errStopped = Unavailable("The server is in emergency stop: no new jobs are accepted until an operator resumes it.")
 
 func (mr *mirror) isStopped() bool {
 	mr.mu.RLock()
