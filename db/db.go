@@ -138,6 +138,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.freeBoardsStmt, err = db.PrepareContext(ctx, freeBoards); err != nil {
 		return nil, fmt.Errorf("error preparing query FreeBoards: %w", err)
 	}
+	if q.getBMPReachabilityStmt, err = db.PrepareContext(ctx, getBMPReachability); err != nil {
+		return nil, fmt.Errorf("error preparing query GetBMPReachability: %w", err)
+	}
 	if q.getJobStmt, err = db.PrepareContext(ctx, getJob); err != nil {
 		return nil, fmt.Errorf("error preparing query GetJob: %w", err)
 	}
@@ -183,6 +186,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertQueueEntryStmt, err = db.PrepareContext(ctx, insertQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertQueueEntry: %w", err)
 	}
+	if q.listBMPReachabilityStmt, err = db.PrepareContext(ctx, listBMPReachability); err != nil {
+		return nil, fmt.Errorf("error preparing query ListBMPReachability: %w", err)
+	}
 	if q.listBMPsOfMachineStmt, err = db.PrepareContext(ctx, listBMPsOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBMPsOfMachine: %w", err)
 	}
@@ -207,6 +213,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listMachineTagsStmt, err = db.PrepareContext(ctx, listMachineTags); err != nil {
 		return nil, fmt.Errorf("error preparing query ListMachineTags: %w", err)
 	}
+	if q.listPoweringJobsOnBMPStmt, err = db.PrepareContext(ctx, listPoweringJobsOnBMP); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPoweringJobsOnBMP: %w", err)
+	}
 	if q.listQueueEntriesStmt, err = db.PrepareContext(ctx, listQueueEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListQueueEntries: %w", err)
 	}
@@ -224,6 +233,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.returnBoardToServiceStmt, err = db.PrepareContext(ctx, returnBoardToService); err != nil {
 		return nil, fmt.Errorf("error preparing query ReturnBoardToService: %w", err)
+	}
+	if q.setBMPReachableStmt, err = db.PrepareContext(ctx, setBMPReachable); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBMPReachable: %w", err)
+	}
+	if q.setBMPUnreachableStmt, err = db.PrepareContext(ctx, setBMPUnreachable); err != nil {
+		return nil, fmt.Errorf("error preparing query SetBMPUnreachable: %w", err)
 	}
 	if q.setBoardDeadStmt, err = db.PrepareContext(ctx, setBoardDead); err != nil {
 		return nil, fmt.Errorf("error preparing query SetBoardDead: %w", err)
@@ -462,6 +477,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing freeBoardsStmt: %w", cerr)
 		}
 	}
+	if q.getBMPReachabilityStmt != nil {
+		if cerr := q.getBMPReachabilityStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getBMPReachabilityStmt: %w", cerr)
+		}
+	}
 	if q.getJobStmt != nil {
 		if cerr := q.getJobStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getJobStmt: %w", cerr)
@@ -537,6 +557,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertQueueEntryStmt: %w", cerr)
 		}
 	}
+	if q.listBMPReachabilityStmt != nil {
+		if cerr := q.listBMPReachabilityStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listBMPReachabilityStmt: %w", cerr)
+		}
+	}
 	if q.listBMPsOfMachineStmt != nil {
 		if cerr := q.listBMPsOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listBMPsOfMachineStmt: %w", cerr)
@@ -577,6 +602,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listMachineTagsStmt: %w", cerr)
 		}
 	}
+	if q.listPoweringJobsOnBMPStmt != nil {
+		if cerr := q.listPoweringJobsOnBMPStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPoweringJobsOnBMPStmt: %w", cerr)
+		}
+	}
 	if q.listQueueEntriesStmt != nil {
 		if cerr := q.listQueueEntriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listQueueEntriesStmt: %w", cerr)
@@ -605,6 +635,16 @@ func (q *Queries) Close() error {
 	if q.returnBoardToServiceStmt != nil {
 		if cerr := q.returnBoardToServiceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing returnBoardToServiceStmt: %w", cerr)
+		}
+	}
+	if q.setBMPReachableStmt != nil {
+		if cerr := q.setBMPReachableStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBMPReachableStmt: %w", cerr)
+		}
+	}
+	if q.setBMPUnreachableStmt != nil {
+		if cerr := q.setBMPUnreachableStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setBMPUnreachableStmt: %w", cerr)
 		}
 	}
 	if q.setBoardDeadStmt != nil {
@@ -754,6 +794,7 @@ type Queries struct {
 	forgetOldestDestroyedStmt          *sql.Stmt
 	freeBoardStmt                      *sql.Stmt
 	freeBoardsStmt                     *sql.Stmt
+	getBMPReachabilityStmt             *sql.Stmt
 	getJobStmt                         *sql.Stmt
 	getOpsStmt                         *sql.Stmt
 	getServerStateStmt                 *sql.Stmt
@@ -769,6 +810,7 @@ type Queries struct {
 	insertOpStmt                       *sql.Stmt
 	insertOpsStmt                      *sql.Stmt
 	insertQueueEntryStmt               *sql.Stmt
+	listBMPReachabilityStmt            *sql.Stmt
 	listBMPsOfMachineStmt              *sql.Stmt
 	listBoardsOfMachineStmt            *sql.Stmt
 	listBoardsWithOpenOpsStmt          *sql.Stmt
@@ -777,12 +819,15 @@ type Queries struct {
 	listLiveJobsStmt                   *sql.Stmt
 	listLiveMachinesStmt               *sql.Stmt
 	listMachineTagsStmt                *sql.Stmt
+	listPoweringJobsOnBMPStmt          *sql.Stmt
 	listQueueEntriesStmt               *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
 	requeueJobStmt                     *sql.Stmt
 	retireMachineStmt                  *sql.Stmt
 	returnBoardToServiceStmt           *sql.Stmt
+	setBMPReachableStmt                *sql.Stmt
+	setBMPUnreachableStmt              *sql.Stmt
 	setBoardDeadStmt                   *sql.Stmt
 	setBoardOutOfServiceStmt           *sql.Stmt
 	setBoardsFreeAtStmt                *sql.Stmt
@@ -841,6 +886,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		forgetOldestDestroyedStmt:          q.forgetOldestDestroyedStmt,
 		freeBoardStmt:                      q.freeBoardStmt,
 		freeBoardsStmt:                     q.freeBoardsStmt,
+		getBMPReachabilityStmt:             q.getBMPReachabilityStmt,
 		getJobStmt:                         q.getJobStmt,
 		getOpsStmt:                         q.getOpsStmt,
 		getServerStateStmt:                 q.getServerStateStmt,
@@ -856,6 +902,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertOpStmt:                       q.insertOpStmt,
 		insertOpsStmt:                      q.insertOpsStmt,
 		insertQueueEntryStmt:               q.insertQueueEntryStmt,
+		listBMPReachabilityStmt:            q.listBMPReachabilityStmt,
 		listBMPsOfMachineStmt:              q.listBMPsOfMachineStmt,
 		listBoardsOfMachineStmt:            q.listBoardsOfMachineStmt,
 		listBoardsWithOpenOpsStmt:          q.listBoardsWithOpenOpsStmt,
@@ -864,12 +911,15 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listLiveJobsStmt:                   q.listLiveJobsStmt,
 		listLiveMachinesStmt:               q.listLiveMachinesStmt,
 		listMachineTagsStmt:                q.listMachineTagsStmt,
+		listPoweringJobsOnBMPStmt:          q.listPoweringJobsOnBMPStmt,
 		listQueueEntriesStmt:               q.listQueueEntriesStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
 		requeueJobStmt:                     q.requeueJobStmt,
 		retireMachineStmt:                  q.retireMachineStmt,
 		returnBoardToServiceStmt:           q.returnBoardToServiceStmt,
+		setBMPReachableStmt:                q.setBMPReachableStmt,
+		setBMPUnreachableStmt:              q.setBMPUnreachableStmt,
 		setBoardDeadStmt:                   q.setBoardDeadStmt,
 		setBoardOutOfServiceStmt:           q.setBoardOutOfServiceStmt,
 		setBoardsFreeAtStmt:                q.setBoardsFreeAtStmt,

@@ -152,7 +152,7 @@ func (q *Queries) InsertMachineTag(ctx context.Context, arg InsertMachineTagPara
 }
 
 const listBMPsOfMachine = `-- name: ListBMPsOfMachine :many
-SELECT id, machine_id, cabinet, frame, address FROM bmps WHERE machine_id = ? ORDER BY cabinet, frame
+SELECT id, machine_id, cabinet, frame, address, unreachable_since, last_error FROM bmps WHERE machine_id = ? ORDER BY cabinet, frame
 `
 
 func (q *Queries) ListBMPsOfMachine(ctx context.Context, machineID int64) ([]Bmp, error) {
@@ -170,6 +170,8 @@ func (q *Queries) ListBMPsOfMachine(ctx context.Context, machineID int64) ([]Bmp
 			&i.Cabinet,
 			&i.Frame,
 			&i.Address,
+			&i.UnreachableSince,
+			&i.LastError,
 		); err != nil {
 			return nil, err
 		}

@@ -5,11 +5,13 @@
 package db
 
 type Bmp struct {
-	ID        int64
-	MachineID int64
-	Cabinet   int64
-	Frame     int64
-	Address   string
+	ID               int64
+	MachineID        int64
+	Cabinet          int64
+	Frame            int64
+	Address          string
+	UnreachableSince *float64
+	LastError        *string
 }
 
 type BmpOp struct {
