@@ -63,7 +63,7 @@ func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetai
 	md := &MachineDetail{MachineSummary: machineSummary(m), Priority: m.priority, QueueLen: len(m.queue),
 		Boards: make([]BoardInfo, len(m.info))}
 	for _, bi := range m.bmps {
-		md.BMPs = append(md.BMPs, BMPEndpoint{ID: bi.id, Machine: m.name, Cabinet: bi.cabinet, Frame: bi.frame, Address: bi.address})
+		md.BMPs = append(md.BMPs, bmpStateOf(m, bi))
 	}
 	for i := range m.info {
 		md.Boards[i] = boardInfoOf(m, i, byID[m.info[i].id], ops, reports)
@@ -122,7 +122,20 @@ func boardInfoOf(m *machineState, i int, row db.AdminBoardNotesRow, ops, reports
 	if d.waiting != 0 {
 		bi.WaitingJobID = ptr(d.waiting)
 	}
+	bi.BMPUnreachable = m.bmpDown(i)
 	return bi
+}
+
+func bmpStateOf(m *machineState, b bmpInfo) BMPState {
+	st := BMPState{BMPEndpoint: BMPEndpoint{ID: b.id, Machine: m.name, Cabinet: b.cabinet, Frame: b.frame, Address: b.address},
+		Unreachable: b.unreachable}
+	if b.unreachable {
+		st.UnreachableSince = ptr(b.downSince)
+	}
+	if b.lastErr != "" {
+		st.LastError = ptr(b.lastErr)
+	}
+	return st
 }
 
 // jobRow is a job as AdminListJobs and AdminGetJob read it.
@@ -322,7 +335,7 @@ func (s *Service) Health(ctx context.Context) Health {
 }
 
 // boardStates lists every board state, so that gauges exist with 0.
-var boardStates = []string{BoardFree, BoardJob, BoardWaiting, BoardPowering, BoardOutOfService, BoardDead}
+var boardStates = []string{BoardFree, BoardJob, BoardWaiting, BoardPowering, BoardOutOfService, BoardUnreachable, BoardDead}
 
 // Stats returns the gauges of /metrics.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {

@@ -20,18 +20,20 @@ type BoardInfo struct {
 	WaitingJobID   *int64 // ended job whose power-off is pending
 	PendingOps     int    // open BMP operations on this board
 	LastError      *string
-	Reports        int // problem reports filed against it
+	Reports        int  // problem reports filed against it
+	BMPUnreachable bool // its BMP is marked unreachable (spec §6)
 }
 
 // Board states of the board map and of the board gauges: every board is in
 // exactly one.
 const (
 	BoardFree         = "free"
-	BoardJob          = "job"            // held by a live job
-	BoardWaiting      = "waiting"        // let go by a job, power-off not yet confirmed
-	BoardPowering     = "powering"       // BMP operations pending without a job (maintenance)
-	BoardOutOfService = "out_of_service" // taken out of service (operator or BMP failure)
-	BoardDead         = "dead"           // dead in the configuration
+	BoardJob          = "job"             // held by a live job
+	BoardWaiting      = "waiting"         // let go by a job, power-off not yet confirmed
+	BoardPowering     = "powering"        // BMP operations pending without a job (maintenance)
+	BoardOutOfService = "out_of_service"  // taken out of service (operator or BMP failure)
+	BoardUnreachable  = "bmp_unreachable" // in service, but its BMP does not answer: unavailable
+	BoardDead         = "dead"            // dead in the configuration
 )
 
 // State is the board's one state on the board map: a dead board is dead,
@@ -47,6 +49,8 @@ func (b BoardInfo) State() string {
 		return BoardWaiting
 	case b.OutOfService != nil:
 		return BoardOutOfService
+	case b.BMPUnreachable:
+		return BoardUnreachable
 	case b.PendingOps > 0:
 		return BoardPowering
 	default:
@@ -58,9 +62,18 @@ func (b BoardInfo) State() string {
 type MachineDetail struct {
 	MachineSummary
 	Priority int
-	BMPs     []BMPEndpoint
+	BMPs     []BMPState
 	Boards   []BoardInfo
 	QueueLen int // jobs queued on this machine
+}
+
+// BMPState is a BMP of a machine with what the service knows of its
+// reachability (spec §6).
+type BMPState struct {
+	BMPEndpoint
+	Unreachable      bool
+	UnreachableSince *float64 // with Unreachable: when it stopped answering (Unix seconds)
+	LastError        *string  // why it was last marked unreachable (kept once it answers again)
 }
 
 // JobFilter selects jobs for the admin list. Zero values mean "any".

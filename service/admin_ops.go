@@ -97,7 +97,7 @@ func (t *tx) returnToService(machine string, b geometry.Board) error {
 	d := &mm.dyn[i]
 	d.oos = ""
 	if d.job == 0 && d.waiting == 0 {
-		mm.occ.Use[i] = allocator.Free
+		mm.occ.Use[i] = mm.idleUse(i) // unavailable while its BMP is unreachable
 		if err := t.switchOffIfNeeded(mm, i); err != nil {
 			return err
 		}

@@ -225,9 +225,19 @@ type BMPOp struct {
 }
 
 // OpResult is a worker's outcome for one operation; Err nil means done.
+//
+// A failed operation is blamed on its board (the board is taken out of
+// service, spec §3) unless BMPDown is set: then the BMP itself did not
+// answer (every attempt timed out and a probe went unanswered too, or its
+// address cannot be used), so the BMP is marked unreachable instead and
+// the board stays in service, unavailable until the BMP answers again
+// (spec §6; see SetBMPReachable). Either way a job waiting for the
+// operation goes back to the queue, or is destroyed when nothing can hold
+// it.
 type OpResult struct {
-	OpID int64
-	Err  error
+	OpID    int64
+	Err     error
+	BMPDown bool // with Err: the BMP did not answer; the board is not at fault
 }
 
 // Clock is the service's one source of time, injected so that tests and the

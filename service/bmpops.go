@@ -69,7 +69,8 @@ func (t *tx) claim(bmpID int64) ([]BMPOp, error) {
 }
 
 // CompleteBMPOps records outcomes in one transaction: boards' power, jobs
-// moving from power to ready, failed boards out of service and their jobs
+// moving from power to ready, failed boards out of service (or, for
+// outcomes with BMPDown, their BMP marked unreachable) and their jobs
 // re-queued, freed boards returned to the pool and queues served. Results
 // for operations that are already done (superseded, or redone after a
 // restart) are ignored.
@@ -96,11 +97,7 @@ func (t *tx) completeAll(results []OpResult) error {
 		return err
 	}
 	var c completion
-	type failure struct {
-		op  db.BmpOp
-		err error
-	}
-	var failed []failure
+	var failed []opFailure
 	jobs := map[int64]bool{}
 	for _, r := range results {
 		op, ok := ops[r.OpID]
@@ -112,7 +109,7 @@ func (t *tx) completeAll(results []OpResult) error {
 			jobs[*op.JobID] = true
 		}
 		if r.Err != nil {
-			failed = append(failed, failure{op, r.Err})
+			failed = append(failed, opFailure{op, r.Err, r.BMPDown})
 			continue
 		}
 		t.opDone(op, &c)
@@ -122,10 +119,8 @@ func (t *tx) completeAll(results []OpResult) error {
 	if err := t.flush(&c); err != nil {
 		return err
 	}
-	for _, f := range failed {
-		if err := t.opFailed(f.op, f.err); err != nil {
-			return err
-		}
+	if err := t.failOps(failed); err != nil { // reachability.go
+		return err
 	}
 	return t.settle(jobs)
 }
@@ -236,8 +231,8 @@ func (t *tx) freeBoard(m *machineState, i int) error {
 func (t *tx) freeInMemory(m *machineState, i int) {
 	d := &m.dyn[i]
 	d.waiting, d.waitingSince, d.freeAt = 0, 0, 0
-	if d.oos == "" && d.job == 0 {
-		m.occ.Use[i] = allocator.Free
+	if d.job == 0 {
+		m.occ.Use[i] = m.idleUse(i) // free unless out of service or its BMP is unreachable
 	}
 	t.bump(m)
 	t.change.machine(m.name)

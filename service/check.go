@@ -8,6 +8,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spalloc/spallocd/service/geometry"
 )
@@ -29,7 +30,11 @@ func (s *Service) CheckConsistency(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(problems, mem...), nil
+	bmps, err := s.checkBMPs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(problems, mem, bmps), nil
 }
 
 // checkMirror compares the in-memory state with the database.

@@ -102,7 +102,14 @@ func loadBMPs(ctx context.Context, q *db.Queries, m *machineState) error {
 		return err
 	}
 	for _, r := range rows {
-		m.bmps = append(m.bmps, bmpInfo{id: r.ID, cabinet: int(r.Cabinet), frame: int(r.Frame), address: r.Address})
+		b := bmpInfo{id: r.ID, cabinet: int(r.Cabinet), frame: int(r.Frame), address: r.Address}
+		if r.UnreachableSince != nil {
+			b.unreachable, b.downSince = true, *r.UnreachableSince
+		}
+		if r.LastError != nil {
+			b.lastErr = *r.LastError
+		}
+		m.bmps = append(m.bmps, b)
 	}
 	return nil
 }
@@ -203,11 +210,12 @@ func sortDeadLinks(l []DeadLink) {
 }
 
 // buildModel makes the allocator's view of a machine: dead and
-// out-of-service boards are both dead to it.
+// out-of-service boards, and boards of unreachable BMPs, are all dead to it.
 func buildModel(m *machineState) (*allocModel, error) {
 	var dead []geometry.Board
+	down := m.downBMPs()
 	for i := range m.info {
-		if m.info[i].dead || m.dyn[i].oos != "" {
+		if m.info[i].dead || m.dyn[i].oos != "" || down[m.info[i].bmpID] {
 			dead = append(dead, m.board(i))
 		}
 	}
@@ -225,8 +233,12 @@ func buildModel(m *machineState) (*allocModel, error) {
 // buildOccupancy derives the allocator occupancy from the boards.
 func buildOccupancy(m *machineState, jobs map[int64]*jobState) *allocator.Occupancy {
 	occ := allocator.NewOccupancy(m.model.m)
+	down := m.downBMPs()
 	for i, d := range m.dyn {
 		occ.Use[i] = boardUse(d, jobs[d.job])
+		if occ.Use[i] == allocator.Free && down[m.info[i].bmpID] {
+			occ.Use[i] = allocator.Unavailable
+		}
 	}
 	return occ
 }

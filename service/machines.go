@@ -512,7 +512,8 @@ func (t *tx) requeueOn(j *jobState) error {
 // ---- reads ----
 
 // ListMachines lists the machines in priority order. Dead boards include
-// boards taken out of service (no job can get them either).
+// boards taken out of service and boards of unreachable BMPs (no job can
+// get them either).
 func (s *Service) ListMachines(ctx context.Context) ([]MachineSummary, error) {
 	ms := s.mirror.machineList()
 	out := make([]MachineSummary, len(ms))
@@ -528,8 +529,9 @@ func machineSummary(m *machineState) MachineSummary {
 	if sum.DeadLinks == nil {
 		sum.DeadLinks = []DeadLink{}
 	}
+	down := m.downBMPs()
 	for i := range m.info {
-		if m.info[i].dead || m.dyn[i].oos != "" {
+		if m.info[i].dead || m.dyn[i].oos != "" || down[m.info[i].bmpID] {
 			sum.DeadBoards = append(sum.DeadBoards, m.board(i))
 		}
 	}

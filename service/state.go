@@ -43,6 +43,9 @@ type bmpInfo struct {
 	id             int64
 	cabinet, frame int
 	address        string
+	unreachable    bool    // marked unreachable: its free boards are unavailable (reachability.go)
+	downSince      float64 // with unreachable: since when
+	lastErr        string  // why it was last marked unreachable
 }
 
 // allocModel is a machine's allocator view (dead and out-of-service boards
