@@ -10,10 +10,14 @@
 // or bmp, and holds no domain state except what each connection watches.
 //
 // Concurrency: each connection has one reader goroutine, which parses and
-// executes its requests one after another (so replies are in request order),
-// and one writer goroutine that drains a bounded outgoing buffer to the
-// socket with a write deadline. Notifications are appended to the same
-// buffer by one hub goroutine per server, which owns the server's single
-// subscription to the change feed. No lock is held while a socket is
-// written.
+// executes its requests one after another (so replies are in request
+// order). It runs every complete line of one read and, when nothing is
+// queued ahead of their replies, writes them itself with one non-blocking
+// write: a polling client costs one read and one write per request and no
+// hand-off between goroutines. Whatever the socket does not take at once
+// waits in a bounded outgoing buffer that the connection's writer
+// goroutine drains with a write deadline. Notifications are written the
+// same way by one hub goroutine per server, which owns the server's single
+// subscription to the change feed. One goroutine at a time writes a
+// socket, and no lock is held across a write that may block.
 package tcpserver

@@ -1,13 +1,13 @@
 package tcpserver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
@@ -43,19 +43,30 @@ func FuzzDispatch(f *testing.F) {
 	const maxLine = 256
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fake := fullFake()
-		c := &conn{s: &Server{opts: Options{MaxLineBytes: maxLine}.withDefaults()}}
 		e := testEnv(fake)
-		r := bufio.NewReaderSize(bytes.NewReader(data), 16)
-		for {
-			line, err := c.readLine(r)
-			if errors.Is(err, errLineTooLong) || errors.Is(err, io.EOF) {
+		// Short reads into a buffer that starts at 16 bytes: lines split
+		// across reads, and the buffer grows.
+		lr := newLineReader(iotest.HalfReader(bytes.NewReader(data)), maxLine, 16)
+		want := bytes.Split(data, []byte("\n"))
+		for i := 0; ; i++ {
+			line, err := lr.next()
+			if errors.Is(err, errLineTooLong) {
+				if len(want[i]) <= maxLine {
+					t.Fatalf("line %d (%d bytes) reported too long", i, len(want[i]))
+				}
+				return
+			}
+			if errors.Is(err, io.EOF) {
+				if i != len(want)-1 {
+					t.Fatalf("EOF after %d of %d lines", i, len(want)-1)
+				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("readLine: %v", err)
+				t.Fatalf("next line: %v", err)
 			}
-			if len(line) > maxLine {
-				t.Fatalf("a %d-byte line passed the %d limit", len(line), maxLine)
+			if !bytes.Equal(line, want[i]) {
+				t.Fatalf("line %d is %q, want %q", i, line, want[i])
 			}
 			checkReply(t, line, respond(context.Background(), e, line, nil))
 			checkParserAgrees(t, line)

@@ -337,7 +337,7 @@ func (s *Server) runHub(ctx context.Context, feed changeFeed, done chan struct{}
 		for _, c := range s.snapshot() {
 			c.watches.deliver(&ch, func(jobs []int64, machines []string) {
 				buf = notificationLines(buf[:0], jobs, machines)
-				c.enqueue(buf)
+				c.send(buf)
 			})
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -596,5 +597,58 @@ func TestPanicEndsOnlyThatConnection(t *testing.T) {
 	d.write(`{"command":"version"}` + "\n")
 	if got := d.line(); got != `{"return":"1.0.0"}` {
 		t.Fatalf("other client: %s", got)
+	}
+}
+
+// A client that stops sending while the hub is writing its notifications
+// is closed once they are written, and the server shuts down at once
+// afterwards. (A writer that missed the end of a notification write would
+// wait for ever.)
+func TestHangUpWhileNotified(t *testing.T) {
+	feed := newFakeFeed()
+	s := newServer(&fakeBackend{}, Options{Logger: quietLogger()})
+	s.subscribe = func() changeFeed { return feed }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.Serve(context.Background(), ln) }()
+
+	stop := make(chan struct{})
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := int64(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+				feed.Publish(service.Change{Jobs: []int64{i}})
+				runtime.Gosched()
+			}
+		}
+	}()
+	for range 200 {
+		c := dialRaw(t, ln.Addr().String())
+		c.write(`{"command":"notify_job","args":[null]}` + "\n")
+		for c.line() != `{"return":null}` {
+		}
+		c.line() // a notification
+		// Hang up half-way: the server sees the end of the requests
+		// while notifications still go out, then closes.
+		_ = c.nc.(*net.TCPConn).CloseWrite()
+		c.eof()
+	}
+	close(stop)
+	<-published
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-serveErr; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
 	}
 }
