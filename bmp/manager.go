@@ -39,6 +39,9 @@ type ManagerOptions struct {
 	// StopGrace bounds how long work in flight may go on after Run's
 	// context ends or a worker is stopped by Sync; default 3 s.
 	StopGrace time.Duration
+	// ProbeInterval is how often a worker probes its BMP while the BMP
+	// is marked unreachable (probe.go); default 5 s.
+	ProbeInterval time.Duration
 }
 
 // Observer is told what the workers do, for metrics. Its methods are
@@ -139,6 +142,10 @@ func newManager(svc backend, subscribe func() changeFeed, opts ManagerOptions) *
 	}
 	if m.cfg.stopGrace <= 0 {
 		m.cfg.stopGrace = DefaultStopGrace
+	}
+	m.cfg.probeEvery = opts.ProbeInterval
+	if m.cfg.probeEvery <= 0 {
+		m.cfg.probeEvery = DefaultProbeInterval
 	}
 	return m
 }

@@ -99,7 +99,8 @@ func (r *rig) resolve(address string) string {
 func (r *rig) start(settings config.BMPSettings) {
 	r.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r.mgr = bmp.NewManager(r.svc.Service, bmp.ManagerOptions{Settings: settings, Resolve: r.resolve, StopGrace: 50 * time.Millisecond})
+	r.mgr = bmp.NewManager(r.svc.Service, bmp.ManagerOptions{Settings: settings, Resolve: r.resolve,
+		StopGrace: 50 * time.Millisecond, ProbeInterval: 20 * time.Millisecond})
 	errc := make(chan error, 1)
 	mgr := r.mgr
 	go func() { errc <- mgr.Run(ctx) }()
@@ -470,9 +471,11 @@ func TestManagerFaultsRequeue(t *testing.T) {
 	}
 }
 
-// TestManagerConfigFailureDestroysJob is JOB-09: when a job's boards fail
-// and no other boards can hold it, it is destroyed with the configuration
-// failure reason and holds no board.
+// TestManagerConfigFailureDestroysJob: when a job's boards fail (the BMP
+// answers, with errors or wrong FPGA identities) and no other boards can
+// hold it, it is destroyed with the configuration failure reason and holds
+// no board. (JOB-09 with a BMP that does not answer at all is
+// TestManagerJOB09UnreachableBMP.)
 func TestManagerConfigFailureDestroysJob(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -511,21 +514,117 @@ func TestManagerConfigFailureDestroysJob(t *testing.T) {
 	}
 }
 
-// TestManagerDownBMPDoesNotStallOthers: a job on a frame whose BMP never
-// answers stays in power while a job on another frame becomes ready.
-func TestManagerDownBMPDoesNotStallOthers(t *testing.T) {
+// boardState is a board's state on the machine's board map.
+func (r *rig) boardState(machine string, b geometry.Board) string {
+	r.t.Helper()
+	md, err := r.svc.MachineDetail(r.ctx, machine)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, bi := range md.Boards {
+		if bi.Board == b {
+			return bi.State()
+		}
+	}
+	r.t.Fatalf("no board %v on %s", b, machine)
+	return ""
+}
+
+// unreachable reports whether the service marks the BMP of frame
+// (cabinet, frame) of a machine unreachable.
+func (r *rig) unreachable(machine string, cabinet, frame int) bool {
+	r.t.Helper()
+	md, err := r.svc.MachineDetail(r.ctx, machine)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, b := range md.BMPs {
+		if b.Cabinet == cabinet && b.Frame == frame {
+			return b.Unreachable
+		}
+	}
+	r.t.Fatalf("no BMP c%d f%d on %s", cabinet, frame, machine)
+	return false
+}
+
+// TestManagerJOB09UnreachableBMP is JOB-09 on grid(1,1) with a BMP that
+// stops answering: the job is destroyed with the configuration failure
+// reason, no board is taken out of service, and when the BMP answers again
+// a new job gets the same board and becomes ready.
+func TestManagerJOB09UnreachableBMP(t *testing.T) {
+	r := newRig(t, grid("m", 1, 1))
+	srv := r.fake("m", 0, 0)
+	r.start(shortBMP())
+	srv.Await(r.ctx, func() bool { return srv.Count(scp.CmdVersion) > 0 }) // the start probe was answered
+	srv.SetUnreachable(true)
+	id := r.create(service.Shape{Kind: service.ShapeOneBoard})
+	_, boards := r.jobBoards(id)
+	st := r.awaitState(id, service.StateDestroyed)
+	if st.Reason == nil || *st.Reason != service.ReasonConfigFailed {
+		t.Errorf("reason %v, want %q", st.Reason, service.ReasonConfigFailed)
+	}
+	if !r.unreachable("m", 0, 0) {
+		t.Error("the BMP is not marked unreachable")
+	}
+	for z := range 3 {
+		if s := r.boardState("m", geometry.Board{Z: z}); s == service.BoardOutOfService {
+			t.Errorf("board (0,0,%d) taken out of service", z)
+		}
+	}
+
+	srv.SetUnreachable(false)
+	r.await("the BMP answers and the board is free again", func() bool {
+		return !r.unreachable("m", 0, 0) && r.boardState("m", boards[0]) == service.BoardFree
+	})
+	again := r.create(service.Shape{Kind: service.ShapeOneBoard})
+	r.awaitState(again, service.StateReady)
+	machine, got := r.jobBoards(again)
+	if !slices.Equal(got, boards) {
+		t.Errorf("new job got %v, want the same board %v", got, boards)
+	}
+	r.checkJobHardware(machine, 1, 1, got)
+	r.consistent()
+}
+
+// TestManagerBMPDownAtStart: a BMP that does not answer at start is marked
+// unreachable; jobs go to the other BMP's boards and become ready, nothing
+// is sent to the down BMP, and its boards are used once it answers.
+func TestManagerBMPDownAtStart(t *testing.T) {
 	r := newRig(t, grid("m", 1, 2))
 	down := r.fake("m", 0, 0)
 	down.SetUnreachable(true)
-	s := fastBMP()
-	s.PowerOnTimeout = time.Minute
-	r.start(s)
-	stuck := r.create(board(0, 0, 0))
-	down.Await(r.ctx, func() bool { return down.Count(scp.CmdPower) > 0 })
-	ok := r.create(board(0, 1, 0))
+	r.start(shortBMP())
+	r.await("frame 0's BMP is marked unreachable", func() bool { return r.unreachable("m", 0, 0) })
+	ok := r.create(rect(1, 1))
 	r.awaitState(ok, service.StateReady)
-	if st := r.status(stuck).State; st != service.StatePower {
-		t.Errorf("job on the down BMP is %v, want still power", st)
+	if machine, boards := r.jobBoards(ok); boards[0].Y != 1 {
+		t.Errorf("job on %s %v, want triad (0,1)", machine, boards)
+	}
+	st := r.status(r.create(board(0, 0, 0)))
+	if st.State != service.StateDestroyed {
+		t.Errorf("a job for a board of the down BMP is %v, want destroyed at once", st.State)
+	}
+	if n := down.Count(scp.CmdPower); n != 0 {
+		t.Errorf("%d power packets sent to the down BMP", n)
+	}
+
+	down.SetUnreachable(false)
+	r.await("frame 0's BMP is reachable", func() bool { return !r.unreachable("m", 0, 0) })
+	back := r.create(board(0, 0, 0))
+	r.awaitState(back, service.StateReady)
+	machine, boards := r.jobBoards(back)
+	r.checkJobHardware(machine, 1, 2, boards)
+	if st := r.status(ok); st.State != service.StateReady {
+		t.Errorf("job on the other BMP is %v", st.State)
+	}
+	r.consistent()
+}
+
+func (r *rig) consistent() {
+	r.t.Helper()
+	problems, err := r.svc.CheckConsistency(r.ctx)
+	if err != nil || len(problems) > 0 {
+		r.t.Errorf("consistency check: %v %v", problems, err)
 	}
 }
 
@@ -535,7 +634,7 @@ func TestManagerDownBMPDoesNotStallOthers(t *testing.T) {
 func TestManagerRestartMidPowerOn(t *testing.T) {
 	r := newRig(t, grid("m", 1, 1))
 	srv := r.fake("m", 0, 0)
-	srv.SetUnreachable(true)
+	srv.AddRule(fakebmp.Rule{Cmds: []scp.Command{scp.CmdPower}, Action: fakebmp.Drop()}) // the start probe is answered
 	s := fastBMP()
 	s.PowerOnTimeout = time.Minute
 	r.start(s)
@@ -543,7 +642,7 @@ func TestManagerRestartMidPowerOn(t *testing.T) {
 	srv.Await(r.ctx, func() bool { return srv.Count(scp.CmdPower) > 0 })
 	r.stop()
 	r.svc.Restart(t)
-	srv.SetUnreachable(false)
+	srv.ClearFaults()
 	r.start(fastBMP())
 	r.awaitState(id, service.StateReady)
 	machine, boards := r.jobBoards(id)

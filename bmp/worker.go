@@ -20,15 +20,17 @@ type backend interface {
 	BMPs(ctx context.Context) ([]service.BMPEndpoint, error)
 	ClaimBMPOps(ctx context.Context, bmpID int64) ([]service.BMPOp, error)
 	CompleteBMPOps(ctx context.Context, results []service.OpResult) error
+	SetBMPReachable(ctx context.Context, bmpID int64, reachable bool, reason string) error
 }
 
 // workerConfig is what every worker shares.
 type workerConfig struct {
-	settings  config.BMPSettings
-	log       *slog.Logger
-	obs       Observer
-	stopGrace time.Duration // how long in-flight work may go on after stop
-	flushWait time.Duration // longest a finished op waits to be reported
+	settings   config.BMPSettings
+	log        *slog.Logger
+	obs        Observer
+	stopGrace  time.Duration // how long in-flight work may go on after stop
+	flushWait  time.Duration // longest a finished op waits to be reported
+	probeEvery time.Duration // how often an unreachable BMP is probed (probe.go)
 }
 
 func (c workerConfig) clientOptions() Options {
@@ -69,6 +71,10 @@ type worker struct {
 	pendingAt time.Time           // when the oldest pending result was added
 	claimedAt map[int64]time.Time // first claim of each op not yet reported
 	attempts  map[int64]int       // attempts made per op not yet reported
+
+	down      bool  // the BMP does not answer: claim nothing, probe (probe.go)
+	downCause error // why it was found down
+	downTold  bool  // the service has been told
 }
 
 func newWorker(ep service.BMPEndpoint, addr string, svc backend, cfg workerConfig) *worker {
@@ -103,7 +109,12 @@ func (w *worker) run(ctx context.Context) {
 			w.client.Close()
 		}
 	}()
+	w.checkAtStart(ctx)
 	for ctx.Err() == nil {
+		if w.down {
+			w.whileDown(ctx)
+			continue
+		}
 		w.claimAndRun(ctx, exec)
 		for ctx.Err() == nil && len(w.retries) > 0 && !time.Now().Before(w.retries[0].due) {
 			b := w.retries[0]
@@ -143,8 +154,10 @@ func (w *worker) connect(ctx context.Context) {
 	}
 	w.client, w.dialErr = Dial(ctx, w.addr, w.cfg.clientOptions())
 	if w.dialErr != nil {
-		w.client = nil
-		w.cfg.log.Error("cannot open the BMP's address", "bmp", w.name(), "err", w.dialErr)
+		w.client, w.dialErr = nil, &addressError{w.dialErr}
+		if !w.down { // else said already; probes try again quietly
+			w.cfg.log.Error("cannot open the BMP's address", "bmp", w.name(), "err", w.dialErr)
+		}
 	}
 }
 
@@ -222,30 +235,26 @@ func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 			w.flush(exec) // a long attempt reports as it goes
 		}
 	}
-	w.afterAttempt(b, failed)
+	w.afterAttempt(exec, b, failed)
 	w.flush(exec)
 }
 
 // afterAttempt schedules a retry of the failed ops, or reports them as
-// failed when the batch used its last attempt.
-func (w *worker) afterAttempt(b batch, failed map[int64]error) {
+// failed when the batch used its last attempt (giveUp, which may find the
+// BMP down).
+func (w *worker) afterAttempt(ctx context.Context, b batch, failed map[int64]error) {
 	if len(failed) == 0 {
+		return
+	}
+	if b.attempt >= w.cfg.attempts() {
+		w.giveUp(ctx, b, failed)
 		return
 	}
 	var again []service.BMPOp
 	for _, op := range b.ops {
-		err, ok := failed[op.ID]
-		if !ok {
-			continue
+		if _, ok := failed[op.ID]; ok {
+			again = append(again, op)
 		}
-		if b.attempt >= w.cfg.attempts() {
-			w.finish(op, fmt.Errorf("%w (gave up after %d attempt(s))", err, b.attempt))
-			continue
-		}
-		again = append(again, op)
-	}
-	if len(again) == 0 {
-		return
 	}
 	delay := w.cfg.settings.RequestRetryDelay
 	w.cfg.log.Warn("BMP request failed; will try again", "bmp", w.name(), "ops", len(again),
@@ -343,20 +352,7 @@ func (w *worker) powerOn(ctx context.Context, boards []int) map[int]error {
 }
 
 // finish queues an op's final outcome for reporting.
-func (w *worker) finish(op service.BMPOp, err error) {
-	if len(w.pending) == 0 {
-		w.pendingAt = time.Now()
-	}
-	w.pending = append(w.pending, service.OpResult{OpID: op.ID, Err: err})
-	if err != nil {
-		w.cfg.log.Error("BMP operation failed", "bmp", w.name(), "op", op.ID, "kind", op.Kind, "board", op.Board, "err", err)
-	}
-	if w.cfg.obs != nil {
-		w.cfg.obs.OpDone(OpEvent{BMP: w.ep, Op: op, Attempts: max(1, w.attempts[op.ID]), Latency: time.Since(w.claimedAt[op.ID]), Err: err})
-	}
-	delete(w.claimedAt, op.ID)
-	delete(w.attempts, op.ID)
-}
+func (w *worker) finish(op service.BMPOp, err error) { w.report(op, err, false) }
 
 // flush reports the queued outcomes in one service call. A failing call is
 // tried a few times; if it still fails the ops stay claimed in the

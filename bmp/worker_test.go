@@ -30,13 +30,16 @@ type memBackend struct {
 	open     []service.BMPOp // unclaimed, request order
 	claimed  map[int64]service.BMPOp
 	outcomes map[int64]error
-	claims   int // ClaimBMPOps calls that returned ops
+	bmpDown  map[int64]bool // ops reported with BMPDown
+	reach    []reachCall    // SetBMPReachable calls, in order
+	claims   int            // ClaimBMPOps calls that returned ops
 	changed  chan struct{}
 	feeds    []*memFeed
 }
 
 func newMemBackend() *memBackend {
-	return &memBackend{claimed: map[int64]service.BMPOp{}, outcomes: map[int64]error{}, changed: make(chan struct{})}
+	return &memBackend{claimed: map[int64]service.BMPOp{}, outcomes: map[int64]error{}, bmpDown: map[int64]bool{},
+		changed: make(chan struct{})}
 }
 
 func (b *memBackend) notify() {
@@ -112,9 +115,44 @@ func (b *memBackend) CompleteBMPOps(ctx context.Context, results []service.OpRes
 		}
 		delete(b.claimed, r.OpID)
 		b.outcomes[r.OpID] = r.Err
+		b.bmpDown[r.OpID] = r.BMPDown
 	}
 	b.notify()
 	return nil
+}
+
+// reachCall is one SetBMPReachable call.
+type reachCall struct {
+	bmp       int64
+	reachable bool
+	reason    string
+}
+
+func (b *memBackend) SetBMPReachable(ctx context.Context, bmpID int64, reachable bool, reason string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reach = append(b.reach, reachCall{bmpID, reachable, reason})
+	b.notify()
+	return nil
+}
+
+// reachability returns the last SetBMPReachable call for a BMP, if any.
+func (b *memBackend) reachability(bmpID int64) (reachCall, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.reach) - 1; i >= 0; i-- {
+		if b.reach[i].bmp == bmpID {
+			return b.reach[i], true
+		}
+	}
+	return reachCall{}, false
+}
+
+// wasDown reports whether an op was reported with BMPDown.
+func (b *memBackend) wasDown(id int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bmpDown[id]
 }
 
 // outcome returns an op's outcome and whether it has one.
@@ -493,6 +531,9 @@ func TestWorkerFaults(t *testing.T) {
 			boardFailed := map[int]bool{}
 			for i, err := range errs {
 				b := ops[i].BoardNum
+				if be.wasDown(ids[i]) {
+					t.Errorf("board %d %s: blamed on the BMP, which answers: %v", b, ops[i].Kind, err)
+				}
 				if err != nil {
 					boardFailed[b] = true
 					if tc.errIs != nil && !tc.errIs(err) {
@@ -546,26 +587,67 @@ func TestWorkerFailedPowerOnDefersLinks(t *testing.T) {
 	}
 }
 
-// TestWorkerDownBMPDoesNotStallOthers: one BMP never answers; another BMP's ops
-// complete while the first one's are still being tried.
-func TestWorkerDownBMPDoesNotStallOthers(t *testing.T) {
+// TestWorkerDownBMPAtStart: a BMP that does not answer at start is marked
+// unreachable and its ops are not claimed, while another BMP's ops
+// complete; once it answers a probe it is marked reachable and its ops are
+// carried out.
+func TestWorkerDownBMPAtStart(t *testing.T) {
 	down := startFake(t, fakebmp.Options{})
 	down.SetUnreachable(true)
 	up := startFake(t, fakebmp.Options{})
 	be := newMemBackend()
 	be.setBMPs(endpoint(1, down), endpoint(2, up))
-	s := fastSettings()
-	s.PowerOnTimeout = time.Minute // the down BMP's worker waits a long time
-	_, stopMgr := startManager(t, be, ManagerOptions{Settings: s, StopGrace: 10 * time.Millisecond})
 	downIDs := be.add(op(1, service.OpPowerOn, 0, 0))
-	down.Await(context.Background(), func() bool { return down.Count(scp.CmdPower) > 0 })
+	startManager(t, be, ManagerOptions{Settings: shortTimeouts(), ProbeInterval: 10 * time.Millisecond})
 	noErrors(t, be.awaitOutcomes(t, be.add(op(2, service.OpPowerOn, 0, 0), op(2, service.OpLinkOff, 0, 1))...))
-	if _, done := be.outcome(downIDs[0]); done {
-		t.Fatal("the down BMP's op finished: the test proves nothing")
+	be.await(t, "BMP 1 is marked unreachable", func() bool { _, ok := be.reachability(1); return ok })
+	if r, _ := be.reachability(1); r.reachable || !strings.Contains(r.reason, "no reply") {
+		t.Fatalf("BMP 1 recorded as %+v, want unreachable with the time-out", r)
 	}
-	stopMgr() // returns after the stop grace, although the power-on is unanswered
-	if !be.isClaimed(downIDs[0]) {
-		t.Error("an interrupted op was reported; it must stay claimed to be redone after a restart")
+	if r, ok := be.reachability(2); !ok || !r.reachable {
+		t.Errorf("BMP 2 recorded as %+v (%v), want reachable", r, ok)
+	}
+	if be.isClaimed(downIDs[0]) || down.Count(scp.CmdPower) != 0 {
+		t.Fatal("an op of the unreachable BMP was claimed")
+	}
+
+	down.SetUnreachable(false)
+	noErrors(t, be.awaitOutcomes(t, downIDs...))
+	if r, _ := be.reachability(1); !r.reachable {
+		t.Errorf("BMP 1 recorded as %+v after it answered", r)
+	}
+	if !down.Power(0) {
+		t.Error("board 0 of the BMP that came back is off")
+	}
+}
+
+// TestWorkerBMPStopsAnswering: ops whose requests go unanswered, on a BMP
+// that then does not answer a probe either, are reported with BMPDown; the
+// worker claims nothing until the BMP answers again.
+func TestWorkerBMPStopsAnswering(t *testing.T) {
+	srv := startFake(t, fakebmp.Options{})
+	be := newMemBackend()
+	be.setBMPs(endpoint(1, srv))
+	startManager(t, be, ManagerOptions{Settings: shortTimeouts(), ProbeInterval: 10 * time.Millisecond})
+	noErrors(t, be.awaitOutcomes(t, be.add(op(1, service.OpPowerOn, 5, 0))...))
+
+	srv.SetUnreachable(true)
+	ids := be.add(op(1, service.OpPowerOn, 0, 0), op(1, service.OpLinkOff, 0, 1), op(1, service.OpPowerOff, 5, 0))
+	for i, err := range be.awaitOutcomes(t, ids...) {
+		var te *TimeoutError
+		if !errors.As(err, &te) || !be.wasDown(ids[i]) {
+			t.Errorf("op %d: %v (BMP down %v), want a time-out blamed on the BMP", i, err, be.wasDown(ids[i]))
+		}
+	}
+	be.await(t, "BMP 1 is marked unreachable", func() bool { r, ok := be.reachability(1); return ok && !r.reachable })
+	later := be.add(op(1, service.OpPowerOn, 1, 0))
+	if be.isClaimed(later[0]) {
+		t.Fatal("an op was claimed while the BMP is unreachable")
+	}
+	srv.SetUnreachable(false)
+	noErrors(t, be.awaitOutcomes(t, later...))
+	if r, _ := be.reachability(1); !r.reachable {
+		t.Errorf("BMP recorded as %+v after it answered", r)
 	}
 }
 
@@ -614,16 +696,22 @@ func TestWorkerObserver(t *testing.T) {
 	}
 }
 
-// TestWorkerBadAddress: a BMP address that cannot be used fails the ops
-// with an error naming it, instead of leaving them claimed for ever.
+// TestWorkerBadAddress: a BMP whose address cannot be used is marked
+// unreachable, with an error naming the address, and its ops are not
+// claimed (they would only fail).
 func TestWorkerBadAddress(t *testing.T) {
 	be := newMemBackend()
 	be.setBMPs(service.BMPEndpoint{ID: 1, Machine: "m", Address: "127.0.0.1:0"})
-	startManager(t, be, ManagerOptions{Settings: fastSettings()})
-	errs := be.awaitOutcomes(t, be.add(op(1, service.OpPowerOn, 0, 0), op(1, service.OpLinkOff, 0, 1))...)
-	for i, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), `"127.0.0.1:0"`) {
-			t.Errorf("op %d: error %v, want one naming the address", i, err)
+	ids := be.add(op(1, service.OpPowerOn, 0, 0), op(1, service.OpLinkOff, 0, 1))
+	_, stopMgr := startManager(t, be, ManagerOptions{Settings: fastSettings(), ProbeInterval: time.Millisecond})
+	be.await(t, "the BMP is marked unreachable", func() bool { _, ok := be.reachability(1); return ok })
+	stopMgr()
+	if r, _ := be.reachability(1); r.reachable || !strings.Contains(r.reason, `"127.0.0.1:0"`) {
+		t.Errorf("recorded %+v, want unreachable naming the address", r)
+	}
+	for _, id := range ids {
+		if _, done := be.outcome(id); done || be.isClaimed(id) {
+			t.Errorf("op %d was claimed", id)
 		}
 	}
 }
