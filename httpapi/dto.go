@@ -39,6 +39,7 @@ type boardJSON struct {
 	PendingOps     int      `json:"pending_ops"`
 	LastError      *string  `json:"last_error"`
 	Reports        int      `json:"reports"`
+	BMPUnreachable bool     `json:"bmp_unreachable"` // its BMP does not answer: unavailable, though in service
 }
 
 func toBoardJSON(b service.BoardInfo) boardJSON {
@@ -47,7 +48,7 @@ func toBoardJSON(b service.BoardInfo) boardJSON {
 		Logical: toXYZ(b.Board), Chip: [2]int{cx, cy}, IP: b.IP, State: b.State(),
 		Dead: b.Dead, OutOfService: b.OutOfService, Power: b.Power, PowerChangedAt: b.PowerChangedAt,
 		JobID: b.JobID, WaitingJobID: b.WaitingJobID, PendingOps: b.PendingOps, LastError: b.LastError,
-		Reports: b.Reports,
+		Reports: b.Reports, BMPUnreachable: b.BMPUnreachable,
 	}
 	if b.Physical != nil {
 		out.Physical = &[3]int{b.Physical.Cabinet, b.Physical.Frame, b.Physical.Board}
@@ -99,10 +100,13 @@ func toMachineJSON(m service.MachineSummary) machineJSON {
 }
 
 type bmpJSON struct {
-	ID      int64  `json:"id"`
-	Cabinet int    `json:"cabinet"`
-	Frame   int    `json:"frame"`
-	Address string `json:"address"`
+	ID               int64    `json:"id"`
+	Cabinet          int      `json:"cabinet"`
+	Frame            int      `json:"frame"`
+	Address          string   `json:"address"`
+	Unreachable      bool     `json:"unreachable"`       // it does not answer: its boards are unavailable
+	UnreachableSince *float64 `json:"unreachable_since"` // Unix seconds, while unreachable
+	LastError        *string  `json:"last_error"`        // why it was last found unreachable
 }
 
 type machineDetailJSON struct {
@@ -119,7 +123,8 @@ func toMachineDetailJSON(m *service.MachineDetail) machineDetailJSON {
 	out.BoardCounts = map[string]int{}
 	out.BMPs = make([]bmpJSON, 0, len(m.BMPs))
 	for _, b := range m.BMPs {
-		out.BMPs = append(out.BMPs, bmpJSON{ID: b.ID, Cabinet: b.Cabinet, Frame: b.Frame, Address: b.Address})
+		out.BMPs = append(out.BMPs, bmpJSON{ID: b.ID, Cabinet: b.Cabinet, Frame: b.Frame, Address: b.Address,
+			Unreachable: b.Unreachable, UnreachableSince: b.UnreachableSince, LastError: b.LastError})
 	}
 	out.Boards = make([]boardJSON, 0, len(m.Boards))
 	for _, b := range m.Boards {

@@ -228,3 +228,53 @@ func TestWhereIs(t *testing.T) {
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// TestMachineShowsAnUnreachableBMP: a BMP that does not answer shows on the
+// machine (with why and since when), its free boards show as
+// bmp_unreachable (not out of service) in the map, the counts and the
+// board gauges, and all of it clears when it answers again.
+func TestMachineShowsAnUnreachableBMP(t *testing.T) {
+	e := newEnv(t)
+	var m machineDetailJSON
+	e.getJSON("/api/v1/machines/spin", &m)
+	bmp := m.BMPs[0]
+	if bmp.Unreachable || bmp.UnreachableSince != nil || bmp.LastError != nil {
+		t.Fatalf("BMP at start: %+v", bmp)
+	}
+	if err := e.svc.SetBMPReachable(e.ctx, bmp.ID, false, "no reply to sver"); err != nil {
+		t.Fatal(err)
+	}
+	e.getJSON("/api/v1/machines/spin", &m)
+	bmp = m.BMPs[0]
+	if !bmp.Unreachable || bmp.UnreachableSince == nil || bmp.LastError == nil || *bmp.LastError != "no reply to sver" {
+		t.Errorf("unreachable BMP shown as %+v", bmp)
+	}
+	for _, b := range m.Boards {
+		want := service.BoardUnreachable
+		if b.Dead {
+			want = service.BoardDead
+		}
+		if b.State != want || b.BMPUnreachable == b.Dead || b.OutOfService != nil {
+			t.Errorf("board %v: state %q, bmp_unreachable %v, out_of_service %v; want %q, not out of service",
+				b.Logical, b.State, b.BMPUnreachable, b.OutOfService, want)
+		}
+	}
+	if m.BoardCounts[service.BoardUnreachable] != 5 {
+		t.Errorf("board counts %v, want 5 %s", m.BoardCounts, service.BoardUnreachable)
+	}
+	if got := value(e.scrape(), "spalloc_boards", "machine", "spin", "state", service.BoardUnreachable); got != 5 {
+		t.Errorf("spalloc_boards{state=%q} = %v, want 5", service.BoardUnreachable, got)
+	}
+
+	if err := e.svc.SetBMPReachable(e.ctx, bmp.ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	m = machineDetailJSON{} // decoding into the old value would merge the counts
+	e.getJSON("/api/v1/machines/spin", &m)
+	if bmp = m.BMPs[0]; bmp.Unreachable || bmp.UnreachableSince != nil || bmp.LastError == nil {
+		t.Errorf("BMP that answers again shown as %+v, want reachable with its last error", bmp)
+	}
+	if m.BoardCounts[service.BoardFree] != 5 || m.BoardCounts[service.BoardUnreachable] != 0 {
+		t.Errorf("board counts %v after the BMP answered, want 5 free", m.BoardCounts)
+	}
+}

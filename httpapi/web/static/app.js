@@ -110,6 +110,7 @@
 
   const FILL = {
     free: '#e4ece1', dead: '#3b3b3b', out_of_service: '#f0a04b', waiting: '#b9c2cc', powering: '#fff3b0',
+    bmp_unreachable: '#d9a0c8',
   };
 
   function boardFill(b) {
@@ -152,6 +153,7 @@
     if (b.job_id) lines.push(`job ${b.job_id}`);
     if (b.waiting_job_id) lines.push(`powering off after job ${b.waiting_job_id}`);
     if (b.out_of_service) lines.push(`out of service: ${b.out_of_service}`);
+    if (b.bmp_unreachable) lines.push('its BMP does not answer: unavailable until it does');
     if (b.pending_ops) lines.push(`${b.pending_ops} BMP operation(s) pending`);
     if (b.last_error) lines.push(`last BMP error: ${b.last_error}`);
     return lines;
@@ -195,6 +197,7 @@
     ];
     if (b.waiting_job_id) rows.push(['Freed by', el('a', { href: `/jobs/${b.waiting_job_id}`, text: `job ${b.waiting_job_id}` })]);
     if (b.out_of_service) rows.push(['Out of service', b.out_of_service]);
+    if (b.bmp_unreachable) rows.push(['BMP', 'unreachable: the board is unavailable until it answers']);
     if (b.pending_ops) rows.push(['Pending ops', String(b.pending_ops)]);
     if (b.last_error) rows.push(['Last BMP error', b.last_error]);
     rows.push(['Reports', String(b.reports)]);
@@ -269,7 +272,7 @@
   }
 
   function countsText(counts) {
-    const order = ['free', 'job', 'powering', 'waiting', 'out_of_service', 'dead'];
+    const order = ['free', 'job', 'powering', 'waiting', 'out_of_service', 'bmp_unreachable', 'dead'];
     return order.filter((k) => counts && counts[k]).map((k) => `${counts[k]} ${k.replace(/_/g, ' ')}`).join(' · ');
   }
 
@@ -402,14 +405,14 @@
     replace(document.getElementById('machine-summary'), el('dl', { class: 'summary' },
       [['Size', `${m.width}×${m.height} triads, ${m.boards.length} boards`], ['Tags', m.tags.join(', ') || '—'],
         ['Priority', String(m.priority)], ['Boards', countsText(m.board_counts)],
-        ['BMPs', m.bmps.map((b) => `c${b.cabinet} f${b.frame} ${b.address}`).join(', ') || '—'],
+        ['BMPs', m.bmps.map((b) => `c${b.cabinet} f${b.frame} ${b.address}${b.unreachable ? ` (unreachable: ${b.last_error || 'no reply'})` : ''}`).join(', ') || '—'],
         ['Dead links', String((m.dead_links || []).length)]]
         .map(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)])));
     replace(document.getElementById('machine-map'), machineCard(m, null, true));
     const jobs = await getJSON(`/jobs?state=queued&machine=${encodeURIComponent(name)}&limit=500`);
     jobs.jobs.sort((a, b) => a.job_id - b.job_id);
     fillJobRows(document.getElementById('queue-rows'), jobs.jobs, 'Nothing is queued.');
-    const attention = m.boards.filter((b) => b.out_of_service || b.last_error || b.reports || b.dead);
+    const attention = m.boards.filter((b) => b.out_of_service || b.bmp_unreachable || b.last_error || b.reports || b.dead);
     replace(document.getElementById('attention-rows'), attention.length
       ? attention.map((b) => el('tr', {},
         el('td', { text: xyz(b.logical) }), el('td', { text: cfb(b.physical) }), el('td', { text: b.ip || '' }),
