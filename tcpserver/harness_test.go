@@ -1,7 +1,8 @@
 package tcpserver_test
 
 // The integration harness: a real service on a temporary SQLite file, the
-// v1 server on a loopback port, and something that plays the BMPs.
+// v1 server on a loopback port, and optionally the BMP workers with fake
+// BMPs.
 
 import (
 	"bytes"
@@ -29,11 +30,11 @@ type harness struct {
 }
 
 type harnessOptions struct {
-	// bmps plays the BMPs in the background: every power operation
-	// completes after powerDelay, every link write after linkDelay, like
-	// the scenario's fake BMPs. Without it the test completes operations
-	// itself (testutil.CompleteAllOps), which holds jobs in state power
-	// for as long as it wants.
+	// bmps runs the real BMP workers against fake BMPs that answer a
+	// power-on or power-off after powerDelay and an FPGA write after
+	// linkDelay, like the scenario's. Without it the test completes operations itself
+	// (testutil.CompleteAllOps), which holds jobs in state power for as
+	// long as it wants.
 	bmps                  bool
 	powerDelay, linkDelay time.Duration
 	// realClock runs the service on the wall clock with its timed work
@@ -64,11 +65,8 @@ func newHarness(t testing.TB, toml string, o harnessOptions) *harness {
 		}()
 	}
 	if o.bmps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			playBMPs(ctx, t, svc.Service, o.powerDelay, o.linkDelay)
-		}()
+		testutil.StartBMPs(t, svc, testutil.BMPOptions{PowerDelay: o.powerDelay, PowerOffDelay: o.powerDelay,
+			LinkDelay: o.linkDelay})
 	}
 
 	if o.server.Logger == nil {
@@ -94,72 +92,6 @@ func newHarness(t testing.TB, toml string, o harnessOptions) *harness {
 		wg.Wait()
 	})
 	return &harness{t: t, svc: svc, srv: srv, addr: ln.Addr().String(), logs: logs}
-}
-
-// playBMPs claims and completes BMP operations as fake BMPs with the given
-// delays would, until ctx ends. It stands in for the BMP workers (package
-// bmp), which this package must not import; to use real workers and fake
-// BMPs instead, replace this function only.
-func playBMPs(ctx context.Context, t testing.TB, svc *service.Service, powerDelay, linkDelay time.Duration) {
-	sub := svc.Subscribe()
-	defer sub.Close()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-sub.C:
-			sub.Take()
-		case <-tick.C:
-		}
-		for {
-			ops, err := claimAll(ctx, svc)
-			if err != nil || len(ops) == 0 {
-				if err != nil && ctx.Err() == nil {
-					t.Errorf("claiming BMP operations: %v", err)
-				}
-				break
-			}
-			delay := time.Duration(0)
-			for _, op := range ops {
-				switch op.Kind {
-				case service.OpPowerOn, service.OpPowerOff:
-					delay = max(delay, powerDelay)
-				default:
-					delay = max(delay, linkDelay)
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			results := make([]service.OpResult, len(ops))
-			for i, op := range ops {
-				results[i] = service.OpResult{OpID: op.ID}
-			}
-			if err := svc.CompleteBMPOps(ctx, results); err != nil && ctx.Err() == nil {
-				t.Errorf("completing BMP operations: %v", err)
-			}
-		}
-	}
-}
-
-func claimAll(ctx context.Context, svc *service.Service) ([]service.BMPOp, error) {
-	bmps, err := svc.BMPs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var all []service.BMPOp
-	for _, b := range bmps {
-		ops, err := svc.ClaimBMPOps(ctx, b.ID)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, ops...)
-	}
-	return all, nil
 }
 
 // dial opens a client closed at the end of the test.

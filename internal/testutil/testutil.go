@@ -1,6 +1,8 @@
 // Package testutil holds test helpers shared by spallocd's packages: a fake
-// clock, a real service on a temporary SQLite file configured from TOML, and
-// helpers that play the BMP workers' part for tests that run no fake BMP.
+// clock, a real service on a temporary SQLite file configured from TOML,
+// helpers that play the BMP workers' part for tests that run no fake BMP,
+// and StartBMPs, which runs the real BMP workers against in-process fake
+// BMPs (so that packages that must not import bmp can still use them).
 //
 // It is imported by tests only. It must not hold test logic of any one
 // package; helpers fail the test through testing.TB instead of returning
