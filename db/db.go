@@ -84,14 +84,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.assignBoardsStmt, err = db.PrepareContext(ctx, assignBoards); err != nil {
 		return nil, fmt.Errorf("error preparing query AssignBoards: %w", err)
 	}
+	if q.bMPHasUnclaimedOpsStmt, err = db.PrepareContext(ctx, bMPHasUnclaimedOps); err != nil {
+		return nil, fmt.Errorf("error preparing query BMPHasUnclaimedOps: %w", err)
+	}
 	if q.boardHasClaimedOpStmt, err = db.PrepareContext(ctx, boardHasClaimedOp); err != nil {
 		return nil, fmt.Errorf("error preparing query BoardHasClaimedOp: %w", err)
 	}
 	if q.carryBoardStateStmt, err = db.PrepareContext(ctx, carryBoardState); err != nil {
 		return nil, fmt.Errorf("error preparing query CarryBoardState: %w", err)
 	}
-	if q.claimOpStmt, err = db.PrepareContext(ctx, claimOp); err != nil {
-		return nil, fmt.Errorf("error preparing query ClaimOp: %w", err)
+	if q.claimOpsStmt, err = db.PrepareContext(ctx, claimOps); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimOps: %w", err)
 	}
 	if q.closeBoardAllocationsOfJobStmt, err = db.PrepareContext(ctx, closeBoardAllocationsOfJob); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseBoardAllocationsOfJob: %w", err)
@@ -387,6 +390,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing assignBoardsStmt: %w", cerr)
 		}
 	}
+	if q.bMPHasUnclaimedOpsStmt != nil {
+		if cerr := q.bMPHasUnclaimedOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing bMPHasUnclaimedOpsStmt: %w", cerr)
+		}
+	}
 	if q.boardHasClaimedOpStmt != nil {
 		if cerr := q.boardHasClaimedOpStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing boardHasClaimedOpStmt: %w", cerr)
@@ -397,9 +405,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing carryBoardStateStmt: %w", cerr)
 		}
 	}
-	if q.claimOpStmt != nil {
-		if cerr := q.claimOpStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing claimOpStmt: %w", cerr)
+	if q.claimOpsStmt != nil {
+		if cerr := q.claimOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimOpsStmt: %w", cerr)
 		}
 	}
 	if q.closeBoardAllocationsOfJobStmt != nil {
@@ -776,9 +784,10 @@ type Queries struct {
 	adminSetOutOfServiceStmt           *sql.Stmt
 	allocateJobStmt                    *sql.Stmt
 	assignBoardsStmt                   *sql.Stmt
+	bMPHasUnclaimedOpsStmt             *sql.Stmt
 	boardHasClaimedOpStmt              *sql.Stmt
 	carryBoardStateStmt                *sql.Stmt
-	claimOpStmt                        *sql.Stmt
+	claimOpsStmt                       *sql.Stmt
 	closeBoardAllocationsOfJobStmt     *sql.Stmt
 	consistencyProblemsStmt            *sql.Stmt
 	countAnswerableDestroyedStmt       *sql.Stmt
@@ -868,9 +877,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminSetOutOfServiceStmt:           q.adminSetOutOfServiceStmt,
 		allocateJobStmt:                    q.allocateJobStmt,
 		assignBoardsStmt:                   q.assignBoardsStmt,
+		bMPHasUnclaimedOpsStmt:             q.bMPHasUnclaimedOpsStmt,
 		boardHasClaimedOpStmt:              q.boardHasClaimedOpStmt,
 		carryBoardStateStmt:                q.carryBoardStateStmt,
-		claimOpStmt:                        q.claimOpStmt,
+		claimOpsStmt:                       q.claimOpsStmt,
 		closeBoardAllocationsOfJobStmt:     q.closeBoardAllocationsOfJobStmt,
 		consistencyProblemsStmt:            q.consistencyProblemsStmt,
 		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,

@@ -9,6 +9,17 @@ import (
 	"context"
 )
 
+const bMPHasUnclaimedOps = `-- name: BMPHasUnclaimedOps :one
+SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE bmp_id = ? AND done_at IS NULL AND claimed_at IS NULL)
+`
+
+func (q *Queries) BMPHasUnclaimedOps(ctx context.Context, bmpID int64) (bool, error) {
+	row := q.queryRow(ctx, q.bMPHasUnclaimedOpsStmt, bMPHasUnclaimedOps, bmpID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const boardHasClaimedOp = `-- name: BoardHasClaimedOp :one
 SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL AND claimed_at IS NOT NULL)
 `
@@ -20,17 +31,19 @@ func (q *Queries) BoardHasClaimedOp(ctx context.Context, boardID int64) (bool, e
 	return exists, err
 }
 
-const claimOp = `-- name: ClaimOp :exec
-UPDATE bmp_ops SET claimed_at = ?1, attempts = attempts + 1 WHERE id = ?2
+const claimOps = `-- name: ClaimOps :exec
+UPDATE bmp_ops SET claimed_at = ?1, attempts = attempts + 1
+WHERE id IN (SELECT value FROM json_each(?2))
 `
 
-type ClaimOpParams struct {
+type ClaimOpsParams struct {
 	ClaimedAt *float64
-	ID        int64
+	Ids       interface{}
 }
 
-func (q *Queries) ClaimOp(ctx context.Context, arg ClaimOpParams) error {
-	_, err := q.exec(ctx, q.claimOpStmt, claimOp, arg.ClaimedAt, arg.ID)
+// Claims the operations of a JSON array of ids.
+func (q *Queries) ClaimOps(ctx context.Context, arg ClaimOpsParams) error {
+	_, err := q.exec(ctx, q.claimOpsStmt, claimOps, arg.ClaimedAt, arg.Ids)
 	return err
 }
 
@@ -210,9 +223,10 @@ func (q *Queries) ListBoardsWithOpenOps(ctx context.Context, machineID int64) ([
 }
 
 const listClaimableOps = `-- name: ListClaimableOps :many
-SELECT o.id, o.board_id, o.job_id, o.op, o.link, b.x, b.y, b.z, b.board_num
+SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.link, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.bmp_id = ? AND o.done_at IS NULL AND o.claimed_at IS NULL
+WHERE o.bmp_id IN (SELECT value FROM json_each(?1))
+  AND o.done_at IS NULL AND o.claimed_at IS NULL
   AND NOT EXISTS (
       SELECT 1 FROM bmp_ops c
       WHERE c.board_id = o.board_id AND c.done_at IS NULL AND c.claimed_at IS NOT NULL)
@@ -221,6 +235,7 @@ ORDER BY o.id
 
 type ListClaimableOpsRow struct {
 	ID       int64
+	BmpID    int64
 	BoardID  int64
 	JobID    *int64
 	Op       string
@@ -231,11 +246,11 @@ type ListClaimableOpsRow struct {
 	BoardNum *int64
 }
 
-// Open, unclaimed operations of a BMP, oldest first, except those of boards
-// that have an operation in flight: it must finish before a later one for the
-// same board is handed out.
-func (q *Queries) ListClaimableOps(ctx context.Context, bmpID int64) ([]ListClaimableOpsRow, error) {
-	rows, err := q.query(ctx, q.listClaimableOpsStmt, listClaimableOps, bmpID)
+// Open, unclaimed operations of the BMPs of a JSON array of BMP ids, oldest
+// first, except those of boards that have an operation in flight: it must
+// finish before a later one for the same board is handed out.
+func (q *Queries) ListClaimableOps(ctx context.Context, bmpIds interface{}) ([]ListClaimableOpsRow, error) {
+	rows, err := q.query(ctx, q.listClaimableOpsStmt, listClaimableOps, bmpIds)
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +260,7 @@ func (q *Queries) ListClaimableOps(ctx context.Context, bmpID int64) ([]ListClai
 		var i ListClaimableOpsRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.BmpID,
 			&i.BoardID,
 			&i.JobID,
 			&i.Op,

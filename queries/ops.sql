@@ -8,19 +8,25 @@ UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'superseded'
 WHERE board_id = sqlc.arg(board_id) AND done_at IS NULL AND claimed_at IS NULL;
 
 -- name: ListClaimableOps :many
--- Open, unclaimed operations of a BMP, oldest first, except those of boards
--- that have an operation in flight: it must finish before a later one for the
--- same board is handed out.
-SELECT o.id, o.board_id, o.job_id, o.op, o.link, b.x, b.y, b.z, b.board_num
+-- Open, unclaimed operations of the BMPs of a JSON array of BMP ids, oldest
+-- first, except those of boards that have an operation in flight: it must
+-- finish before a later one for the same board is handed out.
+SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.link, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.bmp_id = ? AND o.done_at IS NULL AND o.claimed_at IS NULL
+WHERE o.bmp_id IN (SELECT value FROM json_each(sqlc.arg(bmp_ids)))
+  AND o.done_at IS NULL AND o.claimed_at IS NULL
   AND NOT EXISTS (
       SELECT 1 FROM bmp_ops c
       WHERE c.board_id = o.board_id AND c.done_at IS NULL AND c.claimed_at IS NOT NULL)
 ORDER BY o.id;
 
--- name: ClaimOp :exec
-UPDATE bmp_ops SET claimed_at = sqlc.arg(claimed_at), attempts = attempts + 1 WHERE id = sqlc.arg(id);
+-- name: BMPHasUnclaimedOps :one
+SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE bmp_id = ? AND done_at IS NULL AND claimed_at IS NULL);
+
+-- name: ClaimOps :exec
+-- Claims the operations of a JSON array of ids.
+UPDATE bmp_ops SET claimed_at = sqlc.arg(claimed_at), attempts = attempts + 1
+WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids)));
 
 -- name: FinishOp :exec
 UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = sqlc.arg(outcome), last_error = sqlc.narg(last_error)

@@ -320,8 +320,8 @@ func (r *runner) timedFree(ctx context.Context) error {
 }
 
 // completeOps takes the pending changes, remembers the jobs they name, and
-// completes every BMP operation of the BMPs they name, successfully, at
-// once. It reports whether there were operations.
+// claims (in one call) and completes every BMP operation of the BMPs they
+// name, successfully, at once. It reports whether there were operations.
 func (r *runner) completeOps(ctx context.Context) (bool, error) {
 	ch := r.sub.Take()
 	if r.changed == nil {
@@ -330,19 +330,20 @@ func (r *runner) completeOps(ctx context.Context) (bool, error) {
 	for _, id := range ch.Jobs {
 		r.changed[id] = true
 	}
-	var results []service.OpResult
-	for _, bmp := range ch.BMPs {
-		ops, err := r.svc.ClaimBMPOps(ctx, bmp)
-		r.calls.Claim++
-		if err != nil {
-			return false, r.timeError("claiming the operations of BMP %d: %w", bmp, err)
-		}
-		for _, op := range ops {
-			results = append(results, service.OpResult{OpID: op.ID})
-		}
-	}
-	if len(results) == 0 {
+	if len(ch.BMPs) == 0 {
 		return false, nil
+	}
+	ops, err := r.svc.ClaimAllBMPOps(ctx, ch.BMPs)
+	r.calls.Claim++
+	if err != nil {
+		return false, r.timeError("claiming the operations of %d BMPs: %w", len(ch.BMPs), err)
+	}
+	if len(ops) == 0 {
+		return false, nil
+	}
+	results := make([]service.OpResult, len(ops))
+	for k, op := range ops {
+		results[k] = service.OpResult{OpID: op.ID}
 	}
 	r.calls.Complete++
 	r.calls.Ops += len(results)

@@ -33,37 +33,54 @@ func (s *Service) BMPs(ctx context.Context) ([]BMPEndpoint, error) {
 // operation not yet completed are held back until it completes, so that
 // per board requests are carried out in order.
 func (s *Service) ClaimBMPOps(ctx context.Context, bmpID int64) ([]BMPOp, error) {
-	pending, err := s.rq.ListClaimableOps(ctx, bmpID)
+	pending, err := s.rq.BMPHasUnclaimedOps(ctx, bmpID)
 	if err != nil {
 		return nil, s.internal("list operations", err)
 	}
-	if len(pending) == 0 {
+	if !pending {
 		return nil, nil // the common case: no write transaction
 	}
+	return s.ClaimAllBMPOps(ctx, []int64{bmpID})
+}
+
+// ClaimAllBMPOps is ClaimBMPOps for several BMPs in one transaction: it
+// returns the operations of all of them, in the order they were requested.
+// The trace replay, which plays every BMP worker at once, uses it.
+func (s *Service) ClaimAllBMPOps(ctx context.Context, bmpIDs []int64) ([]BMPOp, error) {
+	if len(bmpIDs) == 0 {
+		return nil, nil
+	}
 	var ops []BMPOp
-	err = s.write(ctx, func(t *tx) error {
-		ops, err = t.claim(bmpID)
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		ops, err = t.claim(bmpIDs)
 		return err
 	})
 	return ops, err
 }
 
-func (t *tx) claim(bmpID int64) ([]BMPOp, error) {
-	rows, err := t.q.ListClaimableOps(t.ctx, bmpID)
+// claim lists the claimable operations of the BMPs and claims them all in
+// one statement.
+func (t *tx) claim(bmpIDs []int64) ([]BMPOp, error) {
+	rows, err := t.q.ListClaimableOps(t.ctx, idList(bmpIDs))
 	if err != nil {
 		return nil, t.dbErr("list operations", err)
 	}
-	ops := make([]BMPOp, 0, len(rows))
-	for _, r := range rows {
-		if err := t.q.ClaimOp(t.ctx, db.ClaimOpParams{ClaimedAt: &t.at, ID: r.ID}); err != nil {
-			return nil, t.dbErr("claim operation", err)
-		}
-		op := BMPOp{ID: r.ID, BMPID: bmpID, Board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)},
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ops := make([]BMPOp, len(rows))
+	ids := make([]int64, len(rows))
+	for k, r := range rows {
+		ids[k] = r.ID
+		ops[k] = BMPOp{ID: r.ID, BMPID: r.BmpID, Board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)},
 			BoardNum: intOf(r.BoardNum), JobID: r.JobID, Kind: OpKind(r.Op)}
 		if r.Link != nil {
-			op.Link = geometry.Link(*r.Link)
+			ops[k].Link = geometry.Link(*r.Link)
 		}
-		ops = append(ops, op)
+	}
+	if err := t.q.ClaimOps(t.ctx, db.ClaimOpsParams{ClaimedAt: &t.at, Ids: idList(ids)}); err != nil {
+		return nil, t.dbErr("claim operations", err)
 	}
 	return ops, nil
 }

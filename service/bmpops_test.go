@@ -4,7 +4,10 @@ package service_test
 // failures and restarts (spec §3, §6).
 
 import (
+	"cmp"
 	"context"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,6 +51,46 @@ func TestLaterOpsWaitForTheClaimedOneOfTheirBoard(t *testing.T) {
 		t.Fatalf("after the in-flight ones completed: %v, want job a's power-offs", kinds)
 	}
 	e.completeOps(ops, nil)
+	e.consistent()
+}
+
+// ClaimAllBMPOps hands out in one call what ClaimBMPOps hands out BMP by
+// BMP, in request order, and keeps the per-board order rule across calls.
+func TestClaimAllBMPOpsClaimsForEveryBMPAtOnce(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 2, 1)))
+	a, b := e.create(rect(1, 1)), e.create(rect(1, 1))
+	bmps, _ := e.BMPs(e.ctx)
+	var ids []int64
+	for _, bmp := range bmps {
+		ids = append(ids, bmp.ID)
+	}
+	perBMP := testutil.ClaimAll(t, e.Service.Service)               // BMP by BMP
+	e.Restart(t)                                                    // unclaims them
+	all, err := e.ClaimAllBMPOps(e.ctx, append(ids, ids[0], 12345)) // repeats and unknown BMPs add nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSortedFunc(all, func(x, y service.BMPOp) int { return cmp.Compare(x.ID, y.ID) }) {
+		t.Fatalf("operations not in request order: %v", all)
+	}
+	slices.SortFunc(perBMP, func(x, y service.BMPOp) int { return cmp.Compare(x.ID, y.ID) })
+	// Per job: 3 power-ons and 8 link-offs (the periphery of a triad).
+	if !reflect.DeepEqual(all, perBMP) || len(all) != 2*(3+8) {
+		t.Fatalf("ClaimAllBMPOps gave %d operations, ClaimBMPOps per BMP %d:\n%v\n%v", len(all), len(perBMP), all, perBMP)
+	}
+	if again, _ := e.ClaimAllBMPOps(e.ctx, ids); len(again) != 0 {
+		t.Fatalf("claimed operations handed out twice: %v", again)
+	}
+	e.destroy(a) // its power-offs wait for its claimed operations
+	if held, _ := e.ClaimAllBMPOps(e.ctx, ids); len(held) != 0 {
+		t.Fatalf("handed out %v while job %d's operations on those boards are in flight", held, a)
+	}
+	e.completeOps(all, nil)
+	e.wantState(b, service.StateReady)
+	kinds, _ := e.opKinds()
+	if kinds[service.OpPowerOff] != 3 || len(kinds) != 1 {
+		t.Fatalf("after completion: %v, want job %d's 3 power-offs", kinds, a)
+	}
 	e.consistent()
 }
 
