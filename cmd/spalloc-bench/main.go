@@ -1,20 +1,45 @@
-// Command spalloc-bench measures a v1 spalloc server under the status
-// polling workload of a busy facility: N connections, each sending
-// get_job_state (or job_keepalive) for a job as fast as the replies come
-// back, one request outstanding per connection. It reports requests per
-// second and the p50/p99/max latency for each connection count.
+//go:build linux
+
+// Command spalloc-bench measures a v1 spalloc server from a separate
+// process, through the protocol only (it never touches the server's
+// database).
+//
+// Workloads (-op):
+//
+//   - get_job_state, job_keepalive, poll (the two alternating): the status
+//     polling of a busy facility. Each connection keeps -pipeline requests
+//     outstanding (1 = a polling client). By default one job (owner
+//     spalloc-bench, keepalive null) is created to poll and destroyed at
+//     the end; -job polls an existing id instead.
+//   - churn: each connection creates a one-board job (keepalive null),
+//     subscribes with notify_job, calls get_job_state after each
+//     notification until the job is ready, destroys it, and starts again;
+//     it reports cycles per second and the latency of each step.
+//   - mixed: a busy facility's traffic: each connection owns a job and
+//     sends, one at a time, get_job_state (55%), job_keepalive (20%),
+//     where_is of its job (8%), list_machines (5%), list_jobs (5%) and a
+//     short job's create_job then destroy_job (7%).
+//   - memory: puts -jobs jobs into the server's history (create_job then
+//     destroy_job over -conns connections), holds -idle idle connections
+//     open, and reads the server's resident size from /proc/-pid/status.
+//
+// For each connection count it reports requests per second and, per
+// command, p50/p90/p99/max latency (from writing the request to reading its
+// reply) and the number of exception replies, plus the CPU used by the
+// load tool and (with -pid) by the server during the measurement; -json or
+// -csv print the same figures for scripts.
+//
+// The connections are driven by -loops epoll event loops over non-blocking
+// sockets (Linux only), so that the load tool costs about one write and
+// less than one read and epoll_wait per request and leaves the CPU to the
+// server.
 //
 //	spalloc-bench -addr 127.0.0.1:22244 -conns 1,10,100 -duration 5s
-//
-// By default it creates one job (owner spalloc-bench, keepalive null) to
-// poll and destroys it at the end; -job polls an existing id instead.
-// It talks to the server only through the protocol and never touches its
-// database.
+//	spalloc-bench -op churn -conns 10 -machine spinnaker1m -pid $(pidof spallocd)
+//	spalloc-bench -op memory -pid $(pidof spallocd) -jobs 10000 -idle 1000
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -22,10 +47,11 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spalloc/spallocd/tcpserver/client"
@@ -43,24 +69,50 @@ type config struct {
 	conns    []int
 	duration time.Duration
 	warmup   time.Duration
+	drain    time.Duration
 	op       string
 	job      int64
 	machine  string
+	owner    string
 	depth    int
+	loops    int
+	pid      int
+	jobs     int
+	idle     int
+	hold     time.Duration
+	jsonOut  bool
+	csvOut   bool
 }
 
 func parseFlags() (config, error) {
 	var c config
 	var conns string
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:22244", "server address")
-	flag.StringVar(&conns, "conns", "1,10,100", "comma-separated connection counts, measured one after another")
+	flag.StringVar(&conns, "conns", "1,10,100", "comma-separated connection counts, measured one after another (churn and memory: default 10)")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measuring time per connection count")
 	flag.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each measurement")
-	flag.StringVar(&c.op, "op", "get_job_state", "get_job_state, job_keepalive or mixed (alternating)")
+	flag.DurationVar(&c.drain, "drain", 10*time.Second, "longest wait for outstanding replies after a measurement")
+	flag.StringVar(&c.op, "op", "get_job_state", "workload: get_job_state, job_keepalive, poll (both alternating), churn, mixed or memory")
 	flag.Int64Var(&c.job, "job", 0, "poll this job id instead of creating one")
-	flag.StringVar(&c.machine, "machine", "", "machine for the job created to poll (default: any)")
-	flag.IntVar(&c.depth, "pipeline", 1, "requests each connection keeps outstanding (1 = a polling client; more = pipelining)")
+	flag.StringVar(&c.machine, "machine", "", "machine for the jobs the tool creates (default: any)")
+	flag.StringVar(&c.owner, "owner", "spalloc-bench", "owner of the jobs the tool creates")
+	flag.IntVar(&c.depth, "pipeline", 1, "requests each polling connection keeps outstanding (1 = a polling client; more = pipelining)")
+	flag.IntVar(&c.loops, "loops", 1, "event loops (OS threads) driving the connections")
+	flag.IntVar(&c.pid, "pid", 0, "process id of the server, to report its CPU use (and, for memory, its resident size)")
+	flag.IntVar(&c.jobs, "jobs", 10000, "memory: jobs to create and destroy first")
+	flag.IntVar(&c.idle, "idle", 1000, "memory: idle connections to hold open while measuring")
+	flag.DurationVar(&c.hold, "hold", 0, "memory: keep the idle connections open this long after measuring")
+	flag.BoolVar(&c.jsonOut, "json", false, "print the results as JSON")
+	flag.BoolVar(&c.csvOut, "csv", false, "print the results as CSV")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", flag.Arg(0))
+	}
+	connsSet := false
+	flag.Visit(func(f *flag.Flag) { connsSet = connsSet || f.Name == "conns" })
+	if !connsSet && (c.op == "churn" || c.op == "memory") {
+		conns = "10"
+	}
 	for _, s := range strings.Split(conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -68,13 +120,30 @@ func parseFlags() (config, error) {
 		}
 		c.conns = append(c.conns, n)
 	}
-	if c.depth < 1 {
-		return c, fmt.Errorf("-pipeline: must be at least 1")
+	switch {
+	case c.depth < 1:
+		return c, errors.New("-pipeline: must be at least 1")
+	case c.loops < 1:
+		return c, errors.New("-loops: must be at least 1")
+	case c.jsonOut && c.csvOut:
+		return c, errors.New("-json and -csv: choose one")
+	case c.duration <= 0:
+		return c, errors.New("-duration: must be positive")
 	}
 	switch c.op {
-	case "get_job_state", "job_keepalive", "mixed":
+	case "get_job_state", "job_keepalive", "poll", "churn", "mixed":
+	case "memory":
+		if c.pid <= 0 {
+			return c, errors.New("-op memory needs -pid, the server's process id")
+		}
+		if c.jobs < 0 || c.idle < 0 {
+			return c, errors.New("-jobs and -idle must not be negative")
+		}
 	default:
-		return c, fmt.Errorf("-op: unknown operation %q", c.op)
+		return c, fmt.Errorf("-op: unknown workload %q (want get_job_state, job_keepalive, poll, churn, mixed or memory)", c.op)
+	}
+	if c.depth > 1 && (c.op == "churn" || c.op == "mixed" || c.op == "memory") {
+		return c, fmt.Errorf("-pipeline: the %s workload keeps one request outstanding per connection", c.op)
 	}
 	return c, nil
 }
@@ -87,28 +156,72 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	job, cleanup, err := prepareJob(ctx, cfg)
+	if cfg.op == "memory" {
+		return runMemory(ctx, cfg)
+	}
+	newSession, what, cleanup, err := workload(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 
-	fmt.Printf("server %s, %s of job %d, %d outstanding per connection, %s per step\n",
-		cfg.addr, cfg.op, job, cfg.depth, cfg.duration)
-	fmt.Printf("%6s %12s %10s %10s %10s %10s\n", "conns", "req/s", "p50", "p90", "p99", "max")
+	out := newReporter(cfg)
+	out.header(fmt.Sprintf("%s on %s, %s, %s per step (+%s warm-up), %d event loop(s)",
+		cfg.op, cfg.addr, what, cfg.duration, cfg.warmup, cfg.loops))
 	for _, n := range cfg.conns {
-		res, err := measure(ctx, cfg, job, n)
+		res, err := measure(ctx, cfg, n, newSession)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%6d %12.0f %10s %10s %10s %10s\n", n, res.rate,
-			fmtDur(res.p50), fmtDur(res.p90), fmtDur(res.p99), fmtDur(res.max))
+		out.result(res)
+		if ctx.Err() != nil {
+			break
+		}
 	}
+	out.finish()
 	return nil
 }
 
-func fmtDur(d time.Duration) string {
-	return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond))
+// sessionFunc makes the session of connection i.
+type sessionFunc func(i int, rec *recorder) session
+
+// workload returns how to make the sessions of cfg.op, a description, and
+// what to do at the end.
+func workload(ctx context.Context, cfg config) (sessionFunc, string, func(), error) {
+	create := createLine(cfg.owner, cfg.machine)
+	switch cfg.op {
+	case "churn":
+		return func(_ int, rec *recorder) session {
+			return &churnSession{rec: rec, create: create, waitReady: true}
+		}, "one-board jobs created, ready, destroyed", func() {}, nil
+	case "mixed":
+		return func(i int, rec *recorder) session {
+			return &mixedSession{rec: rec, create: create, rng: uint64(i)*0x9e3779b97f4a7c15 + 1}
+		}, "one job per connection plus short jobs", func() {}, nil
+	}
+	job, cleanup, err := prepareJob(ctx, cfg)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	lines, cmds := pollLines(cfg.op, job)
+	return func(_ int, rec *recorder) session {
+		return &pollSession{rec: rec, lines: lines, cmds: cmds, depth: cfg.depth}
+	}, fmt.Sprintf("job %d, %d outstanding per connection", job, cfg.depth), cleanup, nil
+}
+
+// pollLines are the pre-encoded requests a polling connection cycles
+// through.
+func pollLines(op string, job int64) ([][]byte, []cmdKind) {
+	state := jobRequest("get_job_state", job)
+	keep := jobRequest("job_keepalive", job)
+	switch op {
+	case "job_keepalive":
+		return [][]byte{keep}, []cmdKind{cmdKeepalive}
+	case "poll":
+		return [][]byte{state, keep}, []cmdKind{cmdGetJobState, cmdKeepalive}
+	default:
+		return [][]byte{state}, []cmdKind{cmdGetJobState}
+	}
 }
 
 // prepareJob returns the id to poll and how to clean up after.
@@ -120,7 +233,7 @@ func prepareJob(ctx context.Context, cfg config) (int64, func(), error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	kw := map[string]any{"owner": "spalloc-bench", "keepalive": nil}
+	kw := map[string]any{"owner": cfg.owner, "keepalive": nil}
 	if cfg.machine != "" {
 		kw["machine"] = cfg.machine
 	}
@@ -136,124 +249,112 @@ func prepareJob(ctx context.Context, cfg config) (int64, func(), error) {
 	}, nil
 }
 
-type result struct {
-	rate               float64
-	p50, p90, p99, max time.Duration
+// run state shared by the loops of one measurement.
+type runPlan struct {
+	clk          *clock
+	from, stopAt time.Duration
+	drainBy      time.Duration
+	abort        *atomic.Bool
+}
+
+// connect opens n connections spread over cfg.loops loops, each with the
+// session newSession makes.
+func connect(cfg config, n int, clk *clock, newSession sessionFunc) ([]*loop, []*recorder, error) {
+	addr, err := net.ResolveTCPAddr("tcp", cfg.addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-addr: %w", err)
+	}
+	loops := make([]*loop, min(cfg.loops, n))
+	recs := make([]*recorder, len(loops))
+	closeAll := func() {
+		for _, l := range loops {
+			if l != nil {
+				l.close()
+			}
+		}
+	}
+	for i := range loops {
+		if loops[i], err = newLoop(clk); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		recs[i] = &recorder{}
+	}
+	for i := range n {
+		fd, err := dialRaw(addr)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("connection %d of %d: %w", i+1, n, err)
+		}
+		k := i % len(loops)
+		if err := loops[k].add(fd, newSession(i, recs[k])); err != nil {
+			syscall.Close(fd)
+			closeAll()
+			return nil, nil, err
+		}
+	}
+	return loops, recs, nil
+}
+
+// drive runs the loops to the end of the plan and merges their records.
+func drive(ctx context.Context, loops []*loop, recs []*recorder, p runPlan) (*recorder, error) {
+	for _, r := range recs {
+		r.from, r.to = p.from, p.stopAt
+	}
+	stopWatch := context.AfterFunc(ctx, func() { p.abort.Store(true) })
+	defer stopWatch()
+	errs := make([]error, len(loops))
+	var wg sync.WaitGroup
+	for i, l := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.abort = p.abort
+			errs[i] = l.run(p.stopAt, p.drainBy)
+		}()
+	}
+	wg.Wait()
+	for _, l := range loops {
+		l.close()
+	}
+	all := &recorder{from: p.from, to: p.stopAt}
+	for _, r := range recs {
+		all.merge(r)
+	}
+	return all, errors.Join(errs...)
 }
 
 // measure runs n connections for warmup+duration and summarises the
 // measured part.
-func measure(ctx context.Context, cfg config, job int64, n int) (result, error) {
-	lines := requestLines(cfg.op, job)
-	conns := make([]net.Conn, n)
-	for i := range conns {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", cfg.addr)
-		if err != nil {
-			for _, c := range conns[:i] {
-				c.Close()
-			}
-			return result{}, err
-		}
-		conns[i] = nc
-	}
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-
-	start := time.Now()
-	measureFrom := start.Add(cfg.warmup)
-	end := measureFrom.Add(cfg.duration)
-	lat := make([][]time.Duration, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, nc := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lat[i], errs[i] = poll(ctx, nc, lines, cfg.depth, measureFrom, end)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+func measure(ctx context.Context, cfg config, n int, newSession sessionFunc) (result, error) {
+	clk := newClock()
+	loops, recs, err := connect(cfg, n, clk, newSession)
+	if err != nil {
 		return result{}, err
 	}
-	all := slices.Concat(lat...)
-	if len(all) == 0 {
-		return result{}, errors.New("no request completed")
-	}
-	slices.Sort(all)
-	q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-	return result{
-		rate: float64(len(all)) / cfg.duration.Seconds(),
-		p50:  q(0.50), p90: q(0.90), p99: q(0.99), max: all[len(all)-1],
-	}, nil
-}
+	from := clk.now() + cfg.warmup
+	plan := runPlan{clk: clk, from: from, stopAt: from + cfg.duration, drainBy: from + cfg.duration + cfg.drain,
+		abort: &atomic.Bool{}}
 
-// requestLines are the pre-encoded requests one connection cycles through.
-func requestLines(op string, job int64) [][]byte {
-	state := []byte(fmt.Sprintf(`{"command": "get_job_state", "args": [%d], "kwargs": {}}`+"\n", job))
-	keep := []byte(fmt.Sprintf(`{"command": "job_keepalive", "args": [%d], "kwargs": {}}`+"\n", job))
-	switch op {
-	case "job_keepalive":
-		return [][]byte{keep}
-	case "mixed":
-		return [][]byte{state, keep}
-	default:
-		return [][]byte{state}
+	// Sample CPU use over the measuring window while the loops run.
+	var cpu cpuWindow
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		cpu.sample(ctx, clk, plan.from, plan.stopAt, cfg.pid)
+	}()
+	rec, err := drive(ctx, loops, recs, plan)
+	<-sampled
+	if err != nil {
+		return result{}, err
 	}
-}
-
-// poll keeps depth requests outstanding on one connection until end,
-// recording the latency (send to reply) of those sent after from. Replies
-// come in request order, so send times wait in a ring.
-func poll(ctx context.Context, nc net.Conn, lines [][]byte, depth int, from, end time.Time) ([]time.Duration, error) {
-	r := bufio.NewReader(nc)
-	var lat []time.Duration
-	ring := make([]time.Time, depth) // send times of outstanding requests
-	head, outstanding, next := 0, 0, 0
-	var out []byte
-	send := func(n int) error {
-		out = out[:0]
-		now := time.Now()
-		for range n {
-			out = append(out, lines[next%len(lines)]...)
-			ring[(head+outstanding)%depth] = now
-			outstanding++
-			next++
-		}
-		_, err := nc.Write(out)
-		return err
+	res := summarize(cfg, n, rec)
+	res.ClientCPU = cpu.client
+	if cfg.pid > 0 {
+		res.ServerCPU = &cpu.server
 	}
-	if err := send(depth); err != nil {
-		return lat, err
+	if res.Requests == 0 {
+		return res, errors.New("no request completed in the measuring window")
 	}
-	for outstanding > 0 {
-		// Read every reply that has arrived, then top up in one write.
-		got := 0
-		for outstanding > 0 && (got == 0 || r.Buffered() > 0) {
-			reply, err := r.ReadSlice('\n')
-			if err != nil {
-				return lat, err
-			}
-			if !bytes.HasPrefix(reply, []byte(`{"return"`)) {
-				return lat, fmt.Errorf("unexpected reply %q", reply)
-			}
-			if t0 := ring[head]; t0.After(from) {
-				lat = append(lat, time.Since(t0))
-			}
-			head = (head + 1) % depth
-			outstanding--
-			got++
-		}
-		if ctx.Err() != nil || time.Now().After(end) {
-			continue // drain what is outstanding, send no more
-		}
-		if err := send(got); err != nil {
-			return lat, err
-		}
-	}
-	return lat, nil
+	return res, nil
 }
