@@ -20,6 +20,7 @@ type options struct {
 	logFormat   string
 	showVersion bool
 	checkConfig string
+	cpuProfile  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -40,6 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.StringVar(&o.checkConfig, "check-config", "", "validate configuration `file`, print a summary, exit 0 (valid) or 1")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
