@@ -1,7 +1,8 @@
 package service_test
 
 // Property tests: random sequences of create / destroy / power / keepalive /
-// time / BMP outcomes / reconfiguration / restart on small machines with
+// time / BMP outcomes (board faults and BMPs that do not answer) / BMPs
+// marked unreachable and back / reconfiguration / restart on small machines with
 // random dead boards and links, checking after every step:
 //
 //   - the consistency check finds nothing (no board in two jobs, no board of
@@ -70,6 +71,7 @@ func TestPropertyRandomOperations(t *testing.T) {
 			"time":      m.advance,
 			"claim":     m.claim,
 			"complete":  m.complete,
+			"reach":     m.reach,
 			"reconfig":  m.reconfigure,
 			"restart":   m.restart,
 			"":          m.check,
@@ -258,11 +260,24 @@ func (m *propModel) complete(rt *rapid.T) {
 		res[i].OpID = op.ID
 		if rapid.IntRange(0, 19).Draw(rt, "fail") == 0 {
 			res[i].Err = errors.New("BMP did not answer")
+			res[i].BMPDown = rapid.Bool().Draw(rt, "BMP down")
 		}
 	}
 	m.inFlight = nil
 	if err := m.svc.CompleteBMPOps(m.ctx, res); err != nil {
 		rt.Fatalf("complete: %v", err)
+	}
+}
+
+// reach marks a BMP unreachable or reachable, as its worker would.
+func (m *propModel) reach(rt *rapid.T) {
+	bmps, err := m.svc.BMPs(m.ctx)
+	if err != nil || len(bmps) == 0 {
+		return
+	}
+	b := bmps[rapid.IntRange(0, len(bmps)-1).Draw(rt, "BMP")]
+	if err := m.svc.SetBMPReachable(m.ctx, b.ID, rapid.Bool().Draw(rt, "reachable"), "no reply"); err != nil {
+		rt.Fatalf("set BMP reachable: %v", err)
 	}
 }
 
