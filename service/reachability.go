@@ -287,7 +287,8 @@ func (t *tx) failOps(failed []opFailure) error {
 // to the queue (or is destroyed), as for any failure; a power-off is asked
 // again unless a later request for the board is pending, to be carried out
 // once the BMP answers (until then a released board waits for it, or the
-// power-off grace frees it).
+// power-off grace frees it). A board of a removed machine is not asked
+// again (as for its other failures): nothing can be given it any more.
 func (t *tx) opUnanswered(op db.BmpOp, cause error) error {
 	msg := cause.Error()
 	if err := t.finish(op, "failed", &msg); err != nil {
@@ -295,42 +296,34 @@ func (t *tx) opUnanswered(op db.BmpOp, cause error) error {
 	}
 	t.logf("BMP operation failed: the BMP did not answer", "op", op.ID, "kind", op.Op, "board_id", op.BoardID, "err", msg)
 	ref, live := t.s.mirror.boardIDs[op.BoardID]
-	if live {
-		m, i := t.machine(ref.machine), ref.index
-		if d := m.dyn[i]; d.job != 0 {
-			if op.JobID == nil || *op.JobID != d.job {
-				return nil // someone else's board now; its own operations decide
-			}
-			return t.requeue(d.job, fmt.Sprintf("board %v: the BMP did not answer: %s", m.board(i), msg))
+	if !live {
+		return nil
+	}
+	m, i := t.machine(ref.machine), ref.index
+	if d := m.dyn[i]; d.job != 0 {
+		if op.JobID == nil || *op.JobID != d.job {
+			return nil // someone else's board now; its own operations decide
 		}
+		return t.requeue(d.job, fmt.Sprintf("board %v: the BMP did not answer: %s", m.board(i), msg))
 	}
 	if OpKind(op.Op) != OpPowerOff {
 		return nil
 	}
-	return t.redoPowerOff(op, ref, live)
+	return t.redoPowerOff(m, i)
 }
 
-// redoPowerOff asks again for a power-off that did not get through, unless
-// a later request for the board is pending (the last request wins).
-func (t *tx) redoPowerOff(op db.BmpOp, ref boardRef, live bool) error {
-	pending, err := t.q.AdminBoardHasOpenOp(t.ctx, op.BoardID)
+// redoPowerOff asks again for the power-off of board i of m that did not
+// get through, unless a later request for the board is pending (the last
+// request wins).
+func (t *tx) redoPowerOff(m *machineState, i int) error {
+	pending, err := t.q.AdminBoardHasOpenOp(t.ctx, m.info[i].id)
 	if err != nil {
 		return t.dbErr("check board operations", err)
 	}
 	if pending {
 		return nil
 	}
-	if live {
-		m := t.machine(ref.machine)
-		return t.addOp(m, ref.index, m.dyn[ref.index].waiting, OpPowerOff, 0)
-	}
-	_, err = t.q.InsertOp(t.ctx, db.InsertOpParams{BmpID: op.BmpID, BoardID: op.BoardID, JobID: op.JobID,
-		Op: string(OpPowerOff), CreatedAt: t.at})
-	if err != nil {
-		return t.dbErr("queue BMP operation", err)
-	}
-	t.change.bmp(op.BmpID)
-	return nil
+	return t.addOp(m, i, m.dyn[i].waiting, OpPowerOff, 0)
 }
 
 // checkBMPs compares the BMPs' reachability in memory with the database
