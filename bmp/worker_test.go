@@ -784,8 +784,10 @@ func TestWorkerPowerOnRate(t *testing.T) {
 			at = append(at, e.At)
 		}
 	}
-	if gap := at[1].Sub(at[0]); gap < time.Second {
-		t.Errorf("second power-on %v after the first, want >= 1s at 2 boards/s", gap)
+	// The pacer's arithmetic is exact (TestWorkerPacer); here the gap is
+	// seen at the fake, after scheduling delays of either packet.
+	if gap := at[1].Sub(at[0]); gap < 900*time.Millisecond {
+		t.Errorf("second power-on %v after the first, want about 1s at 2 boards/s", gap)
 	}
 }
 
