@@ -106,3 +106,17 @@ func benchPoll(b *testing.B, addr string, n int, line []byte) {
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(0, "ns/op") // b.N is spread over connections; req/s says it
 }
+
+// BenchmarkRespond: parsing, running and encoding one get_job_state request
+// against a backend that answers at once (no sockets).
+func BenchmarkRespond(b *testing.B) {
+	be := &constBackend{st: service.JobStatus{State: service.StateReady, Power: ptr(true),
+		Keepalive: ptr(60.0), StartTime: ptr(1795725029.061818), KeepaliveHost: ptr("127.0.0.1")}}
+	e := &env{svc: be, host: "127.0.0.1", watches: &watches{}, log: quietLogger()}
+	line := []byte(`{"command": "get_job_state", "args": [1], "kwargs": {}}`)
+	var reply []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		reply = respond(context.Background(), e, line, reply[:0])
+	}
+}

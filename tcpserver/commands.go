@@ -32,7 +32,8 @@ type env struct {
 	host    string
 	watches *watches
 	log     *slog.Logger
-	remote  string // for log lines
+	remote  string  // for log lines
+	req     request // the request being parsed; its lists are reused
 }
 
 // respond runs one request line and appends the complete reply line to b:
@@ -40,7 +41,7 @@ type env struct {
 // gets exactly one reply.
 func respond(ctx context.Context, e *env, line, b []byte) []byte {
 	start := len(b)
-	cmd, o, err := parseLine(line)
+	cmd, o, err := parseLine(line, &e.req)
 	if err != nil {
 		return appendException(b, err.Error())
 	}
@@ -87,17 +88,28 @@ func init() {
 	}
 }
 
-// parseLine parses a request line and binds its arguments.
-func parseLine(line []byte) (string, op, error) {
-	req, err := parseRequest(line)
-	if err != nil {
+// commandNames interns the command names, so that parsing a known command
+// does not allocate its name.
+var commandNames map[string]string
+
+func init() {
+	commandNames = make(map[string]string, len(commands))
+	for name := range commands {
+		commandNames[name] = name
+	}
+}
+
+// parseLine parses a request line into req (whose lists it reuses) and
+// binds its arguments.
+func parseLine(line []byte, req *request) (string, op, error) {
+	if err := parseRequestInto(req, line); err != nil {
 		return "", nil, err
 	}
 	parse, ok := commands[req.command]
 	if !ok {
 		return req.command, nil, fmt.Errorf("unknown command %s", jsonQuote(req.command))
 	}
-	o, err := parse(&req)
+	o, err := parse(req)
 	return req.command, o, err
 }
 

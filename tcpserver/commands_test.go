@@ -131,7 +131,7 @@ func TestParseCreateJob(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, got, err := parseLine([]byte(tt.line))
+			_, got, err := parseLine([]byte(tt.line), &request{})
 			checkParse(t, got, err, tt.want, tt.err)
 		})
 	}
@@ -258,7 +258,7 @@ func TestParseCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, got, err := parseLine([]byte(tt.line))
+			_, got, err := parseLine([]byte(tt.line), &request{})
 			checkParse(t, got, err, tt.want, tt.err)
 		})
 	}
@@ -303,16 +303,16 @@ func TestParseWhereIs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			line := `{"command": "where_is", "args": [], "kwargs": ` + tt.kw + `}`
-			_, got, err := parseLine([]byte(line))
+			_, got, err := parseLine([]byte(line), &request{})
 			checkParse(t, got, err, tt.want, tt.err)
 		})
 	}
 	t.Run("positional arguments", func(t *testing.T) {
-		_, _, err := parseLine([]byte(`{"command":"where_is","args":["m",0,0,0]}`))
+		_, _, err := parseLine([]byte(`{"command":"where_is","args":["m",0,0,0]}`), &request{})
 		checkParse(t, nil, err, nil, "where_is takes keyword arguments only (4 positional given)")
 	})
 	t.Run("exact message with no keywords", func(t *testing.T) {
-		_, _, err := parseLine([]byte(`{"command":"where_is","args":[],"kwargs":{}}`))
+		_, _, err := parseLine([]byte(`{"command":"where_is","args":[],"kwargs":{}}`), &request{})
 		if err == nil || err.Error() != "Invalid arguments: " {
 			t.Fatalf("got %v, want exactly %q", err, "Invalid arguments: ")
 		}
@@ -349,14 +349,14 @@ func TestParseMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := parseLine([]byte(tt.line))
+			_, _, err := parseLine([]byte(tt.line), &request{})
 			checkParse(t, nil, err, nil, tt.err)
 		})
 	}
 }
 
 func TestParseAcceptsCRLFAndSpaces(t *testing.T) {
-	_, got, err := parseLine([]byte("  {\"command\" : \"get_job_state\" , \"args\" : [ 7 ] }\r"))
+	_, got, err := parseLine([]byte("  {\"command\" : \"get_job_state\" , \"args\" : [ 7 ] }\r"), &request{})
 	checkParse(t, got, err, jobOp{jobGetState, 7}, "")
 }
 

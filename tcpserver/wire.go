@@ -42,49 +42,58 @@ var errDepth = errors.New("nested too deeply")
 // parseRequest parses one line (without its newline) into a request.
 func parseRequest(line []byte) (request, error) {
 	var req request
+	err := parseRequestInto(&req, line)
+	return req, err
+}
+
+// parseRequestInto is parseRequest into a request whose lists it reuses, so
+// that a connection's steady stream of requests does not allocate them.
+func parseRequestInto(req *request, line []byte) error {
+	*req = request{args: req.args[:0], kwargs: req.kwargs[:0]}
 	body := trimSpace(line)
 	if len(body) == 0 {
-		return req, errors.New("invalid request: empty line (expected a JSON object)")
+		return errors.New("invalid request: empty line (expected a JSON object)")
 	}
 	if err := validJSON(body); err != nil {
-		return req, fmt.Errorf("invalid request: not valid JSON: %v", err)
+		return fmt.Errorf("invalid request: not valid JSON: %v", err)
 	}
 	if body[0] != '{' {
-		return req, fmt.Errorf("invalid request: expected a JSON object, got %s", describe(body))
+		return fmt.Errorf("invalid request: expected a JSON object, got %s", describe(body))
 	}
 	var command, args, kwargs []byte
 	seen := 0
-	err := eachMember(body, func(key string, val []byte) error {
+	err := eachMember(body, func(key, val []byte) error {
 		bit := 0
-		switch key {
-		case "command":
+		switch {
+		case keyIs(key, "command"):
 			command, bit = val, 1
-		case "args":
+		case keyIs(key, "args"):
 			args, bit = val, 2
-		case "kwargs":
+		case keyIs(key, "kwargs"):
 			kwargs, bit = val, 4
 		}
 		if seen&bit != 0 {
-			return fmt.Errorf("%s given twice", jsonQuote(key))
+			name, _ := decodeString(key)
+			return fmt.Errorf("%s given twice", jsonQuote(name))
 		}
 		seen |= bit
 		return nil
 	})
 	if err != nil {
-		return req, fmt.Errorf("invalid request: %v", err)
+		return fmt.Errorf("invalid request: %v", err)
 	}
 	if seen&1 == 0 {
-		return req, errors.New(`invalid request: missing "command"`)
+		return errors.New(`invalid request: missing "command"`)
 	}
 	if command[0] != '"' {
-		return req, fmt.Errorf(`invalid request: "command" must be a string, got %s`, describe(command))
+		return fmt.Errorf(`invalid request: "command" must be a string, got %s`, describe(command))
 	}
-	if req.command, err = decodeString(command); err != nil {
-		return req, fmt.Errorf(`invalid request: "command": %v`, err)
+	if req.command, err = commandName(command); err != nil {
+		return fmt.Errorf(`invalid request: "command": %v`, err)
 	}
 	if args != nil && !isNull(args) {
 		if args[0] != '[' {
-			return req, fmt.Errorf(`invalid request: "args" must be a list, got %s`, describe(args))
+			return fmt.Errorf(`invalid request: "args" must be a list, got %s`, describe(args))
 		}
 		req.argsRaw = args
 		_ = eachElement(args, func(v []byte) error {
@@ -94,9 +103,13 @@ func parseRequest(line []byte) (request, error) {
 	}
 	if kwargs != nil && !isNull(kwargs) {
 		if kwargs[0] != '{' {
-			return req, fmt.Errorf(`invalid request: "kwargs" must be an object, got %s`, describe(kwargs))
+			return fmt.Errorf(`invalid request: "kwargs" must be an object, got %s`, describe(kwargs))
 		}
-		err := eachMember(kwargs, func(key string, val []byte) error {
+		err := eachMember(kwargs, func(rawKey, val []byte) error {
+			key, err := decodeString(rawKey)
+			if err != nil {
+				return err
+			}
 			for _, kw := range req.kwargs {
 				if kw.name == key {
 					return fmt.Errorf("keyword argument %s given twice", jsonQuote(key))
@@ -106,10 +119,42 @@ func parseRequest(line []byte) (request, error) {
 			return nil
 		})
 		if err != nil {
-			return req, fmt.Errorf("invalid request: %v", err)
+			return fmt.Errorf("invalid request: %v", err)
 		}
 	}
-	return req, nil
+	return nil
+}
+
+// plainString returns the inside of a validated JSON string that has no
+// escapes and only ASCII, which is the string itself; ok false otherwise.
+func plainString(v []byte) (inner []byte, ok bool) {
+	inner = v[1 : len(v)-1]
+	for _, c := range inner {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return nil, false
+		}
+	}
+	return inner, true
+}
+
+// keyIs reports whether the validated JSON string key means name.
+func keyIs(key []byte, name string) bool {
+	if inner, ok := plainString(key); ok {
+		return string(inner) == name
+	}
+	s, err := decodeString(key)
+	return err == nil && s == name
+}
+
+// commandName decodes the command string; known command names are not
+// allocated again for every request.
+func commandName(v []byte) (string, error) {
+	if inner, ok := plainString(v); ok {
+		if name, known := commandNames[string(inner)]; known {
+			return name, nil
+		}
+	}
+	return decodeString(v)
 }
 
 // ---- validation ----
@@ -328,9 +373,10 @@ func quoteByte(c byte) string {
 
 // ---- walking validated values ----
 
-// eachMember calls fn for each member of a validated object, in order. It
-// only fails if fn fails, or on a key that cannot be decoded.
-func eachMember(obj []byte, fn func(key string, val []byte) error) error {
+// eachMember calls fn for each member of a validated object, in order, with
+// the key as a JSON string (quoted, escapes undecoded). It only fails if fn
+// fails.
+func eachMember(obj []byte, fn func(key, val []byte) error) error {
 	i := skipSpace(obj, 1)
 	if obj[i] == '}' {
 		return nil
@@ -338,10 +384,7 @@ func eachMember(obj []byte, fn func(key string, val []byte) error) error {
 	for {
 		i = skipSpace(obj, i)
 		kend, _ := skipString(obj, i)
-		key, err := decodeString(obj[i:kend])
-		if err != nil {
-			return err
-		}
+		key := obj[i:kend]
 		i = skipSpace(obj, kend) + 1 // ':'
 		vstart := skipSpace(obj, i)
 		vend, _ := skipValue(obj, vstart, 0)
