@@ -87,9 +87,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.bMPHasUnclaimedOpsStmt, err = db.PrepareContext(ctx, bMPHasUnclaimedOps); err != nil {
 		return nil, fmt.Errorf("error preparing query BMPHasUnclaimedOps: %w", err)
 	}
-	if q.boardHasClaimedOpStmt, err = db.PrepareContext(ctx, boardHasClaimedOp); err != nil {
-		return nil, fmt.Errorf("error preparing query BoardHasClaimedOp: %w", err)
-	}
 	if q.carryBoardStateStmt, err = db.PrepareContext(ctx, carryBoardState); err != nil {
 		return nil, fmt.Errorf("error preparing query CarryBoardState: %w", err)
 	}
@@ -104,9 +101,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.countAnswerableDestroyedStmt, err = db.PrepareContext(ctx, countAnswerableDestroyed); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAnswerableDestroyed: %w", err)
-	}
-	if q.countOpenOpsOfJobStmt, err = db.PrepareContext(ctx, countOpenOpsOfJob); err != nil {
-		return nil, fmt.Errorf("error preparing query CountOpenOpsOfJob: %w", err)
 	}
 	if q.deleteConfigDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, deleteConfigDeadLinksOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteConfigDeadLinksOfMachine: %w", err)
@@ -180,9 +174,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertMachineTagStmt, err = db.PrepareContext(ctx, insertMachineTag); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertMachineTag: %w", err)
 	}
-	if q.insertOpStmt, err = db.PrepareContext(ctx, insertOp); err != nil {
-		return nil, fmt.Errorf("error preparing query InsertOp: %w", err)
-	}
 	if q.insertOpsStmt, err = db.PrepareContext(ctx, insertOps); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOps: %w", err)
 	}
@@ -198,12 +189,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listBoardsOfMachineStmt, err = db.PrepareContext(ctx, listBoardsOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBoardsOfMachine: %w", err)
 	}
-	if q.listBoardsWithOpenOpsStmt, err = db.PrepareContext(ctx, listBoardsWithOpenOps); err != nil {
-		return nil, fmt.Errorf("error preparing query ListBoardsWithOpenOps: %w", err)
-	}
-	if q.listClaimableOpsStmt, err = db.PrepareContext(ctx, listClaimableOps); err != nil {
-		return nil, fmt.Errorf("error preparing query ListClaimableOps: %w", err)
-	}
 	if q.listDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, listDeadLinksOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeadLinksOfMachine: %w", err)
 	}
@@ -215,6 +200,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listMachineTagsStmt, err = db.PrepareContext(ctx, listMachineTags); err != nil {
 		return nil, fmt.Errorf("error preparing query ListMachineTags: %w", err)
+	}
+	if q.listOpenOpsStmt, err = db.PrepareContext(ctx, listOpenOps); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOpenOps: %w", err)
 	}
 	if q.listPoweringJobsOnBMPStmt, err = db.PrepareContext(ctx, listPoweringJobsOnBMP); err != nil {
 		return nil, fmt.Errorf("error preparing query ListPoweringJobsOnBMP: %w", err)
@@ -273,14 +261,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setServerStateStmt, err = db.PrepareContext(ctx, setServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query SetServerState: %w", err)
 	}
-	if q.supersedeOpenLinkOpStmt, err = db.PrepareContext(ctx, supersedeOpenLinkOp); err != nil {
-		return nil, fmt.Errorf("error preparing query SupersedeOpenLinkOp: %w", err)
-	}
-	if q.supersedeOpenOpsOfBoardStmt, err = db.PrepareContext(ctx, supersedeOpenOpsOfBoard); err != nil {
-		return nil, fmt.Errorf("error preparing query SupersedeOpenOpsOfBoard: %w", err)
-	}
-	if q.supersedeOpenOpsOfBoardsStmt, err = db.PrepareContext(ctx, supersedeOpenOpsOfBoards); err != nil {
-		return nil, fmt.Errorf("error preparing query SupersedeOpenOpsOfBoards: %w", err)
+	if q.supersedeOpsStmt, err = db.PrepareContext(ctx, supersedeOps); err != nil {
+		return nil, fmt.Errorf("error preparing query SupersedeOps: %w", err)
 	}
 	if q.unclaimAllOpsStmt, err = db.PrepareContext(ctx, unclaimAllOps); err != nil {
 		return nil, fmt.Errorf("error preparing query UnclaimAllOps: %w", err)
@@ -395,11 +377,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing bMPHasUnclaimedOpsStmt: %w", cerr)
 		}
 	}
-	if q.boardHasClaimedOpStmt != nil {
-		if cerr := q.boardHasClaimedOpStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing boardHasClaimedOpStmt: %w", cerr)
-		}
-	}
 	if q.carryBoardStateStmt != nil {
 		if cerr := q.carryBoardStateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing carryBoardStateStmt: %w", cerr)
@@ -423,11 +400,6 @@ func (q *Queries) Close() error {
 	if q.countAnswerableDestroyedStmt != nil {
 		if cerr := q.countAnswerableDestroyedStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countAnswerableDestroyedStmt: %w", cerr)
-		}
-	}
-	if q.countOpenOpsOfJobStmt != nil {
-		if cerr := q.countOpenOpsOfJobStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing countOpenOpsOfJobStmt: %w", cerr)
 		}
 	}
 	if q.deleteConfigDeadLinksOfMachineStmt != nil {
@@ -550,11 +522,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertMachineTagStmt: %w", cerr)
 		}
 	}
-	if q.insertOpStmt != nil {
-		if cerr := q.insertOpStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing insertOpStmt: %w", cerr)
-		}
-	}
 	if q.insertOpsStmt != nil {
 		if cerr := q.insertOpsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOpsStmt: %w", cerr)
@@ -580,16 +547,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listBoardsOfMachineStmt: %w", cerr)
 		}
 	}
-	if q.listBoardsWithOpenOpsStmt != nil {
-		if cerr := q.listBoardsWithOpenOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listBoardsWithOpenOpsStmt: %w", cerr)
-		}
-	}
-	if q.listClaimableOpsStmt != nil {
-		if cerr := q.listClaimableOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listClaimableOpsStmt: %w", cerr)
-		}
-	}
 	if q.listDeadLinksOfMachineStmt != nil {
 		if cerr := q.listDeadLinksOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDeadLinksOfMachineStmt: %w", cerr)
@@ -608,6 +565,11 @@ func (q *Queries) Close() error {
 	if q.listMachineTagsStmt != nil {
 		if cerr := q.listMachineTagsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listMachineTagsStmt: %w", cerr)
+		}
+	}
+	if q.listOpenOpsStmt != nil {
+		if cerr := q.listOpenOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOpenOpsStmt: %w", cerr)
 		}
 	}
 	if q.listPoweringJobsOnBMPStmt != nil {
@@ -705,19 +667,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setServerStateStmt: %w", cerr)
 		}
 	}
-	if q.supersedeOpenLinkOpStmt != nil {
-		if cerr := q.supersedeOpenLinkOpStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing supersedeOpenLinkOpStmt: %w", cerr)
-		}
-	}
-	if q.supersedeOpenOpsOfBoardStmt != nil {
-		if cerr := q.supersedeOpenOpsOfBoardStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing supersedeOpenOpsOfBoardStmt: %w", cerr)
-		}
-	}
-	if q.supersedeOpenOpsOfBoardsStmt != nil {
-		if cerr := q.supersedeOpenOpsOfBoardsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing supersedeOpenOpsOfBoardsStmt: %w", cerr)
+	if q.supersedeOpsStmt != nil {
+		if cerr := q.supersedeOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing supersedeOpsStmt: %w", cerr)
 		}
 	}
 	if q.unclaimAllOpsStmt != nil {
@@ -785,13 +737,11 @@ type Queries struct {
 	allocateJobStmt                    *sql.Stmt
 	assignBoardsStmt                   *sql.Stmt
 	bMPHasUnclaimedOpsStmt             *sql.Stmt
-	boardHasClaimedOpStmt              *sql.Stmt
 	carryBoardStateStmt                *sql.Stmt
 	claimOpsStmt                       *sql.Stmt
 	closeBoardAllocationsOfJobStmt     *sql.Stmt
 	consistencyProblemsStmt            *sql.Stmt
 	countAnswerableDestroyedStmt       *sql.Stmt
-	countOpenOpsOfJobStmt              *sql.Stmt
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
 	deleteQueueEntriesOfJobStmt        *sql.Stmt
@@ -816,18 +766,16 @@ type Queries struct {
 	insertJobEventStmt                 *sql.Stmt
 	insertMachineStmt                  *sql.Stmt
 	insertMachineTagStmt               *sql.Stmt
-	insertOpStmt                       *sql.Stmt
 	insertOpsStmt                      *sql.Stmt
 	insertQueueEntryStmt               *sql.Stmt
 	listBMPReachabilityStmt            *sql.Stmt
 	listBMPsOfMachineStmt              *sql.Stmt
 	listBoardsOfMachineStmt            *sql.Stmt
-	listBoardsWithOpenOpsStmt          *sql.Stmt
-	listClaimableOpsStmt               *sql.Stmt
 	listDeadLinksOfMachineStmt         *sql.Stmt
 	listLiveJobsStmt                   *sql.Stmt
 	listLiveMachinesStmt               *sql.Stmt
 	listMachineTagsStmt                *sql.Stmt
+	listOpenOpsStmt                    *sql.Stmt
 	listPoweringJobsOnBMPStmt          *sql.Stmt
 	listQueueEntriesStmt               *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
@@ -847,9 +795,7 @@ type Queries struct {
 	setMachineMinorFingerprintStmt     *sql.Stmt
 	setMachinePriorityStmt             *sql.Stmt
 	setServerStateStmt                 *sql.Stmt
-	supersedeOpenLinkOpStmt            *sql.Stmt
-	supersedeOpenOpsOfBoardStmt        *sql.Stmt
-	supersedeOpenOpsOfBoardsStmt       *sql.Stmt
+	supersedeOpsStmt                   *sql.Stmt
 	unclaimAllOpsStmt                  *sql.Stmt
 }
 
@@ -878,13 +824,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		allocateJobStmt:                    q.allocateJobStmt,
 		assignBoardsStmt:                   q.assignBoardsStmt,
 		bMPHasUnclaimedOpsStmt:             q.bMPHasUnclaimedOpsStmt,
-		boardHasClaimedOpStmt:              q.boardHasClaimedOpStmt,
 		carryBoardStateStmt:                q.carryBoardStateStmt,
 		claimOpsStmt:                       q.claimOpsStmt,
 		closeBoardAllocationsOfJobStmt:     q.closeBoardAllocationsOfJobStmt,
 		consistencyProblemsStmt:            q.consistencyProblemsStmt,
 		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,
-		countOpenOpsOfJobStmt:              q.countOpenOpsOfJobStmt,
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
 		deleteQueueEntriesOfJobStmt:        q.deleteQueueEntriesOfJobStmt,
@@ -909,18 +853,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertJobEventStmt:                 q.insertJobEventStmt,
 		insertMachineStmt:                  q.insertMachineStmt,
 		insertMachineTagStmt:               q.insertMachineTagStmt,
-		insertOpStmt:                       q.insertOpStmt,
 		insertOpsStmt:                      q.insertOpsStmt,
 		insertQueueEntryStmt:               q.insertQueueEntryStmt,
 		listBMPReachabilityStmt:            q.listBMPReachabilityStmt,
 		listBMPsOfMachineStmt:              q.listBMPsOfMachineStmt,
 		listBoardsOfMachineStmt:            q.listBoardsOfMachineStmt,
-		listBoardsWithOpenOpsStmt:          q.listBoardsWithOpenOpsStmt,
-		listClaimableOpsStmt:               q.listClaimableOpsStmt,
 		listDeadLinksOfMachineStmt:         q.listDeadLinksOfMachineStmt,
 		listLiveJobsStmt:                   q.listLiveJobsStmt,
 		listLiveMachinesStmt:               q.listLiveMachinesStmt,
 		listMachineTagsStmt:                q.listMachineTagsStmt,
+		listOpenOpsStmt:                    q.listOpenOpsStmt,
 		listPoweringJobsOnBMPStmt:          q.listPoweringJobsOnBMPStmt,
 		listQueueEntriesStmt:               q.listQueueEntriesStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
@@ -940,9 +882,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setMachineMinorFingerprintStmt:     q.setMachineMinorFingerprintStmt,
 		setMachinePriorityStmt:             q.setMachinePriorityStmt,
 		setServerStateStmt:                 q.setServerStateStmt,
-		supersedeOpenLinkOpStmt:            q.supersedeOpenLinkOpStmt,
-		supersedeOpenOpsOfBoardStmt:        q.supersedeOpenOpsOfBoardStmt,
-		supersedeOpenOpsOfBoardsStmt:       q.supersedeOpenOpsOfBoardsStmt,
+		supersedeOpsStmt:                   q.supersedeOpsStmt,
 		unclaimAllOpsStmt:                  q.unclaimAllOpsStmt,
 	}
 }

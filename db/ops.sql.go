@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 )
 
 const bMPHasUnclaimedOps = `-- name: BMPHasUnclaimedOps :one
@@ -15,17 +16,6 @@ SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE bmp_id = ? AND done_at IS NULL AND cl
 
 func (q *Queries) BMPHasUnclaimedOps(ctx context.Context, bmpID int64) (bool, error) {
 	row := q.queryRow(ctx, q.bMPHasUnclaimedOpsStmt, bMPHasUnclaimedOps, bmpID)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
-const boardHasClaimedOp = `-- name: BoardHasClaimedOp :one
-SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL AND claimed_at IS NOT NULL)
-`
-
-func (q *Queries) BoardHasClaimedOp(ctx context.Context, boardID int64) (bool, error) {
-	row := q.queryRow(ctx, q.boardHasClaimedOpStmt, boardHasClaimedOp, boardID)
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
@@ -45,20 +35,6 @@ type ClaimOpsParams struct {
 func (q *Queries) ClaimOps(ctx context.Context, arg ClaimOpsParams) error {
 	_, err := q.exec(ctx, q.claimOpsStmt, claimOps, arg.ClaimedAt, arg.Ids)
 	return err
-}
-
-const countOpenOpsOfJob = `-- name: CountOpenOpsOfJob :one
-SELECT count(*) FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.job_id = ?1 AND o.done_at IS NULL AND b.job_id = ?1
-`
-
-// Open operations of a job on the boards it still holds: while there are
-// any, the job is in state power.
-func (q *Queries) CountOpenOpsOfJob(ctx context.Context, jobID *int64) (int64, error) {
-	row := q.queryRow(ctx, q.countOpenOpsOfJobStmt, countOpenOpsOfJob, jobID)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
 }
 
 const finishOp = `-- name: FinishOp :exec
@@ -138,35 +114,7 @@ func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) 
 	return items, nil
 }
 
-const insertOp = `-- name: InsertOp :one
-INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, link, created_at) VALUES (?, ?, ?, ?, ?, ?)
-RETURNING id
-`
-
-type InsertOpParams struct {
-	BmpID     int64
-	BoardID   int64
-	JobID     *int64
-	Op        string
-	Link      *int64
-	CreatedAt float64
-}
-
-func (q *Queries) InsertOp(ctx context.Context, arg InsertOpParams) (int64, error) {
-	row := q.queryRow(ctx, q.insertOpStmt, insertOp,
-		arg.BmpID,
-		arg.BoardID,
-		arg.JobID,
-		arg.Op,
-		arg.Link,
-		arg.CreatedAt,
-	)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
-}
-
-const insertOps = `-- name: InsertOps :exec
+const insertOps = `-- name: InsertOps :execresult
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, link, created_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?1, ?2,
        json_extract(value, '$[2]'), ?3
@@ -182,82 +130,48 @@ type InsertOpsParams struct {
 }
 
 // One operation per item of a JSON array of [bmp_id, board_id, link or null],
-// in array order.
-func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) error {
-	_, err := q.exec(ctx, q.insertOpsStmt, insertOps,
+// in array order: the rows get consecutive ids, the last one the result's
+// last insert id.
+func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
+	return q.exec(ctx, q.insertOpsStmt, insertOps,
 		arg.JobID,
 		arg.Op,
 		arg.CreatedAt,
 		arg.Items,
 	)
-	return err
 }
 
-const listBoardsWithOpenOps = `-- name: ListBoardsWithOpenOps :many
-SELECT DISTINCT o.board_id FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE b.machine_id = ? AND o.done_at IS NULL
-`
-
-// Boards of a machine that still have operations to carry out.
-func (q *Queries) ListBoardsWithOpenOps(ctx context.Context, machineID int64) ([]int64, error) {
-	rows, err := q.query(ctx, q.listBoardsWithOpenOpsStmt, listBoardsWithOpenOps, machineID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var board_id int64
-		if err := rows.Scan(&board_id); err != nil {
-			return nil, err
-		}
-		items = append(items, board_id)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const listClaimableOps = `-- name: ListClaimableOps :many
-SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.link, b.x, b.y, b.z, b.board_num
+const listOpenOps = `-- name: ListOpenOps :many
+SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.link, o.claimed_at, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.bmp_id IN (SELECT value FROM json_each(?1))
-  AND o.done_at IS NULL AND o.claimed_at IS NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM bmp_ops c
-      WHERE c.board_id = o.board_id AND c.done_at IS NULL AND c.claimed_at IS NOT NULL)
+WHERE o.done_at IS NULL
 ORDER BY o.id
 `
 
-type ListClaimableOpsRow struct {
-	ID       int64
-	BmpID    int64
-	BoardID  int64
-	JobID    *int64
-	Op       string
-	Link     *int64
-	X        int64
-	Y        int64
-	Z        int64
-	BoardNum *int64
+type ListOpenOpsRow struct {
+	ID        int64
+	BmpID     int64
+	BoardID   int64
+	JobID     *int64
+	Op        string
+	Link      *int64
+	ClaimedAt *float64
+	X         int64
+	Y         int64
+	Z         int64
+	BoardNum  *int64
 }
 
-// Open, unclaimed operations of the BMPs of a JSON array of BMP ids, oldest
-// first, except those of boards that have an operation in flight: it must
-// finish before a later one for the same board is handed out.
-func (q *Queries) ListClaimableOps(ctx context.Context, bmpIds interface{}) ([]ListClaimableOpsRow, error) {
-	rows, err := q.query(ctx, q.listClaimableOpsStmt, listClaimableOps, bmpIds)
+// Open operations with where they go, oldest first (the in-memory index).
+func (q *Queries) ListOpenOps(ctx context.Context) ([]ListOpenOpsRow, error) {
+	rows, err := q.query(ctx, q.listOpenOpsStmt, listOpenOps)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListClaimableOpsRow
+	var items []ListOpenOpsRow
 	for rows.Next() {
-		var i ListClaimableOpsRow
+		var i ListOpenOpsRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.BmpID,
@@ -265,6 +179,7 @@ func (q *Queries) ListClaimableOps(ctx context.Context, bmpIds interface{}) ([]L
 			&i.JobID,
 			&i.Op,
 			&i.Link,
+			&i.ClaimedAt,
 			&i.X,
 			&i.Y,
 			&i.Z,
@@ -299,54 +214,19 @@ func (q *Queries) MoveOpenOpsOfBoard(ctx context.Context, arg MoveOpenOpsOfBoard
 	return err
 }
 
-const supersedeOpenLinkOp = `-- name: SupersedeOpenLinkOp :exec
+const supersedeOps = `-- name: SupersedeOps :exec
 UPDATE bmp_ops SET done_at = ?1, outcome = 'superseded'
-WHERE board_id = ?2 AND link = ?3 AND done_at IS NULL AND claimed_at IS NULL
+WHERE id IN (SELECT value FROM json_each(?2)) AND done_at IS NULL
 `
 
-type SupersedeOpenLinkOpParams struct {
-	DoneAt  *float64
-	BoardID int64
-	Link    *int64
+type SupersedeOpsParams struct {
+	DoneAt *float64
+	Ids    interface{}
 }
 
-// A link request wins over an unclaimed older request for the same link.
-func (q *Queries) SupersedeOpenLinkOp(ctx context.Context, arg SupersedeOpenLinkOpParams) error {
-	_, err := q.exec(ctx, q.supersedeOpenLinkOpStmt, supersedeOpenLinkOp, arg.DoneAt, arg.BoardID, arg.Link)
-	return err
-}
-
-const supersedeOpenOpsOfBoard = `-- name: SupersedeOpenOpsOfBoard :exec
-UPDATE bmp_ops SET done_at = ?1, outcome = 'superseded'
-WHERE board_id = ?2 AND done_at IS NULL AND claimed_at IS NULL
-`
-
-type SupersedeOpenOpsOfBoardParams struct {
-	DoneAt  *float64
-	BoardID int64
-}
-
-// A power request wins over every unclaimed older request for the board.
-func (q *Queries) SupersedeOpenOpsOfBoard(ctx context.Context, arg SupersedeOpenOpsOfBoardParams) error {
-	_, err := q.exec(ctx, q.supersedeOpenOpsOfBoardStmt, supersedeOpenOpsOfBoard, arg.DoneAt, arg.BoardID)
-	return err
-}
-
-const supersedeOpenOpsOfBoards = `-- name: SupersedeOpenOpsOfBoards :exec
-UPDATE bmp_ops SET done_at = ?1, outcome = 'superseded'
-WHERE board_id IN (SELECT value FROM json_each(?2))
-  AND done_at IS NULL AND claimed_at IS NULL
-`
-
-type SupersedeOpenOpsOfBoardsParams struct {
-	DoneAt   *float64
-	BoardIds interface{}
-}
-
-// A power request for these boards (a JSON array of board ids) wins over
-// every unclaimed older request for them.
-func (q *Queries) SupersedeOpenOpsOfBoards(ctx context.Context, arg SupersedeOpenOpsOfBoardsParams) error {
-	_, err := q.exec(ctx, q.supersedeOpenOpsOfBoardsStmt, supersedeOpenOpsOfBoards, arg.DoneAt, arg.BoardIds)
+// A newer request wins over these open operations (a JSON array of ids).
+func (q *Queries) SupersedeOps(ctx context.Context, arg SupersedeOpsParams) error {
+	_, err := q.exec(ctx, q.supersedeOpsStmt, supersedeOps, arg.DoneAt, arg.Ids)
 	return err
 }
 

@@ -4,13 +4,13 @@ package service
 // recording their outcomes (spec §3, §6).
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 
 	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/service/allocator"
-	"github.com/spalloc/spallocd/service/geometry"
 )
 
 // BMPs lists the BMPs of the current machines, in priority order, followed
@@ -59,28 +59,34 @@ func (s *Service) ClaimAllBMPOps(ctx context.Context, bmpIDs []int64) ([]BMPOp, 
 	return ops, err
 }
 
-// claim lists the claimable operations of the BMPs and claims them all in
-// one statement.
+// claim claims, in one statement, the open operations of the BMPs that
+// are not held back by an operation in flight on their board (as it was
+// before this claim: operations claimed together never hold each other
+// back).
 func (t *tx) claim(bmpIDs []int64) ([]BMPOp, error) {
-	rows, err := t.q.ListClaimableOps(t.ctx, idList(bmpIDs))
-	if err != nil {
-		return nil, t.dbErr("list operations", err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	ops := make([]BMPOp, len(rows))
-	ids := make([]int64, len(rows))
-	for k, r := range rows {
-		ids[k] = r.ID
-		ops[k] = BMPOp{ID: r.ID, BMPID: r.BmpID, Board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)},
-			BoardNum: intOf(r.BoardNum), JobID: r.JobID, Kind: OpKind(r.Op)}
-		if r.Link != nil {
-			ops[k].Link = geometry.Link(*r.Link)
+	x := t.s.ops
+	var picked []*openOp
+	for k, bmp := range bmpIDs {
+		if slices.Contains(bmpIDs[:k], bmp) {
+			continue
+		}
+		for _, o := range x.byBMP[bmp] {
+			if !o.claimed && !x.hasClaimed(o.boardID) {
+				picked = append(picked, o)
+			}
 		}
 	}
-	if err := t.q.ClaimOps(t.ctx, db.ClaimOpsParams{ClaimedAt: &t.at, Ids: idList(ids)}); err != nil {
+	if len(picked) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(picked, func(a, b *openOp) int { return cmp.Compare(a.id, b.id) })
+	if err := t.q.ClaimOps(t.ctx, db.ClaimOpsParams{ClaimedAt: &t.at, Ids: idList(opIDs(picked))}); err != nil {
 		return nil, t.dbErr("claim operations", err)
+	}
+	ops := make([]BMPOp, len(picked))
+	for k, o := range picked {
+		t.indexClaim(o)
+		ops[k] = o.bmpOp()
 	}
 	return ops, nil
 }
@@ -101,7 +107,7 @@ func (s *Service) CompleteBMPOps(ctx context.Context, results []OpResult) error 
 // completion collects what a batch of successful outcomes changes, for a
 // few bulk statements.
 type completion struct {
-	ok       []int64        // operation ids
+	ok       []*openOp
 	power    map[int64]bool // board id -> power now (the last outcome wins)
 	freed    []int64        // waiting boards whose power-off completed (free now)
 	freeLate []int64        // ... that wait for the free delay
@@ -109,27 +115,33 @@ type completion struct {
 }
 
 func (t *tx) completeAll(results []OpResult) error {
-	ops, err := t.opsByID(results)
+	failing, err := t.failingOps(results)
 	if err != nil {
 		return err
 	}
 	var c completion
 	var failed []opFailure
+	var stale []int64
+	seen := make(map[int64]bool, len(results))
 	jobs := map[int64]bool{}
 	for _, r := range results {
-		op, ok := ops[r.OpID]
-		if !ok {
-			continue // unknown, already done or reported twice
-		}
-		delete(ops, r.OpID)
-		if op.JobID != nil {
-			jobs[*op.JobID] = true
-		}
-		if r.Err != nil {
-			failed = append(failed, opFailure{op, r.Err, r.BMPDown})
+		o := t.s.ops.byID[r.OpID]
+		if o == nil || seen[r.OpID] {
+			stale = append(stale, r.OpID) // unknown, already done or reported twice
 			continue
 		}
-		t.opDone(op, &c)
+		seen[r.OpID] = true
+		if o.job != 0 {
+			jobs[o.job] = true
+		}
+		if r.Err != nil {
+			failed = append(failed, opFailure{failing[r.OpID], r.Err, r.BMPDown})
+			continue
+		}
+		t.opDone(o, &c)
+	}
+	if err := t.noteUnknown(stale); err != nil {
+		return err
 	}
 	// Successes first, then failures: a failure may power a board off that
 	// a success in the same batch just powered on.
@@ -142,11 +154,16 @@ func (t *tx) completeAll(results []OpResult) error {
 	return t.settle(jobs)
 }
 
-// opsByID reads the open operations that results refer to.
-func (t *tx) opsByID(results []OpResult) (map[int64]db.BmpOp, error) {
-	ids := make([]int64, len(results))
-	for k, r := range results {
-		ids[k] = r.OpID
+// failingOps reads the rows of the open operations that failed.
+func (t *tx) failingOps(results []OpResult) (map[int64]db.BmpOp, error) {
+	var ids []int64
+	for _, r := range results {
+		if r.Err != nil && t.s.ops.byID[r.OpID] != nil {
+			ids = append(ids, r.OpID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	rows, err := t.q.GetOps(t.ctx, idList(ids))
 	if err != nil {
@@ -154,32 +171,42 @@ func (t *tx) opsByID(results []OpResult) (map[int64]db.BmpOp, error) {
 	}
 	ops := make(map[int64]db.BmpOp, len(rows))
 	for _, op := range rows {
-		if op.DoneAt == nil {
-			ops[op.ID] = op
-		}
-	}
-	if len(rows) < len(ids) {
-		t.logf("outcomes for unknown BMP operations ignored", "results", len(ids), "known", len(rows))
+		ops[op.ID] = op
 	}
 	return ops, nil
 }
 
+// noteUnknown logs outcomes for operations that never existed (those for
+// operations already done are ignored quietly).
+func (t *tx) noteUnknown(stale []int64) error {
+	if len(stale) == 0 {
+		return nil
+	}
+	rows, err := t.q.GetOps(t.ctx, idList(stale))
+	if err != nil {
+		return t.dbErr("read operations", err)
+	}
+	if len(rows) < len(stale) {
+		t.logf("outcomes for unknown BMP operations ignored", "results", len(stale), "known", len(rows))
+	}
+	return nil
+}
+
 // opDone applies a successful operation to memory and notes the writes.
-func (t *tx) opDone(op db.BmpOp, c *completion) {
-	c.ok = append(c.ok, op.ID)
-	kind := OpKind(op.Op)
-	if kind != OpPowerOn && kind != OpPowerOff {
+func (t *tx) opDone(o *openOp, c *completion) {
+	c.ok = append(c.ok, o)
+	if o.kind != OpPowerOn && o.kind != OpPowerOff {
 		return
 	}
-	on := kind == OpPowerOn
+	on := o.kind == OpPowerOn
 	if c.power == nil {
 		c.power = map[int64]bool{}
 	}
-	c.power[op.BoardID] = on
-	ref, live := t.s.mirror.boardIDs[op.BoardID]
+	c.power[o.boardID] = on
+	ref, live := t.s.mirror.boardIDs[o.boardID]
 	if !live {
 		if !on {
-			c.retired = append(c.retired, op.BoardID) // nothing waits for it any more
+			c.retired = append(c.retired, o.boardID) // nothing waits for it any more
 		}
 		return
 	}
@@ -191,18 +218,21 @@ func (t *tx) opDone(op db.BmpOp, c *completion) {
 	}
 	if delay := t.settings().freeDelay; delay > 0 {
 		d.freeAt = t.at + delay.Seconds()
-		c.freeLate = append(c.freeLate, op.BoardID)
+		c.freeLate = append(c.freeLate, o.boardID)
 		return
 	}
 	t.freeInMemory(m, ref.index)
-	c.freed = append(c.freed, op.BoardID)
+	c.freed = append(c.freed, o.boardID)
 }
 
 // flush writes what a batch of successful outcomes changed.
 func (t *tx) flush(c *completion) error {
 	if len(c.ok) > 0 {
-		if err := t.q.FinishOpsOK(t.ctx, db.FinishOpsOKParams{DoneAt: &t.at, Ids: idList(c.ok)}); err != nil {
+		if err := t.q.FinishOpsOK(t.ctx, db.FinishOpsOKParams{DoneAt: &t.at, Ids: idList(opIDs(c.ok))}); err != nil {
 			return t.dbErr("finish operations", err)
+		}
+		for _, o := range c.ok {
+			t.indexDone(o)
 		}
 	}
 	var on, off []int64
@@ -259,6 +289,9 @@ func (t *tx) finish(op db.BmpOp, outcome string, msg *string) error {
 	err := t.q.FinishOp(t.ctx, db.FinishOpParams{DoneAt: &t.at, Outcome: &outcome, LastError: msg, ID: op.ID})
 	if err != nil {
 		return t.dbErr("finish operation", err)
+	}
+	if o := t.s.ops.byID[op.ID]; o != nil {
+		t.indexDone(o)
 	}
 	return nil
 }
@@ -320,11 +353,7 @@ func (t *tx) dropPendingOps(m *machineState, i int, powerOff bool) error {
 	if powerOff {
 		return t.addOp(m, i, 0, OpPowerOff, 0) // supersedes the rest
 	}
-	err := t.q.SupersedeOpenOpsOfBoard(t.ctx, db.SupersedeOpenOpsOfBoardParams{DoneAt: &t.at, BoardID: m.info[i].id})
-	if err != nil {
-		return t.dbErr("supersede operations", err)
-	}
-	return nil
+	return t.supersede(t.unclaimedOf([]int64{m.info[i].id}, nil))
 }
 
 // rebuildModel refreshes the allocator view after dead boards, links or
@@ -359,11 +388,7 @@ func (t *tx) settleJob(id int64) error {
 	if j == nil || j.state != StatePower {
 		return nil
 	}
-	open, err := t.q.CountOpenOpsOfJob(t.ctx, &id)
-	if err != nil {
-		return t.dbErr("count operations", err)
-	}
-	if open > 0 {
+	if t.openOpsOfJob(id) > 0 {
 		return nil
 	}
 	if err := t.q.SetJobReady(t.ctx, db.SetJobReadyParams{ReadyAt: &t.at, ID: id}); err != nil {

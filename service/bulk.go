@@ -5,6 +5,8 @@ package service
 // BMP completions fast (each statement costs tens of microseconds).
 
 import (
+	"database/sql"
+	"fmt"
 	"strconv"
 
 	"github.com/spalloc/spallocd/db"
@@ -33,9 +35,9 @@ func (t *tx) queueOps(m *machineState, idx []int, job int64, kind OpKind, links 
 	if len(idx) == 0 {
 		return nil
 	}
-	power := kind == OpPowerOn || kind == OpPowerOff
 	items := make([]byte, 0, 16*len(idx))
 	items = append(items, '[')
+	var ops []*openOp
 	var boards []int64
 	for k, i := range idx {
 		bi := m.info[i]
@@ -49,27 +51,64 @@ func (t *tx) queueOps(m *machineState, idx []int, job int64, kind OpKind, links 
 		items = strconv.AppendInt(items, bi.bmpID, 10)
 		items = append(items, ',')
 		items = strconv.AppendInt(items, bi.id, 10)
+		o := &openOp{bmpID: bi.bmpID, boardID: bi.id, job: job, kind: kind, board: m.board(i), boardNum: bi.phys.Board}
 		if links != nil {
+			o.link = links[k]
 			items = append(items, ',')
 			items = strconv.AppendInt(items, int64(links[k]), 10)
 		}
 		items = append(items, ']')
+		ops = append(ops, o)
 		boards = append(boards, bi.id)
 		t.change.bmp(bi.bmpID)
 	}
 	items = append(items, ']')
-	if len(boards) == 0 {
+	if len(ops) == 0 {
 		return nil
 	}
-	if power {
-		err := t.q.SupersedeOpenOpsOfBoards(t.ctx, db.SupersedeOpenOpsOfBoardsParams{DoneAt: &t.at, BoardIds: idList(boards)})
-		if err != nil {
-			return t.dbErr("supersede operations", err)
+	if kind == OpPowerOn || kind == OpPowerOff {
+		if err := t.supersede(t.unclaimedOf(boards, nil)); err != nil {
+			return err
 		}
 	}
-	err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: t.at, Items: string(items)})
+	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: t.at, Items: string(items)})
 	if err != nil {
 		return t.dbErr("queue BMP operations", err)
+	}
+	return t.indexInserted(res, ops)
+}
+
+// indexInserted gives the rows of one InsertOps their ids (consecutive, in
+// order, the last one the statement's last insert id) and indexes them.
+func (t *tx) indexInserted(res sql.Result, ops []*openOp) error {
+	last, err := res.LastInsertId()
+	if err != nil {
+		return t.dbErr("queue BMP operations", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.dbErr("queue BMP operations", err)
+	}
+	if n != int64(len(ops)) {
+		return t.dbErr("queue BMP operations", fmt.Errorf("%d rows inserted for %d operations", n, len(ops)))
+	}
+	for k, o := range ops {
+		o.id = last - int64(len(ops)-1-k)
+		t.indexAdd(o)
+	}
+	return nil
+}
+
+// supersede marks open operations done: a newer request wins over them.
+func (t *tx) supersede(ops []*openOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := t.q.SupersedeOps(t.ctx, db.SupersedeOpsParams{DoneAt: &t.at, Ids: idList(opIDs(ops))}); err != nil {
+		return t.dbErr("supersede operations", err)
+	}
+	for _, o := range ops {
+		t.indexDone(o)
 	}
 	return nil
 }

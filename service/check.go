@@ -3,7 +3,8 @@ package service
 // The consistency check operators run (and Open runs): no board in two
 // jobs, no board held by a dead job, power state that agrees with jobs and
 // pending operations, queues that hold exactly the queued jobs, and an
-// in-memory state that agrees with the database.
+// in-memory state (boards, jobs, BMPs, open operations) that agrees with the
+// database.
 
 import (
 	"context"
@@ -34,7 +35,33 @@ func (s *Service) CheckConsistency(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.Concat(problems, mem, bmps), nil
+	ops, err := s.checkOps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(problems, mem, bmps, ops), nil
+}
+
+// checkOps compares the index of open operations with the rows.
+func (s *Service) checkOps(ctx context.Context) ([]string, error) {
+	rows, err := s.wq.ListOpenOps(ctx)
+	if err != nil {
+		return nil, s.internal("consistency check", err)
+	}
+	var out []string
+	for _, r := range rows {
+		want := openOpFromRow(r)
+		switch got := s.ops.byID[r.ID]; {
+		case got == nil:
+			out = append(out, fmt.Sprintf("open BMP operation %d is not in memory", r.ID))
+		case *got != *want:
+			out = append(out, fmt.Sprintf("BMP operation %d: memory %+v, database %+v", r.ID, *got, *want))
+		}
+	}
+	if len(s.ops.byID) != len(rows) {
+		out = append(out, fmt.Sprintf("%d open BMP operations in memory, %d in the database", len(s.ops.byID), len(rows)))
+	}
+	return append(out, s.ops.problems()...), nil
 }
 
 // checkMirror compares the in-memory state with the database.

@@ -213,13 +213,14 @@ func (t *tx) addOp(m *machineState, i int, job int64, kind OpKind, link geometry
 	if kind == OpPowerOn || kind == OpPowerOff {
 		return t.queueOps(m, []int{i}, job, kind, nil)
 	}
-	bi := m.info[i]
-	err := t.q.SupersedeOpenLinkOp(t.ctx, db.SupersedeOpenLinkOpParams{DoneAt: &t.at, BoardID: bi.id, Link: ptr(int64(link))})
-	if err != nil {
-		return t.dbErr("supersede operations", err)
+	older := t.unclaimedOf([]int64{m.info[i].id}, func(o *openOp) bool { return isLinkOp(o.kind) && o.link == link })
+	if err := t.supersede(older); err != nil {
+		return err
 	}
 	return t.queueOps(m, []int{i}, job, kind, []geometry.Link{link})
 }
+
+func isLinkOp(k OpKind) bool { return k == OpLinkOff || k == OpLinkOn }
 
 func jobRef(id int64) *int64 {
 	if id == 0 {

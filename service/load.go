@@ -43,6 +43,9 @@ func (s *Service) load(ctx context.Context) error {
 	if s.answerable, err = q.CountAnswerableDestroyed(ctx); err != nil {
 		return s.internal("count destroyed jobs", err)
 	}
+	if s.ops, err = loadOps(ctx, q); err != nil {
+		return s.internal("load BMP operations", err)
+	}
 	for _, m := range machines {
 		m.version = s.nextVersion()
 	}
@@ -50,6 +53,31 @@ func (s *Service) load(ctx context.Context) error {
 	s.mirror.jobs = jobs
 	s.mirror.stopped = stopped
 	return nil
+}
+
+// loadOps builds the index of open operations (none is claimed at Open).
+func loadOps(ctx context.Context, q *db.Queries) (*opIndex, error) {
+	rows, err := q.ListOpenOps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := newOpIndex()
+	for _, r := range rows {
+		x.add(openOpFromRow(r))
+	}
+	return x, nil
+}
+
+func openOpFromRow(r db.ListOpenOpsRow) *openOp {
+	o := &openOp{id: r.ID, bmpID: r.BmpID, boardID: r.BoardID, kind: OpKind(r.Op), claimed: r.ClaimedAt != nil,
+		board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)}, boardNum: intOf(r.BoardNum)}
+	if r.JobID != nil {
+		o.job = *r.JobID
+	}
+	if r.Link != nil {
+		o.link = geometry.Link(*r.Link)
+	}
+	return o
 }
 
 func loadStopped(ctx context.Context, q *db.Queries) (bool, error) {

@@ -418,17 +418,14 @@ func (t *tx) carryOverAll() error {
 }
 
 func (t *tx) carryOver(old *machineState, slots map[slotKey]boardRef) error {
-	pending, err := t.q.ListBoardsWithOpenOps(t.ctx, old.id)
-	if err != nil {
-		return t.dbErr("list boards with operations", err)
-	}
 	for i := range old.info {
 		k, ok := slotOf(old, i)
 		to, found := slots[k]
 		if !ok || !found {
 			continue
 		}
-		if err := t.carryBoard(old, i, t.machine(to.machine), to.index, slices.Contains(pending, old.info[i].id)); err != nil {
+		hasOps := len(t.s.ops.byBoard[old.info[i].id]) > 0
+		if err := t.carryBoard(old, i, t.machine(to.machine), to.index, hasOps); err != nil {
 			return err
 		}
 	}
@@ -446,6 +443,7 @@ func (t *tx) carryBoard(old *machineState, i int, m *machineState, j int, hasOps
 		if err != nil {
 			return t.dbErr("move operations", err)
 		}
+		t.indexMove(from, to, m.info[j].bmpID, m.board(j), m.info[j].phys.Board)
 		t.change.bmp(m.info[j].bmpID)
 	}
 	if err := t.q.CarryBoardState(t.ctx, carryParams(d, to, t.at)); err != nil {

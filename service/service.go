@@ -49,6 +49,7 @@ type Service struct {
 	settings   atomic.Pointer[settings]
 
 	mirror  *mirror
+	ops     *opIndex // open BMP operations; guarded by wmu
 	feed    *feed
 	version atomic.Uint64
 	tick    time.Duration
@@ -68,7 +69,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, Internal("cannot open the database", err)
 	}
-	s := &Service{db: d, clock: opts.Clock, log: opts.Logger, mirror: newMirror(), feed: newFeed(), tick: opts.TickInterval}
+	s := &Service{db: d, clock: opts.Clock, log: opts.Logger, mirror: newMirror(), ops: newOpIndex(), feed: newFeed(), tick: opts.TickInterval}
 	if err := s.prepare(ctx); err != nil {
 		d.Close()
 		return nil, err

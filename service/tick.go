@@ -149,11 +149,7 @@ func (t *tx) freeIfDue(ref boardRef) error {
 		return nil
 	}
 	if d.freeAt == 0 {
-		busy, err := t.q.BoardHasClaimedOp(t.ctx, m.info[ref.index].id)
-		if err != nil {
-			return t.dbErr("check board operations", err)
-		}
-		if busy {
+		if t.s.ops.hasClaimed(m.info[ref.index].id) {
 			return nil
 		}
 		t.logf("board freed after the power-off grace", "machine", m.name, "board", m.board(ref.index).String())

@@ -36,8 +36,9 @@ type tx struct {
 
 	change   changeSet
 	logs     []logEntry
-	destroys int   // jobs destroyed (retention runs once at the end)
-	forgot   int64 // destroyed jobs forgotten (retention)
+	undo     []func() // puts the operation index back if the transaction does not commit
+	destroys int      // jobs destroyed (retention runs once at the end)
+	forgot   int64    // destroyed jobs forgotten (retention)
 }
 
 // logEntry is a log line emitted after the commit.
@@ -63,9 +64,11 @@ func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 	t := s.newTx(ctx, sqlTx)
 	if err := s.runTx(t, fn); err != nil {
 		_ = sqlTx.Rollback()
+		t.rollBack()
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
+		t.rollBack()
 		return s.internal("commit", err)
 	}
 	s.publish(t)
