@@ -99,6 +99,9 @@ func dsn(path, sync string, writer bool) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+sync+")")
+	// Statement journals and sorters in memory: a temporary file costs a
+	// write system call per page, and a bulk statement writes a few pages.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if writer {
 		// Take the write lock at BEGIN, so a transaction never fails half
 		// way because another process holds the database.
