@@ -8,7 +8,9 @@
 //
 // Concurrency: one writer at a time (a mutex around the single writer
 // connection); reads come from an in-memory mirror that changes only after a
-// commit, or from the read pool. Keepalive clocks live in memory only.
+// commit, or from the read pool. Keepalive clocks live in memory only. The
+// open BMP operations are also indexed in memory, for the writer only
+// (opindex.go), so that claims and completions need no queries.
 package service
 
 import (
