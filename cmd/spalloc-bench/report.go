@@ -10,6 +10,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -175,7 +176,8 @@ func (r *reporter) result(res result) {
 				strconv.FormatInt(count, 10), fmt.Sprintf("%.1f", rate), f3(p50), f3(p90), f3(p99), f3(max),
 				strconv.FormatInt(errs, 10), fmt.Sprintf("%.0f", res.ClientCPU), server})
 		}
-		row("all", res.Requests, res.Rate, 0, 0, 0, 0, res.Errors)
+		none := math.NaN() // latencies are per command
+		row("all", res.Requests, res.Rate, none, none, none, none, res.Errors)
 		for _, c := range res.Commands {
 			row(c.Command, c.Count, c.Rate, c.P50, c.P90, c.P99, c.Max, c.Errors)
 		}
@@ -196,7 +198,13 @@ func (r *reporter) result(res result) {
 	}
 }
 
-func f3(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+// f3 formats milliseconds for CSV; NaN (no figure) is empty.
+func f3(v float64) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
 
 func (r *reporter) finish() {
 	if r.cfg.jsonOut {
