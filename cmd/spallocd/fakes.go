@@ -8,6 +8,10 @@ import (
 	"github.com/spalloc/spallocd/service/config"
 )
 
+// fakeLogLimit keeps the fakes' exchange logs (for tests' eyes only) small
+// in the daemon: 10,000 exchanges per frame would cost megabytes each.
+const fakeLogLimit = 64
+
 // fakeFleet runs an in-process fake BMP on loopback for every BMP of the
 // machines whose configuration asks for fakes (`fake_bmp = {...}`), and
 // tells the BMP workers where to find them instead of the configured address.
@@ -39,6 +43,7 @@ func (f *fakeFleet) sync(cfg *config.Config) error {
 				Boards:     frameBoardNums(m, b.Cabinet, b.Frame),
 				PowerDelay: m.FakeBMP.PowerDelay,
 				LinkDelay:  m.FakeBMP.LinkDelay,
+				LogLimit:   fakeLogLimit,
 			})
 			if err == nil {
 				err = srv.Start()
