@@ -104,11 +104,11 @@ func planOps(ops []service.BMPOp) (steps []step, bad []service.BMPOp) {
 			}
 			stepOf[i] = len(steps) - 1
 		case service.OpLinkOn, service.OpLinkOff:
-			if op.Link < 0 || int(op.Link) >= scp.NumLinks {
-				bad = append(bad, op)
+			if !slices.ContainsFunc(opLinks(op), func(l geometry.Link) bool { return l < 0 || int(l) >= scp.NumLinks }) {
+				linkOps = append(linkOps, i)
 				continue
 			}
-			linkOps = append(linkOps, i)
+			bad = append(bad, op)
 		default:
 			bad = append(bad, op)
 		}
@@ -124,6 +124,15 @@ func planOps(ops []service.BMPOp) (steps []step, bad []service.BMPOp) {
 		}
 	}
 	return steps, bad
+}
+
+// opLinks lists the links a link op switches: Links, or Link for an op
+// that names one link only.
+func opLinks(op service.BMPOp) []geometry.Link {
+	if len(op.Links) > 0 {
+		return op.Links
+	}
+	return []geometry.Link{op.Link}
 }
 
 // appendLinkSteps adds one step per run of link ops of a board in one
@@ -142,8 +151,10 @@ func appendLinkSteps(steps []step, ops []service.BMPOp, linkOps []int) []step {
 		}
 		s := &steps[j]
 		s.ops = append(s.ops, op)
-		if !slices.Contains(s.links, op.Link) {
-			s.links = append(s.links, op.Link)
+		for _, l := range opLinks(op) {
+			if !slices.Contains(s.links, l) {
+				s.links = append(s.links, l)
+			}
 		}
 	}
 	return steps

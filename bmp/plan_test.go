@@ -23,6 +23,13 @@ func testOp(id int64, kind string, board int, link geometry.Link) service.BMPOp 
 	return service.BMPOp{ID: id, BMPID: 1, BoardNum: board, Kind: k, Link: link}
 }
 
+// linksOp builds a link op that switches several links of a board.
+func linksOp(id int64, kind string, board int, links ...geometry.Link) service.BMPOp {
+	op := testOp(id, kind, board, links[0])
+	op.Links = links
+	return op
+}
+
 // describe renders a plan as "kind boards [links] ops [sup]" per step, e.g.
 // "on[10 11] ops[1 2]" or "links[3] off[east south] ops[4 5] sup[1]".
 func describe(steps []step) []string {
@@ -137,10 +144,23 @@ func TestPlanOps(t *testing.T) {
 			want: []string{"links[2] off[south] ops[1 2]"},
 		},
 		{
+			name: "an op with several links writes them in one step",
+			ops: []service.BMPOp{
+				testOp(1, "on", 0, 0), linksOp(2, "loff", 0, W, SW, S), linksOp(3, "loff", 1, E), testOp(4, "loff", 0, N),
+			},
+			want: []string{"on[0] ops[1]", "links[0] off[west south_west south north] ops[2 4]", "links[1] off[east] ops[3]"},
+		},
+		{
+			name: "an op with several links is superseded as a whole by a later power op",
+			ops:  []service.BMPOp{linksOp(1, "loff", 4, E, N), testOp(2, "off", 4, 0)},
+			want: []string{"off[4] ops[2] sup[1]"},
+		},
+		{
 			name: "unknown kinds and bad links are set aside",
-			ops:  []service.BMPOp{testOp(1, "reboot", 2, 0), testOp(2, "loff", 2, 6), testOp(3, "loff", 2, -1), testOp(4, "on", 3, 0)},
+			ops: []service.BMPOp{testOp(1, "reboot", 2, 0), testOp(2, "loff", 2, 6), testOp(3, "loff", 2, -1), testOp(4, "on", 3, 0),
+				linksOp(5, "loff", 2, E, 6)},
 			want: []string{"on[3] ops[4]"},
-			bad:  []int64{1, 2, 3},
+			bad:  []int64{1, 2, 3, 5},
 		},
 	}
 	for _, tc := range tests {
@@ -173,7 +193,14 @@ func TestPlanOpsProperties(t *testing.T) {
 			kind := rapid.SampledFrom([]string{"on", "off", "lon", "loff"}).Draw(t, "kind")
 			board := rapid.IntRange(0, 4).Draw(t, "board")
 			link := geometry.Link(rapid.IntRange(0, 5).Draw(t, "link"))
-			ops = append(ops, testOp(int64(i+1), kind, board, link))
+			op := testOp(int64(i+1), kind, board, link)
+			if more := rapid.IntRange(0, 2).Draw(t, "more links"); more > 0 && !isPower(op.Kind) {
+				op.Links = []geometry.Link{link}
+				for range more {
+					op.Links = append(op.Links, geometry.Link(rapid.IntRange(0, 5).Draw(t, "another link")))
+				}
+			}
+			ops = append(ops, op)
 		}
 		steps, bad := planOps(ops)
 		if len(bad) > 0 {

@@ -534,7 +534,7 @@ func (q *Queries) AdminListJobs(ctx context.Context, arg AdminListJobsParams) ([
 }
 
 const adminOpenOps = `-- name: AdminOpenOps :many
-SELECT o.id, o.job_id, o.op, o.link, o.created_at, o.claimed_at, o.attempts, o.last_error,
+SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.claimed_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
 FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id
@@ -548,7 +548,7 @@ type AdminOpenOpsRow struct {
 	ID          int64
 	JobID       *int64
 	Op          string
-	Link        *int64
+	Links       *int64
 	CreatedAt   float64
 	ClaimedAt   *float64
 	Attempts    int64
@@ -576,7 +576,7 @@ func (q *Queries) AdminOpenOps(ctx context.Context, jobID interface{}) ([]AdminO
 			&i.ID,
 			&i.JobID,
 			&i.Op,
-			&i.Link,
+			&i.Links,
 			&i.CreatedAt,
 			&i.ClaimedAt,
 			&i.Attempts,

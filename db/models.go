@@ -20,7 +20,7 @@ type BmpOp struct {
 	BoardID   int64
 	JobID     *int64
 	Op        string
-	Link      *int64
+	Links     *int64
 	CreatedAt float64
 	ClaimedAt *float64
 	Attempts  int64

@@ -75,7 +75,7 @@ func (q *Queries) FinishOpsOK(ctx context.Context, arg FinishOpsOKParams) error 
 }
 
 const getOps = `-- name: GetOps :many
-SELECT id, bmp_id, board_id, job_id, op, link, created_at, claimed_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
+SELECT id, bmp_id, board_id, job_id, op, links, created_at, claimed_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
 `
 
 func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) {
@@ -93,7 +93,7 @@ func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) 
 			&i.BoardID,
 			&i.JobID,
 			&i.Op,
-			&i.Link,
+			&i.Links,
 			&i.CreatedAt,
 			&i.ClaimedAt,
 			&i.Attempts,
@@ -115,7 +115,7 @@ func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) 
 }
 
 const insertOps = `-- name: InsertOps :execresult
-INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, link, created_at)
+INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?1, ?2,
        json_extract(value, '$[2]'), ?3
 FROM json_each(?4)
@@ -129,9 +129,9 @@ type InsertOpsParams struct {
 	Items     interface{}
 }
 
-// One operation per item of a JSON array of [bmp_id, board_id, link or null],
-// in array order: the rows get consecutive ids, the last one the result's
-// last insert id.
+// One operation per item of a JSON array of [bmp_id, board_id, links mask
+// or null], in array order: the rows get consecutive ids, the last one the
+// result's last insert id.
 func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
 	return q.exec(ctx, q.insertOpsStmt, insertOps,
 		arg.JobID,
@@ -142,7 +142,7 @@ func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Resul
 }
 
 const listOpenOps = `-- name: ListOpenOps :many
-SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.link, o.claimed_at, b.x, b.y, b.z, b.board_num
+SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, o.claimed_at, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
 WHERE o.done_at IS NULL
 ORDER BY o.id
@@ -154,7 +154,7 @@ type ListOpenOpsRow struct {
 	BoardID   int64
 	JobID     *int64
 	Op        string
-	Link      *int64
+	Links     *int64
 	ClaimedAt *float64
 	X         int64
 	Y         int64
@@ -178,7 +178,7 @@ func (q *Queries) ListOpenOps(ctx context.Context) ([]ListOpenOpsRow, error) {
 			&i.BoardID,
 			&i.JobID,
 			&i.Op,
-			&i.Link,
+			&i.Links,
 			&i.ClaimedAt,
 			&i.X,
 			&i.Y,

@@ -38,7 +38,7 @@ ORDER BY e.id;
 
 -- name: AdminOpenOps :many
 -- Open BMP operations with where they go, oldest first; job_id 0 = all.
-SELECT o.id, o.job_id, o.op, o.link, o.created_at, o.claimed_at, o.attempts, o.last_error,
+SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.claimed_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
 FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id

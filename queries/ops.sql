@@ -19,10 +19,10 @@ UPDATE bmp_ops SET board_id = sqlc.arg(new_board_id), bmp_id = sqlc.arg(new_bmp_
 WHERE board_id = sqlc.arg(old_board_id) AND done_at IS NULL;
 
 -- name: InsertOps :execresult
--- One operation per item of a JSON array of [bmp_id, board_id, link or null],
--- in array order: the rows get consecutive ids, the last one the result's
--- last insert id.
-INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, link, created_at)
+-- One operation per item of a JSON array of [bmp_id, board_id, links mask
+-- or null], in array order: the rows get consecutive ids, the last one the
+-- result's last insert id.
+INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), sqlc.narg(job_id), sqlc.arg(op),
        json_extract(value, '$[2]'), sqlc.arg(created_at)
 FROM json_each(sqlc.arg(items))
@@ -42,7 +42,7 @@ WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids))) AND done_at IS NULL;
 
 -- name: ListOpenOps :many
 -- Open operations with where they go, oldest first (the in-memory index).
-SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.link, o.claimed_at, b.x, b.y, b.z, b.board_num
+SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, o.claimed_at, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
 WHERE o.done_at IS NULL
 ORDER BY o.id;

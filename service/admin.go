@@ -270,9 +270,9 @@ func (s *Service) openOps(ctx context.Context, job int64) ([]PendingOp, error) {
 			Board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)}, BoardNum: intOf(r.BoardNum),
 			JobID: r.JobID, Kind: OpKind(r.Op), CreatedAt: r.CreatedAt, ClaimedAt: r.ClaimedAt,
 			Attempts: int(r.Attempts), LastError: r.LastError}
-		if r.Link != nil {
-			l := geometry.Link(*r.Link)
-			p.Link = &l
+		if r.Links != nil {
+			p.Links = linksOf(*r.Links)
+			p.Link = &p.Links[0]
 		}
 		out[i] = p
 	}

@@ -116,7 +116,8 @@ type PendingOp struct {
 	BoardNum  int
 	JobID     *int64
 	Kind      OpKind
-	Link      *geometry.Link
+	Link      *geometry.Link  // link operations: the first of Links
+	Links     []geometry.Link // link operations: every link it switches
 	CreatedAt float64
 	ClaimedAt *float64
 	Attempts  int

@@ -121,7 +121,7 @@ func (t *tx) switchOffIfNeeded(m *machineState, i int) error {
 	if !m.dyn[i].power && !busy {
 		return nil
 	}
-	return t.addOp(m, i, 0, OpPowerOff, 0)
+	return t.addOp(m, i, 0, OpPowerOff)
 }
 
 // SetLinkDead marks the link leaving b in direction l dead or alive for the
@@ -199,7 +199,7 @@ func (s *Service) PowerBoard(ctx context.Context, machine string, b geometry.Boa
 			kind = OpPowerOn
 		}
 		mm := t.editMachine(m.id)
-		if err := t.addOp(mm, i, 0, kind, 0); err != nil {
+		if err := t.addOp(mm, i, 0, kind); err != nil {
 			return err
 		}
 		t.change.machine(mm.name)

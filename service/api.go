@@ -213,7 +213,9 @@ const (
 	OpLinkOn   OpKind = "link_on"
 )
 
-// BMPOp is one pending operation claimed by a worker.
+// BMPOp is one pending operation claimed by a worker. A link operation
+// switches every link of Links on its board (one operation per board: the
+// periphery of an allocation takes one per board, not one per link).
 type BMPOp struct {
 	ID       int64
 	BMPID    int64
@@ -221,7 +223,8 @@ type BMPOp struct {
 	BoardNum int // board number in its frame (the BMP's board id)
 	JobID    *int64
 	Kind     OpKind
-	Link     geometry.Link // for link operations
+	Link     geometry.Link   // link operations: Links[0], for workers that read one link
+	Links    []geometry.Link // link operations: the links to switch, ascending
 }
 
 // OpResult is a worker's outcome for one operation; Err nil means done.

@@ -351,7 +351,7 @@ func (t *tx) takeOutOfService(ref boardRef, reason string, lastErr *string) erro
 // with a power-off when powerOff is set.
 func (t *tx) dropPendingOps(m *machineState, i int, powerOff bool) error {
 	if powerOff {
-		return t.addOp(m, i, 0, OpPowerOff, 0) // supersedes the rest
+		return t.addOp(m, i, 0, OpPowerOff) // supersedes the rest
 	}
 	return t.supersede(t.unclaimedOf([]int64{m.info[i].id}, nil))
 }

@@ -74,8 +74,8 @@ func TestClaimAllBMPOpsClaimsForEveryBMPAtOnce(t *testing.T) {
 		t.Fatalf("operations not in request order: %v", all)
 	}
 	slices.SortFunc(perBMP, func(x, y service.BMPOp) int { return cmp.Compare(x.ID, y.ID) })
-	// Per job: 3 power-ons and 8 link-offs (the periphery of a triad).
-	if !reflect.DeepEqual(all, perBMP) || len(all) != 2*(3+8) {
+	// Per job: 3 power-ons and 3 link-offs (the 8 links leaving a triad).
+	if !reflect.DeepEqual(all, perBMP) || len(all) != 2*(3+3) || linksOff(all) != 2*8 {
 		t.Fatalf("ClaimAllBMPOps gave %d operations, ClaimBMPOps per BMP %d:\n%v\n%v", len(all), len(perBMP), all, perBMP)
 	}
 	if again, _ := e.ClaimAllBMPOps(e.ctx, ids); len(again) != 0 {
@@ -149,7 +149,7 @@ func TestRestartHandsClaimedOpsOutAgain(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
 	id := e.create(one())
 	_, ops := e.opKinds()
-	if len(ops) != 7 {
+	if len(ops) != 2 { // power on, disable its 6 links
 		t.Fatalf("%d operations", len(ops))
 	}
 	if _, again := e.opKinds(); len(again) != 0 {
@@ -157,8 +157,8 @@ func TestRestartHandsClaimedOpsOutAgain(t *testing.T) {
 	}
 	e.Restart(t)
 	_, again := e.opKinds()
-	if len(again) != 7 {
-		t.Fatalf("after restart %d operations handed out, want 7", len(again))
+	if len(again) != 2 {
+		t.Fatalf("after restart %d operations handed out, want 2", len(again))
 	}
 	e.completeOps(ops, nil) // the old worker's results still count once
 	e.wantState(id, service.StateReady)

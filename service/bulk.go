@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/spalloc/spallocd/db"
-	"github.com/spalloc/spallocd/service/geometry"
 )
 
 // idList renders ids as a JSON array.
@@ -27,11 +26,11 @@ func idList(ids []int64) string {
 }
 
 // queueOps queues one operation of the given kind for each board index of
-// m (links[k] for link operations), in order. Power requests supersede
-// every unclaimed older request for their boards; link requests come right
-// after the power requests of the same boards, which already did that.
-// Boards without a BMP are skipped.
-func (t *tx) queueOps(m *machineState, idx []int, job int64, kind OpKind, links []geometry.Link) error {
+// m (switching the links of masks[k] for link operations), in order. Power
+// requests supersede every unclaimed older request for their boards; link
+// requests come right after the power requests of the same boards, which
+// already did that. Boards without a BMP are skipped.
+func (t *tx) queueOps(m *machineState, idx []int, job int64, kind OpKind, masks []int64) error {
 	if len(idx) == 0 {
 		return nil
 	}
@@ -52,10 +51,10 @@ func (t *tx) queueOps(m *machineState, idx []int, job int64, kind OpKind, links 
 		items = append(items, ',')
 		items = strconv.AppendInt(items, bi.id, 10)
 		o := &openOp{bmpID: bi.bmpID, boardID: bi.id, job: job, kind: kind, board: m.board(i), boardNum: bi.phys.Board}
-		if links != nil {
-			o.link = links[k]
+		if masks != nil {
+			o.links = masks[k]
 			items = append(items, ',')
-			items = strconv.AppendInt(items, int64(links[k]), 10)
+			items = strconv.AppendInt(items, masks[k], 10)
 		}
 		items = append(items, ']')
 		ops = append(ops, o)

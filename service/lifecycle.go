@@ -178,13 +178,25 @@ func (t *tx) powerOps(m *machineState, j *jobState, on bool, periphery []allocat
 	if !on || len(periphery) == 0 {
 		return nil
 	}
-	idx = idx[:0]
-	links := make([]geometry.Link, len(periphery))
-	for k, pl := range periphery {
-		idx = append(idx, m.index(pl.Board))
-		links[k] = pl.Link
+	idx, masks := linksPerBoard(m, periphery)
+	return t.queueOps(m, idx, j.id, OpLinkOff, masks)
+}
+
+// linksPerBoard groups links by board, in the order the boards first
+// appear: one link operation per board.
+func linksPerBoard(m *machineState, links []allocator.BoardLink) (idx []int, masks []int64) {
+	at := make(map[int]int, len(links)) // board index -> position in idx
+	for _, bl := range links {
+		i := m.index(bl.Board)
+		k, seen := at[i]
+		if !seen {
+			k = len(idx)
+			at[i] = k
+			idx, masks = append(idx, i), append(masks, 0)
+		}
+		masks[k] |= linkMask(bl.Link)
 	}
-	return t.queueOps(m, idx, j.id, OpLinkOff, links)
+	return idx, masks
 }
 
 // periphery lists every link from a board of the set to a board outside it
@@ -205,22 +217,13 @@ func periphery(m *machineState, boards []geometry.Board) []allocator.BoardLink {
 	return out
 }
 
-// addOp queues one BMP operation for board i of m. Per board the last
-// request wins: a power request supersedes every unclaimed older request
-// for the board, a link request the unclaimed older one for that link.
-// Claimed ones finish first (ClaimBMPOps keeps the order).
-func (t *tx) addOp(m *machineState, i int, job int64, kind OpKind, link geometry.Link) error {
-	if kind == OpPowerOn || kind == OpPowerOff {
-		return t.queueOps(m, []int{i}, job, kind, nil)
-	}
-	older := t.unclaimedOf([]int64{m.info[i].id}, func(o *openOp) bool { return isLinkOp(o.kind) && o.link == link })
-	if err := t.supersede(older); err != nil {
-		return err
-	}
-	return t.queueOps(m, []int{i}, job, kind, []geometry.Link{link})
+// addOp queues a power operation (kind OpPowerOn or OpPowerOff) for board
+// i of m. Per board the last request wins: it supersedes every unclaimed
+// older request for the board; claimed ones finish first (ClaimBMPOps
+// keeps the order).
+func (t *tx) addOp(m *machineState, i int, job int64, kind OpKind) error {
+	return t.queueOps(m, []int{i}, job, kind, nil)
 }
-
-func isLinkOp(k OpKind) bool { return k == OpLinkOff || k == OpLinkOn }
 
 func jobRef(id int64) *int64 {
 	if id == 0 {

@@ -74,8 +74,8 @@ func openOpFromRow(r db.ListOpenOpsRow) *openOp {
 	if r.JobID != nil {
 		o.job = *r.JobID
 	}
-	if r.Link != nil {
-		o.link = geometry.Link(*r.Link)
+	if r.Links != nil {
+		o.links = *r.Links
 	}
 	return o
 }

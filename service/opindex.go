@@ -26,14 +26,18 @@ type openOp struct {
 	boardID  int64
 	job      int64 // 0: none
 	kind     OpKind
-	link     geometry.Link // link operations
+	links    int64 // link operations: bit l for link l
 	board    geometry.Board
 	boardNum int
 	claimed  bool
 }
 
 func (o *openOp) bmpOp() BMPOp {
-	op := BMPOp{ID: o.id, BMPID: o.bmpID, Board: o.board, BoardNum: o.boardNum, Kind: o.kind, Link: o.link}
+	op := BMPOp{ID: o.id, BMPID: o.bmpID, Board: o.board, BoardNum: o.boardNum, Kind: o.kind}
+	if o.links != 0 {
+		op.Links = linksOf(o.links)
+		op.Link = op.Links[0]
+	}
 	if o.job != 0 {
 		job := o.job
 		op.JobID = &job
@@ -194,6 +198,26 @@ func (x *opIndex) problems() []string {
 	check("BMP", x.byBMP, func(o *openOp) int64 { return o.bmpID })
 	check("board", x.byBoard, func(o *openOp) int64 { return o.boardID })
 	check("job", x.byJob, func(o *openOp) int64 { return o.job })
+	return out
+}
+
+// linkMask is the bit mask of a set of links (bmp_ops.links).
+func linkMask(links ...geometry.Link) int64 {
+	var m int64
+	for _, l := range links {
+		m |= 1 << l
+	}
+	return m
+}
+
+// linksOf lists the links of a mask, ascending.
+func linksOf(mask int64) []geometry.Link {
+	var out []geometry.Link
+	for _, l := range geometry.AllLinks {
+		if mask&(1<<l) != 0 {
+			out = append(out, l)
+		}
+	}
 	return out
 }
 

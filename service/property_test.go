@@ -565,7 +565,9 @@ func (m *propModel) checkClaimedPeriphery(rt *rapid.T, batch []service.BMPOp) {
 			if links[id] == nil {
 				links[id] = map[key]bool{}
 			}
-			links[id][key{op.Board, op.Link}] = true
+			for _, l := range op.Links {
+				links[id][key{op.Board, l}] = true
+			}
 		}
 	}
 	machines := m.machineModels(rt)

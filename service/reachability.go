@@ -323,7 +323,7 @@ func (t *tx) redoPowerOff(m *machineState, i int) error {
 	if pending {
 		return nil
 	}
-	return t.addOp(m, i, m.dyn[i].waiting, OpPowerOff, 0)
+	return t.addOp(m, i, m.dyn[i].waiting, OpPowerOff)
 }
 
 // checkBMPs compares the BMPs' reachability in memory with the database

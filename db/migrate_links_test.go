@@ -1,0 +1,92 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/spalloc/spallocd/db"
+)
+
+// Migration 3 turns a link operation's link into a mask of links (one row
+// per board) and back: operations keep their ids, open or done, and ids are
+// never handed out twice.
+func TestBMPOpLinksMigrationKeepsOperations(t *testing.T) {
+	ctx := context.Background()
+	d := openTemp(t)
+	m, err := db.NewMigrator(d.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := d.Write.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`INSERT INTO machines (id, name, priority, width, height, major_fingerprint, minor_fingerprint, created_at)
+	      VALUES (1, 'm', 0, 1, 1, '', '', 0)`)
+	exec(`INSERT INTO bmps (id, machine_id, cabinet, frame, address) VALUES (1, 1, 0, 0, '10.0.0.1')`)
+	exec(`INSERT INTO boards (id, machine_id, x, y, z, bmp_id) VALUES (1, 1, 0, 0, 0, 1)`)
+	exec(`INSERT INTO jobs (id, owner, args, kwargs, request, state, created_at) VALUES (1, 'o', '[]', '{}', '{}', 2, 0)`)
+	if _, err := m.Down(ctx); err != nil { // to version 2: one row per link
+		t.Fatal(err)
+	}
+	exec(`INSERT INTO bmp_ops (id, bmp_id, board_id, job_id, op, link, created_at, done_at, outcome)
+	      VALUES (5, 1, 1, 1, 'power_on', NULL, 1, 2, 'ok'), (6, 1, 1, 1, 'link_off', 3, 1, NULL, NULL)`)
+	exec(`UPDATE sqlite_sequence SET seq = 9 WHERE name = 'bmp_ops'`) // ids up to 9 were handed out
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := opRows(t, d, "links"); !slices.Equal(got, []string{"5 power_on <nil> done", "6 link_off 8 open"}) {
+		t.Fatalf("after up: %q", got)
+	}
+	exec(`INSERT INTO bmp_ops (bmp_id, board_id, op, links, created_at) VALUES (1, 1, 'link_off', 41, 3)`) // east, west, south
+	if _, err := m.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"5 power_on <nil> done", "6 link_off 3 open", "10 link_off 0 open", "11 link_off 3 open", "12 link_off 5 open"}
+	if got := opRows(t, d, "link"); !slices.Equal(got, want) {
+		t.Fatalf("after down: %q, want %q", got, want)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exec(`INSERT INTO bmp_ops (bmp_id, board_id, op, created_at) VALUES (1, 1, 'power_off', 4)`)
+	if got := opRows(t, d, "links"); got[len(got)-1] != "13 power_off <nil> open" {
+		t.Fatalf("a new operation after down and up: %q", got)
+	}
+}
+
+// opRows renders the operations as "id op link(s) open|done", by id.
+func opRows(t *testing.T, d *db.DB, column string) []string {
+	t.Helper()
+	rows, err := d.Write.Query(`SELECT id, op, ` + column + `, done_at IS NULL FROM bmp_ops ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		var op string
+		var link *int64
+		var open bool
+		if err := rows.Scan(&id, &op, &link, &open); err != nil {
+			t.Fatal(err)
+		}
+		l, state := "<nil>", "done"
+		if link != nil {
+			l = fmt.Sprint(*link)
+		}
+		if open {
+			state = "open"
+		}
+		out = append(out, fmt.Sprintf("%d %s %s %s", id, op, l, state))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
