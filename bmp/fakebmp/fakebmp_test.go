@@ -494,6 +494,12 @@ func TestExchangeLog(t *testing.T) {
 	s := start(t, Options{})
 	p := dial(t, s)
 	p.roundTrip(mustReq(t)(scp.PowerRequest(true, []int{0, 1}, 0)))
+	// The reply may reach us before the fake marks the exchange done.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Await(ctx, func() bool { return s.Handled() == 1 }); err != nil {
+		t.Fatal(err)
+	}
 	ex := s.Exchanges()
 	if len(ex) != 1 {
 		t.Fatalf("%d exchanges", len(ex))

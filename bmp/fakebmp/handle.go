@@ -157,6 +157,7 @@ func (s *Server) execute(h scp.Header, b []byte) (scp.Result, []byte, time.Durat
 	_, req, _ := scp.DecodeRequest(b) // length checked above
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.notify() // state may change: wake Await callers (runs before the unlock)
 	if s.boards[req.Board] == nil {
 		return scp.RCRoute, nil, 0
 	}
