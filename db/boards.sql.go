@@ -142,6 +142,23 @@ func (q *Queries) InsertBoardReport(ctx context.Context, arg InsertBoardReportPa
 	return err
 }
 
+const powerOffAndFreeBoards = `-- name: PowerOffAndFreeBoards :exec
+UPDATE boards
+SET power = 0, power_changed_at = ?1, waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
+WHERE id IN (SELECT value FROM json_each(?2))
+`
+
+type PowerOffAndFreeBoardsParams struct {
+	PowerChangedAt *float64
+	BoardIds       interface{}
+}
+
+// Boards whose power-off completed and that no job waits for any more.
+func (q *Queries) PowerOffAndFreeBoards(ctx context.Context, arg PowerOffAndFreeBoardsParams) error {
+	_, err := q.exec(ctx, q.powerOffAndFreeBoardsStmt, powerOffAndFreeBoards, arg.PowerChangedAt, arg.BoardIds)
+	return err
+}
+
 const returnBoardToService = `-- name: ReturnBoardToService :exec
 UPDATE boards SET out_of_service = NULL, out_of_service_at = NULL WHERE id = ?
 `

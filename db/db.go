@@ -216,6 +216,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.moveOpenOpsOfBoardStmt, err = db.PrepareContext(ctx, moveOpenOpsOfBoard); err != nil {
 		return nil, fmt.Errorf("error preparing query MoveOpenOpsOfBoard: %w", err)
 	}
+	if q.powerOffAndFreeBoardsStmt, err = db.PrepareContext(ctx, powerOffAndFreeBoards); err != nil {
+		return nil, fmt.Errorf("error preparing query PowerOffAndFreeBoards: %w", err)
+	}
 	if q.requeueJobStmt, err = db.PrepareContext(ctx, requeueJob); err != nil {
 		return nil, fmt.Errorf("error preparing query RequeueJob: %w", err)
 	}
@@ -592,6 +595,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing moveOpenOpsOfBoardStmt: %w", cerr)
 		}
 	}
+	if q.powerOffAndFreeBoardsStmt != nil {
+		if cerr := q.powerOffAndFreeBoardsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing powerOffAndFreeBoardsStmt: %w", cerr)
+		}
+	}
 	if q.requeueJobStmt != nil {
 		if cerr := q.requeueJobStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing requeueJobStmt: %w", cerr)
@@ -780,6 +788,7 @@ type Queries struct {
 	listQueueEntriesStmt               *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
+	powerOffAndFreeBoardsStmt          *sql.Stmt
 	requeueJobStmt                     *sql.Stmt
 	retireMachineStmt                  *sql.Stmt
 	returnBoardToServiceStmt           *sql.Stmt
@@ -867,6 +876,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listQueueEntriesStmt:               q.listQueueEntriesStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
+		powerOffAndFreeBoardsStmt:          q.powerOffAndFreeBoardsStmt,
 		requeueJobStmt:                     q.requeueJobStmt,
 		retireMachineStmt:                  q.retireMachineStmt,
 		returnBoardToServiceStmt:           q.returnBoardToServiceStmt,

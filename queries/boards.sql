@@ -46,6 +46,12 @@ WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));
 UPDATE boards SET power = sqlc.arg(power), power_changed_at = sqlc.arg(power_changed_at)
 WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));
 
+-- name: PowerOffAndFreeBoards :exec
+-- Boards whose power-off completed and that no job waits for any more.
+UPDATE boards
+SET power = 0, power_changed_at = sqlc.arg(power_changed_at), waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
+WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));
+
 -- name: FreeBoards :exec
 UPDATE boards SET waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
 WHERE id IN (SELECT value FROM json_each(sqlc.arg(board_ids)));

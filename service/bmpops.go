@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/spalloc/spallocd/db"
@@ -235,11 +236,20 @@ func (t *tx) flush(c *completion) error {
 			t.indexDone(o)
 		}
 	}
-	var on, off []int64
+	// A board powered off and freed is written once.
+	freed := make(map[int64]bool, len(c.freed)+len(c.retired))
+	for _, id := range append(c.freed, c.retired...) {
+		freed[id] = true
+	}
+	var on, off, offFreed []int64
 	for id, p := range c.power {
-		if p {
+		switch {
+		case p:
 			on = append(on, id)
-		} else {
+		case freed[id]:
+			offFreed = append(offFreed, id)
+			delete(freed, id)
+		default:
 			off = append(off, id)
 		}
 	}
@@ -252,8 +262,14 @@ func (t *tx) flush(c *completion) error {
 			return t.dbErr("set board power", err)
 		}
 	}
-	if freed := append(c.freed, c.retired...); len(freed) > 0 {
-		if err := t.q.FreeBoards(t.ctx, idList(freed)); err != nil {
+	if len(offFreed) > 0 {
+		err := t.q.PowerOffAndFreeBoards(t.ctx, db.PowerOffAndFreeBoardsParams{PowerChangedAt: &t.at, BoardIds: idList(offFreed)})
+		if err != nil {
+			return t.dbErr("free boards", err)
+		}
+	}
+	if len(freed) > 0 { // freed, then powered on again in the same batch
+		if err := t.q.FreeBoards(t.ctx, idList(slices.Collect(maps.Keys(freed)))); err != nil {
 			return t.dbErr("free boards", err)
 		}
 	}
