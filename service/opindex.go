@@ -104,7 +104,7 @@ func (x *opIndex) hasClaimed(boardID int64) bool {
 
 // ---- changes inside a transaction (undone unless it commits) ----
 
-// addOp records a new open operation.
+// indexAdd records a new open operation.
 func (t *tx) indexAdd(o *openOp) {
 	x := t.s.ops
 	x.add(o)
@@ -118,6 +118,7 @@ func (t *tx) indexDone(o *openOp) {
 	t.undo = append(t.undo, func() { x.add(o) })
 }
 
+// indexClaim marks an operation handed out to a worker.
 func (t *tx) indexClaim(o *openOp) {
 	o.claimed = true
 	t.undo = append(t.undo, func() { o.claimed = false })
