@@ -84,14 +84,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.assignBoardsStmt, err = db.PrepareContext(ctx, assignBoards); err != nil {
 		return nil, fmt.Errorf("error preparing query AssignBoards: %w", err)
 	}
-	if q.bMPHasUnclaimedOpsStmt, err = db.PrepareContext(ctx, bMPHasUnclaimedOps); err != nil {
-		return nil, fmt.Errorf("error preparing query BMPHasUnclaimedOps: %w", err)
-	}
 	if q.carryBoardStateStmt, err = db.PrepareContext(ctx, carryBoardState); err != nil {
 		return nil, fmt.Errorf("error preparing query CarryBoardState: %w", err)
-	}
-	if q.claimOpsStmt, err = db.PrepareContext(ctx, claimOps); err != nil {
-		return nil, fmt.Errorf("error preparing query ClaimOps: %w", err)
 	}
 	if q.closeBoardAllocationsOfJobStmt, err = db.PrepareContext(ctx, closeBoardAllocationsOfJob); err != nil {
 		return nil, fmt.Errorf("error preparing query CloseBoardAllocationsOfJob: %w", err)
@@ -375,19 +369,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing assignBoardsStmt: %w", cerr)
 		}
 	}
-	if q.bMPHasUnclaimedOpsStmt != nil {
-		if cerr := q.bMPHasUnclaimedOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing bMPHasUnclaimedOpsStmt: %w", cerr)
-		}
-	}
 	if q.carryBoardStateStmt != nil {
 		if cerr := q.carryBoardStateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing carryBoardStateStmt: %w", cerr)
-		}
-	}
-	if q.claimOpsStmt != nil {
-		if cerr := q.claimOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing claimOpsStmt: %w", cerr)
 		}
 	}
 	if q.closeBoardAllocationsOfJobStmt != nil {
@@ -744,9 +728,7 @@ type Queries struct {
 	adminSetOutOfServiceStmt           *sql.Stmt
 	allocateJobStmt                    *sql.Stmt
 	assignBoardsStmt                   *sql.Stmt
-	bMPHasUnclaimedOpsStmt             *sql.Stmt
 	carryBoardStateStmt                *sql.Stmt
-	claimOpsStmt                       *sql.Stmt
 	closeBoardAllocationsOfJobStmt     *sql.Stmt
 	consistencyProblemsStmt            *sql.Stmt
 	countAnswerableDestroyedStmt       *sql.Stmt
@@ -832,9 +814,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminSetOutOfServiceStmt:           q.adminSetOutOfServiceStmt,
 		allocateJobStmt:                    q.allocateJobStmt,
 		assignBoardsStmt:                   q.assignBoardsStmt,
-		bMPHasUnclaimedOpsStmt:             q.bMPHasUnclaimedOpsStmt,
 		carryBoardStateStmt:                q.carryBoardStateStmt,
-		claimOpsStmt:                       q.claimOpsStmt,
 		closeBoardAllocationsOfJobStmt:     q.closeBoardAllocationsOfJobStmt,
 		consistencyProblemsStmt:            q.consistencyProblemsStmt,
 		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,

@@ -10,35 +10,10 @@ import (
 	"database/sql"
 )
 
-const bMPHasUnclaimedOps = `-- name: BMPHasUnclaimedOps :one
-SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE bmp_id = ? AND done_at IS NULL AND claimed_at IS NULL)
-`
-
-func (q *Queries) BMPHasUnclaimedOps(ctx context.Context, bmpID int64) (bool, error) {
-	row := q.queryRow(ctx, q.bMPHasUnclaimedOpsStmt, bMPHasUnclaimedOps, bmpID)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
-const claimOps = `-- name: ClaimOps :exec
-UPDATE bmp_ops SET claimed_at = ?1, attempts = attempts + 1
-WHERE id IN (SELECT value FROM json_each(?2))
-`
-
-type ClaimOpsParams struct {
-	ClaimedAt *float64
-	Ids       interface{}
-}
-
-// Claims the operations of a JSON array of ids.
-func (q *Queries) ClaimOps(ctx context.Context, arg ClaimOpsParams) error {
-	_, err := q.exec(ctx, q.claimOpsStmt, claimOps, arg.ClaimedAt, arg.Ids)
-	return err
-}
-
 const finishOp = `-- name: FinishOp :exec
-UPDATE bmp_ops SET done_at = ?1, outcome = ?2, last_error = ?3
+
+UPDATE bmp_ops SET done_at = ?1, outcome = ?2, last_error = ?3,
+    attempts = attempts + 1
 WHERE id = ?4
 `
 
@@ -49,6 +24,8 @@ type FinishOpParams struct {
 	ID        int64
 }
 
+// Claims are kept in memory only (service/opindex.go); an operation's
+// attempts are counted when its outcome is recorded.
 func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
 	_, err := q.exec(ctx, q.finishOpStmt, finishOp,
 		arg.DoneAt,
@@ -60,7 +37,7 @@ func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
 }
 
 const finishOpsOK = `-- name: FinishOpsOK :exec
-UPDATE bmp_ops SET done_at = ?1, outcome = 'ok'
+UPDATE bmp_ops SET done_at = ?1, outcome = 'ok', attempts = attempts + 1
 WHERE id IN (SELECT value FROM json_each(?2)) AND done_at IS NULL
 `
 
@@ -142,24 +119,23 @@ func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Resul
 }
 
 const listOpenOps = `-- name: ListOpenOps :many
-SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, o.claimed_at, b.x, b.y, b.z, b.board_num
+SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
 WHERE o.done_at IS NULL
 ORDER BY o.id
 `
 
 type ListOpenOpsRow struct {
-	ID        int64
-	BmpID     int64
-	BoardID   int64
-	JobID     *int64
-	Op        string
-	Links     *int64
-	ClaimedAt *float64
-	X         int64
-	Y         int64
-	Z         int64
-	BoardNum  *int64
+	ID       int64
+	BmpID    int64
+	BoardID  int64
+	JobID    *int64
+	Op       string
+	Links    *int64
+	X        int64
+	Y        int64
+	Z        int64
+	BoardNum *int64
 }
 
 // Open operations with where they go, oldest first (the in-memory index).
@@ -179,7 +155,6 @@ func (q *Queries) ListOpenOps(ctx context.Context) ([]ListOpenOpsRow, error) {
 			&i.JobID,
 			&i.Op,
 			&i.Links,
-			&i.ClaimedAt,
 			&i.X,
 			&i.Y,
 			&i.Z,
@@ -234,7 +209,8 @@ const unclaimAllOps = `-- name: UnclaimAllOps :execrows
 UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT NULL
 `
 
-// Operations claimed by a worker of a previous run are redone.
+// Claims stored by versions before claims were kept in memory: those
+// operations are redone.
 func (q *Queries) UnclaimAllOps(ctx context.Context) (int64, error) {
 	result, err := q.exec(ctx, q.unclaimAllOpsStmt, unclaimAllOps)
 	if err != nil {

@@ -1,17 +1,14 @@
--- name: BMPHasUnclaimedOps :one
-SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE bmp_id = ? AND done_at IS NULL AND claimed_at IS NULL);
-
--- name: ClaimOps :exec
--- Claims the operations of a JSON array of ids.
-UPDATE bmp_ops SET claimed_at = sqlc.arg(claimed_at), attempts = attempts + 1
-WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids)));
+-- Claims are kept in memory only (service/opindex.go); an operation's
+-- attempts are counted when its outcome is recorded.
 
 -- name: FinishOp :exec
-UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = sqlc.arg(outcome), last_error = sqlc.narg(last_error)
+UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = sqlc.arg(outcome), last_error = sqlc.narg(last_error),
+    attempts = attempts + 1
 WHERE id = sqlc.arg(id);
 
 -- name: UnclaimAllOps :execrows
--- Operations claimed by a worker of a previous run are redone.
+-- Claims stored by versions before claims were kept in memory: those
+-- operations are redone.
 UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT NULL;
 
 -- name: MoveOpenOpsOfBoard :exec
@@ -32,7 +29,7 @@ ORDER BY key;
 SELECT * FROM bmp_ops WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids)));
 
 -- name: FinishOpsOK :exec
-UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'ok'
+UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'ok', attempts = attempts + 1
 WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids))) AND done_at IS NULL;
 
 -- name: SupersedeOps :exec
@@ -42,7 +39,7 @@ WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids))) AND done_at IS NULL;
 
 -- name: ListOpenOps :many
 -- Open operations with where they go, oldest first (the in-memory index).
-SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, o.claimed_at, b.x, b.y, b.z, b.board_num
+SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
 WHERE o.done_at IS NULL
 ORDER BY o.id;

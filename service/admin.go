@@ -268,7 +268,7 @@ func (s *Service) openOps(ctx context.Context, job int64) ([]PendingOp, error) {
 	for i, r := range rows {
 		p := PendingOp{ID: r.ID, Machine: r.MachineName, Cabinet: int(r.Cabinet), Frame: int(r.Frame),
 			Board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)}, BoardNum: intOf(r.BoardNum),
-			JobID: r.JobID, Kind: OpKind(r.Op), CreatedAt: r.CreatedAt, ClaimedAt: r.ClaimedAt,
+			JobID: r.JobID, Kind: OpKind(r.Op), CreatedAt: r.CreatedAt,
 			Attempts: int(r.Attempts), LastError: r.LastError}
 		if r.Links != nil {
 			p.Links = linksOf(*r.Links)
@@ -276,7 +276,22 @@ func (s *Service) openOps(ctx context.Context, job int64) ([]PendingOp, error) {
 		}
 		out[i] = p
 	}
+	s.addClaims(out)
 	return out, nil
+}
+
+// addClaims fills in which operations a worker has in hand now (claims
+// are kept in memory only); one in hand is in its next attempt.
+func (s *Service) addClaims(ops []PendingOp) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for i := range ops {
+		if o := s.ops.byID[ops[i].ID]; o != nil && o.claimed {
+			at := o.claimedAt
+			ops[i].ClaimedAt = &at
+			ops[i].Attempts++
+		}
+	}
 }
 
 // PendingOps lists the open BMP operations in the order they were requested.

@@ -34,38 +34,31 @@ func (s *Service) BMPs(ctx context.Context) ([]BMPEndpoint, error) {
 // operation not yet completed are held back until it completes, so that
 // per board requests are carried out in order.
 func (s *Service) ClaimBMPOps(ctx context.Context, bmpID int64) ([]BMPOp, error) {
-	pending, err := s.rq.BMPHasUnclaimedOps(ctx, bmpID)
-	if err != nil {
-		return nil, s.internal("list operations", err)
-	}
-	if !pending {
-		return nil, nil // the common case: no write transaction
-	}
 	return s.ClaimAllBMPOps(ctx, []int64{bmpID})
 }
 
-// ClaimAllBMPOps is ClaimBMPOps for several BMPs in one transaction: it
-// returns the operations of all of them, in the order they were requested.
-// The trace replay, which plays every BMP worker at once, uses it.
+// ClaimAllBMPOps is ClaimBMPOps for several BMPs at once: it returns the
+// operations of all of them, in the order they were requested. The trace
+// replay, which plays every BMP worker at once, uses it.
+//
+// A claim changes only the index of open operations (see opindex.go), under
+// the writer lock so that no transaction sees half of it.
 func (s *Service) ClaimAllBMPOps(ctx context.Context, bmpIDs []int64) ([]BMPOp, error) {
 	if len(bmpIDs) == 0 {
 		return nil, nil
 	}
-	var ops []BMPOp
-	err := s.write(ctx, func(t *tx) error {
-		var err error
-		ops, err = t.claim(bmpIDs)
-		return err
-	})
-	return ops, err
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return nil, errShuttingDown
+	}
+	return s.ops.claim(bmpIDs, s.now()), nil
 }
 
-// claim claims, in one statement, the open operations of the BMPs that
-// are not held back by an operation in flight on their board (as it was
-// before this claim: operations claimed together never hold each other
-// back).
-func (t *tx) claim(bmpIDs []int64) ([]BMPOp, error) {
-	x := t.s.ops
+// claim claims the open operations of the BMPs that are not held back by
+// an operation in flight on their board (as it was before this claim:
+// operations claimed together never hold each other back).
+func (x *opIndex) claim(bmpIDs []int64, at float64) []BMPOp {
 	var picked []*openOp
 	for k, bmp := range bmpIDs {
 		if slices.Contains(bmpIDs[:k], bmp) {
@@ -78,18 +71,15 @@ func (t *tx) claim(bmpIDs []int64) ([]BMPOp, error) {
 		}
 	}
 	if len(picked) == 0 {
-		return nil, nil
+		return nil
 	}
 	slices.SortFunc(picked, func(a, b *openOp) int { return cmp.Compare(a.id, b.id) })
-	if err := t.q.ClaimOps(t.ctx, db.ClaimOpsParams{ClaimedAt: &t.at, Ids: idList(opIDs(picked))}); err != nil {
-		return nil, t.dbErr("claim operations", err)
-	}
 	ops := make([]BMPOp, len(picked))
 	for k, o := range picked {
-		t.indexClaim(o)
+		o.claimed, o.claimedAt = true, at
 		ops[k] = o.bmpOp()
 	}
-	return ops, nil
+	return ops
 }
 
 // CompleteBMPOps records outcomes in one transaction: boards' power, jobs

@@ -309,3 +309,57 @@ func TestRenamedMachineWaitsForPendingPowerOff(t *testing.T) {
 	e.wantOn(b, "new")
 	e.consistent()
 }
+
+// An operator sees which operations a worker has in hand (claims are kept
+// in memory): claimed ones show when and their attempt; after a restart
+// none is in hand, and an outcome counts the attempt in the record.
+func TestPendingOpsShowClaims(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	e.create(one())
+	claimedAt := float64(e.Clock.Now().UnixNano()) / 1e9
+	_, ops := e.opKinds()
+	pending, err := e.PendingOps(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != len(ops) || len(ops) == 0 {
+		t.Fatalf("%d pending operations, %d claimed", len(pending), len(ops))
+	}
+	for _, p := range pending {
+		if p.ClaimedAt == nil || *p.ClaimedAt != claimedAt || p.Attempts != 1 {
+			t.Errorf("claimed operation %d shows claimed_at %v, attempts %d; want %v, 1", p.ID, p.ClaimedAt, p.Attempts, claimedAt)
+		}
+	}
+	e.Restart(t)
+	pending, err = e.PendingOps(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pending {
+		if p.ClaimedAt != nil || p.Attempts != 0 {
+			t.Errorf("after a restart operation %d shows claimed_at %v, attempts %d; want none, 0", p.ID, p.ClaimedAt, p.Attempts)
+		}
+	}
+	e.finish()
+	var attempts []int64
+	d, err := db.Open(e.ctx, e.DBPath, db.Options{ReadConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rows, err := d.Read.QueryContext(e.ctx, "SELECT attempts FROM bmp_ops ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		attempts = append(attempts, n)
+	}
+	if len(attempts) != len(ops) || slices.ContainsFunc(attempts, func(n int64) bool { return n != 1 }) {
+		t.Fatalf("attempts recorded %v, want 1 for each of %d operations", attempts, len(ops))
+	}
+}

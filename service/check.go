@@ -21,7 +21,7 @@ func (s *Service) CheckConsistency(ctx context.Context) ([]string, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.closed.Load() {
-		return nil, Unavailable("The server is shutting down.")
+		return nil, errShuttingDown
 	}
 	problems, err := s.wq.ConsistencyProblems(ctx)
 	if err != nil {
@@ -51,7 +51,11 @@ func (s *Service) checkOps(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, r := range rows {
 		want := openOpFromRow(r)
-		switch got := s.ops.byID[r.ID]; {
+		got := s.ops.byID[r.ID]
+		if got != nil {
+			want.claimed, want.claimedAt = got.claimed, got.claimedAt // claims are not stored
+		}
+		switch {
 		case got == nil:
 			out = append(out, fmt.Sprintf("open BMP operation %d is not in memory", r.ID))
 		case *got != *want:

@@ -55,7 +55,8 @@ func (s *Service) load(ctx context.Context) error {
 	return nil
 }
 
-// loadOps builds the index of open operations (none is claimed at Open).
+// loadOps builds the index of open operations (none is claimed at Open:
+// claims are not stored; UnclaimAllOps clears those of older versions).
 func loadOps(ctx context.Context, q *db.Queries) (*opIndex, error) {
 	rows, err := q.ListOpenOps(ctx)
 	if err != nil {
@@ -69,7 +70,7 @@ func loadOps(ctx context.Context, q *db.Queries) (*opIndex, error) {
 }
 
 func openOpFromRow(r db.ListOpenOpsRow) *openOp {
-	o := &openOp{id: r.ID, bmpID: r.BmpID, boardID: r.BoardID, kind: OpKind(r.Op), claimed: r.ClaimedAt != nil,
+	o := &openOp{id: r.ID, bmpID: r.BmpID, boardID: r.BoardID, kind: OpKind(r.Op),
 		board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)}, boardNum: intOf(r.BoardNum)}
 	if r.JobID != nil {
 		o.job = *r.JobID

@@ -6,6 +6,11 @@ package service
 // which a new request supersedes, whether a job still waits for any)
 // without a query, so that each of those costs one bulk statement.
 //
+// Claims live only here: a restart hands every open operation out again
+// anyway, so a claim written to the database would be a write transaction
+// per worker wake-up that no restart reads. The row counts an attempt when
+// its outcome is recorded.
+//
 // The index belongs to the writer: it is read and changed only under the
 // writer lock. A transaction changes it as it changes the rows and puts it
 // back (undo) when it does not commit. CheckConsistency compares it with
@@ -29,7 +34,9 @@ type openOp struct {
 	links    int64 // link operations: bit l for link l
 	board    geometry.Board
 	boardNum int
-	claimed  bool
+
+	claimed   bool    // handed out to a worker and not done yet (memory only)
+	claimedAt float64 // when, as Unix seconds
 }
 
 func (o *openOp) bmpOp() BMPOp {
@@ -116,12 +123,6 @@ func (t *tx) indexDone(o *openOp) {
 	x := t.s.ops
 	x.remove(o)
 	t.undo = append(t.undo, func() { x.add(o) })
-}
-
-// indexClaim marks an operation handed out to a worker.
-func (t *tx) indexClaim(o *openOp) {
-	o.claimed = true
-	t.undo = append(t.undo, func() { o.claimed = false })
 }
 
 // indexMove gives the open operations of a board to another board (a

@@ -28,11 +28,9 @@ func TestOpIndexRollBackRestoresTheIndex(t *testing.T) {
 	}{
 		{"add", func(t *tx) { t.indexAdd(op(4, 10, 102, 8, false)) }},
 		{"done", func(t *tx) { t.indexDone(t.s.ops.byID[2]) }},
-		{"claim", func(t *tx) { t.indexClaim(t.s.ops.byID[3]) }},
 		{"move", func(t *tx) { t.indexMove(100, 200, 12, geometry.Board{X: 9}, 9) }},
 		{"all of them, twice over", func(t *tx) {
 			t.indexAdd(op(4, 10, 100, 8, false))
-			t.indexClaim(t.s.ops.byID[4])
 			t.indexDone(t.s.ops.byID[1])
 			t.indexMove(100, 200, 12, geometry.Board{X: 9}, 9)
 			t.indexDone(t.s.ops.byID[4])

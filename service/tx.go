@@ -54,7 +54,7 @@ func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.closed.Load() {
-		return Unavailable("The server is shutting down.")
+		return errShuttingDown
 	}
 	ctx = context.WithoutCancel(ctx)
 	sqlTx, err := s.db.Write.BeginTx(ctx, nil)
@@ -74,6 +74,8 @@ func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 	s.publish(t)
 	return nil
 }
+
+var errShuttingDown = Unavailable("The server is shutting down.")
 
 func (s *Service) newTx(ctx context.Context, sqlTx *sql.Tx) *tx {
 	now := s.clock.Now()
