@@ -102,9 +102,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteMachineTagsStmt, err = db.PrepareContext(ctx, deleteMachineTags); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteMachineTags: %w", err)
 	}
-	if q.deleteQueueEntriesOfJobStmt, err = db.PrepareContext(ctx, deleteQueueEntriesOfJob); err != nil {
-		return nil, fmt.Errorf("error preparing query DeleteQueueEntriesOfJob: %w", err)
-	}
 	if q.deleteQueueEntryStmt, err = db.PrepareContext(ctx, deleteQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteQueueEntry: %w", err)
 	}
@@ -397,11 +394,6 @@ func (q *Queries) Close() error {
 	if q.deleteMachineTagsStmt != nil {
 		if cerr := q.deleteMachineTagsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteMachineTagsStmt: %w", cerr)
-		}
-	}
-	if q.deleteQueueEntriesOfJobStmt != nil {
-		if cerr := q.deleteQueueEntriesOfJobStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing deleteQueueEntriesOfJobStmt: %w", cerr)
 		}
 	}
 	if q.deleteQueueEntryStmt != nil {
@@ -734,7 +726,6 @@ type Queries struct {
 	countAnswerableDestroyedStmt       *sql.Stmt
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
-	deleteQueueEntriesOfJobStmt        *sql.Stmt
 	deleteQueueEntryStmt               *sql.Stmt
 	deleteServerStateStmt              *sql.Stmt
 	destroyJobStmt                     *sql.Stmt
@@ -820,7 +811,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
-		deleteQueueEntriesOfJobStmt:        q.deleteQueueEntriesOfJobStmt,
 		deleteQueueEntryStmt:               q.deleteQueueEntryStmt,
 		deleteServerStateStmt:              q.deleteServerStateStmt,
 		destroyJobStmt:                     q.destroyJobStmt,

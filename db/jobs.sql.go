@@ -59,15 +59,6 @@ func (q *Queries) CountAnswerableDestroyed(ctx context.Context) (int64, error) {
 	return count, err
 }
 
-const deleteQueueEntriesOfJob = `-- name: DeleteQueueEntriesOfJob :exec
-DELETE FROM job_queue WHERE job_id = ?
-`
-
-func (q *Queries) DeleteQueueEntriesOfJob(ctx context.Context, jobID int64) error {
-	_, err := q.exec(ctx, q.deleteQueueEntriesOfJobStmt, deleteQueueEntriesOfJob, jobID)
-	return err
-}
-
 const deleteQueueEntry = `-- name: DeleteQueueEntry :exec
 DELETE FROM job_queue WHERE machine_id = ? AND job_id = ?
 `

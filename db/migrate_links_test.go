@@ -30,7 +30,7 @@ func TestBMPOpLinksMigrationKeepsOperations(t *testing.T) {
 	exec(`INSERT INTO bmps (id, machine_id, cabinet, frame, address) VALUES (1, 1, 0, 0, '10.0.0.1')`)
 	exec(`INSERT INTO boards (id, machine_id, x, y, z, bmp_id) VALUES (1, 1, 0, 0, 0, 1)`)
 	exec(`INSERT INTO jobs (id, owner, args, kwargs, request, state, created_at) VALUES (1, 'o', '[]', '{}', '{}', 2, 0)`)
-	if _, err := m.Down(ctx); err != nil { // to version 2: one row per link
+	if _, err := m.DownTo(ctx, 2); err != nil { // to version 2: one row per link
 		t.Fatal(err)
 	}
 	exec(`INSERT INTO bmp_ops (id, bmp_id, board_id, job_id, op, link, created_at, done_at, outcome)
@@ -43,7 +43,7 @@ func TestBMPOpLinksMigrationKeepsOperations(t *testing.T) {
 		t.Fatalf("after up: %q", got)
 	}
 	exec(`INSERT INTO bmp_ops (bmp_id, board_id, op, links, created_at) VALUES (1, 1, 'link_off', 41, 3)`) // east, west, south
-	if _, err := m.Down(ctx); err != nil {
+	if _, err := m.DownTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"5 power_on <nil> done", "6 link_off 3 open", "10 link_off 0 open", "11 link_off 3 open", "12 link_off 5 open"}

@@ -93,8 +93,8 @@ func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) 
 
 const insertOps = `-- name: InsertOps :execresult
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?1, ?2,
-       json_extract(value, '$[2]'), ?3
+SELECT (value >> 32) & 16777215, value & 4294967295, ?1, ?2,
+       nullif((value >> 56) & 63, 0), ?3
 FROM json_each(?4)
 ORDER BY key
 `
@@ -106,9 +106,10 @@ type InsertOpsParams struct {
 	Items     interface{}
 }
 
-// One operation per item of a JSON array of [bmp_id, board_id, links mask
-// or null], in array order: the rows get consecutive ids, the last one the
-// result's last insert id.
+// One operation per item of a JSON array of integers, in array order: the
+// rows get consecutive ids, the last one the result's last insert id. An
+// item packs the board id (bits 0-31), the BMP id (bits 32-55) and, for a
+// link operation, the links mask (bits 56-61; 0 = none) (service.packOp).
 func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
 	return q.exec(ctx, q.insertOpsStmt, insertOps,
 		arg.JobID,

@@ -129,6 +129,7 @@ type serviceCollector struct {
 	svc *service.Service
 
 	jobs, boards, powered, queue, pendingOps, emergency *prometheus.Desc
+	writeCalls, writeTransactions                       *prometheus.Desc
 
 	mu        sync.Mutex // serialises scrapes: the watermark moves once per observation
 	allocWait prometheus.Histogram
@@ -145,6 +146,9 @@ func newServiceCollector(svc *service.Service) *serviceCollector {
 		queue:      prometheus.NewDesc("spalloc_queue_length", "Jobs queued on each machine (a job may be queued on several).", []string{"machine"}, nil),
 		pendingOps: prometheus.NewDesc("spalloc_bmp_pending_operations", "BMP operations requested and not yet completed.", nil, nil),
 		emergency:  prometheus.NewDesc("spalloc_emergency_stop", "1 while an emergency stop is in force.", nil, nil),
+		writeCalls: prometheus.NewDesc("spalloc_write_calls_total", "Service calls that changed (or tried to change) state.", nil, nil),
+		writeTransactions: prometheus.NewDesc("spalloc_write_transactions_total",
+			"Write transactions committed; concurrent calls share one (group commit).", nil, nil),
 		allocWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "spalloc_allocation_wait_seconds", Help: "Time from a job being queued to boards being allocated to it.",
 			Buckets: []float64{.01, .1, .5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
@@ -167,6 +171,8 @@ func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queue
 	ch <- c.pendingOps
 	ch <- c.emergency
+	ch <- c.writeCalls
+	ch <- c.writeTransactions
 	c.allocWait.Describe(ch)
 }
 
@@ -206,6 +212,8 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 		stop = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.emergency, prometheus.GaugeValue, stop)
+	ch <- prometheus.MustNewConstMetric(c.writeCalls, prometheus.CounterValue, float64(stats.WriteCalls))
+	ch <- prometheus.MustNewConstMetric(c.writeTransactions, prometheus.CounterValue, float64(stats.WriteTransactions))
 }
 
 // feedAllocWaits observes the allocations recorded since the previous

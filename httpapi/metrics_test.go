@@ -133,6 +133,10 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 	if len(carol.PendingOps) == 0 {
 		t.Errorf("carol's job has no pending operations; the pending gauge was not exercised")
 	}
+	calls, commits := value(fams, "spalloc_write_calls_total"), value(fams, "spalloc_write_transactions_total")
+	if commits == 0 || calls < commits {
+		t.Errorf("spalloc_write_calls_total %v, spalloc_write_transactions_total %v: want some, no more transactions than calls", calls, commits)
+	}
 	hist := func(name string, labels ...string) *dto.Histogram {
 		m := metric(fams, name, labels...)
 		if m == nil || m.Histogram == nil {

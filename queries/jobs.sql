@@ -60,5 +60,3 @@ INSERT INTO job_queue (machine_id, job_id) VALUES (?, ?);
 -- name: DeleteQueueEntry :exec
 DELETE FROM job_queue WHERE machine_id = ? AND job_id = ?;
 
--- name: DeleteQueueEntriesOfJob :exec
-DELETE FROM job_queue WHERE job_id = ?;

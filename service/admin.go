@@ -355,7 +355,8 @@ var boardStates = []string{BoardFree, BoardJob, BoardWaiting, BoardPowering, Boa
 // Stats returns the gauges of /metrics.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{JobsByState: map[JobState]int{}, BoardsByState: map[string]map[string]int{},
-		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: s.mirror.isStopped()}
+		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: s.mirror.isStopped(),
+		WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load()}
 	rows, err := s.rq.AdminJobsByState(ctx)
 	if err != nil {
 		return st, s.internal("count jobs", err)

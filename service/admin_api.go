@@ -174,4 +174,10 @@ type Stats struct {
 	QueueByMachine map[string]int
 	PendingBMPOps  int
 	EmergencyStop  bool
+
+	// Since start: calls that changed (or tried to change) state, and the
+	// transactions that committed them; concurrent calls share one
+	// transaction (group commit), so under load there are fewer of these.
+	WriteCalls        uint64
+	WriteTransactions uint64
 }

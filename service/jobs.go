@@ -168,9 +168,7 @@ func (t *tx) queueOrCancel(j *jobState, reason string) error {
 		return t.destroy(j.id, &final, "no machine can hold it")
 	}
 	for _, m := range ms {
-		if err := t.enqueue(m, j.id); err != nil {
-			return err
-		}
+		t.enqueue(m, j.id)
 	}
 	return nil
 }

@@ -62,27 +62,18 @@ func (t *tx) candidates(j *jobState) []*machineState {
 }
 
 // enqueue puts a job in a machine's queue at its place (job id order).
-func (t *tx) enqueue(m *machineState, id int64) error {
-	if err := t.q.InsertQueueEntry(t.ctx, db.InsertQueueEntryParams{MachineID: m.id, JobID: id}); err != nil {
-		return t.dbErr("queue job", err)
-	}
+// Queues change in memory only; flushQueues writes their net change when
+// the transaction ends, so that a job queued and allocated at once writes
+// no queue row.
+func (t *tx) enqueue(m *machineState, id int64) {
 	mm := t.editQueue(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); !found {
 		mm.queue = slices.Insert(mm.queue, i, id)
 	}
-	return nil
 }
 
 // dequeue removes a job from one machine's queue.
-func (t *tx) dequeue(m *machineState, id int64) error {
-	if err := t.q.DeleteQueueEntry(t.ctx, db.DeleteQueueEntryParams{MachineID: m.id, JobID: id}); err != nil {
-		return t.dbErr("unqueue job", err)
-	}
-	t.dropFromQueue(m, id)
-	return nil
-}
-
-func (t *tx) dropFromQueue(m *machineState, id int64) {
+func (t *tx) dequeue(m *machineState, id int64) {
 	mm := t.editQueue(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); found {
 		mm.queue = slices.Delete(mm.queue, i, i+1)
@@ -90,24 +81,64 @@ func (t *tx) dropFromQueue(m *machineState, id int64) {
 }
 
 // dequeueAll removes a job from every queue.
-func (t *tx) dequeueAll(id int64) error {
-	if err := t.q.DeleteQueueEntriesOfJob(t.ctx, id); err != nil {
-		return t.dbErr("unqueue job", err)
-	}
+func (t *tx) dequeueAll(id int64) {
 	for _, m := range t.machinesInOrder() {
 		if m.queued(id) {
-			t.dropFromQueue(m, id)
+			t.dequeue(m, id)
+		}
+	}
+}
+
+// flushQueues writes to job_queue how the transaction changed the queues:
+// the difference between each edited queue and the committed one.
+func (t *tx) flushQueues() error {
+	for id, parts := range t.owned {
+		if parts&ownQueue == 0 {
+			continue
+		}
+		var before []int64
+		if m := t.s.mirror.byID[id]; m != nil {
+			before = m.queue
+		}
+		added, removed := sortedDiff(before, t.machines[id].queue)
+		for _, job := range added {
+			if err := t.q.InsertQueueEntry(t.ctx, db.InsertQueueEntryParams{MachineID: id, JobID: job}); err != nil {
+				return t.dbErr("queue job", err)
+			}
+		}
+		for _, job := range removed {
+			if err := t.q.DeleteQueueEntry(t.ctx, db.DeleteQueueEntryParams{MachineID: id, JobID: job}); err != nil {
+				return t.dbErr("unqueue job", err)
+			}
 		}
 	}
 	return nil
 }
 
+// sortedDiff lists what is only in after and what is only in before (both
+// ascending).
+func sortedDiff(before, after []int64) (added, removed []int64) {
+	i, j := 0, 0
+	for i < len(before) || j < len(after) {
+		switch {
+		case j == len(after) || (i < len(before) && before[i] < after[j]):
+			removed = append(removed, before[i])
+			i++
+		case i == len(before) || after[j] < before[i]:
+			added = append(added, after[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return added, removed
+}
+
 // allocate gives a queued job the boards of a placement on machine m and
 // asks for them to be powered on with the periphery links disabled.
 func (t *tx) allocate(id int64, m *machineState, a allocator.Allocation) error {
-	if err := t.dequeueAll(id); err != nil {
-		return err
-	}
+	t.dequeueAll(id)
 	j, mm := t.editJob(id), t.editMachine(m.id)
 	if err := t.recordAllocation(j, mm, a); err != nil {
 		return err
@@ -316,13 +347,9 @@ func (t *tx) destroy(id int64, reason *string, why string) error {
 	if j == nil {
 		return nil
 	}
-	var err error
 	if j.state == StateQueued {
-		err = t.dequeueAll(id)
-	} else {
-		err = t.releaseBoards(j)
-	}
-	if err != nil {
+		t.dequeueAll(id)
+	} else if err := t.releaseBoards(j); err != nil {
 		return err
 	}
 	if err := t.q.DestroyJob(t.ctx, db.DestroyJobParams{DestroyReason: reason, DestroyedAt: &t.at, ID: id}); err != nil {

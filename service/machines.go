@@ -345,9 +345,7 @@ func (t *tx) retireMachine(om *machineState) error {
 	}
 	m := t.edit(om.id, 0)
 	for _, id := range slices.Clone(m.queue) {
-		if err := t.dequeue(m, id); err != nil {
-			return err
-		}
+		t.dequeue(m, id)
 	}
 	if err := t.q.RetireMachine(t.ctx, db.RetireMachineParams{RetiredAt: &t.at, ID: m.id}); err != nil {
 		return t.dbErr("retire machine", err)
@@ -493,15 +491,11 @@ func (t *tx) requeueOn(j *jobState) error {
 	}
 	for _, m := range t.machinesInOrder() {
 		wanted := slices.ContainsFunc(want, func(w *machineState) bool { return w.id == m.id })
-		var err error
 		switch {
 		case wanted && !m.queued(j.id):
-			err = t.enqueue(m, j.id)
+			t.enqueue(m, j.id)
 		case !wanted && m.queued(j.id):
-			err = t.dequeue(m, j.id)
-		}
-		if err != nil {
-			return err
+			t.dequeue(m, j.id)
 		}
 	}
 	return nil

@@ -186,9 +186,7 @@ func (t *tx) queueOnReturn(m *machineState) error {
 		if j.state != StateQueued || m.queued(id) || !selects(j.req, m) || !m.model.Feasible(j.areq) {
 			continue
 		}
-		if err := t.enqueue(m, id); err != nil {
-			return err
-		}
+		t.enqueue(m, id)
 	}
 	return nil
 }

@@ -45,9 +45,13 @@ type Service struct {
 	clock Clock
 	log   *slog.Logger
 
-	wmu        sync.Mutex  // the writer: one transaction at a time
-	closed     atomic.Bool // set under wmu
-	answerable int64       // destroyed jobs not forgotten; guarded by wmu
+	wmu        sync.Mutex    // the writer: one transaction at a time
+	queueMu    sync.Mutex    // guards queued
+	queued     []*writeCall  // calls of write waiting for the writer (group commit)
+	writes     atomic.Uint64 // calls of write done (Stats)
+	commits    atomic.Uint64 // write transactions committed (Stats)
+	closed     atomic.Bool   // set under wmu
+	answerable int64         // destroyed jobs not forgotten; guarded by wmu
 	settings   atomic.Pointer[settings]
 
 	mirror  *mirror

@@ -50,19 +50,81 @@ type logEntry struct {
 // write runs fn as one transaction. Once started, a transaction runs to its
 // end whatever happens to ctx, so that a client hanging up never leaves half
 // an operation (transactions are short: no I/O but the database).
+//
+// Group commit: calls that arrive while another transaction holds the
+// writer are queued, and the next holder runs all queued calls in one
+// transaction, one after another, each as if alone (each ends with its own
+// queue service and retention). One commit then serves many callers, which
+// is what bounds job churn. No caller returns before its change has
+// committed. If any call of a group fails, the group is rolled back and
+// every call runs again in a transaction of its own, so that one failure
+// never undoes another caller's change.
 func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
+	call := &writeCall{fn: fn}
+	s.queueMu.Lock()
+	s.queued = append(s.queued, call)
+	s.queueMu.Unlock()
+
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	defer s.writes.Add(1)
+	if call.ran {
+		return call.err // a previous holder ran it in its group
+	}
+	s.queueMu.Lock()
+	group := s.queued
+	s.queued = nil
+	s.queueMu.Unlock()
+	s.runGroup(context.WithoutCancel(ctx), group)
+	return call.err
+}
+
+// writeCall is one call of write waiting for (or done by) a group.
+type writeCall struct {
+	fn  func(t *tx) error
+	err error
+	ran bool // set under wmu
+}
+
+// runGroup runs a group of calls (the caller holds wmu).
+func (s *Service) runGroup(ctx context.Context, group []*writeCall) {
+	if len(group) > 1 {
+		err := s.commit(ctx, func(t *tx) error {
+			for _, c := range group {
+				if err := s.runTx(t, c.fn); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil || errors.Is(err, errShuttingDown) {
+			for _, c := range group {
+				c.err, c.ran = err, true
+			}
+			return
+		}
+	}
+	for _, c := range group {
+		c.err, c.ran = s.commit(ctx, func(t *tx) error { return s.runTx(t, c.fn) }), true
+	}
+}
+
+// commit runs fn in one transaction and publishes what it changed (the
+// caller holds wmu).
+func (s *Service) commit(ctx context.Context, fn func(t *tx) error) error {
 	if s.closed.Load() {
 		return errShuttingDown
 	}
-	ctx = context.WithoutCancel(ctx)
 	sqlTx, err := s.db.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return s.internal("begin transaction", err)
 	}
 	t := s.newTx(ctx, sqlTx)
-	if err := s.runTx(t, fn); err != nil {
+	err = fn(t)
+	if err == nil {
+		err = t.flushQueues()
+	}
+	if err != nil {
 		_ = sqlTx.Rollback()
 		t.rollBack()
 		return err
@@ -71,6 +133,7 @@ func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 		t.rollBack()
 		return s.internal("commit", err)
 	}
+	s.commits.Add(1)
 	s.publish(t)
 	return nil
 }
