@@ -193,10 +193,13 @@ func TestWorkloadsAgainstServer(t *testing.T) {
 			t.Fatalf("jobs left: %+v %v", jobs, err)
 		}
 	}
+	var loops []*loop // of the last run
 	run := func(t *testing.T, n int, newSession sessionFunc, stopAfter time.Duration) *recorder {
 		t.Helper()
 		clk := newClock()
-		loops, recs, err := connect(cfg, n, clk, newSession)
+		var recs []*recorder
+		var err error
+		loops, recs, err = connect(cfg, n, clk, newSession)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,6 +247,21 @@ func TestWorkloadsAgainstServer(t *testing.T) {
 		if rec.hist[cmdGetJobState].n == 0 || rec.hist[cmdKeepalive].n == 0 {
 			t.Fatalf("get_job_state %d, job_keepalive %d answered", rec.hist[cmdGetJobState].n, rec.hist[cmdKeepalive].n)
 		}
+		// Every connection was served, and the counts add up to what
+		// the report calls all requests.
+		mm := perConn(loops)
+		if mm == nil || mm[0] == 0 || mm[1] < mm[0] {
+			t.Fatalf("requests per connection (fewest, most): %v", mm)
+		}
+		var sum int64
+		for _, l := range loops {
+			for _, c := range l.conns {
+				sum += c.sess.(*pollSession).completed
+			}
+		}
+		if want := int64(rec.hist[cmdGetJobState].n + rec.hist[cmdKeepalive].n); sum != want {
+			t.Fatalf("connections completed %d requests, the recorder %d", sum, want)
+		}
 		if err := svc.DestroyJob(ctx, id, nil, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -261,6 +279,13 @@ func TestWorkloadsAgainstServer(t *testing.T) {
 			t.Fatalf("only %d requests answered", total)
 		}
 		noJobsLeft(t)
+	})
+	t.Run("machine CPU", func(t *testing.T) {
+		// The machine has been busy since boot: zero means /proc/stat
+		// was not understood.
+		if m := machineCPU(); m.busy <= 0 || m.steal < 0 {
+			t.Fatalf("machine CPU times %+v", m)
+		}
 	})
 	t.Run("summary", func(t *testing.T) {
 		rec := &recorder{to: time.Hour}

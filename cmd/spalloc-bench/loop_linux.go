@@ -160,7 +160,6 @@ func (l *loop) run(stopAt, drainBy time.Duration) error {
 		if err != nil {
 			return fmt.Errorf("epoll_wait: %w", err)
 		}
-		now = l.clock.now()
 		for i := range n {
 			ev := events[i]
 			c := l.conns[int(ev.Fd)]
@@ -173,7 +172,7 @@ func (l *loop) run(stopAt, drainBy time.Duration) error {
 				}
 			}
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-				if err := l.readable(c, now); err != nil {
+				if err := l.readable(c); err != nil {
 					return err
 				}
 			}
@@ -191,9 +190,13 @@ func (l *loop) allDone() bool {
 }
 
 // readable reads what has arrived, hands every complete line to the
-// session and sends what the session asks for in one write.
-func (l *loop) readable(c *econn, now time.Duration) error {
+// session and sends what the session asks for in one write. The clock is
+// read after each read, not once per epoll_wait: a reply's latency ends
+// when it is read and the next request's starts just before its write,
+// wherever the connection stands in a batch of ready events.
+func (l *loop) readable(c *econn) error {
 	n, err := rawRead(c.fd, l.rbuf)
+	now := l.clock.now()
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return nil
 	}

@@ -324,6 +324,25 @@ func drive(ctx context.Context, loops []*loop, recs []*recorder, p runPlan) (*re
 	return all, errors.Join(errs...)
 }
 
+// perConn returns the fewest and most requests one polling connection
+// completed in the measuring window; nil for other workloads.
+func perConn(loops []*loop) *[2]int64 {
+	var mm *[2]int64
+	for _, l := range loops {
+		for _, c := range l.conns {
+			ps, ok := c.sess.(*pollSession)
+			if !ok {
+				return nil
+			}
+			if mm == nil {
+				mm = &[2]int64{ps.completed, ps.completed}
+			}
+			mm[0], mm[1] = min(mm[0], ps.completed), max(mm[1], ps.completed)
+		}
+	}
+	return mm
+}
+
 // measure runs n connections for warmup+duration and summarises the
 // measured part.
 func measure(ctx context.Context, cfg config, n int, newSession sessionFunc) (result, error) {
@@ -350,6 +369,8 @@ func measure(ctx context.Context, cfg config, n int, newSession sessionFunc) (re
 	}
 	res := summarize(cfg, n, rec)
 	res.ClientCPU = cpu.client
+	res.MachineCPU, res.StealCPU = cpu.machine, cpu.steal
+	res.PerConn = perConn(loops)
 	if cfg.pid > 0 {
 		res.ServerCPU = &cpu.server
 	}

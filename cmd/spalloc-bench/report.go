@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,17 +21,27 @@ import (
 
 // result is one measurement (one connection count).
 type result struct {
-	Workload  string      `json:"workload"`
-	Conns     int         `json:"conns"`
-	Pipeline  int         `json:"pipeline"`
-	Seconds   float64     `json:"seconds"`
-	Requests  int64       `json:"requests"`
-	Rate      float64     `json:"requests_per_s"`
-	Errors    int64       `json:"errors"`
-	Cycles    int64       `json:"cycles,omitempty"`
-	CycleRate float64     `json:"cycles_per_s,omitempty"`
-	ClientCPU float64     `json:"client_cpu_percent"`
-	ServerCPU *float64    `json:"server_cpu_percent,omitempty"`
+	Workload  string   `json:"workload"`
+	Conns     int      `json:"conns"`
+	Pipeline  int      `json:"pipeline"`
+	Seconds   float64  `json:"seconds"`
+	Requests  int64    `json:"requests"`
+	Rate      float64  `json:"requests_per_s"`
+	Errors    int64    `json:"errors"`
+	Cycles    int64    `json:"cycles,omitempty"`
+	CycleRate float64  `json:"cycles_per_s,omitempty"`
+	ClientCPU float64  `json:"client_cpu_percent"`
+	ServerCPU *float64 `json:"server_cpu_percent,omitempty"`
+	// MachineCPU is the busy time of every CPU of the machine (100 per
+	// core), StealCPU the time the hypervisor took: whatever the tool and
+	// the server do not account for was somebody else's, and disturbs the
+	// figures.
+	MachineCPU float64 `json:"machine_cpu_percent"`
+	StealCPU   float64 `json:"steal_cpu_percent"`
+	// PerConn is the fewest and most requests one connection completed
+	// (polling workloads): far apart means the server serves its
+	// connections unfairly.
+	PerConn   *[2]int64   `json:"per_connection_min_max,omitempty"`
 	Commands  []cmdResult `json:"commands"`
 	LastError string      `json:"last_error,omitempty"`
 }
@@ -77,20 +88,43 @@ func summarize(cfg config, n int, rec *recorder) result {
 
 // cpuWindow is the CPU time used in the measuring window, in per cent of
 // one core.
-type cpuWindow struct{ client, server float64 }
+type cpuWindow struct{ client, server, machine, steal float64 }
 
 func (w *cpuWindow) sample(ctx context.Context, clk *clock, from, to time.Duration, pid int) {
 	if !sleepUntil(ctx, clk, from) {
 		return
 	}
-	c0, s0 := selfCPU(), procCPU(pid)
+	c0, s0, m0 := selfCPU(), procCPU(pid), machineCPU()
 	if !sleepUntil(ctx, clk, to) {
 		return
 	}
-	c1, s1 := selfCPU(), procCPU(pid)
+	c1, s1, m1 := selfCPU(), procCPU(pid), machineCPU()
 	secs := (to - from).Seconds()
 	w.client = 100 * (c1 - c0).Seconds() / secs
 	w.server = 100 * (s1 - s0).Seconds() / secs
+	w.machine = 100 * (m1.busy - m0.busy).Seconds() / secs
+	w.steal = 100 * (m1.steal - m0.steal).Seconds() / secs
+}
+
+type machineTimes struct{ busy, steal time.Duration }
+
+// machineCPU reads the busy (user, nice, system, irq, softirq) and stolen
+// time of all CPUs from /proc/stat (100 ticks/s).
+func machineCPU() machineTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineTimes{}
+	}
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(n) * 10 * time.Millisecond
+	}
+	return machineTimes{busy: tick(1) + tick(2) + tick(3) + tick(6) + tick(7), steal: tick(8)}
 }
 
 func sleepUntil(ctx context.Context, clk *clock, t time.Duration) bool {
@@ -148,7 +182,7 @@ func newReporter(cfg config) *reporter {
 	if cfg.csvOut {
 		r.csv = csv.NewWriter(os.Stdout)
 		_ = r.csv.Write([]string{"workload", "conns", "pipeline", "command", "count", "per_s",
-			"p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "client_cpu_percent", "server_cpu_percent"})
+			"p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "client_cpu_percent", "server_cpu_percent", "machine_cpu_percent", "steal_cpu_percent"})
 	}
 	return r
 }
@@ -174,7 +208,8 @@ func (r *reporter) result(res result) {
 		row := func(cmd string, count int64, rate, p50, p90, p99, max float64, errs int64) {
 			_ = r.csv.Write([]string{res.Workload, strconv.Itoa(res.Conns), strconv.Itoa(res.Pipeline), cmd,
 				strconv.FormatInt(count, 10), fmt.Sprintf("%.1f", rate), f3(p50), f3(p90), f3(p99), f3(max),
-				strconv.FormatInt(errs, 10), fmt.Sprintf("%.0f", res.ClientCPU), server})
+				strconv.FormatInt(errs, 10), fmt.Sprintf("%.0f", res.ClientCPU), server,
+				fmt.Sprintf("%.0f", res.MachineCPU), fmt.Sprintf("%.0f", res.StealCPU)})
 		}
 		none := math.NaN() // latencies are per command
 		row("all", res.Requests, res.Rate, none, none, none, none, res.Errors)
@@ -187,10 +222,17 @@ func (r *reporter) result(res result) {
 		if res.ServerCPU != nil {
 			cpu += fmt.Sprintf(", server CPU %.0f%%", *res.ServerCPU)
 		}
+		cpu += fmt.Sprintf(", whole machine %.0f%% of %d%%", res.MachineCPU, 100*runtime.NumCPU())
+		if res.StealCPU >= 1 {
+			cpu += fmt.Sprintf(", stolen %.0f%%", res.StealCPU)
+		}
 		fmt.Printf("%6d  %-14s %10d %10.0f %39s %7d   (%s)\n", res.Conns, "all requests", res.Requests, res.Rate, "", res.Errors, cpu)
 		for _, c := range res.Commands {
 			fmt.Printf("%6s  %-14s %10d %10.0f %8.3fms %7.3fms %7.3fms %7.3fms %7d\n", "", c.Command, c.Count, c.Rate,
 				c.P50, c.P90, c.P99, c.Max, c.Errors)
+		}
+		if res.PerConn != nil {
+			fmt.Printf("%6s  requests per connection: fewest %d, most %d\n", "", res.PerConn[0], res.PerConn[1])
 		}
 		if res.LastError != "" {
 			fmt.Printf("%6s  last exception: %s\n", "", res.LastError)

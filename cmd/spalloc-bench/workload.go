@@ -216,6 +216,9 @@ type pollSession struct {
 	next    int
 	out     ring
 	stopped bool
+	// completed counts the replies to requests sent in the measuring
+	// window.
+	completed int64
 }
 
 func (s *pollSession) send(out []byte, now time.Duration) []byte {
@@ -233,9 +236,12 @@ func (s *pollSession) begin(now time.Duration, out []byte) []byte {
 }
 
 func (s *pollSession) line(l []byte, now time.Duration, out []byte) ([]byte, error) {
-	_, kind, _, err := reply(s.rec, &s.out, l, now)
+	req, kind, _, err := reply(s.rec, &s.out, l, now)
 	if err != nil || kind == lineNotification {
 		return out, err
+	}
+	if s.rec.inWindow(req.t0) {
+		s.completed++
 	}
 	if !s.stopped {
 		out = s.send(out, now)
