@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/spalloc/spallocd/internal/gctune"
 	"io"
 	"os"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 )
 
 func main() {
+	gctune.Apply()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
