@@ -96,3 +96,108 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Clients and BMP workers changing state at once, some of their calls
+// failing: every answered change is there after a restart, and the database
+// and memory agree throughout.
+func TestConcurrentChangesStayConsistent(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 3, 3)))
+	const clients, rounds = 6, 40
+	var mu sync.Mutex
+	created := map[int64]bool{} // answered creations
+	destroyed := map[int64]bool{}
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			var mine []int64
+			for r := range rounds {
+				switch (c + r) % 5 {
+				case 0, 1:
+					id, err := e.CreateJob(e.ctx, request(nb(1+r%3)))
+					if err != nil {
+						t.Errorf("create: %v", err)
+						return
+					}
+					mine = append(mine, id)
+					mu.Lock()
+					created[id] = true
+					mu.Unlock()
+				case 2:
+					if len(mine) > 0 {
+						id := mine[0]
+						mine = mine[1:]
+						if err := e.DestroyJob(e.ctx, id, nil, ""); err != nil {
+							t.Errorf("destroy %d: %v", id, err)
+							return
+						}
+						mu.Lock()
+						destroyed[id] = true
+						mu.Unlock()
+					}
+				case 3:
+					if len(mine) > 0 {
+						_ = e.PowerOffJob(e.ctx, mine[len(mine)-1], "") // may be queued still
+					}
+				case 4: // a call that fails inside its transaction
+					err := e.TakeBoardOutOfService(e.ctx, "no-such-machine", geometry.Board{}, "test", false)
+					if service.KindOf(err) != service.KindNotFound {
+						t.Errorf("take out of service on no machine: %v", err)
+						return
+					}
+				}
+			}
+		})
+	}
+	for range 2 { // BMP workers
+		wg.Go(func() {
+			for range clients * rounds / 2 {
+				ops, err := e.ClaimAllBMPOps(e.ctx, bmpIDs(t, e))
+				if err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				res := make([]service.OpResult, len(ops))
+				for i, op := range ops {
+					res[i] = service.OpResult{OpID: op.ID}
+				}
+				if err := e.CompleteBMPOps(e.ctx, res); err != nil {
+					t.Errorf("complete: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if st, err := e.Stats(e.ctx); err == nil {
+		t.Logf("%d write calls in %d transactions", st.WriteCalls, st.WriteTransactions)
+	}
+	e.consistent()
+	e.finish()
+	e.Restart(t)
+	e.consistent()
+	for id := range created {
+		st := e.state(id)
+		if destroyed[id] && st != service.StateDestroyed {
+			t.Errorf("job %d was destroyed; after a restart it is %v", id, st)
+		}
+		if st == service.StateUnknown {
+			t.Errorf("job %d was created; after a restart it is unknown", id)
+		}
+	}
+}
+
+func bmpIDs(t *testing.T, e *env) []int64 {
+	t.Helper()
+	eps, err := e.BMPs(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(eps))
+	for i, ep := range eps {
+		ids[i] = ep.ID
+	}
+	return ids
+}
