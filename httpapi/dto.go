@@ -141,25 +141,26 @@ type connectionJSON struct {
 }
 
 type pendingOpJSON struct {
-	ID        int64          `json:"id"`
-	Machine   string         `json:"machine"`
-	Cabinet   int            `json:"cabinet"`
-	Frame     int            `json:"frame"`
-	Board     xyz            `json:"board"`
-	BoardNum  int            `json:"board_num"`
-	JobID     *int64         `json:"job_id"`
-	Op        service.OpKind `json:"op"`
-	Link      *geometry.Link `json:"link"`
-	CreatedAt float64        `json:"created_at"`
-	ClaimedAt *float64       `json:"claimed_at"`
-	Attempts  int            `json:"attempts"`
-	LastError *string        `json:"last_error"`
+	ID        int64           `json:"id"`
+	Machine   string          `json:"machine"`
+	Cabinet   int             `json:"cabinet"`
+	Frame     int             `json:"frame"`
+	Board     xyz             `json:"board"`
+	BoardNum  int             `json:"board_num"`
+	JobID     *int64          `json:"job_id"`
+	Op        service.OpKind  `json:"op"`
+	Link      *geometry.Link  `json:"link"`  // link operations: the first of links
+	Links     []geometry.Link `json:"links"` // link operations: every link switched, else null
+	CreatedAt float64         `json:"created_at"`
+	ClaimedAt *float64        `json:"claimed_at"`
+	Attempts  int             `json:"attempts"`
+	LastError *string         `json:"last_error"`
 }
 
 func toPendingOpJSON(p service.PendingOp) pendingOpJSON {
 	return pendingOpJSON{
 		ID: p.ID, Machine: p.Machine, Cabinet: p.Cabinet, Frame: p.Frame, Board: toXYZ(p.Board),
-		BoardNum: p.BoardNum, JobID: p.JobID, Op: p.Kind, Link: p.Link, CreatedAt: p.CreatedAt,
+		BoardNum: p.BoardNum, JobID: p.JobID, Op: p.Kind, Link: p.Link, Links: p.Links, CreatedAt: p.CreatedAt,
 		ClaimedAt: p.ClaimedAt, Attempts: p.Attempts, LastError: p.LastError,
 	}
 }

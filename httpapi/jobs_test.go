@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,14 @@ func TestJobLifeCycleAsSeenByOperator(t *testing.T) {
 	e.getJSON("/api/v1/operations", &ops)
 	if len(ops) != len(j.PendingOps) {
 		t.Errorf("%d pending operations listed, the job has %d", len(ops), len(j.PendingOps))
+	}
+	for _, op := range ops { // one board alone: all six links switched off at once
+		if op.Op == service.OpLinkOff && (len(op.Links) != 6 || op.Link == nil || *op.Link != op.Links[0]) {
+			t.Errorf("link operation %+v, want every link listed with the first as link", op)
+		}
+	}
+	if !slices.ContainsFunc(ops, func(op pendingOpJSON) bool { return op.Op == service.OpLinkOff }) {
+		t.Errorf("no link operation among %+v", ops)
 	}
 	pos := j.Boards[0]
 	if b := e.boardOf("spin", pos); b.State != "job" || b.JobID == nil || *b.JobID != id || b.PendingOps == 0 {

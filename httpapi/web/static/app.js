@@ -393,7 +393,7 @@
     const ops = j.pending_ops || [];
     replace(document.getElementById('job-ops'), ops.length
       ? ops.map((o) => el('tr', {},
-        el('td', { text: o.op + (o.link ? ` ${o.link}` : '') }), el('td', { text: xyz(o.board) }),
+        el('td', { text: o.op + (o.links ? ` ${o.links.join(', ')}` : '') }), el('td', { text: xyz(o.board) }),
         el('td', { text: duration(now() - o.created_at) }), el('td', { text: String(o.attempts) }),
         el('td', { text: o.last_error || '' })))
       : el('tr', { class: 'empty' }, el('td', { colspan: 5, text: 'none' })));
