@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -186,7 +187,7 @@ func heldIntegral(outcomes []Outcome, ms *Machines, first, last int64) (int64, i
 	// in the same instant is held by one job at a time.
 	slices.SortStableFunc(changes, func(a, b change) int {
 		if a.at != b.at {
-			return cmpInt64(a.at, b.at)
+			return cmp.Compare(a.at, b.at)
 		}
 		return a.delta - b.delta
 	})
@@ -229,14 +230,4 @@ func triadWorkingBoards(ms *Machines) map[TriadKey]int {
 		}
 	}
 	return out
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -56,7 +57,7 @@ func BuildTimeSeries(res *Result) TimeSeries {
 	}
 	slices.SortStableFunc(ch, func(a, b change) int {
 		if a.at != b.at {
-			return cmpInt64(a.at, b.at)
+			return cmp.Compare(a.at, b.at)
 		}
 		return a.order - b.order
 	})

@@ -3,6 +3,7 @@ package service
 // The v1 protocol's job operations.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -276,7 +277,7 @@ func (s *Service) ListJobs(ctx context.Context) ([]JobSummary, error) {
 		names[m.id] = m.name
 	}
 	s.mirror.mu.RUnlock()
-	slices.SortFunc(jobs, func(a, b *jobState) int { return cmpInt64(a.id, b.id) })
+	slices.SortFunc(jobs, func(a, b *jobState) int { return cmp.Compare(a.id, b.id) })
 	out := make([]JobSummary, len(jobs))
 	for i, j := range jobs {
 		out[i] = summary(j, names)
@@ -297,16 +298,6 @@ func summary(j *jobState, names map[int64]string) JobSummary {
 		sum.Boards = slices.Clone(j.boards)
 	}
 	return sum
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ---- changes ----
