@@ -201,3 +201,32 @@ func bmpIDs(t *testing.T, e *env) []int64 {
 	}
 	return ids
 }
+
+// A call that panics (a bug) fails alone with an internal error: the calls
+// grouped with it still commit, and the writer goes on working.
+func TestAPanickingCallFailsAlone(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 2, 2)), testutil.WithLogger(discardLogger()))
+	release := e.HoldWriter()
+	var wg sync.WaitGroup
+	var ids [3]int64
+	var errs [3]error
+	var panicErr error
+	for i := range ids {
+		wg.Go(func() { ids[i], errs[i] = e.CreateJob(e.ctx, request(one())) })
+	}
+	wg.Go(func() { panicErr = e.WriteCall(e.ctx, func() { panic("a bug") }) })
+	waitFor(t, func() bool { return e.QueuedWrites() == 4 })
+	release()
+	wg.Wait()
+	if service.KindOf(panicErr) != service.KindInternal {
+		t.Fatalf("the panicking call returned %v, want an internal error", panicErr)
+	}
+	for i, id := range ids {
+		if errs[i] != nil {
+			t.Fatalf("create grouped with a panic: %v", errs[i])
+		}
+		e.wantState(id, service.StatePower)
+	}
+	e.wantState(e.create(one()), service.StatePower) // the writer still works
+	e.consistent()
+}

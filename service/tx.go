@@ -10,6 +10,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -120,11 +122,7 @@ func (s *Service) commit(ctx context.Context, fn func(t *tx) error) error {
 		return s.internal("begin transaction", err)
 	}
 	t := s.newTx(ctx, sqlTx)
-	err = fn(t)
-	if err == nil {
-		err = t.flushQueues()
-	}
-	if err != nil {
+	if err := s.runGuarded(t, fn); err != nil {
 		_ = sqlTx.Rollback()
 		t.rollBack()
 		return err
@@ -136,6 +134,23 @@ func (s *Service) commit(ctx context.Context, fn func(t *tx) error) error {
 	s.commits.Add(1)
 	s.publish(t)
 	return nil
+}
+
+// runGuarded runs fn and writes the queues it changed. A panic in fn (a
+// bug) becomes an internal error, so that it neither leaves the writer
+// connection inside a transaction nor takes down the calls grouped with it
+// (they are redone alone).
+func (s *Service) runGuarded(t *tx, fn func(t *tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic in a write transaction; rolled back", "panic", p, "stack", string(debug.Stack()))
+			err = Internal("internal error", fmt.Errorf("panic: %v", p))
+		}
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	return t.flushQueues()
 }
 
 var errShuttingDown = Unavailable("The server is shutting down.")
