@@ -64,6 +64,7 @@ func newConn(ctx context.Context, s *Server, nc net.Conn) (*conn, context.Contex
 		writerDone: make(chan struct{}),
 		wake:       make(chan struct{}, 1),
 	}
+	c.watches.round = &s.round
 	if sc, ok := nc.(syscall.Conn); ok && canRaw {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw

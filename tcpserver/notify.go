@@ -15,6 +15,7 @@ import (
 // subscribed to all, subscribing or unsubscribing one id changes nothing;
 // unsubscribing from all ends every subscription of that kind.
 type watches struct {
+	round       *sync.Mutex // the server's: see Server.round; nil in unit tests
 	mu          sync.Mutex
 	allJobs     bool
 	jobs        map[int64]struct{}
@@ -24,8 +25,8 @@ type watches struct {
 
 // job applies notify_job (on) or no_notify_job (!on); id nil means all.
 func (w *watches) job(on bool, id *int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock := w.lock()
+	defer unlock()
 	switch {
 	case id == nil:
 		w.allJobs, w.jobs = on, nil
@@ -40,10 +41,25 @@ func (w *watches) job(on bool, id *int64) {
 	}
 }
 
+// lock takes the server's round lock (if any), then w.mu: the hub takes
+// them in the same order.
+func (w *watches) lock() (unlock func()) {
+	if w.round == nil {
+		w.mu.Lock()
+		return w.mu.Unlock
+	}
+	w.round.Lock()
+	w.mu.Lock()
+	return func() {
+		w.mu.Unlock()
+		w.round.Unlock()
+	}
+}
+
 // machine applies notify_machine / no_notify_machine; name nil means all.
 func (w *watches) machine(on bool, name *string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	unlock := w.lock()
+	defer unlock()
 	switch {
 	case name == nil:
 		w.allMachines, w.machines = on, nil

@@ -88,6 +88,12 @@ type Server struct {
 	hubCancel context.CancelFunc
 	hubDone   chan struct{}
 	done      chan struct{} // closed when shutting down
+
+	// round is held by the hub while it delivers one round of changes to
+	// every connection, and by (no_)notify commands while they change a
+	// connection's subscriptions: once any client has been told of a
+	// round, a client that subscribes is not told of that round too.
+	round sync.Mutex
 }
 
 // New returns a server for svc. Nothing runs until Serve.
@@ -334,12 +340,22 @@ func (s *Server) runHub(ctx context.Context, feed changeFeed, done chan struct{}
 		if len(ch.Jobs) == 0 && len(ch.Machines) == 0 {
 			continue
 		}
-		for _, c := range s.snapshot() {
-			c.watches.deliver(&ch, func(jobs []int64, machines []string) {
-				buf = notificationLines(buf[:0], jobs, machines)
-				c.send(buf)
-			})
-		}
+		s.deliver(&ch, &buf)
+	}
+}
+
+// deliver sends one round to every connection that watches part of it.
+// Holding round, it cannot interleave with a subscription change: without
+// it, a client told of the round could subscribe and then the subscriber
+// be told of the old round as if it had just happened.
+func (s *Server) deliver(ch *service.Change, buf *[]byte) {
+	s.round.Lock()
+	defer s.round.Unlock()
+	for _, c := range s.snapshot() {
+		c.watches.deliver(ch, func(jobs []int64, machines []string) {
+			*buf = notificationLines((*buf)[:0], jobs, machines)
+			c.send(*buf)
+		})
 	}
 }
 
