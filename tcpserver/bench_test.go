@@ -47,14 +47,16 @@ func BenchmarkPollTransport(b *testing.B) {
 	line := []byte(`{"command": "get_job_state", "args": [1], "kwargs": {}}` + "\n")
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("conns=%d", n), func(b *testing.B) {
-			benchPoll(b, ln.Addr().String(), n, line)
+			PollLoad(b, ln.Addr().String(), n, line)
 		})
 	}
 }
 
-// benchPoll spreads b.N requests over n connections and reports rates and
-// latencies.
-func benchPoll(b *testing.B, addr string, n int, line []byte) {
+// PollLoad spreads b.N requests (line) over n connections to addr, one
+// outstanding per connection, and reports req/s and latency percentiles.
+// Exported (in a test file only) for the benchmarks of package
+// tcpserver_test against the real service.
+func PollLoad(b *testing.B, addr string, n int, line []byte) {
 	conns := make([]net.Conn, n)
 	for i := range conns {
 		nc, err := net.Dial("tcp", addr)
