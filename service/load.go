@@ -22,12 +22,11 @@ func (s *Service) load(ctx context.Context) error {
 	if _, err := s.wq.UnclaimAllOps(ctx); err != nil {
 		return s.internal("unclaim operations", err)
 	}
-	sqlTx, err := s.db.Write.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.begin(ctx); err != nil { // one snapshot of everything
 		return s.internal("begin load", err)
 	}
-	defer sqlTx.Rollback()
-	q := s.wq.WithTx(sqlTx)
+	defer s.rollback(ctx)
+	q := s.wq
 	machines, err := loadMachines(ctx, q)
 	if err != nil {
 		return s.internal("load machines", err)

@@ -15,6 +15,7 @@ package service
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -40,7 +41,8 @@ type settings struct {
 // Service is the running domain layer over one database.
 type Service struct {
 	db    *db.DB
-	wq    *db.Queries // on the writer connection
+	wconn *sql.Conn   // the writer connection, held for the service's life (see writer.go)
+	wq    *db.Queries // on wconn; used only under wmu
 	rq    *db.Queries // on the read pool
 	clock Clock
 	log   *slog.Logger
@@ -102,14 +104,20 @@ func withDefaults(opts Options) Options {
 	return opts
 }
 
-// prepare compiles every query once for the writer and the read pool.
+// prepare takes the writer connection and compiles every query once for it
+// and for the read pool.
 func (s *Service) prepare(ctx context.Context) error {
 	var err error
-	if s.wq, err = db.Prepare(ctx, s.db.Write); err != nil {
+	if s.wconn, err = s.db.Write.Conn(ctx); err != nil {
+		return Internal("cannot open the writer connection", err)
+	}
+	if s.wq, err = db.Prepare(ctx, s.wconn); err != nil {
+		s.wconn.Close()
 		return Internal("cannot prepare queries", err)
 	}
 	if s.rq, err = db.Prepare(ctx, s.db.Read); err != nil {
 		s.wq.Close()
+		s.wconn.Close()
 		return Internal("cannot prepare queries", err)
 	}
 	return nil
@@ -118,6 +126,7 @@ func (s *Service) prepare(ctx context.Context) error {
 func (s *Service) closeDB() error {
 	s.rq.Close()
 	s.wq.Close()
+	s.wconn.Close()
 	return s.db.Close()
 }
 

@@ -50,7 +50,12 @@ const (
 )
 
 func (s *Service) setAutoCheckpoint(ctx context.Context, pages int) {
-	if _, err := s.db.Write.ExecContext(ctx, "PRAGMA wal_autocheckpoint="+strconv.Itoa(pages)); err != nil && ctx.Err() == nil {
+	s.wmu.Lock() // the writer connection may be inside a transaction otherwise
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return
+	}
+	if _, err := s.wconn.ExecContext(ctx, "PRAGMA wal_autocheckpoint="+strconv.Itoa(pages)); err != nil && ctx.Err() == nil {
 		s.log.Warn("cannot set the WAL auto-checkpoint", "err", err)
 	}
 }

@@ -8,7 +8,6 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -117,17 +116,17 @@ func (s *Service) commit(ctx context.Context, fn func(t *tx) error) error {
 	if s.closed.Load() {
 		return errShuttingDown
 	}
-	sqlTx, err := s.db.Write.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.begin(ctx); err != nil {
 		return s.internal("begin transaction", err)
 	}
-	t := s.newTx(ctx, sqlTx)
+	t := s.newTx(ctx)
 	if err := s.runGuarded(t, fn); err != nil {
-		_ = sqlTx.Rollback()
+		s.rollback(ctx)
 		t.rollBack()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := s.commitSQL(ctx); err != nil {
+		s.rollback(ctx)
 		t.rollBack()
 		return s.internal("commit", err)
 	}
@@ -155,9 +154,9 @@ func (s *Service) runGuarded(t *tx, fn func(t *tx) error) (err error) {
 
 var errShuttingDown = Unavailable("The server is shutting down.")
 
-func (s *Service) newTx(ctx context.Context, sqlTx *sql.Tx) *tx {
+func (s *Service) newTx(ctx context.Context) *tx {
 	now := s.clock.Now()
-	return &tx{s: s, ctx: ctx, q: s.wq.WithTx(sqlTx), now: now, at: unixSeconds(now),
+	return &tx{s: s, ctx: ctx, q: s.wq, now: now, at: unixSeconds(now),
 		machines: map[int64]*machineState{}, owned: map[int64]uint8{}, jobs: map[int64]*jobState{}, ended: map[int64]bool{}}
 }
 
