@@ -6,7 +6,6 @@ package service_test
 import (
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
@@ -44,7 +43,7 @@ func TestChangesQueuedBehindTheWriterCommitTogether(t *testing.T) {
 					failErr = e.TakeBoardOutOfService(e.ctx, "no-such-machine", geometry.Board{}, "test", false)
 				})
 			}
-			waitFor(t, func() bool { return e.QueuedWrites() == calls })
+			testutil.WaitFor(t, func() bool { return e.QueuedWrites() == calls })
 			release()
 			wg.Wait()
 
@@ -82,18 +81,6 @@ func TestChangesQueuedBehindTheWriterCommitTogether(t *testing.T) {
 			}
 			e.consistent()
 		})
-	}
-}
-
-// waitFor polls cond until it holds (other goroutines are getting there).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10 s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -215,7 +202,7 @@ func TestAPanickingCallFailsAlone(t *testing.T) {
 		wg.Go(func() { ids[i], errs[i] = e.CreateJob(e.ctx, request(one())) })
 	}
 	wg.Go(func() { panicErr = e.WriteCall(e.ctx, func() { panic("a bug") }) })
-	waitFor(t, func() bool { return e.QueuedWrites() == 4 })
+	testutil.WaitFor(t, func() bool { return e.QueuedWrites() == 4 })
 	release()
 	wg.Wait()
 	if service.KindOf(panicErr) != service.KindInternal {
