@@ -182,7 +182,8 @@ func newReporter(cfg config) *reporter {
 	if cfg.csvOut {
 		r.csv = csv.NewWriter(os.Stdout)
 		_ = r.csv.Write([]string{"workload", "conns", "pipeline", "command", "count", "per_s",
-			"p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "client_cpu_percent", "server_cpu_percent", "machine_cpu_percent", "steal_cpu_percent"})
+			"p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "client_cpu_percent", "server_cpu_percent", "machine_cpu_percent", "steal_cpu_percent",
+			"conn_fewest_requests", "conn_most_requests"})
 	}
 	return r
 }
@@ -205,11 +206,15 @@ func (r *reporter) result(res result) {
 		if res.ServerCPU != nil {
 			server = fmt.Sprintf("%.0f", *res.ServerCPU)
 		}
+		fewest, most := "", ""
+		if res.PerConn != nil {
+			fewest, most = strconv.FormatInt(res.PerConn[0], 10), strconv.FormatInt(res.PerConn[1], 10)
+		}
 		row := func(cmd string, count int64, rate, p50, p90, p99, max float64, errs int64) {
 			_ = r.csv.Write([]string{res.Workload, strconv.Itoa(res.Conns), strconv.Itoa(res.Pipeline), cmd,
 				strconv.FormatInt(count, 10), fmt.Sprintf("%.1f", rate), f3(p50), f3(p90), f3(p99), f3(max),
 				strconv.FormatInt(errs, 10), fmt.Sprintf("%.0f", res.ClientCPU), server,
-				fmt.Sprintf("%.0f", res.MachineCPU), fmt.Sprintf("%.0f", res.StealCPU)})
+				fmt.Sprintf("%.0f", res.MachineCPU), fmt.Sprintf("%.0f", res.StealCPU), fewest, most})
 		}
 		none := math.NaN() // latencies are per command
 		row("all", res.Requests, res.Rate, none, none, none, none, res.Errors)
