@@ -7,10 +7,13 @@
 #   scripts/perf.sh churn   one-board jobs created, ready (notification),
 #                           destroyed over 10 connections, fake BMPs without
 #                           delays (goal: >= 1,000 cycles/s)
+#   scripts/perf.sh mixed   a busy facility's traffic (status polls, keepalives,
+#                           where_is, list_machines, list_jobs, short jobs) on
+#                           the 1200-board machine at 10 and 100 connections
 #   scripts/perf.sh memory  resident size with the 1200-board machine, 10,000
 #                           jobs in history and 1,000 idle connections (goal:
 #                           < 100 MB)
-#   scripts/perf.sh all     the three, one after another (the default)
+#   scripts/perf.sh all     all four, one after another (the default)
 #
 # Extra arguments go to spalloc-bench (e.g. -duration 10s -json). Set
 # CPUPROFILE=FILE to profile the server (go tool pprof FILE). Every run uses
@@ -94,6 +97,13 @@ churn() {
   stop_server
 }
 
+mixed() {
+  echo "== mixed: 1200-board machine, fake BMPs without delays"
+  start_server "$(config_1200)"
+  run -addr "$addr" -op mixed -conns 10,100 -duration 10s -pid "$server_pid" "$@"
+  stop_server
+}
+
 memory() {
   # Fake BMPs (in-process, so counted in the resident size): the example's
   # real BMP addresses are not on loopback.
@@ -107,7 +117,8 @@ uptime
 case "$what" in
   poll) poll "$@" ;;
   churn) churn "$@" ;;
+  mixed) mixed "$@" ;;
   memory) memory "$@" ;;
-  all) poll "$@"; churn "$@"; memory "$@" ;;
-  *) echo "usage: scripts/perf.sh [poll|churn|memory|all] [spalloc-bench flags]" >&2; exit 2 ;;
+  all) poll "$@"; churn "$@"; mixed "$@"; memory "$@" ;;
+  *) echo "usage: scripts/perf.sh [poll|churn|mixed|memory|all] [spalloc-bench flags]" >&2; exit 2 ;;
 esac
