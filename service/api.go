@@ -188,6 +188,9 @@ type Change struct {
 	Jobs     []int64
 	Machines []string
 	BMPs     []int64 // BMPs that have new operations to claim
+	// Ended lists the jobs of Jobs that were destroyed: they never change
+	// again (and ids are never reused), so subscribers may forget them.
+	Ended []int64
 }
 
 // ReloadReport says what applying a configuration did, per machine name.

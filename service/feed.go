@@ -15,6 +15,7 @@ type changeSet struct {
 	jobs     map[int64]struct{}
 	machines map[string]struct{}
 	bmps     map[int64]struct{}
+	ended    map[int64]struct{} // of jobs
 }
 
 func (c *changeSet) job(id int64) {
@@ -22,6 +23,15 @@ func (c *changeSet) job(id int64) {
 		c.jobs = map[int64]struct{}{}
 	}
 	c.jobs[id] = struct{}{}
+}
+
+// end records a job destroyed: changed for the last time.
+func (c *changeSet) end(id int64) {
+	c.job(id)
+	if c.ended == nil {
+		c.ended = map[int64]struct{}{}
+	}
+	c.ended[id] = struct{}{}
 }
 
 func (c *changeSet) machine(name string) {
@@ -42,19 +52,6 @@ func (c *changeSet) empty() bool {
 	return len(c.jobs) == 0 && len(c.machines) == 0 && len(c.bmps) == 0
 }
 
-// merge adds o's entries.
-func (c *changeSet) merge(o *changeSet) {
-	for id := range o.jobs {
-		c.job(id)
-	}
-	for n := range o.machines {
-		c.machine(n)
-	}
-	for id := range o.bmps {
-		c.bmp(id)
-	}
-}
-
 // take returns the set as a sorted Change and clears it.
 func (c *changeSet) take() Change {
 	var ch Change
@@ -67,9 +64,13 @@ func (c *changeSet) take() Change {
 	for id := range c.bmps {
 		ch.BMPs = append(ch.BMPs, id)
 	}
+	for id := range c.ended {
+		ch.Ended = append(ch.Ended, id)
+	}
 	slices.Sort(ch.Jobs)
 	slices.Sort(ch.Machines)
 	slices.Sort(ch.BMPs)
+	slices.Sort(ch.Ended)
 	*c = changeSet{}
 	return ch
 }
@@ -134,6 +135,9 @@ func (sub *Subscription) add(ch Change) {
 	}
 	for _, id := range ch.BMPs {
 		sub.pending.bmp(id)
+	}
+	for _, id := range ch.Ended {
+		sub.pending.end(id)
 	}
 	sub.mu.Unlock()
 	select {

@@ -44,11 +44,11 @@ func TestFeedReportsJobsAndMachines(t *testing.T) {
 		t.Fatalf("ready: %+v", ch)
 	}
 	e.destroy(j1)
-	if ch := take(t, sub); !slices.Equal(ch.Jobs, []int64{j1}) || !slices.Equal(ch.Machines, []string{"m0"}) {
+	if ch := take(t, sub); !slices.Equal(ch.Jobs, []int64{j1}) || !slices.Equal(ch.Machines, []string{"m0"}) || !slices.Equal(ch.Ended, []int64{j1}) {
 		t.Fatalf("destroy: %+v", ch)
 	}
 	e.finish() // power-off: boards back, q allocated
-	if ch := take(t, sub); !contains(ch.Jobs, q) || !slices.Equal(ch.Machines, []string{"m0"}) {
+	if ch := take(t, sub); !contains(ch.Jobs, q) || !slices.Equal(ch.Machines, []string{"m0"}) || len(ch.Ended) != 0 {
 		t.Fatalf("freed and reallocated: %+v", ch)
 	}
 	e.Apply(t, "[server]\n")

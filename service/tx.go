@@ -362,6 +362,7 @@ func (t *tx) endJob(id int64) {
 	delete(t.jobs, id)
 	t.ended[id] = true
 	t.destroys++
+	t.change.end(id)
 }
 
 // applyRetention forgets the oldest destroyed jobs beyond the retention

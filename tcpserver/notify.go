@@ -86,12 +86,19 @@ func (w *watches) filter(ch *service.Change) (jobs []int64, machines []string) {
 // lock that notify commands take: a notification is queued either before
 // the reply to a (no_)notify command or filtered by its effect, never
 // filtered by the old subscriptions and queued after the reply.
+//
+// Jobs destroyed in the round are then forgotten: they never change again,
+// so a connection that watches jobs one by one does not grow by one entry
+// for every job it ever watched.
 func (w *watches) deliver(ch *service.Change, send func(jobs []int64, machines []string)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	jobs, machines := w.filterLocked(ch)
 	if len(jobs) > 0 || len(machines) > 0 {
 		send(jobs, machines)
+	}
+	for _, id := range ch.Ended {
+		delete(w.jobs, id)
 	}
 }
 

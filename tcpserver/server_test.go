@@ -495,6 +495,25 @@ func TestWatchBookkeeping(t *testing.T) {
 	}
 }
 
+// A destroyed job is notified once more, then forgotten by connections
+// that watch it by id; the others stay watched.
+func TestDestroyedJobsAreNotifiedThenForgotten(t *testing.T) {
+	var w watches
+	for _, id := range []int64{1, 2, 3} {
+		w.job(true, &id)
+	}
+	var got [][]int64
+	send := func(jobs []int64, _ []string) { got = append(got, jobs) }
+	w.deliver(&service.Change{Jobs: []int64{1, 2}, Ended: []int64{2}}, send)
+	w.deliver(&service.Change{Jobs: []int64{1, 2, 3}}, send)
+	if fmt.Sprint(got) != "[[1 2] [1 3]]" {
+		t.Fatalf("notified %v, want [[1 2] [1 3]]", got)
+	}
+	if len(w.jobs) != 2 {
+		t.Fatalf("%d jobs watched after job 2 ended, want 2", len(w.jobs))
+	}
+}
+
 // Shutdown lets the request in progress finish and its reply go out, then
 // closes the connection; new connections are refused.
 func TestShutdownFinishesInFlightRequests(t *testing.T) {
