@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
 	"github.com/spalloc/spallocd/tcpserver/client"
@@ -289,7 +290,7 @@ func TestWriteTimeoutDisconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Do not read until the server has given up.
-	waitFor(t, func() bool { return strings.Contains(ts.logs.String(), "write to client timed out") })
+	testutil.WaitFor(t, func() bool { return strings.Contains(ts.logs.String(), "write to client timed out") })
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(nc)
 	if err != nil && !isReset(err) {
@@ -297,19 +298,6 @@ func TestWriteTimeoutDisconnects(t *testing.T) {
 	}
 	if bytes.Count(got, []byte("\n")) != 0 {
 		t.Fatalf("the whole reply arrived (%d bytes)", len(got))
-	}
-}
-
-// waitFor polls cond (for conditions with no event to wait on, such as a
-// log line) for up to 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
