@@ -226,13 +226,24 @@ func hasBMP(bmps []service.BMPEndpoint, id int64, machine string) bool {
 	return false
 }
 
-func TestRemovedMachineKeepsItsBMPUntilPoweredOff(t *testing.T) {
+// removedMachineOwingPowerOffs removes machine m0 while a job holds its
+// board, so that its power-off is still to be done, and lists the BMPs.
+func removedMachineOwingPowerOffs(t *testing.T) (*env, []service.BMPEndpoint) {
+	t.Helper()
 	e := newEnv(t, testutil.Grids(grid("m0", 1, 1), grid("m1", 1, 1)))
 	a := e.create(rect(1, 1))
 	e.finish()
 	e.Apply(t, testutil.GridTOML(testutil.Grid{Name: "m1", Width: 1, Height: 1, BMPPrefix: "10.2", BoardPrefix: "12"}))
 	e.wantDestroyed(a, service.ReasonMachineRemoved)
-	bmps, _ := e.BMPs(e.ctx)
+	bmps, err := e.BMPs(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, bmps
+}
+
+func TestRemovedMachineKeepsItsBMPUntilPoweredOff(t *testing.T) {
+	e, bmps := removedMachineOwingPowerOffs(t)
 	if !hasBMP(bmps, bmps[len(bmps)-1].ID, "m0") || len(bmps) != 2 {
 		t.Fatalf("BMPs %+v, want m1's and m0's (power-offs pending)", bmps)
 	}

@@ -135,10 +135,11 @@ func TestConcurrentChangesStayConsistent(t *testing.T) {
 			}
 		})
 	}
+	bmps := bmpIDs(t, e)
 	for range 2 { // BMP workers
 		wg.Go(func() {
 			for range clients * rounds / 2 {
-				ops, err := e.ClaimAllBMPOps(e.ctx, bmpIDs(t, e))
+				ops, err := e.ClaimAllBMPOps(e.ctx, bmps)
 				if err != nil {
 					t.Errorf("claim: %v", err)
 					return

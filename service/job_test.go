@@ -382,16 +382,24 @@ func TestJOB09BMPFailure(t *testing.T) {
 	e.consistent()
 }
 
-func TestJOB09JobSurvivesASickBoard(t *testing.T) {
-	e := newEnv(t, testutil.GridTOML(grid("m", 2, 1)))
-	id := e.create(rect(1, 1))
-	sick := e.boards(id)[1]
-	testutil.FinishOps(t, e.Service.Service, func(op service.BMPOp) error {
+// jobWithASickBoard creates a 1x1-triad job and completes its BMP
+// operations, every one failing with errBMP on its second board.
+func (e *env) jobWithASickBoard() (id int64, sick geometry.Board) {
+	e.t.Helper()
+	id = e.create(rect(1, 1))
+	sick = e.boards(id)[1]
+	testutil.FinishOps(e.t, e.Service.Service, func(op service.BMPOp) error {
 		if op.Board == sick {
 			return errBMP
 		}
 		return nil
 	})
+	return id, sick
+}
+
+func TestJOB09JobSurvivesASickBoard(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 2, 1)))
+	id, sick := e.jobWithASickBoard()
 	e.wantState(id, service.StateReady)
 	for _, b := range e.boards(id) {
 		if b.X == sick.X {

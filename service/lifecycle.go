@@ -69,6 +69,7 @@ func (t *tx) enqueue(m *machineState, id int64) {
 	mm := t.editQueue(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); !found {
 		mm.queue = slices.Insert(mm.queue, i, id)
+		t.queuesChanged[m.id] = true
 	}
 }
 
@@ -77,6 +78,7 @@ func (t *tx) dequeue(m *machineState, id int64) {
 	mm := t.editQueue(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); found {
 		mm.queue = slices.Delete(mm.queue, i, i+1)
+		t.queuesChanged[m.id] = true
 	}
 }
 
@@ -90,12 +92,9 @@ func (t *tx) dequeueAll(id int64) {
 }
 
 // flushQueues writes to job_queue how the transaction changed the queues:
-// the difference between each edited queue and the committed one.
+// the difference between each changed queue and the committed one.
 func (t *tx) flushQueues() error {
-	for id, parts := range t.owned {
-		if parts&ownQueue == 0 {
-			continue
-		}
+	for id := range t.queuesChanged {
 		var before []int64
 		if m := t.s.mirror.byID[id]; m != nil {
 			before = m.queue

@@ -278,14 +278,7 @@ func (e *env) openOps() map[service.OpKind]int {
 // board out of service; the BMP stays reachable.
 func TestBoardFaultIsNotABMPFailure(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 2, 1)))
-	id := e.create(rect(1, 1))
-	sick := e.boards(id)[1]
-	testutil.FinishOps(t, e.Service.Service, func(op service.BMPOp) error {
-		if op.Board == sick {
-			return errBMP
-		}
-		return nil
-	})
+	id, sick := e.jobWithASickBoard()
 	e.wantState(id, service.StateReady)
 	states := e.boardStates("m")
 	for bd, s := range states {
@@ -329,12 +322,7 @@ func TestBMPReachabilitySurvivesRestart(t *testing.T) {
 // A removed machine's BMP that still owes power-offs can be marked too;
 // its boards' power-offs are not asked again (nothing can use them).
 func TestRetiredBMPReachability(t *testing.T) {
-	e := newEnv(t, testutil.Grids(grid("m0", 1, 1), grid("m1", 1, 1)))
-	a := e.create(rect(1, 1))
-	e.finish()
-	e.Apply(t, testutil.GridTOML(testutil.Grid{Name: "m1", Width: 1, Height: 1, BMPPrefix: "10.2", BoardPrefix: "12"}))
-	e.wantDestroyed(a, service.ReasonMachineRemoved)
-	bmps, _ := e.BMPs(e.ctx)
+	e, bmps := removedMachineOwingPowerOffs(t)
 	old := bmps[len(bmps)-1].ID
 	if bmps[len(bmps)-1].Machine != "m0" {
 		t.Fatalf("BMPs %+v, want m0's last", bmps)

@@ -25,15 +25,16 @@ type tx struct {
 	now time.Time
 	at  float64 // now as Unix seconds
 
-	machines map[int64]*machineState // copies being edited
-	owned    map[int64]uint8         // which parts of each copy are private
-	order    []*machineState         // a new machine list (ApplyConfig), else nil
-	jobs     map[int64]*jobState     // new or edited live jobs
-	ended    map[int64]bool          // jobs destroyed in this transaction
-	stopped  *bool                   // new emergency-stop flag, if changed
-	newSet   *settings               // new settings (ApplyConfig), if changed
-	retired  []int64                 // machines retired in this transaction
-	created  []int64                 // machines created in this transaction
+	machines      map[int64]*machineState // copies being edited
+	owned         map[int64]uint8         // which parts of each copy are private
+	queuesChanged map[int64]bool          // machines whose queue changed (flushQueues)
+	order         []*machineState         // a new machine list (ApplyConfig), else nil
+	jobs          map[int64]*jobState     // new or edited live jobs
+	ended         map[int64]bool          // jobs destroyed in this transaction
+	stopped       *bool                   // new emergency-stop flag, if changed
+	newSet        *settings               // new settings (ApplyConfig), if changed
+	retired       []int64                 // machines retired in this transaction
+	created       []int64                 // machines created in this transaction
 
 	change   changeSet
 	logs     []logEntry
@@ -157,7 +158,7 @@ var errShuttingDown = Unavailable("The server is shutting down.")
 func (s *Service) newTx(ctx context.Context) *tx {
 	now := s.clock.Now()
 	return &tx{s: s, ctx: ctx, q: s.wq, now: now, at: unixSeconds(now),
-		machines: map[int64]*machineState{}, owned: map[int64]uint8{}, jobs: map[int64]*jobState{}, ended: map[int64]bool{}}
+		machines: map[int64]*machineState{}, owned: map[int64]uint8{}, queuesChanged: map[int64]bool{}, jobs: map[int64]*jobState{}, ended: map[int64]bool{}}
 }
 
 // runTx runs fn and the work every transaction ends with: serving the

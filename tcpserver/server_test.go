@@ -216,11 +216,16 @@ func TestOversizedLineDisconnects(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "request line too long") {
 		t.Fatalf("not logged: %s", ts.logs.String())
 	}
-	// Others are unaffected.
-	d := dialRaw(t, ts.addr)
+	wantServing(t, ts.addr) // others are unaffected
+}
+
+// wantServing checks that a new client is served.
+func wantServing(t *testing.T, addr string) {
+	t.Helper()
+	d := dialRaw(t, addr)
 	d.write(`{"command":"version"}` + "\n")
 	if got := d.line(); got != `{"return":"1.0.0"}` {
-		t.Fatalf("next client: %s", got)
+		t.Fatalf("a new client got %s", got)
 	}
 }
 
@@ -600,11 +605,7 @@ func TestPanicEndsOnlyThatConnection(t *testing.T) {
 	if !strings.Contains(ts.logs.String(), "panic while handling a request") {
 		t.Fatalf("not logged: %s", ts.logs.String())
 	}
-	d := dialRaw(t, ts.addr)
-	d.write(`{"command":"version"}` + "\n")
-	if got := d.line(); got != `{"return":"1.0.0"}` {
-		t.Fatalf("other client: %s", got)
-	}
+	wantServing(t, ts.addr)
 }
 
 // A client that stops sending while the hub is writing its notifications

@@ -157,24 +157,19 @@ func (s *Service) Restart(t testing.TB) {
 // left. It returns how many it completed.
 func CompleteAllOps(t testing.TB, svc *service.Service) int {
 	t.Helper()
-	return finishAllOps(t, svc, func(service.BMPOp) error { return nil })
+	return FinishOps(t, svc, func(service.BMPOp) error { return nil })
 }
 
 // FailAllOps is CompleteAllOps with every operation failing with err.
 func FailAllOps(t testing.TB, svc *service.Service, err error) int {
 	t.Helper()
-	return finishAllOps(t, svc, func(service.BMPOp) error { return err })
+	return FinishOps(t, svc, func(service.BMPOp) error { return err })
 }
 
 // FinishOps claims every pending operation, round after round, and
 // completes each with outcome(op) (nil = success). It returns how many it
 // completed.
 func FinishOps(t testing.TB, svc *service.Service, outcome func(service.BMPOp) error) int {
-	t.Helper()
-	return finishAllOps(t, svc, outcome)
-}
-
-func finishAllOps(t testing.TB, svc *service.Service, outcome func(service.BMPOp) error) int {
 	t.Helper()
 	ctx := context.Background()
 	total := 0
