@@ -50,17 +50,6 @@ func (q *Queries) AdminAllocationWaits(ctx context.Context, after int64) ([]Admi
 	return items, nil
 }
 
-const adminBoardHasOpenOp = `-- name: AdminBoardHasOpenOp :one
-SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL)
-`
-
-func (q *Queries) AdminBoardHasOpenOp(ctx context.Context, boardID int64) (bool, error) {
-	row := q.queryRow(ctx, q.adminBoardHasOpenOpStmt, adminBoardHasOpenOp, boardID)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
 const adminBoardHistory = `-- name: AdminBoardHistory :many
 SELECT a.job_id, j.owner, a.allocated_at, a.freed_at
 FROM board_allocations a
@@ -248,17 +237,6 @@ type AdminCountJobsParams struct {
 // Jobs matching the filters (see AdminListJobs), before paging.
 func (q *Queries) AdminCountJobs(ctx context.Context, arg AdminCountJobsParams) (int64, error) {
 	row := q.queryRow(ctx, q.adminCountJobsStmt, adminCountJobs, arg.StateMask, arg.Owner, arg.Machine)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
-const adminCountOpenOps = `-- name: AdminCountOpenOps :one
-SELECT count(*) FROM bmp_ops WHERE done_at IS NULL
-`
-
-func (q *Queries) AdminCountOpenOps(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.adminCountOpenOpsStmt, adminCountOpenOps)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -534,7 +512,7 @@ func (q *Queries) AdminListJobs(ctx context.Context, arg AdminListJobsParams) ([
 }
 
 const adminOpenOps = `-- name: AdminOpenOps :many
-SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.claimed_at, o.attempts, o.last_error,
+SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
 FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id
@@ -550,7 +528,6 @@ type AdminOpenOpsRow struct {
 	Op          string
 	Links       *int64
 	CreatedAt   float64
-	ClaimedAt   *float64
 	Attempts    int64
 	LastError   *string
 	X           int64
@@ -578,7 +555,6 @@ func (q *Queries) AdminOpenOps(ctx context.Context, jobID interface{}) ([]AdminO
 			&i.Op,
 			&i.Links,
 			&i.CreatedAt,
-			&i.ClaimedAt,
 			&i.Attempts,
 			&i.LastError,
 			&i.X,
@@ -589,40 +565,6 @@ func (q *Queries) AdminOpenOps(ctx context.Context, jobID interface{}) ([]AdminO
 			&i.Frame,
 			&i.MachineName,
 		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const adminOpenOpsPerBoard = `-- name: AdminOpenOpsPerBoard :many
-SELECT o.board_id, count(*) AS n FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.done_at IS NULL AND b.machine_id = ?
-GROUP BY o.board_id
-`
-
-type AdminOpenOpsPerBoardRow struct {
-	BoardID int64
-	N       int64
-}
-
-func (q *Queries) AdminOpenOpsPerBoard(ctx context.Context, machineID int64) ([]AdminOpenOpsPerBoardRow, error) {
-	rows, err := q.query(ctx, q.adminOpenOpsPerBoardStmt, adminOpenOpsPerBoard, machineID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AdminOpenOpsPerBoardRow
-	for rows.Next() {
-		var i AdminOpenOpsPerBoardRow
-		if err := rows.Scan(&i.BoardID, &i.N); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -24,8 +24,9 @@ type FinishOpParams struct {
 	ID        int64
 }
 
-// Claims are kept in memory only (service/opindex.go); an operation's
-// attempts are counted when its outcome is recorded.
+// Claims are kept in memory only (service/bmpop_claim.go); an operation's
+// attempts are counted when its outcome is recorded. (The claimed_at
+// column is a leftover of versions that stored claims; it stays NULL.)
 func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
 	_, err := q.exec(ctx, q.finishOpStmt, finishOp,
 		arg.DoneAt,
@@ -139,7 +140,7 @@ type ListOpenOpsRow struct {
 	BoardNum *int64
 }
 
-// Open operations with where they go, oldest first (the in-memory index).
+// Open operations with where they go, oldest first (the committed world).
 func (q *Queries) ListOpenOps(ctx context.Context) ([]ListOpenOpsRow, error) {
 	rows, err := q.query(ctx, q.listOpenOpsStmt, listOpenOps)
 	if err != nil {
@@ -204,18 +205,4 @@ type SupersedeOpsParams struct {
 func (q *Queries) SupersedeOps(ctx context.Context, arg SupersedeOpsParams) error {
 	_, err := q.exec(ctx, q.supersedeOpsStmt, supersedeOps, arg.DoneAt, arg.Ids)
 	return err
-}
-
-const unclaimAllOps = `-- name: UnclaimAllOps :execrows
-UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT NULL
-`
-
-// Claims stored by versions before claims were kept in memory: those
-// operations are redone.
-func (q *Queries) UnclaimAllOps(ctx context.Context) (int64, error) {
-	result, err := q.exec(ctx, q.unclaimAllOpsStmt, unclaimAllOps)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
 }

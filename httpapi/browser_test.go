@@ -41,7 +41,8 @@ func startDemoServer(t *testing.T) *demoServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	quiet := slog.New(slog.DiscardHandler)
 	cfg := config.Demo()
-	svc, err := service.Open(ctx, service.Options{DBPath: filepath.Join(t.TempDir(), "demo.db"), Logger: quiet})
+	svc, err := service.Open(ctx, service.Options{DBPath: filepath.Join(t.TempDir(), "demo.db"), Logger: quiet,
+		TickInterval: cfg.Server.KeepaliveCheckInterval})
 	if err != nil {
 		t.Fatal(err)
 	}

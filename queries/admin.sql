@@ -38,7 +38,7 @@ ORDER BY e.id;
 
 -- name: AdminOpenOps :many
 -- Open BMP operations with where they go, oldest first; job_id 0 = all.
-SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.claimed_at, o.attempts, o.last_error,
+SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
 FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id
@@ -46,14 +46,6 @@ JOIN bmps p ON p.id = o.bmp_id
 JOIN machines m ON m.id = b.machine_id
 WHERE o.done_at IS NULL AND (sqlc.arg(job_id) = 0 OR o.job_id = sqlc.arg(job_id))
 ORDER BY o.id;
-
--- name: AdminCountOpenOps :one
-SELECT count(*) FROM bmp_ops WHERE done_at IS NULL;
-
--- name: AdminOpenOpsPerBoard :many
-SELECT o.board_id, count(*) AS n FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.done_at IS NULL AND b.machine_id = ?
-GROUP BY o.board_id;
 
 -- name: AdminReportsPerBoard :many
 SELECT r.board_id, count(*) AS n FROM board_reports r JOIN boards b ON b.id = r.board_id
@@ -110,9 +102,6 @@ ORDER BY e.id;
 
 -- name: AdminPing :one
 SELECT 1;
-
--- name: AdminBoardHasOpenOp :one
-SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL);
 
 -- name: AdminBoardNotes :many
 -- What the board map needs from the rows beyond the in-memory state: when

@@ -1,15 +1,11 @@
--- Claims are kept in memory only (service/opindex.go); an operation's
--- attempts are counted when its outcome is recorded.
+-- Claims are kept in memory only (service/bmpop_claim.go); an operation's
+-- attempts are counted when its outcome is recorded. (The claimed_at
+-- column is a leftover of versions that stored claims; it stays NULL.)
 
 -- name: FinishOp :exec
 UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = sqlc.arg(outcome), last_error = sqlc.narg(last_error),
     attempts = attempts + 1
 WHERE id = sqlc.arg(id);
-
--- name: UnclaimAllOps :execrows
--- Claims stored by versions before claims were kept in memory: those
--- operations are redone.
-UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT NULL;
 
 -- name: MoveOpenOpsOfBoard :exec
 UPDATE bmp_ops SET board_id = sqlc.arg(new_board_id), bmp_id = sqlc.arg(new_bmp_id)
@@ -39,7 +35,7 @@ UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'superseded'
 WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids))) AND done_at IS NULL;
 
 -- name: ListOpenOps :many
--- Open operations with where they go, oldest first (the in-memory index).
+-- Open operations with where they go, oldest first (the committed world).
 SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
 WHERE o.done_at IS NULL

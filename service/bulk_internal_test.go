@@ -4,15 +4,15 @@ import "testing"
 
 func TestPackOpRefusesWhatDoesNotFit(t *testing.T) {
 	tests := []struct {
-		op   openOp
+		op   op
 		want int64 // -1: refused
 	}{
-		{openOp{boardID: 7, bmpID: 3}, 7 | 3<<32},
-		{openOp{boardID: 1<<32 - 1, bmpID: 1<<24 - 1, links: 63}, 1<<32 - 1 | (1<<24-1)<<32 | 63<<56},
-		{openOp{boardID: 1 << 32, bmpID: 1}, -1},
-		{openOp{boardID: 1, bmpID: 1 << 24}, -1},
-		{openOp{boardID: 1, bmpID: 1, links: 64}, -1},
-		{openOp{boardID: 0, bmpID: 1}, -1},
+		{op{boardID: 7, bmpID: 3}, 7 | 3<<32},
+		{op{boardID: 1<<32 - 1, bmpID: 1<<24 - 1, links: 63}, 1<<32 - 1 | (1<<24-1)<<32 | 63<<56},
+		{op{boardID: 1 << 32, bmpID: 1}, -1},
+		{op{boardID: 1, bmpID: 1 << 24}, -1},
+		{op{boardID: 1, bmpID: 1, links: 64}, -1},
+		{op{boardID: 0, bmpID: 1}, -1},
 	}
 	for _, tc := range tests {
 		got, err := packOp(&tc.op)

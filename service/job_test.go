@@ -33,12 +33,12 @@ func TestJOB01AllocationGoesThroughPowerToReady(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
 	id := e.create(one(), keepalive(123))
 	st := e.status(id)
-	if st.State != service.StatePower || st.Power == nil || !*st.Power || st.Keepalive == nil || *st.Keepalive != 123 || st.Reason != nil {
+	if st.State != service.StatePower || st.Power == nil || !*st.Power || st.Keepalive == nil || *st.Keepalive != 123*time.Second || st.Reason != nil {
 		t.Fatalf("after create: %+v", st)
 	}
 	e.finish()
 	e.wantPower(id, service.StateReady, true)
-	if k := e.status(id).Keepalive; k == nil || *k != 123 {
+	if k := e.status(id).Keepalive; k == nil || *k != 123*time.Second {
 		t.Fatalf("keepalive %v", k)
 	}
 }
@@ -204,7 +204,9 @@ func TestJOB05Keepalive(t *testing.T) {
 		"job_keepalive":        func(e *env, id int64) { e.Keepalive(e.ctx, id, "h") },
 		"power_on_job_boards":  func(e *env, id int64) { e.PowerOnJob(e.ctx, id, "h") },
 		"where_is by job": func(e *env, id int64) {
-			e.WhereIs(e.ctx, service.WhereIsQuery{JobID: &id, Chip: &[2]int{0, 0}, Host: "h"})
+			q := jobChipQ(id, 0, 0)
+			q.Host = "h"
+			e.WhereIs(e.ctx, q)
 		},
 	}
 	for name, touch := range touches {
@@ -241,7 +243,7 @@ func TestJOB05WhatDoesNotCountAsKeepalive(t *testing.T) {
 	for range 6 {
 		e.Clock.Advance(150 * time.Millisecond)
 		e.ListJobs(e.ctx)
-		e.WhereIs(e.ctx, service.WhereIsQuery{Machine: "m", Chip: &[2]int{0, 0}})
+		e.WhereIs(e.ctx, chipQ("m", 0, 0))
 		e.tick()
 	}
 	e.wantDestroyed(id, service.ReasonTimedOut)
@@ -483,7 +485,7 @@ func TestJOB11IdsAreUniqueAndIssuedToCancelledJobs(t *testing.T) {
 // PROTO-04 and PROTO-06 as far as the service decides them.
 func TestJobStateAndListShapes(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 2)))
-	t0 := float64(testutil.Epoch.UnixNano()) / 1e9
+	t0 := testutil.Epoch
 	j1, err := e.CreateJob(e.ctx, service.CreateJobRequest{Owner: "me", Keepalive: ptrTo(60.0), Shape: one(),
 		Tags: []string{"default"}, Args: json.RawMessage(`[]`), Kwargs: json.RawMessage(`{"tags":["default"]}`), Host: "10.0.0.1"})
 	if err != nil {
@@ -493,7 +495,7 @@ func TestJobStateAndListShapes(t *testing.T) {
 	e.finish()
 	e.Keepalive(e.ctx, j2, "127.0.0.1")
 	st := e.status(j1)
-	if st.State != service.StateReady || !*st.Power || *st.Keepalive != 60 || *st.StartTime != t0 || *st.KeepaliveHost != "10.0.0.1" {
+	if st.State != service.StateReady || !*st.Power || *st.Keepalive != time.Minute || !st.StartTime.Equal(t0) || *st.KeepaliveHost != "10.0.0.1" {
 		t.Fatalf("job 1: %+v", st)
 	}
 	st = e.status(j2)
@@ -524,7 +526,7 @@ func TestInvalidRequestsCreateNothing(t *testing.T) {
 		"negative ratio": {request(nb(4), minRatio(-1)), "Aspect ratio cannot be negative."},
 		"negative dead":  {request(nb(4), maxDeadBoards(-1)), "max_dead_boards cannot be negative."},
 		"negative links": {request(nb(4), maxDeadLinks(-2)), "max_dead_links cannot be negative."},
-		"negative ka":    {request(one(), keepalive(-1)), "keepalive must be a non-negative number of seconds or null"},
+		"negative ka":    {request(one(), keepalive(-1)), "keepalive must be a non-negative number of seconds, at most 3153600000, or null"},
 	}
 	for name, c := range cases {
 		_, err := e.CreateJob(e.ctx, c.req)

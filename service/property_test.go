@@ -372,7 +372,9 @@ func (m *propModel) check(rt *rapid.T) {
 
 type machineModel struct {
 	summary service.MachineSummary
-	alloc   *allocator.Machine // dead = configured dead + out of service
+	// dead = configured dead + out of service: what a machine could ever
+	// hold does not depend on whether its BMPs answer now.
+	alloc *allocator.Machine
 }
 
 func (m *propModel) machineModels(rt *rapid.T) map[string]machineModel {
@@ -386,7 +388,17 @@ func (m *propModel) machineModels(rt *rapid.T) map[string]machineModel {
 		for i, l := range s.DeadLinks {
 			links[i] = allocator.BoardLink{Board: l.Board, Link: l.Link}
 		}
-		am, err := allocator.NewMachine(s.Width, s.Height, s.DeadBoards, links)
+		md, err := m.svc.MachineDetail(m.ctx, s.Name)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		var dead []geometry.Board
+		for _, b := range md.Boards {
+			if b.Dead || b.OutOfService != nil {
+				dead = append(dead, b.Board)
+			}
+		}
+		am, err := allocator.NewMachine(s.Width, s.Height, dead, links)
 		if err != nil {
 			rt.Fatal(err)
 		}

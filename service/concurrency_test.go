@@ -1,7 +1,6 @@
 package service_test
 
-// Group commit: changes that queue up behind a transaction are committed
-// together, each as if alone, and one failing change undoes no other.
+// Concurrent callers: each write call runs once, in its own transaction.
 
 import (
 	"sync"
@@ -12,76 +11,58 @@ import (
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-func TestChangesQueuedBehindTheWriterCommitTogether(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		failing     bool
-		wantCommits uint64 // for 8 creations (and the failing call)
-	}{
-		{"all succeed: one transaction", false, 1},
-		{"one fails: the others redone alone", true, 8},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, testutil.GridTOML(grid("m", 2, 2)))
-			before, err := e.Stats(e.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			const n = 8
-			ids := make([]int64, n)
-			errs := make([]error, n)
-			var failErr error
-			var wg sync.WaitGroup
-			release := e.HoldWriter()
-			for i := range n {
-				wg.Go(func() { ids[i], errs[i] = e.CreateJob(e.ctx, request(one())) })
-			}
-			calls := n
-			if tc.failing {
-				calls++
-				wg.Go(func() {
-					failErr = e.TakeBoardOutOfService(e.ctx, "no-such-machine", geometry.Board{}, "test", false)
-				})
-			}
-			testutil.WaitFor(t, func() bool { return e.QueuedWrites() == calls })
-			release()
-			wg.Wait()
-
-			seen := map[int64]bool{}
-			for i := range n {
-				if errs[i] != nil {
-					t.Fatalf("create %d: %v", i, errs[i])
-				}
-				if seen[ids[i]] {
-					t.Fatalf("job id %d given twice", ids[i])
-				}
-				seen[ids[i]] = true
-				e.wantState(ids[i], service.StatePower)
-			}
-			if tc.failing && service.KindOf(failErr) != service.KindNotFound {
-				t.Fatalf("the failing call returned %v, want not found", failErr)
-			}
-			after, err := e.Stats(e.ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := after.WriteCalls - before.WriteCalls; got != uint64(calls) {
-				t.Errorf("%d write calls counted, want %d", got, calls)
-			}
-			if got := after.WriteTransactions - before.WriteTransactions; got != tc.wantCommits {
-				t.Errorf("%d transactions committed, want %d", got, tc.wantCommits)
-			}
-			e.finish()
-			for _, id := range ids {
-				e.wantState(id, service.StateReady)
-			}
-			e.Restart(t) // every answered change was committed
-			for _, id := range ids {
-				e.wantState(id, service.StateReady)
-			}
-			e.consistent()
-		})
+// Calls waiting behind the writer each run once, in a transaction of their
+// own, and one failing call undoes no other.
+func TestCallsWaitingForTheWriterRunOnceEach(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 2, 2)))
+	before, err := e.Stats(e.ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	const n = 8
+	ids := make([]int64, n)
+	errs := make([]error, n)
+	var failErr error
+	var wg sync.WaitGroup
+	release := e.HoldWriter()
+	for i := range n {
+		wg.Go(func() { ids[i], errs[i] = e.CreateJob(e.ctx, request(one())) })
+	}
+	wg.Go(func() {
+		failErr = e.TakeBoardOutOfService(e.ctx, "no-such-machine", geometry.Board{}, "test", false)
+	})
+	release()
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("create %d: %v", i, errs[i])
+		}
+		if seen[ids[i]] {
+			t.Fatalf("job id %d given twice", ids[i])
+		}
+		seen[ids[i]] = true
+		e.wantState(ids[i], service.StatePower)
+	}
+	if service.KindOf(failErr) != service.KindNotFound {
+		t.Fatalf("the failing call returned %v, want not found", failErr)
+	}
+	after, err := e.Stats(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.WriteCalls - before.WriteCalls; got != n+1 {
+		t.Errorf("%d write calls counted, want %d", got, n+1)
+	}
+	if got := after.WriteTransactions - before.WriteTransactions; got != n {
+		t.Errorf("%d transactions committed, want %d (one per successful call)", got, n)
+	}
+	e.finish()
+	e.Restart(t) // every answered change was committed
+	for _, id := range ids {
+		e.wantState(id, service.StateReady)
+	}
+	e.consistent()
 }
 
 // Clients and BMP workers changing state at once, some of their calls
@@ -190,31 +171,16 @@ func bmpIDs(t *testing.T, e *env) []int64 {
 	return ids
 }
 
-// A call that panics (a bug) fails alone with an internal error: the calls
-// grouped with it still commit, and the writer goes on working.
+// A call that panics (a bug) fails alone with an internal error and
+// changes nothing; the writer goes on working.
 func TestAPanickingCallFailsAlone(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 2, 2)), testutil.WithLogger(discardLogger()))
-	release := e.HoldWriter()
-	var wg sync.WaitGroup
-	var ids [3]int64
-	var errs [3]error
-	var panicErr error
-	for i := range ids {
-		wg.Go(func() { ids[i], errs[i] = e.CreateJob(e.ctx, request(one())) })
+	id := e.create(one())
+	err := e.WriteCall(e.ctx, func() { panic("a bug") })
+	if service.KindOf(err) != service.KindInternal {
+		t.Fatalf("the panicking call returned %v, want an internal error", err)
 	}
-	wg.Go(func() { panicErr = e.WriteCall(e.ctx, func() { panic("a bug") }) })
-	testutil.WaitFor(t, func() bool { return e.QueuedWrites() == 4 })
-	release()
-	wg.Wait()
-	if service.KindOf(panicErr) != service.KindInternal {
-		t.Fatalf("the panicking call returned %v, want an internal error", panicErr)
-	}
-	for i, id := range ids {
-		if errs[i] != nil {
-			t.Fatalf("create grouped with a panic: %v", errs[i])
-		}
-		e.wantState(id, service.StatePower)
-	}
+	e.wantState(id, service.StatePower)
 	e.wantState(e.create(one()), service.StatePower) // the writer still works
 	e.consistent()
 }
