@@ -4,6 +4,7 @@ package service_test
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/spalloc/spallocd/internal/testutil"
@@ -183,4 +184,38 @@ func TestAPanickingCallFailsAlone(t *testing.T) {
 	e.wantState(id, service.StatePower)
 	e.wantState(e.create(one()), service.StatePower) // the writer still works
 	e.consistent()
+}
+
+// Each write function runs exactly once, on its caller's goroutine, also
+// when calls wait for the writer together and one of them fails (issue 13,
+// defect 5: a group commit used to run the others a second time).
+func TestEachWriteFunctionRunsOnce(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)), testutil.WithLogger(discardLogger()))
+	const n = 4
+	var runs [n]atomic.Int32
+	var started atomic.Int32
+	var wg sync.WaitGroup
+	release := e.HoldWriter()
+	for i := range n {
+		wg.Go(func() {
+			started.Add(1)
+			if err := e.WriteCall(e.ctx, func() { runs[i].Add(1) }); err != nil {
+				t.Errorf("call %d: %v", i, err)
+			}
+		})
+	}
+	wg.Go(func() {
+		started.Add(1)
+		if err := e.WriteCall(e.ctx, func() { panic("a bug") }); service.KindOf(err) != service.KindInternal {
+			t.Errorf("the panicking call returned %v, want an internal error", err)
+		}
+	})
+	testutil.WaitFor(t, func() bool { return started.Load() == n+1 })
+	release()
+	wg.Wait()
+	for i := range runs {
+		if got := runs[i].Load(); got != 1 {
+			t.Errorf("write function %d ran %d times, want once", i, got)
+		}
+	}
 }

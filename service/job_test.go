@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -527,6 +528,9 @@ func TestInvalidRequestsCreateNothing(t *testing.T) {
 		"negative dead":  {request(nb(4), maxDeadBoards(-1)), "max_dead_boards cannot be negative."},
 		"negative links": {request(nb(4), maxDeadLinks(-2)), "max_dead_links cannot be negative."},
 		"negative ka":    {request(one(), keepalive(-1)), "keepalive must be a non-negative number of seconds, at most 3153600000, or null"},
+		"endless ka":     {request(one(), keepalive(4e9)), "keepalive must be a non-negative number of seconds, at most 3153600000, or null"},
+		"long owner": {request(one(), owner(strings.Repeat("é", 129))),
+			"owner must be at most 256 bytes long, not 258"},
 	}
 	for name, c := range cases {
 		_, err := e.CreateJob(e.ctx, c.req)
@@ -536,6 +540,10 @@ func TestInvalidRequestsCreateNothing(t *testing.T) {
 	}
 	if jobs, _ := e.ListJobs(e.ctx); len(jobs) != 0 {
 		t.Fatalf("jobs created: %+v", jobs)
+	}
+	id := e.create(one(), owner(strings.Repeat("o", service.MaxOwnerBytes)))
+	if e.state(id) != service.StatePower || id != 1 {
+		t.Fatalf("a job with a %d-byte owner is job %d, %v; want job 1 (invalid requests take no id)", service.MaxOwnerBytes, id, e.state(id))
 	}
 }
 

@@ -425,3 +425,33 @@ func TestPROTO08BoardPositions(t *testing.T) {
 		t.Errorf("slot of a dead board: %v", b)
 	}
 }
+
+// Job chips wrap around the machine (issue 17, item 3): they are taken
+// relative to the job's per-coordinate minimum, wrapped modulo the
+// machine's size in chips (negative ones too), and answered when they fall
+// on one of the job's boards. A logical board outside the machine is none.
+func TestWhereIsJobChipWrapsAroundTheMachine(t *testing.T) {
+	e := newEnv(t, testutil.Grids(grid("m3", 1, 1), grid("m42", 4, 2)))
+	small := e.create(board(0, 0, 2), onMachine("m3"))
+	for _, c := range [][2]int{{2, 27}, {2, 3}, {-10, -9}, {14, 15}} {
+		r := e.whereJob(small, c[0], c[1])
+		if r == nil || r.Chip != [2]int{6, 11} || r.JobChip == nil || *r.JobChip != [2]int{2, 3} || r.Logical != b3(0, 0, 2) {
+			t.Errorf("job chip %v of a job on board (0,0,2) of a 12x12-chip machine: %+v, want chip [6 11], job chip [2 3]", c, r)
+		}
+	}
+	if r := e.whereJob(small, 7, 0); r != nil { // on another board of the machine
+		t.Errorf("job chip (7,0) answered %+v, want null (on another board)", r)
+	}
+	wide := e.create(board(0, 0, 0), onMachine("m42"))
+	for _, c := range [][2]int{{48, 0}, {0, 24}, {-48, 48}} {
+		r := e.whereJob(wide, c[0], c[1])
+		if r == nil || r.Chip != [2]int{0, 0} || r.JobChip == nil || *r.JobChip != [2]int{0, 0} || r.Logical != b3(0, 0, 0) {
+			t.Errorf("job chip %v of a job on board (0,0,0) of a 48x24-chip machine: %+v, want its chip (0,0)", c, r)
+		}
+	}
+	for _, bd := range []geometry.Board{b3(4, 0, 0), b3(0, 2, 0), b3(-1, 0, 0), b3(0, 0, 3)} {
+		if r := e.whereBoard("m42", bd); r != nil {
+			t.Errorf("logical board %v outside the machine answered %+v, want null", bd, r)
+		}
+	}
+}
