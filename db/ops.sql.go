@@ -94,8 +94,8 @@ func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) 
 
 const insertOps = `-- name: InsertOps :execresult
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT (value >> 32) & 16777215, value & 4294967295, ?1, ?2,
-       nullif((value >> 56) & 63, 0), ?3
+SELECT value ->> 1, value ->> 0, ?1, ?2,
+       nullif(value ->> 2, 0), ?3
 FROM json_each(?4)
 ORDER BY key
 `
@@ -107,10 +107,9 @@ type InsertOpsParams struct {
 	Items     interface{}
 }
 
-// One operation per item of a JSON array of integers, in array order: the
-// rows get consecutive ids, the last one the result's last insert id. An
-// item packs the board id (bits 0-31), the BMP id (bits 32-55) and, for a
-// link operation, the links mask (bits 56-61; 0 = none) (service.packOp).
+// One operation per item of a JSON array, in array order: the rows get
+// consecutive ids, the last one the result's last insert id. An item is
+// [board id, BMP id, links mask (0 = none)] (service.requestOps).
 func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
 	return q.exec(ctx, q.insertOpsStmt, insertOps,
 		arg.JobID,

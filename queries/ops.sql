@@ -12,13 +12,12 @@ UPDATE bmp_ops SET board_id = sqlc.arg(new_board_id), bmp_id = sqlc.arg(new_bmp_
 WHERE board_id = sqlc.arg(old_board_id) AND done_at IS NULL;
 
 -- name: InsertOps :execresult
--- One operation per item of a JSON array of integers, in array order: the
--- rows get consecutive ids, the last one the result's last insert id. An
--- item packs the board id (bits 0-31), the BMP id (bits 32-55) and, for a
--- link operation, the links mask (bits 56-61; 0 = none) (service.packOp).
+-- One operation per item of a JSON array, in array order: the rows get
+-- consecutive ids, the last one the result's last insert id. An item is
+-- [board id, BMP id, links mask (0 = none)] (service.requestOps).
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT (value >> 32) & 16777215, value & 4294967295, sqlc.narg(job_id), sqlc.arg(op),
-       nullif((value >> 56) & 63, 0), sqlc.arg(created_at)
+SELECT value ->> 1, value ->> 0, sqlc.narg(job_id), sqlc.arg(op),
+       nullif(value ->> 2, 0), sqlc.arg(created_at)
 FROM json_each(sqlc.arg(items))
 ORDER BY key;
 

@@ -19,7 +19,6 @@ import (
 // in flight; link requests come right after the power requests of the same
 // boards, which already did that. Boards without a BMP are skipped.
 func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []int64) error {
-	packed := make([]int64, 0, len(idx))
 	var ops []*op
 	for k, i := range idx {
 		bi := m.info[i]
@@ -30,11 +29,6 @@ func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []i
 		if masks != nil {
 			o.links = masks[k]
 		}
-		item, err := packOp(o)
-		if err != nil {
-			return t.s.internal("request BMP operations", err)
-		}
-		packed = append(packed, item)
 		ops = append(ops, o)
 	}
 	if len(ops) == 0 {
@@ -45,7 +39,7 @@ func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []i
 			return err
 		}
 	}
-	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: unix(t.now), Items: idList(packed)})
+	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: unix(t.now), Items: opItems(ops)})
 	if err != nil {
 		return t.dbErr("request BMP operations", err)
 	}
@@ -57,6 +51,26 @@ func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []i
 		t.change.bmp(o.bmpID)
 	}
 	return nil
+}
+
+// opItems renders new operations as InsertOps reads them: a JSON array of
+// [board id, BMP id, links mask].
+func opItems(ops []*op) string {
+	b := make([]byte, 0, 2+24*len(ops))
+	b = append(b, '[')
+	for k, o := range ops {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, o.boardID, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, o.bmpID, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, o.links, 10)
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
 }
 
 // supersededBy lists the open operations that new power requests
@@ -128,15 +142,4 @@ func idList(ids []int64) string {
 		b = strconv.AppendInt(b, id, 10)
 	}
 	return string(append(b, ']'))
-}
-
-// packOp packs what InsertOps needs of an operation into one integer (see
-// queries/ops.sql): board id in bits 0-31, BMP id in bits 32-55, links mask
-// in bits 56-61. An array of integers costs SQLite a fraction of an array of
-// arrays to read.
-func packOp(o *op) (int64, error) {
-	if o.boardID <= 0 || o.boardID >= 1<<32 || o.bmpID <= 0 || o.bmpID >= 1<<24 || o.links < 0 || o.links >= 1<<6 {
-		return 0, fmt.Errorf("BMP operation out of the packed range: board %d, BMP %d, links %d", o.boardID, o.bmpID, o.links)
-	}
-	return o.boardID | o.bmpID<<32 | o.links<<56, nil
 }
