@@ -43,13 +43,8 @@ func (t *tx) logAction(level slog.Level, msg string, attrs ...any) {
 // transaction.
 func (t *tx) adminBoard(name string, b geometry.Board) (*machine, int, error) {
 	m := t.machineNamed(name)
-	if m == nil {
-		return nil, 0, noMachine(name)
-	}
-	if !m.has(b) {
-		return nil, 0, NotFound("Machine %q has no board %v.", name, b)
-	}
-	return m, m.index(b), nil
+	i, err := boardOf(m, name, b)
+	return m, i, err
 }
 
 // DestroyJobByOperator destroys a live job with the operator's reason. An

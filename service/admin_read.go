@@ -7,12 +7,10 @@ package service
 // history, errors, reports) from the read pool.
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"slices"
 
 	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/service/geometry"
@@ -31,16 +29,15 @@ const UnhealthyAfterFailedWrites = 3
 // noMachine is the error for an unknown machine name.
 func noMachine(name string) error { return NotFound("There is no machine %q.", name) }
 
-// liveBoard finds board b of the live machine called name.
-func liveBoard(w *world, name string, b geometry.Board) (*machine, int, error) {
-	m := w.machineNamed(name)
+// boardOf finds board b of m, the machine called name (nil: none).
+func boardOf(m *machine, name string, b geometry.Board) (int, error) {
 	if m == nil {
-		return nil, 0, noMachine(name)
+		return 0, noMachine(name)
 	}
 	if !m.has(b) {
-		return nil, 0, NotFound("Machine %q has no board %v.", name, b)
+		return 0, NotFound("Machine %q has no board %v.", name, b)
 	}
-	return m, m.index(b), nil
+	return m.index(b), nil
 }
 
 // MachineDetail returns a live machine with its full board map.
@@ -297,7 +294,7 @@ func (s *Service) PendingOps(ctx context.Context) ([]PendingOp, error) { return 
 // BoardHistory lists the allocations of a board, newest first, over every
 // incarnation of the machine (a re-created machine keeps its history).
 func (s *Service) BoardHistory(ctx context.Context, machine string, b geometry.Board) ([]BoardAllocation, error) {
-	if _, _, err := liveBoard(s.world.Load(), machine, b); err != nil {
+	if _, err := boardOf(s.world.Load().machineNamed(machine), machine, b); err != nil {
 		return nil, err
 	}
 	rows, err := s.rq.AdminBoardHistory(ctx, db.AdminBoardHistoryParams{Machine: machine, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z)})
@@ -313,7 +310,7 @@ func (s *Service) BoardHistory(ctx context.Context, machine string, b geometry.B
 
 // BoardReports lists the problem reports filed against a board, newest first.
 func (s *Service) BoardReports(ctx context.Context, machine string, b geometry.Board) ([]BoardReport, error) {
-	if _, _, err := liveBoard(s.world.Load(), machine, b); err != nil {
+	if _, err := boardOf(s.world.Load().machineNamed(machine), machine, b); err != nil {
 		return nil, err
 	}
 	rows, err := s.rq.AdminBoardReports(ctx, db.AdminBoardReportsParams{Machine: machine, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z)})
@@ -414,12 +411,4 @@ func (s *Service) AllocationWaits(ctx context.Context, after int64) ([]float64, 
 		last = max(last, r.ID)
 	}
 	return waits, last, nil
-}
-
-// sortedJobs lists the live jobs of w in id order.
-func sortedJobs(w *world) []*job {
-	jobs := make([]*job, 0, w.jobs.len())
-	w.jobs.each(func(_ int64, j *job) { jobs = append(jobs, j) })
-	slices.SortFunc(jobs, func(a, b *job) int { return cmp.Compare(a.id, b.id) })
-	return jobs
 }

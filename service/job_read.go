@@ -96,9 +96,7 @@ func machineInfo(j *job, m *machine) *JobMachineInfo {
 // ListJobs lists the live jobs, oldest first.
 func (s *Service) ListJobs(ctx context.Context) ([]JobSummary, error) {
 	w := s.world.Load()
-	jobs := make([]*job, 0, w.jobs.len())
-	w.jobs.each(func(_ int64, j *job) { jobs = append(jobs, j) })
-	slices.SortFunc(jobs, func(a, b *job) int { return cmp.Compare(a.id, b.id) })
+	jobs := sortedJobs(w)
 	names := w.machineNames()
 	out := make([]JobSummary, len(jobs))
 	for i, j := range jobs {
@@ -117,4 +115,12 @@ func (s *Service) summary(j *job, names map[int64]string) JobSummary {
 		sum.Boards = slices.Clone(j.boards)
 	}
 	return sum
+}
+
+// sortedJobs lists the live jobs of w in id order.
+func sortedJobs(w *world) []*job {
+	jobs := make([]*job, 0, w.jobs.len())
+	w.jobs.each(func(_ int64, j *job) { jobs = append(jobs, j) })
+	slices.SortFunc(jobs, func(a, b *job) int { return cmp.Compare(a.id, b.id) })
+	return jobs
 }

@@ -1,48 +1,16 @@
 package service_test
 
 import (
-	"bytes"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
 )
 
-// logBuffer collects log lines, safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// lines are the lines logged so far that contain every one of parts.
-func (l *logBuffer) lines(parts ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		match := line != ""
-		for _, p := range parts {
-			match = match && strings.Contains(line, p)
-		}
-		if match {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-func loggedEnv(t *testing.T, toml string) (*env, *logBuffer) {
-	logs := &logBuffer{}
-	return newEnv(t, toml, testutil.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))), logs
+func loggedEnv(t *testing.T, toml string) (*env, *testutil.LogBuffer) {
+	logs := &testutil.LogBuffer{}
+	return newEnv(t, toml, testutil.WithLogger(logs.Logger())), logs
 }
 
 // Job requests are logged in the user's terms (issue 14, item 9).
@@ -54,11 +22,11 @@ func TestJobRequestsAreLoggedInTheUsersTerms(t *testing.T) {
 		`request="2x1 triads, machine m, min_ratio 0"`,
 		`request="7 boards, tags default, min_ratio 0, max_dead_boards 0" keepalive=30s`,
 	} {
-		if got := logs.lines("job created", want); len(got) != 1 {
+		if got := logs.Lines("job created", want); len(got) != 1 {
 			t.Errorf("log lines with %s: %q", want, got)
 		}
 	}
-	if got := logs.lines(`"kind"`); len(got) != 0 {
+	if got := logs.Lines(`"kind"`); len(got) != 0 {
 		t.Errorf("internal JSON in the log: %q", got)
 	}
 }
@@ -81,7 +49,7 @@ func TestOperatorActionsAreLoggedOnceWithWhoActed(t *testing.T) {
 		{"level=WARN", "emergency stop", "by=operator@10.9.8.7:4242", `reason="fire drill"`},
 		{"level=WARN", "resumed after emergency stop", "by=operator"},
 	} {
-		if got := logs.lines(want...); len(got) != 1 {
+		if got := logs.Lines(want...); len(got) != 1 {
 			t.Errorf("log lines with %q: %q", want, got)
 		}
 	}
@@ -100,10 +68,10 @@ func TestBMPReachabilityIsLoggedOncePerTransition(t *testing.T) {
 	e.wantState(id, service.StateQueued)
 	e.setReachable(bmp, true, "")
 	e.setReachable(bmp, true, "")
-	if got := logs.lines("BMP unreachable"); len(got) != 1 || !strings.Contains(got[0], "level=WARN") {
+	if got := logs.Lines("BMP unreachable"); len(got) != 1 || !strings.Contains(got[0], "level=WARN") {
 		t.Errorf("unreachable logged %q, want once at WARN", got)
 	}
-	if got := logs.lines("BMP answers again"); len(got) != 1 || !strings.Contains(got[0], "level=INFO") {
+	if got := logs.Lines("BMP answers again"); len(got) != 1 || !strings.Contains(got[0], "level=INFO") {
 		t.Errorf("reachable again logged %q, want once at INFO", got)
 	}
 }
