@@ -26,8 +26,6 @@ type Service struct {
 	tick  time.Duration
 
 	wmu        sync.Mutex            // the writer (doc.go, "Locks")
-	queueMu    sync.Mutex            // guards queued
-	queued     []*writeCall          // calls waiting for the writer (group commit)
 	closed     atomic.Bool           // set under wmu
 	answerable int64                 // destroyed jobs not forgotten; under wmu
 	memo       map[int64]queueMemo   // machine id -> head that did not fit; under wmu

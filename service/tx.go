@@ -1,13 +1,12 @@
 package service
 
-// Write transactions (doc.go, "Writes"). A write function runs once,
-// holding the writer: it changes the database and copies of what it
-// touches of the world it starts from; the commit publishes the new world
-// built from the copies. A failure drops the copies.
+// Write transactions (doc.go, "Writes"). A write function runs once, on
+// its caller's goroutine, holding the writer: it changes the database and
+// copies of what it touches of the committed world; the commit publishes a
+// new world built from the copies. A failure drops the copies.
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -58,133 +57,37 @@ type logEntry struct {
 
 var errShuttingDown = Unavailable("The server is shutting down.")
 
-// write runs fn as one transaction, or as one step of a transaction shared
-// with calls made at the same time (group commit, below), and publishes
-// what it changed. It returns once the change has committed, or failed.
-// Once started, a write function runs to its end whatever happens to ctx,
-// so that a client hanging up never leaves half an operation (write
-// functions are short: no I/O but the database).
+// write runs fn as one transaction and publishes what it changed. Once
+// started, a transaction runs to its end whatever happens to ctx, so that a
+// client hanging up never leaves half an operation (transactions are
+// short: no I/O but the database).
 func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
-	c := &writeCall{ctx: context.WithoutCancel(ctx), fn: fn}
-	s.writes.Add(1)
-	s.queueMu.Lock()
-	s.queued = append(s.queued, c)
-	s.queueMu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if !c.ran { // else the holder before us ran it with its group
-		s.queueMu.Lock()
-		group := s.queued
-		s.queued = nil
-		s.queueMu.Unlock()
-		for len(group) > 0 {
-			group = s.runGroup(group)
-		}
-	}
-	return c.err
-}
-
-// writeCall is one call of write: waiting for the writer, or done (ran
-// and err are set under wmu).
-type writeCall struct {
-	ctx context.Context
-	fn  func(t *tx) error
-	err error
-	ran bool
-}
-
-// runGroup runs calls that waited for the writer together in one database
-// transaction (group commit): one commit serves many callers, which is what
-// bounds job churn. Each call runs once, in its own savepoint and on its own
-// copies, starting from the world the calls before it left; a call that
-// fails rolls back to its savepoint and changes nothing, and the others go
-// on. Nothing is published before the commit. It returns the calls it did
-// not get to: those after a failure that ended the whole transaction
-// (SQLite ends it on some I/O errors), to run in a new one.
-func (s *Service) runGroup(group []*writeCall) []*writeCall {
-	ctx := context.Background()
-	fail := func(calls []*writeCall, err error) {
-		for _, c := range calls {
-			c.err, c.ran = err, true
-		}
-	}
+	s.writes.Add(1)
 	if s.closed.Load() {
-		fail(group, errShuttingDown)
-		return nil
+		return errShuttingDown
 	}
+	ctx = context.WithoutCancel(ctx)
 	if err := s.begin(ctx); err != nil {
-		fail(group, s.writeFailed(s.internal("begin transaction", err)))
-		return nil
+		return s.writeFailed(s.internal("begin transaction", err))
 	}
-	savedAnswerable := s.answerable
-	base := s.world.Load()
-	var done []*tx
-	var doneCalls []*writeCall
-	for k, c := range group {
-		t, err := s.runCall(c, base, len(group) > 1)
-		c.ran = true
-		if errors.Is(err, errTransactionLost) {
-			s.rollback(ctx)
-			s.answerable = savedAnswerable
-			fail(append(doneCalls, c), s.writeFailed(s.internal("write transaction", err)))
-			return group[k+1:]
-		}
-		if err != nil {
-			c.err = err
-			if KindOf(err) == KindInternal {
-				s.writeFailed(err)
-			}
-			continue
-		}
-		base = t.result()
-		s.answerable += int64(t.destroys) - t.forgot
-		done, doneCalls = append(done, t), append(doneCalls, c)
-	}
-	if len(done) == 0 {
+	t := s.newTx(ctx, s.wq)
+	if err := s.runGuarded(t, fn); err != nil {
 		s.rollback(ctx)
-		return nil
+		if KindOf(err) == KindInternal {
+			s.writeFailed(err)
+		}
+		return err
 	}
 	if err := s.commitSQL(ctx); err != nil {
 		s.rollback(ctx)
-		s.answerable = savedAnswerable
-		fail(doneCalls, s.writeFailed(s.internal("commit", err)))
-		return nil
+		return s.writeFailed(s.internal("commit", err))
 	}
 	s.commits.Add(1)
 	s.failedWrites.Store(0)
-	s.world.Store(base)
-	for _, t := range done {
-		s.published(t)
-	}
+	s.publish(t)
 	return nil
-}
-
-// errTransactionLost is a call's failure that also ended the database
-// transaction it shared with others.
-var errTransactionLost = errors.New("the failure ended the whole database transaction")
-
-// runCall runs one call's function on copies of base, inside a savepoint
-// when it shares the transaction.
-func (s *Service) runCall(c *writeCall, base *world, shared bool) (*tx, error) {
-	if shared {
-		if _, err := s.wconn.ExecContext(c.ctx, "SAVEPOINT call"); err != nil {
-			return nil, errors.Join(errTransactionLost, err)
-		}
-	}
-	t := s.newTx(c.ctx, s.wq, base)
-	err := s.runGuarded(t, c.fn)
-	if !shared {
-		return t, err
-	}
-	if err != nil {
-		if _, rerr := s.wconn.ExecContext(c.ctx, "ROLLBACK TO call"); rerr != nil {
-			return nil, errors.Join(errTransactionLost, err, rerr)
-		}
-	}
-	if _, rerr := s.wconn.ExecContext(c.ctx, "RELEASE call"); rerr != nil {
-		return nil, errors.Join(errTransactionLost, rerr)
-	}
-	return t, err
 }
 
 // writeValue is write for a function with a result.
@@ -207,13 +110,12 @@ func (s *Service) update(fn func(t *tx) error) error {
 	if s.closed.Load() {
 		return errShuttingDown
 	}
-	t := s.newTx(context.Background(), nil, s.world.Load())
+	t := s.newTx(context.Background(), nil)
 	if err := fn(t); err != nil {
 		return err
 	}
 	if len(t.ops) > 0 || !t.change.empty() {
-		s.world.Store(t.result())
-		s.published(t)
+		s.publish(t)
 	}
 	return nil
 }
@@ -248,23 +150,24 @@ func (s *Service) runGuarded(t *tx, fn func(t *tx) error) (err error) {
 	return t.writeQueues()
 }
 
-func (s *Service) newTx(ctx context.Context, q *db.Queries, base *world) *tx {
-	return &tx{s: s, ctx: ctx, q: q, now: stamp(s.clock.Now()), base: base,
+func (s *Service) newTx(ctx context.Context, q *db.Queries) *tx {
+	return &tx{s: s, ctx: ctx, q: q, now: stamp(s.clock.Now()), base: s.world.Load(),
 		edited: map[int64]*machine{}, queuesChanged: map[int64]bool{},
 		jobs: map[int64]*job{}, ended: map[int64]bool{}, born: map[int64]string{},
 		ops: map[int64]*bmpOps{}, opBMP: map[int64]int64{}, opsDone: map[int64]bool{}}
 }
 
-// published does what follows a transaction's commit, once its world is
-// the committed one: it updates the keepalive registry, logs, and tells
-// subscribers what changed.
-func (s *Service) published(t *tx) {
+// publish makes the transaction's world the committed one, then updates
+// the keepalive registry, logs, and tells subscribers what changed.
+func (s *Service) publish(t *tx) {
+	s.world.Store(t.result())
 	for id, host := range t.born {
 		s.alive.add(id, t.now, host)
 	}
 	for id := range t.ended {
 		s.alive.remove(id)
 	}
+	s.answerable += int64(t.destroys) - t.forgot
 	for _, e := range t.logs {
 		s.log.Log(context.Background(), e.level, e.msg, e.attrs...)
 	}
