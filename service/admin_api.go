@@ -185,8 +185,7 @@ type Stats struct {
 	EmergencyStop  bool
 
 	// Since start: calls that changed (or tried to change) state, and the
-	// transactions that committed them; concurrent calls share one
-	// transaction (group commit), so under load there are fewer of these.
+	// transactions that committed (one per successful call).
 	WriteCalls        uint64
 	WriteTransactions uint64
 }

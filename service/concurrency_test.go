@@ -188,7 +188,8 @@ func TestAPanickingCallFailsAlone(t *testing.T) {
 
 // Each write function runs exactly once, on its caller's goroutine, also
 // when calls wait for the writer together and one of them fails (issue 13,
-// defect 5: a group commit used to run the others a second time).
+// defect 5: the group commit of earlier versions ran the others a second
+// time).
 func TestEachWriteFunctionRunsOnce(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)), testutil.WithLogger(discardLogger()))
 	const n = 4
@@ -218,4 +219,19 @@ func TestEachWriteFunctionRunsOnce(t *testing.T) {
 			t.Errorf("write function %d ran %d times, want once", i, got)
 		}
 	}
+}
+
+// A call that fails after changing the database leaves no trace, in the
+// database or in memory.
+func TestAFailingCallLeavesNoTrace(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 2, 2)))
+	id := e.create(one())
+	if err := e.StopThenFail(e.ctx); service.KindOf(err) != service.KindConflict {
+		t.Fatalf("the failing call returned %v", err)
+	}
+	e.wantState(e.create(one()), service.StatePower) // not stopped in memory
+	e.Restart(t)
+	e.wantState(e.create(one()), service.StatePower) // nor in the database
+	e.wantState(id, service.StatePower)
+	e.consistent()
 }

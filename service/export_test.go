@@ -41,3 +41,14 @@ func (s *Service) DatabasePages(ctx context.Context) (int, error) {
 	err := s.wconn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&n)
 	return n, err
 }
+
+// StopThenFail is a write call that stores an emergency stop, in the
+// database and in its copies, and then fails: none of it may stay.
+func (s *Service) StopThenFail(ctx context.Context) error {
+	return s.write(ctx, func(t *tx) error {
+		if err := t.setStopped(true); err != nil {
+			return err
+		}
+		return Conflict("changed my mind")
+	})
+}
