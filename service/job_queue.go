@@ -47,7 +47,7 @@ func (t *tx) candidates(j *job) []*machine {
 func (t *tx) enqueue(m *machine, id int64) {
 	mm := t.edit(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); !found {
-		mm.queue = slices.Insert(mm.queue, i, id)
+		mm.queue = slices.Insert(slices.Clip(mm.queue), i, id) // a new slice
 		t.queuesChanged[m.id] = true
 	}
 }
@@ -56,7 +56,7 @@ func (t *tx) enqueue(m *machine, id int64) {
 func (t *tx) dequeue(m *machine, id int64) {
 	mm := t.edit(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); found {
-		mm.queue = slices.Delete(mm.queue, i, i+1)
+		mm.queue = slices.Concat(mm.queue[:i], mm.queue[i+1:]) // a new slice
 		t.queuesChanged[m.id] = true
 	}
 }

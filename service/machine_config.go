@@ -230,15 +230,15 @@ func (t *tx) insertBoards(m *machine, cm *config.Machine) error {
 }
 
 func (t *tx) insertBoard(m *machine, b geometry.Board, p config.BoardPos, hasPos, dead bool) (boardInfo, error) {
-	bi := boardInfo{dead: dead, hasPos: hasPos}
+	bi := boardInfo{dead: dead, hasPos: hasPos, bmp: -1}
 	arg := db.InsertBoardParams{MachineID: m.id, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z), Dead: b2i(dead)}
 	if hasPos {
 		bi.phys, bi.ip = Physical{Cabinet: p.Cabinet, Frame: p.Frame, Board: p.BoardNum}, p.IP
 		arg.Cabinet, arg.Frame, arg.BoardNum = ptr(int64(p.Cabinet)), ptr(int64(p.Frame)), ptr(int64(p.BoardNum))
 		arg.Ip = strPtr(p.IP)
-		if bmp := m.bmpAt(p.Cabinet, p.Frame); bmp != nil {
-			bi.bmpID = bmp.id
-			arg.BmpID = &bmp.id
+		if k := m.bmpAt(p.Cabinet, p.Frame); k >= 0 {
+			bi.bmpID, bi.bmp = m.bmps[k].id, k
+			arg.BmpID = &bi.bmpID
 		}
 	}
 	id, err := t.q.InsertBoard(t.ctx, arg)
@@ -335,7 +335,7 @@ func (t *tx) retireMachine(om *machine) error {
 		}
 	}
 	m := t.edit(om.id)
-	for _, id := range slices.Clone(m.queue) {
+	for _, id := range m.queue { // dequeue replaces the queue
 		t.dequeue(m, id)
 	}
 	if err := t.q.RetireMachine(t.ctx, db.RetireMachineParams{RetiredAt: ptr(unix(t.now)), ID: m.id}); err != nil {
@@ -366,10 +366,10 @@ func slotOf(m *machine, i int) (slotKey, bool) {
 	if !bi.hasPos {
 		return slotKey{}, false
 	}
-	if k := m.bmpIndex(bi.bmpID); k >= 0 {
-		return slotKey{address: m.bmps[k].address, boardNum: bi.phys.Board}, true
+	if bi.bmp < 0 {
+		return slotKey{}, false
 	}
-	return slotKey{}, false
+	return slotKey{address: m.bmps[bi.bmp].address, boardNum: bi.phys.Board}, true
 }
 
 // carryOverAll: boards of machines retired in this transaction that sit at

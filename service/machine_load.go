@@ -165,6 +165,9 @@ func loadBoards(ctx context.Context, q *db.Queries, m *machine) error {
 	}
 	n := 3 * m.width * m.height
 	m.info, m.boards, m.phys = make([]boardInfo, n), newBoardTable(n), map[Physical]int{}
+	for i := range m.info {
+		m.info[i].bmp = -1
+	}
 	for _, r := range rows {
 		b := geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)}
 		if !m.has(b) {
@@ -172,6 +175,7 @@ func loadBoards(ctx context.Context, q *db.Queries, m *machine) error {
 		}
 		i := m.index(b)
 		m.info[i] = boardInfoFromRow(r)
+		m.info[i].bmp = m.bmpIndex(m.info[i].bmpID)
 		m.boards.chunks[i/boardChunk][i%boardChunk] = boardDynFromRow(r)
 		if m.info[i].hasPos {
 			m.phys[m.info[i].phys] = i

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/spalloc/spallocd/db"
@@ -94,6 +95,7 @@ func (t *tx) bmpDown(bmpID int64, reason string) error {
 		return t.dbErr("mark BMP unreachable", err)
 	}
 	mm := t.edit(m.id)
+	mm.bmps = slices.Clone(mm.bmps) // replaced, never written in place
 	b := &mm.bmps[k]
 	b.unreachable, b.since, b.lastErr = true, t.now, reason
 	t.refreshBMPBoards(mm, bmpID)
@@ -117,6 +119,7 @@ func (t *tx) bmpUp(bmpID int64) error {
 		return t.dbErr("mark BMP reachable", err)
 	}
 	mm := t.edit(m.id)
+	mm.bmps = slices.Clone(mm.bmps)
 	b := &mm.bmps[k]
 	down := t.now.Sub(b.since)
 	b.unreachable, b.since = false, time.Time{}

@@ -102,6 +102,7 @@ func (w *world) machineNames() map[int64]string {
 type boardInfo struct {
 	id     int64
 	bmpID  int64 // 0: no BMP (a dead board without a position)
+	bmp    int   // its BMP's position in machine.bmps; -1: none
 	hasPos bool
 	phys   Physical
 	ip     string
@@ -137,9 +138,9 @@ type machine struct {
 	priority      int
 	width, height int // triads
 	tags          []string
-	major, minor  string // configuration fingerprints
-	bmps          []bmpInfo
-	info          []boardInfo // by board index; replaced, never written, once published
+	major, minor  string      // configuration fingerprints
+	bmps          []bmpInfo   // by cabinet and frame
+	info          []boardInfo // by board index
 	phys          map[Physical]int
 	deadLinks     []DeadLink // configuration and operator entries
 	model         *allocModel
@@ -150,14 +151,14 @@ type machine struct {
 	queue   []int64              // queued job ids, ascending (= creation order)
 }
 
-// copyForEdit returns a copy of m that a transaction may change: the parts
-// changed in place (BMPs, occupancy, queue, the list of board chunks) are
-// cloned; board chunks are copied when first written (tx.setBoard).
+// copyForEdit returns a copy of m that a transaction may change. The
+// occupancy is cloned (it is written in place, a board at a time); the
+// board states are copied a chunk at a time when first written
+// (tx.setBoard); the other slices (tags, BMPs, boards' configuration, dead
+// links, queue) are replaced, never written in place.
 func (m *machine) copyForEdit() *machine {
 	c := *m
-	c.bmps = slices.Clone(m.bmps)
 	c.occ = m.occ.Clone()
-	c.queue = slices.Clone(m.queue)
 	c.boards = boardTable{chunks: slices.Clone(m.boards.chunks)}
 	return &c
 }
@@ -185,17 +186,13 @@ func (m *machine) bmpIndex(id int64) int {
 
 // bmpDown reports whether board i's BMP is marked unreachable.
 func (m *machine) bmpDown(i int) bool {
-	k := m.bmpIndex(m.info[i].bmpID)
+	k := m.info[i].bmp
 	return k >= 0 && m.bmps[k].unreachable
 }
 
-func (m *machine) bmpAt(cabinet, frame int) *bmpInfo {
-	for i := range m.bmps {
-		if m.bmps[i].cabinet == cabinet && m.bmps[i].frame == frame {
-			return &m.bmps[i]
-		}
-	}
-	return nil
+// bmpAt is the position in m.bmps of the BMP of a frame, or -1.
+func (m *machine) bmpAt(cabinet, frame int) int {
+	return slices.IndexFunc(m.bmps, func(b bmpInfo) bool { return b.cabinet == cabinet && b.frame == frame })
 }
 
 // boardChunk is how many board states are copied together when one of
