@@ -202,6 +202,11 @@ func (c *conn) send(p []byte) {
 		return
 	}
 	if n < len(p) {
+		if c.overCapLocked(len(p) - n) {
+			c.mu.Unlock()
+			c.disconnectNonReader(len(p) - n)
+			return
+		}
 		rest := make([]byte, 0, len(p)-n+len(c.out))
 		rest = append(rest, p[n:]...)
 		c.out = append(rest, c.out...)
@@ -240,19 +245,33 @@ func (c *conn) enqueue(p []byte) {
 }
 
 // enqueueLocked appends p (copied) to the outgoing buffer and unlocks c.mu.
-// A client whose unread output passes the limit is disconnected.
+// A client whose unread output would pass the limit is disconnected.
 func (c *conn) enqueueLocked(p []byte) {
-	pending := len(c.out) + c.inflight
-	if pending > 0 && pending+len(p) > c.s.opts.MaxOutBuffer {
+	if c.overCapLocked(len(p)) {
 		c.mu.Unlock()
-		c.s.log.Warn("tcpserver: client does not read its replies; disconnecting",
-			"remote", c.nc.RemoteAddr().String(), "pending_bytes", pending, "limit", c.s.opts.MaxOutBuffer)
-		c.close()
+		c.disconnectNonReader(len(p))
 		return
 	}
 	c.out = append(c.out, p...)
 	c.mu.Unlock()
 	c.signal()
+}
+
+// overCapLocked reports whether extra more unwritten bytes would pass the
+// connection's output limit. Every byte not yet written counts: queued,
+// being written by the writer, and extra itself, however large one reply is.
+func (c *conn) overCapLocked(extra int) bool {
+	return len(c.out)+c.inflight+extra > c.s.opts.MaxOutBuffer
+}
+
+// disconnectNonReader closes a client whose unread output passed the limit.
+func (c *conn) disconnectNonReader(extra int) {
+	c.mu.Lock()
+	pending := len(c.out) + c.inflight + extra
+	c.mu.Unlock()
+	c.s.log.Warn("tcpserver: client does not read its replies; disconnecting",
+		"remote", c.nc.RemoteAddr().String(), "unwritten_bytes", pending, "limit", c.s.opts.MaxOutBuffer)
+	c.close()
 }
 
 func (c *conn) signal() {

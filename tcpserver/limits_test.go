@@ -1,0 +1,76 @@
+package tcpserver
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spalloc/spallocd/internal/testutil"
+	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+// One reply larger than MaxOutBuffer, to a client that does not read it,
+// disconnects the client: the limit counts every byte not yet written.
+func TestOneLargeUnreadReplyDisconnects(t *testing.T) {
+	f := &fakeBackend{}
+	for i := range 2000 {
+		f.jobs = append(f.jobs, service.JobSummary{ID: int64(i), Owner: "someone@example.org",
+			Boards: []geometry.Board{{X: 1, Y: 2, Z: 0}}})
+	}
+	small := func(nc net.Conn) { _ = nc.(*net.TCPConn).SetWriteBuffer(4096) }
+	ts := startFake(t, f, nil, Options{MaxOutBuffer: 64 << 10, WriteTimeout: time.Minute}, small)
+	c := dialRaw(t, ts.addr)
+	_ = c.nc.(*net.TCPConn).SetReadBuffer(4096)
+	c.write(`{"command":"list_jobs"}` + "\n") // a reply of ~150 KB
+	testutil.WaitFor(t, func() bool { return strings.Contains(ts.logs.String(), "does not read its replies") })
+	c.eof()
+	wantServing(t, ts.addr)
+}
+
+// Connections over MaxConnections, or over MaxConnectionsPerAddress from one
+// address, are told why and closed at once; the others are served, a slot
+// that frees is used again, and the refusals are logged once, not once each.
+func TestConnectionLimits(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"in all", Options{MaxConnections: 3}, "the server is serving its maximum of 3 connections; try again later"},
+		{"per address", Options{MaxConnections: 10, MaxConnectionsPerAddress: 3},
+			"127.0.0.1 already has the maximum of 3 connections to this server; close some first"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ts := startFake(t, &fakeBackend{}, nil, c.opts, nil)
+			var served []*rawConn
+			for range 3 {
+				rc := dialRaw(t, ts.addr)
+				rc.write(`{"command":"version"}` + "\n")
+				if got := rc.line(); got != `{"return":"1.0.0"}` {
+					t.Fatalf("connection within the limit: %s", got)
+				}
+				served = append(served, rc)
+			}
+			for range 5 {
+				over := dialRaw(t, ts.addr)
+				over.write(`{"command":"version"}` + "\n")
+				if got := over.line(); got != `{"exception":"`+c.want+`"}` {
+					t.Fatalf("over the limit: %s", got)
+				}
+				over.eof()
+			}
+			if n := strings.Count(ts.logs.String(), "connection refused: over the connection limit"); n != 1 {
+				t.Errorf("%d log lines for 5 refusals, want 1:\n%s", n, ts.logs.String())
+			}
+			served[0].nc.Close()
+			testutil.WaitFor(t, func() bool {
+				ts.mu.Lock()
+				defer ts.mu.Unlock()
+				return len(ts.conns) == 2
+			})
+			wantServing(t, ts.addr)
+		})
+	}
+}
