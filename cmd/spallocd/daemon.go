@@ -60,17 +60,21 @@ func loadConfig(o *options) (*config.Config, error) {
 	return config.Load(o.configPath)
 }
 
-// applyFlags lets command-line flags override the [server] settings; the
-// demo keeps its database in the user's state folder.
+// applyFlags lets the command-line flags that were given override the
+// [server] settings (an empty --http disables HTTP); the demo keeps its
+// database in the user's state folder.
 func applyFlags(cfg *config.Config, o *options) error {
-	if o.listen != "" {
+	if o.given["listen"] {
 		cfg.Server.Listen = o.listen
 	}
-	if o.httpAddr != "" {
+	if o.given["http"] {
 		cfg.Server.HTTP = o.httpAddr
 	}
 	switch {
-	case o.dbPath != "":
+	case o.given["db"]:
+		if o.dbPath == "" {
+			return errors.New("--db: give a database file")
+		}
 		cfg.Server.Database = o.dbPath
 	case o.configPath == "":
 		path, err := demoDatabasePath()
@@ -111,6 +115,7 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	if err := applyFlags(cfg, o); err != nil {
 		return nil, err
 	}
+	logWarnings(log, cfg)
 	d := &daemon{log: log, opts: o, fakes: newFakeFleet(), errc: make(chan error, 4)}
 	defer func() {
 		if err != nil {
@@ -204,7 +209,15 @@ func (d *daemon) listen(cfg *config.Config) error {
 }
 
 func (d *daemon) serveTCP(cfg *config.Config) {
-	d.tcp = tcpserver.New(d.svc, tcpserver.Options{MaxLineBytes: cfg.Server.MaxLineBytes, Logger: d.log})
+	bmps := 0
+	for _, m := range cfg.Machines {
+		bmps += len(m.BMPs)
+	}
+	total, perAddress := cfg.Server.ConnectionLimits(openFileLimit(), bmps)
+	d.log.Info("v1 connection limits", "max_connections", total, "max_connections_per_address", perAddress)
+	d.tcp = tcpserver.New(d.svc, tcpserver.Options{
+		MaxLineBytes: cfg.Server.MaxLineBytes, MaxOutBuffer: cfg.Server.MaxOutputBytes,
+		MaxConnections: total, MaxConnectionsPerAddress: perAddress, Logger: d.log})
 	ln := d.tcpLn
 	d.tcpLn = nil // Serve owns it now
 	d.goRun(func() error { return d.tcp.Serve(context.Background(), ln) })
@@ -270,6 +283,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
 		return
 	}
+	logWarnings(d.log, cfg)
 	if err := d.fakes.sync(cfg); err != nil {
 		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
 		return
@@ -282,6 +296,12 @@ func (d *daemon) reload(ctx context.Context) {
 	logReload(d.log, report)
 	if err := d.bmps.Sync(ctx); err != nil {
 		d.log.Error("BMP workers after reload", "err", err)
+	}
+}
+
+func logWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration", "warning", w)
 	}
 }
 
