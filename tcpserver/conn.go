@@ -78,7 +78,7 @@ func newConn(ctx context.Context, s *Server, nc net.Conn) (*conn, context.Contex
 func (c *conn) readLoop(ctx context.Context) {
 	defer c.s.wg.Done()
 	c.s.log.Debug("tcpserver: client connected", "remote", c.nc.RemoteAddr().String())
-	e := env{svc: c.s.svc, host: c.host, watches: &c.watches, log: c.s.log, remote: c.nc.RemoteAddr().String()}
+	e := env{svc: c.s.svc, host: c.host, watches: &c.watches, log: c.s.log, remote: c.nc.RemoteAddr().String(), heavy: c.s.heavy}
 	var r io.Reader = c.nc
 	if c.raw != nil {
 		r = rawReader{c.raw}
@@ -359,9 +359,11 @@ func (c *conn) stopReading() {
 }
 
 // close drops pending output and closes the socket; the reader and writer
-// then stop.
+// then stop. The reader runs no further request, not even one it has
+// already read: its reply could not be sent.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
+		c.stopRead.Store(true)
 		c.mu.Lock()
 		c.closed = true
 		c.out = nil

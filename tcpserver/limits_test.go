@@ -1,6 +1,7 @@
 package tcpserver
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
@@ -72,5 +73,47 @@ func TestConnectionLimits(t *testing.T) {
 			})
 			wantServing(t, ts.addr)
 		})
+	}
+}
+
+// blockingLists is a backend whose ListJobs waits for release.
+type blockingLists struct {
+	*fakeBackend
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingLists) ListJobs(ctx context.Context) ([]service.JobSummary, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return nil, nil
+}
+
+// At most cap(heavy) list_jobs replies are made at once; the others wait
+// for a slot without taking a processor from cheap requests, which go on.
+func TestCostlyRepliesTakeTurns(t *testing.T) {
+	b := blockingLists{fakeBackend: &fakeBackend{}, entered: make(chan struct{}, 100), release: make(chan struct{})}
+	ts := startFake(t, b, nil, Options{}, nil)
+	slots := cap(ts.heavy)
+	var lists []*rawConn
+	for range slots + 2 {
+		c := dialRaw(t, ts.addr)
+		c.write(`{"command":"list_jobs"}` + "\n")
+		lists = append(lists, c)
+	}
+	for range slots {
+		<-b.entered
+	}
+	wantServing(t, ts.addr)
+	select {
+	case <-b.entered:
+		t.Fatalf("more than %d list_jobs ran at once", slots)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(b.release)
+	for _, c := range lists {
+		if got := c.line(); got != `{"return":[]}` {
+			t.Fatalf("list_jobs: %s", got)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -92,6 +93,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	perHost   map[string]int // connections by remote host
 	refusals  refusalLog
+	heavy     chan struct{} // slots for costly replies (list_jobs): one per processor
 	closing   bool
 	wg        sync.WaitGroup // connection goroutines
 	hubCancel context.CancelFunc
@@ -127,6 +129,7 @@ func newServer(b backend, opts Options) *Server {
 		listeners: map[*net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		perHost:   map[string]int{},
+		heavy:     make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		done:      make(chan struct{}),
 	}
 }
