@@ -223,3 +223,36 @@ func TestReadableTokenFileWarns(t *testing.T) {
 		}
 	}
 }
+
+// The README (or docs/) gives every numeric setting's range, on the line
+// that shows the key, as "FROM to TO" in the form a file would use.
+func TestEveryRangeIsDocumented(t *testing.T) {
+	docs, _ := filepath.Glob("../../docs/*.md")
+	var lines []string
+	for _, path := range append([]string{"../../README.md"}, docs...) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.Split(string(data), "\n")...)
+	}
+	documented := func(key, text string) {
+		t.Helper()
+		name := key[strings.LastIndex(key, ".")+1:]
+		for _, l := range lines {
+			if strings.Contains(l, name+" = ") && strings.Contains(l, text) {
+				return
+			}
+		}
+		t.Errorf("no line of the README or docs/ shows %s with its range %q", key, text)
+	}
+	for key, r := range intRanges {
+		documented(key, fmt.Sprintf("%d to %d", r[0], r[1]))
+	}
+	for key, r := range durationRanges {
+		documented(key, formatDuration(r[0])+" to "+formatDuration(r[1]))
+	}
+	for key, r := range floatRanges {
+		documented(key, formatFloat(r[0])+" to "+formatFloat(r[1]))
+	}
+}
