@@ -15,13 +15,7 @@ import (
 // One reply larger than MaxOutBuffer, to a client that does not read it,
 // disconnects the client: the limit counts every byte not yet written.
 func TestOneLargeUnreadReplyDisconnects(t *testing.T) {
-	f := &fakeBackend{}
-	for i := range 2000 {
-		f.jobs = append(f.jobs, service.JobSummary{ID: int64(i), Owner: "someone@example.org",
-			Boards: []geometry.Board{{X: 1, Y: 2, Z: 0}}})
-	}
-	small := func(nc net.Conn) { _ = nc.(*net.TCPConn).SetWriteBuffer(4096) }
-	ts := startFake(t, f, nil, Options{MaxOutBuffer: 64 << 10, WriteTimeout: time.Minute}, small)
+	ts := startFake(t, longJobList(), nil, Options{MaxOutBuffer: 64 << 10, WriteTimeout: time.Minute}, smallWriteBuffer)
 	c := dialRaw(t, ts.addr)
 	_ = c.nc.(*net.TCPConn).SetReadBuffer(4096)
 	c.write(`{"command":"list_jobs"}` + "\n") // a reply of ~150 KB
@@ -75,6 +69,19 @@ func TestConnectionLimits(t *testing.T) {
 		})
 	}
 }
+
+// longJobList is a backend whose list_jobs reply is about 150 KB.
+func longJobList() *fakeBackend {
+	f := &fakeBackend{}
+	for i := range 2000 {
+		f.jobs = append(f.jobs, service.JobSummary{ID: int64(i), Owner: "someone@example.org",
+			Boards: []geometry.Board{{X: 1, Y: 2, Z: 0}}})
+	}
+	return f
+}
+
+// smallWriteBuffer makes the server's socket take little at once.
+func smallWriteBuffer(nc net.Conn) { _ = nc.(*net.TCPConn).SetWriteBuffer(4096) }
 
 // blockingLists is a backend whose ListJobs waits for release.
 type blockingLists struct {
