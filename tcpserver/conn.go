@@ -78,7 +78,7 @@ func newConn(ctx context.Context, s *Server, nc net.Conn) (*conn, context.Contex
 func (c *conn) readLoop(ctx context.Context) {
 	defer c.s.wg.Done()
 	c.s.log.Debug("tcpserver: client connected", "remote", c.nc.RemoteAddr().String())
-	e := env{svc: c.s.svc, host: c.host, watches: &c.watches, log: c.s.log, remote: c.nc.RemoteAddr().String()}
+	e := env{svc: c.s.svc, rec: c.s.opts.Recorder, host: c.host, watches: &c.watches, log: c.s.log, remote: c.nc.RemoteAddr().String()}
 	var r io.Reader = c.nc
 	if c.raw != nil {
 		r = rawReader{c.raw}

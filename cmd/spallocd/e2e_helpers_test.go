@@ -277,3 +277,23 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// demoServer is a running built-in demo with its own state folder.
+type demoServer struct {
+	*proc
+	proto, http string // listening addresses
+	state       string // $XDG_STATE_HOME
+}
+
+var httpLine = regexp.MustCompile(`admin API on http://(\S+)/`)
+
+// startDemo runs spallocd with no configuration on free ports and a fresh
+// state folder, extra arguments appended.
+func startDemo(t *testing.T, spallocd string, args ...string) *demoServer {
+	t.Helper()
+	state := t.TempDir()
+	args = append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)
+	p := startProc(t, []string{"XDG_STATE_HOME=" + state}, spallocd, args...)
+	proto := p.await(t, protoLine)
+	return &demoServer{proc: p, proto: proto, http: p.await(t, httpLine), state: state}
+}

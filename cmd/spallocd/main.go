@@ -9,14 +9,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/spalloc/spallocd/internal/gctune"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/internal/buildinfo"
+	"github.com/spalloc/spallocd/internal/gctune"
 )
 
 func main() {
@@ -37,7 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.showVersion {
-		fmt.Fprintf(stdout, "spallocd %s\n", service.Version)
+		fmt.Fprintln(stdout, buildinfo.String("spallocd"))
 		return 0
 	}
 	if opts.checkConfig != "" {
