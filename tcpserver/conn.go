@@ -229,16 +229,6 @@ func (c *conn) tryWrite(p []byte) (int, error) {
 	return n, err
 }
 
-// enqueue queues a copy of p for the writer.
-func (c *conn) enqueue(p []byte) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.enqueueLocked(p)
-}
-
 // enqueueLocked appends p (copied) to the outgoing buffer and unlocks c.mu.
 // A client whose unread output passes the limit is disconnected.
 func (c *conn) enqueueLocked(p []byte) {
