@@ -126,7 +126,8 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 }
 
 // TestReloadFollowsTheConfigFile edits the configuration file of a running
-// server and observes the spec §4 outcomes through the protocol.
+// server and observes the outcomes of docs/configuration.md "What a reload
+// changes" through the protocol.
 func TestReloadFollowsTheConfigFile(t *testing.T) {
 	spallocd, _ := binaries(t)
 	dir := t.TempDir()
