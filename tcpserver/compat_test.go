@@ -12,47 +12,37 @@ import (
 	"time"
 )
 
-// lineConn is a raw connection to the harness's server: the test writes
-// bytes exactly as given and reads reply lines.
-type lineConn struct {
-	t  *testing.T
-	nc net.Conn
-	r  *bufio.Reader
-}
-
-func (h *harness) dialLines(t *testing.T) *lineConn {
+// dialLines connects to the harness's server; send writes bytes exactly as
+// given, next reads one reply line (without its newline).
+func (h *harness) dialLines(t *testing.T) (send func(string), next func() string) {
 	t.Helper()
 	nc, err := net.Dial("tcp", h.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &lineConn{t: t, nc: nc, r: bufio.NewReader(nc)}
-}
-
-func (c *lineConn) write(s string) {
-	c.t.Helper()
-	if _, err := c.nc.Write([]byte(s)); err != nil {
-		c.t.Fatalf("write: %v", err)
+	_ = nc.SetDeadline(time.Now().Add(30 * time.Second)) // only against a hung test
+	r := bufio.NewReader(nc)
+	send = func(s string) {
+		if _, err := nc.Write([]byte(s)); err != nil {
+			t.Fatalf("write: %v", err)
+		}
 	}
-}
-
-// line reads one reply line (without its newline); it fails after 10 s.
-func (c *lineConn) line() string {
-	c.t.Helper()
-	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	s, err := c.r.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (partial %q)", err, s)
+	next = func() string {
+		s, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read: %v (partial %q)", err, s)
+		}
+		return strings.TrimSuffix(s, "\n")
 	}
-	return strings.TrimSuffix(s, "\n")
+	return send, next
 }
 
-// expect reads one reply line per pattern (see matchReply), in order.
-func (c *lineConn) expect(patterns ...string) {
-	c.t.Helper()
+// expectReplies reads one reply line per pattern (see matchReply), in order.
+func expectReplies(t *testing.T, next func() string, patterns ...string) {
+	t.Helper()
 	for _, p := range patterns {
-		matchReply(c.t, c.line(), p)
+		matchReply(t, next(), p)
 	}
 }
 
@@ -62,39 +52,39 @@ func (c *lineConn) expect(patterns ...string) {
 // segments.
 func TestBlankLinesAreSkipped(t *testing.T) {
 	h := newHarness(t, grid10m, harnessOptions{})
-	c := h.dialLines(t)
+	send, next := h.dialLines(t)
 
-	c.write("\n" +
+	send("\n" +
 		`{"command":"create_job","args":[1],"kwargs":{"owner":"me"}}` + "\n" +
 		"  \t\r\n" +
 		`{"command":"get_job_state","args":[1]}` + "\n" +
 		"\n\n\r\n" +
 		`{"command":"version"}` + "\r\n" +
 		"\n")
-	c.expect(`{"return":1}`,
+	expectReplies(t, next, `{"return":1}`,
 		`{"return":{"state":2,"power":true,"keepalive":60.0,"reason":null,"start_time":<float>,"keepalivehost":"127.0.0.1"}}`,
 		`{"return":"1.0.0"}`)
 
 	// Blank lines on their own, one split across two segments, then a
 	// request: its reply is the next line, so none came for the blanks.
-	c.write("\n")
-	c.write(" \t")
-	c.write("\r\n")
-	c.write(`{"command":"destroy_job","args":[1,"done"]}` + "\n")
-	c.expect(`{"return":null}`)
-	c.write(`{"command":"get_job_state","args":[1]}` + "\n\n")
-	c.expect(`{"return":{"state":4,"power":null,"keepalive":null,"reason":"done","start_time":null,"keepalivehost":null}}`)
+	send("\n")
+	send(" \t")
+	send("\r\n")
+	send(`{"command":"destroy_job","args":[1,"done"]}` + "\n")
+	expectReplies(t, next, `{"return":null}`)
+	send(`{"command":"get_job_state","args":[1]}` + "\n\n")
+	expectReplies(t, next, `{"return":{"state":4,"power":null,"keepalive":null,"reason":"done","start_time":null,"keepalivehost":null}}`)
 
 	// Anything else that is not a request still gets its exception.
-	c.write("\n" + `x` + "\n\n" + `{"command":"version"}` + "\n")
-	c.expect(`{"exception":"invalid request: not valid JSON: <any>"}`, `{"return":"1.0.0"}`)
+	send("\n" + `x` + "\n\n" + `{"command":"version"}` + "\n")
+	expectReplies(t, next, `{"exception":"invalid request: not valid JSON: <any>"}`, `{"return":"1.0.0"}`)
 }
 
 // The keyword "client" is dropped from every command's arguments, as the
 // original server did, and never shows among a job's kwargs in list_jobs.
 func TestClientKeywordIsIgnored(t *testing.T) {
 	h := newHarness(t, grid10m, harnessOptions{})
-	c := h.dialLines(t)
+	send, next := h.dialLines(t)
 	tests := []struct{ line, want string }{
 		{`{"command":"version","kwargs":{"client":"spalloc 7.4.2"}}`, `{"return":"1.0.0"}`},
 		{`{"command":"create_job","args":[1],"kwargs":{"client":"me@host","owner":"me","machine":"m"}}`, `{"return":1}`},
@@ -114,10 +104,10 @@ func TestClientKeywordIsIgnored(t *testing.T) {
 		{`{"command":"destroy_job","args":[1],"kwargs":{"reason":"bye","client":"x"}}`, `{"return":null}`},
 	}
 	for _, tt := range tests {
-		c.write(tt.line + "\n")
-		reply := c.line()
+		send(tt.line + "\n")
+		reply := next()
 		for strings.HasPrefix(reply, `{"jobs_changed"`) { // watched since notify_job
-			reply = c.line()
+			reply = next()
 		}
 		matchReply(t, reply, tt.want)
 	}
