@@ -30,9 +30,9 @@ type request struct {
 	kwargs  []kwarg  // keyword arguments in the order sent, but for ignoredKeyword
 }
 
-// ignoredKeyword is dropped from every request's keyword arguments, as the
-// original server did: clients may name themselves with it. No command sees
-// it, so list_jobs does not list it among a job's kwargs either.
+// ignoredKeyword is dropped from every request's keyword arguments, whatever
+// its value, as the original server dropped it before running any command.
+// No command sees it, so list_jobs does not list it among a job's kwargs.
 const ignoredKeyword = "client"
 
 // kwarg is one keyword argument as sent.
