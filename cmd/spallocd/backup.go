@@ -22,9 +22,10 @@ func backup(args []string, stdout, stderr io.Writer) int {
 	dst := fs.String("to", "", "the backup `file` to write (required); it must not exist unless --force is given")
 	force := fs.Bool("force", false, "replace the backup file if it exists")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "spallocd backup copies a spallocd database while the server runs: a consistent\n"+
-			"snapshot, checked, written under a temporary name and then renamed.\n\n"+
-			"usage: spallocd backup --db FILE --to FILE [--force]\n\n")
+		fmt.Fprintf(stderr, "Copies a spallocd database while the server runs: a consistent, checked snapshot.\n\n"+
+			"usage: spallocd backup --db FILE --to FILE [--force]\n\n"+
+			"The copy is written under a temporary name beside FILE and renamed once complete;\n"+
+			"an existing FILE is never replaced unless --force is given.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
