@@ -204,3 +204,29 @@ boards = [
 		t.Errorf("a replay on a configured machine is compared with the original's figures:\n%s", out)
 	}
 }
+
+// TestExampleTracesAreComplete: every trace shipped in examples/traces has
+// its machine file and its reference figures, so that simulate compares it
+// with the original from a fresh clone.
+func TestExampleTracesAreComplete(t *testing.T) {
+	traces, _ := filepath.Glob("../examples/traces/*.csv")
+	if len(traces) == 0 {
+		t.Fatal("no traces in examples/traces")
+	}
+	ref, err := ReadReference("../examples/traces/reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range traces {
+		tr, ms := load(t, path, strings.TrimSuffix(path, ".csv")+".machine.json")
+		r, ok := ref.Traces[TraceName(path)]
+		if !ok {
+			t.Errorf("%s has no entry in reference.json", path)
+			continue
+		}
+		if len(tr.Jobs) != r.Original.Jobs || ms.WorkingBoards() != r.Bounds.WorkingBoards {
+			t.Errorf("%s: %d jobs on %d working boards; reference.json says %d on %d",
+				path, len(tr.Jobs), ms.WorkingBoards(), r.Original.Jobs, r.Bounds.WorkingBoards)
+		}
+	}
+}
