@@ -1,16 +1,14 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
 )
 
@@ -21,50 +19,13 @@ func (e *env) scrape() map[string]*dto.MetricFamily {
 	if r.code != http.StatusOK {
 		e.t.Fatalf("/metrics: status %d: %s", r.code, r.body)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(r.body))
-	if err != nil {
-		e.t.Fatalf("/metrics is not the Prometheus text format: %v\n%s", err, r.body)
-	}
-	return fams
+	return testutil.ParseMetrics(e.t, r.body)
 }
 
-// metric finds the sample of family name with exactly these labels.
-func metric(fams map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
-	f := fams[name]
-	if f == nil {
-		return nil
-	}
-	for _, m := range f.Metric {
-		if len(m.Label) != len(labels)/2 {
-			continue
-		}
-		match := true
-		for i, lp := range m.Label {
-			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
-				match = false
-			}
-		}
-		if match {
-			return m
-		}
-	}
-	return nil
-}
-
-// value is a gauge's or counter's value; -1 when absent.
-func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	m := metric(fams, name, labels...)
-	switch {
-	case m == nil:
-		return -1
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	}
-	return -1
-}
+var (
+	metric = testutil.Metric
+	value  = testutil.MetricValue
+)
 
 // TestMetricsAfterAScriptedSequence: jobs created, waiting, powered and
 // destroyed, protocol and BMP observations recorded: every gauge, counter

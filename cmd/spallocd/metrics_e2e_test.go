@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"os"
@@ -13,9 +12,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/tcpserver/client"
 )
 
@@ -31,39 +29,10 @@ func scrapeMetrics(t *testing.T, httpAddr string) map[string]*dto.MetricFamily {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("/metrics: %d %v", resp.StatusCode, err)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("/metrics is not the Prometheus text format: %v", err)
-	}
-	return fams
+	return testutil.ParseMetrics(t, body)
 }
 
-// sample is the value of the counter or gauge name with exactly these
-// labels; -1 when there is none.
-func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	f := fams[name]
-	if f == nil {
-		return -1
-	}
-	for _, m := range f.Metric {
-		if len(m.Label) != len(labels)/2 {
-			continue
-		}
-		match := true
-		for i, lp := range m.Label {
-			match = match && lp.GetName() == labels[2*i] && lp.GetValue() == labels[2*i+1]
-		}
-		switch {
-		case !match:
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		}
-	}
-	return -1
-}
+var sample = testutil.MetricValue
 
 // TestProtocolMetricsMove makes real v1 requests to a running spallocd and
 // reads what they did from its /metrics.
