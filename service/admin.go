@@ -357,7 +357,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{JobsByState: map[JobState]int{}, BoardsByState: map[string]map[string]int{},
 		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: s.mirror.isStopped(),
 		WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load(),
-		WriteFailures: s.writeFailures.Load()}
+		WriteFailures: s.writeFails.Load()}
 	rows, err := s.rq.AdminJobsByState(ctx)
 	if err != nil {
 		return st, s.internal("count jobs", err)

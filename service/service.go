@@ -47,15 +47,15 @@ type Service struct {
 	clock Clock
 	log   *slog.Logger
 
-	wmu           sync.Mutex    // the writer: one transaction at a time
-	queueMu       sync.Mutex    // guards queued
-	queued        []*writeCall  // calls of write waiting for the writer (group commit)
-	writes        atomic.Uint64 // calls of write done (Stats)
-	commits       atomic.Uint64 // write transactions committed (Stats)
-	writeFailures atomic.Uint64 // calls of write that failed with an internal error (Stats)
-	closed        atomic.Bool   // set under wmu
-	answerable    int64         // destroyed jobs not forgotten; guarded by wmu
-	settings      atomic.Pointer[settings]
+	wmu        sync.Mutex    // the writer: one transaction at a time
+	queueMu    sync.Mutex    // guards queued
+	queued     []*writeCall  // calls of write waiting for the writer (group commit)
+	writes     atomic.Uint64 // calls of write done (Stats)
+	commits    atomic.Uint64 // write transactions committed (Stats)
+	writeFails atomic.Uint64 // calls of write that failed with an internal error (Stats)
+	closed     atomic.Bool   // set under wmu
+	answerable int64         // destroyed jobs not forgotten; guarded by wmu
+	settings   atomic.Pointer[settings]
 
 	mirror  *mirror
 	ops     *opIndex // open BMP operations; guarded by wmu

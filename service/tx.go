@@ -64,7 +64,7 @@ type logEntry struct {
 func (s *Service) write(ctx context.Context, fn func(t *tx) error) (err error) {
 	defer func() {
 		if err != nil && KindOf(err) == KindInternal {
-			s.writeFailures.Add(1)
+			s.writeFails.Add(1)
 		}
 	}()
 	call := &writeCall{fn: fn}
