@@ -90,6 +90,7 @@ function openDialog(action, error) {
     } catch (e) {
       errorBox.textContent = e.message;
       errorBox.hidden = false;
+      if (e.status === 401) tokenInput.value = '';
       showToken();
     } finally {
       ok.disabled = false;
@@ -139,8 +140,9 @@ export function tokenButton() {
 
 // ---- actions ----
 
+// button offers action (its id names it in the page: data-action).
 function button(label, cls, action) {
-  return el('button', { type: 'button', class: `action ${cls || ''}`, text: label, onclick: () => run(action) });
+  return el('button', { type: 'button', class: `action ${cls || ''}`, 'data-action': action.id, text: label, onclick: () => run(action) });
 }
 
 const boardPath = (m, b) => `${machinePath(m)}/boards/${b.logical.join('/')}`;
@@ -156,27 +158,27 @@ export function boardActions(m, b, deadLinks) {
     const fields = [{ name: 'reason', label: 'Reason', required: true, placeholder: 'e.g. FPGA errors on link 3' }];
     if (b.job_id) fields.push({ name: 'destroy_job', type: 'checkbox', label: `also destroy job ${b.job_id} (otherwise it keeps the board)` });
     out.push(button('Take out of service…', 'danger', {
-      title: `Take ${name} out of service`, danger: true, confirm: 'Take out of service', fields,
+      id: 'out_of_service', title: `Take ${name} out of service`, danger: true, confirm: 'Take out of service', fields,
       text: 'No job will be given this board until it is returned to service, also after a restart.',
       send: (v) => ({ method: 'POST', path: `${boardPath(m, b)}/out_of_service`, body: { reason: v.reason, destroy_job: !!v.destroy_job } }),
     }));
   } else {
     out.push(button('Return to service', '', {
-      title: `Return ${name} to service`, confirm: 'Return to service',
+      id: 'in_service', title: `Return ${name} to service`, confirm: 'Return to service',
       send: () => ({ method: 'POST', path: `${boardPath(m, b)}/in_service`, body: {} }),
     }));
   }
   const free = !b.job_id && !b.waiting_job_id;
   if (free && b.out_of_service && !b.dead) {
     out.push(button('Power on', 'danger', {
-      title: `Power ${name} on`, danger: true, confirm: 'Power on',
+      id: 'power_on', title: `Power ${name} on`, danger: true, confirm: 'Power on',
       text: 'Switches the board on for maintenance through its BMP.',
       send: () => ({ method: 'POST', path: `${boardPath(m, b)}/power`, body: { on: true } }),
     }));
   }
   if (free && (b.power || b.pending_ops)) {
     out.push(button('Power off', 'danger', {
-      title: `Power ${name} off`, danger: true, confirm: 'Power off',
+      id: 'power_off', title: `Power ${name} off`, danger: true, confirm: 'Power off',
       send: () => ({ method: 'POST', path: `${boardPath(m, b)}/power`, body: { on: false } }),
     }));
   }
@@ -191,7 +193,7 @@ function linkTable(m, b, name, deadLinks) {
       return el('tr', { 'data-link': l },
         el('td', { text: words(l) }), el('td', { text: dead ? 'dead' : 'alive' }),
         el('td', {}, button(dead ? 'Mark alive' : 'Mark dead', 'small danger', {
-          title: `Mark link ${words(l)} of ${name} ${dead ? 'alive' : 'dead'}`, danger: true,
+          id: dead ? 'link_alive' : 'link_dead', title: `Mark link ${words(l)} of ${name} ${dead ? 'alive' : 'dead'}`, danger: true,
           confirm: dead ? 'Mark alive' : 'Mark dead',
           text: dead
             ? 'New allocations may use this link again (in both directions).'
@@ -203,7 +205,7 @@ function linkTable(m, b, name, deadLinks) {
 
 export function destroyJobButton(j) {
   return button('Destroy job…', 'danger', {
-    title: `Destroy job ${j.job_id} of ${j.owner}`, danger: true, confirm: 'Destroy job',
+    id: 'destroy_job', title: `Destroy job ${j.job_id} of ${j.owner}`, danger: true, confirm: 'Destroy job',
     text: 'The job ends now and its boards are powered off; its owner sees the reason.',
     fields: [{ name: 'reason', label: 'Reason (the owner will see it)', required: true }],
     send: (v) => ({ method: 'POST', path: `/jobs/${j.job_id}/destroy`, body: { reason: v.reason } }),
@@ -212,7 +214,7 @@ export function destroyJobButton(j) {
 
 export function emergencyStopButton() {
   return button('Emergency stop…', 'danger', {
-    title: 'Emergency stop', danger: true, confirm: 'Stop everything',
+    id: 'emergency_stop', title: 'Emergency stop', danger: true, confirm: 'Stop everything',
     text: 'Destroys every job on every machine, powers every board off and refuses new jobs until an operator resumes.',
     fields: [{ name: 'reason', label: 'Reason', required: true, placeholder: 'e.g. cooling failure in the machine room' }],
     send: (v) => ({ method: 'POST', path: '/emergency_stop', body: { reason: v.reason } }),
@@ -221,7 +223,7 @@ export function emergencyStopButton() {
 
 export function resumeButton() {
   return button('Resume', 'primary', {
-    title: 'Resume after the emergency stop', confirm: 'Resume',
+    id: 'resume', title: 'Resume after the emergency stop', confirm: 'Resume',
     text: 'New jobs are accepted again.',
     send: () => ({ method: 'POST', path: '/resume', body: {} }),
   });

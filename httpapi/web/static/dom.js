@@ -38,10 +38,15 @@ function append(e, children) {
   }
 }
 
+// replace makes children the content of target. Content that is already
+// exactly these nodes is left in place (a live map keeps its DOM nodes,
+// focus and hover).
 export function replace(target, ...children) {
   if (!target) return;
+  const nodes = children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false);
+  if (nodes.length === target.childNodes.length && nodes.every((n, i) => n === target.childNodes[i])) return;
   target.replaceChildren();
-  append(target, children);
+  append(target, nodes);
 }
 
 export const byId = (id) => document.getElementById(id);

@@ -114,6 +114,7 @@ async function setUpJobList(refresh) {
 
 export async function refreshJobList(refresh) {
   if (!listReady) await setUpJobList(refresh);
+  const shown = location.search;
   const p = listParams();
   if (!p.limit) p.limit = '50';
   const query = new URLSearchParams(p).toString();
@@ -135,6 +136,7 @@ export async function refreshJobList(refresh) {
   byId('jobs-page').textContent = `${first}–${last} of ${list.total}`;
   byId('jobs-prev').disabled = list.offset === 0;
   byId('jobs-next').disabled = last >= list.total;
+  byId('jobs-rows').dataset.shown = shown; // the filters the rows answer
 }
 
 function historyRow(j) {

@@ -72,8 +72,14 @@ function deadLinksOf(m, b) {
   return dead;
 }
 
+let shown = ''; // what the details panel shows, to redraw it only when that changes
+
 export function showDetails(m, b) {
   selected = boardKey(m.name, b);
+  const dead = deadLinksOf(m, b);
+  const state = JSON.stringify([selected, b, [...dead]]);
+  if (state === shown && !details.hidden) return;
+  shown = state;
   const rows = [
     ['Machine', el('a', { href: machinePath(m.name), text: m.name })],
     ['Board', xyz(b.logical)],
@@ -97,7 +103,7 @@ export function showDetails(m, b) {
     summary(rows, 'kv'),
     el('p', {}, el('a', { href: `${base}/history`, text: 'allocation history' }), ' · ',
       el('a', { href: `${base}/reports`, text: 'issue reports' })),
-    boardActions(m.name, b, deadLinksOf(m, b)));
+    boardActions(m.name, b, dead));
   details.hidden = false;
   details.dataset.board = selected;
   for (const c of cards.values()) c.map.update(c.map.m, { ...c.map.opts, selected });
@@ -109,7 +115,7 @@ export function refreshDetails() {
   const [name, ...pos] = selected.split('/');
   const m = known.get(name);
   const b = m && m.boards.find((x) => x.logical.join('/') === pos.join('/'));
-  if (b && !details.contains(document.activeElement)) showDetails(m, b);
+  if (b) showDetails(m, b);
 }
 
 // ---- the machine page ----
