@@ -355,7 +355,9 @@ func TestConsoleJobList(t *testing.T) {
 	}
 	rows := `document.querySelectorAll('#jobs-rows tr[data-job]')`
 	// The rows answer the filters in the URL once their refresh is done.
-	current := func() { p.await(`document.querySelector('#jobs-rows').dataset.shown === location.search`, "the list to show the filters") }
+	current := func() {
+		p.await(`document.querySelector('#jobs-rows').dataset.shown === location.search`, "the list to show the filters")
+	}
 	apply := func(field, value string) {
 		t.Helper()
 		p.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
