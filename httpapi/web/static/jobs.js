@@ -34,7 +34,7 @@ function machineOf(j) {
 }
 
 // jobRow is a row of the live job tables (overview, machine queue).
-export function jobRow(j) {
+function jobRow(j) {
   return el('tr', { 'data-job': j.job_id },
     el('td', {}, jobLink(j)), stateCell(j),
     el('td', { text: j.owner }),

@@ -7,7 +7,7 @@ import {
 } from './dom.js';
 import { BoardMap, boardKey } from './map.js';
 import { boardActions, emergencyStopButton, resumeButton } from './console.js';
-import { jobRow } from './jobs.js';
+import { fillJobRows } from './jobs.js';
 
 // ---- machine cards, kept across refreshes so maps update in place ----
 
@@ -139,7 +139,7 @@ export async function refreshMachine(health) {
   replace(byId('machine-map'), machineCard('machine', m, {}, true));
   refreshBMPs(bmps);
   queued.jobs.sort((a, b) => a.job_id - b.job_id);
-  fillTable(byId('queue-rows'), queued.jobs.map(jobRow), 'Nothing is queued.');
+  fillJobRows(byId('queue-rows'), queued.jobs, 'Nothing is queued.');
   const attention = m.boards.filter((b) => b.out_of_service || b.bmp_unreachable || b.last_error || b.reports || b.dead);
   fillTable(byId('attention-rows'), attention.map((b) => el('tr', {},
     el('td', {}, el('a', { href: '#machine-map', text: xyz(b.logical), onclick: () => showDetails(m, b) })),
