@@ -173,9 +173,10 @@ export const FILL = {
   bmp_unreachable: '#d9a0c8',
 };
 
-// Hue bands left to jobs: clear of orange/yellow (out of service, powering,
-// 15-70°) and of pink/magenta (BMP unreachable, 285-345°).
-const JOB_HUES = [[70, 285], [345, 375]];
+// Hue bands left to jobs: yellow-green to violet, clear of orange/yellow
+// (out of service, powering), pink/magenta (BMP unreachable) and red (dead
+// links, errors).
+const JOB_HUES = [[75, 285]];
 const JOB_HUE_SPAN = JOB_HUES.reduce((s, [a, b]) => s + b - a, 0);
 
 // jobColour gives each job its own colour; the golden angle spreads
