@@ -48,9 +48,15 @@ func (p *tab) checkNoOverflow(what string) {
 	}
 }
 
-func (p *tab) screenshot(name string) {
+// screenshot saves the whole page as an artefact.
+func (p *tab) screenshot(name string) { p.capture(name, chromedp.FullScreenshot(100)) }
+
+// viewShot saves what the viewport shows as an artefact.
+func (p *tab) viewShot(name string) { p.capture(name, chromedp.CaptureScreenshot()) }
+
+func (p *tab) capture(name string, shot chromedp.Action[[]byte]) {
 	p.t.Helper()
-	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(p.ctx, shot)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -80,8 +86,9 @@ func TestConsoleNarrowLayout(t *testing.T) {
 	pages := []struct{ path, ready, name string }{
 		{"/", `document.querySelectorAll('#job-rows tr[data-job]').length === 2`, "overview"},
 		{"/jobs", `document.querySelectorAll('#jobs-rows tr[data-job]').length === 3`, "jobs"},
-		{fmt.Sprintf("/jobs/%d", running), `!!document.querySelector('#job-map svg.map')`, "job"},
-		{fmt.Sprintf("/jobs/%d", queued), `document.querySelector('#job-summary').innerText.includes('May run on')`, "queued job"},
+		{fmt.Sprintf("/jobs/%d", running), `!!document.querySelector('#job-map svg.map') &&
+			/last seen \d+s ago from 127\.0\.0\.1 · expires in \d+s/.test(document.querySelector('#job-summary').innerText)`, "job"},
+		{fmt.Sprintf("/jobs/%d", queued), `/May run on\s+demo-4x2 \(#1 in its queue\)/.test(document.querySelector('#job-summary').innerText)`, "queued job"},
 		{fmt.Sprintf("/jobs/%d", ended), `!!document.querySelector('#job-map polygon.held')`, "destroyed job"},
 		{"/machines/demo-4x2", `document.querySelectorAll('#bmp-panel li.bmp').length === 1`, "machine"},
 	}
@@ -89,6 +96,9 @@ func TestConsoleNarrowLayout(t *testing.T) {
 		p.open(pg.path)
 		p.await(pg.ready, pg.name+" page filled")
 		p.checkNoOverflow(pg.name + " page")
+		if pg.name == "job" {
+			p.viewShot("console-narrow-job.png")
+		}
 	}
 	p.screenshot("console-narrow-machine.png")
 
@@ -159,7 +169,7 @@ func TestConsoleFacilityMachine(t *testing.T) {
 	if got := evalJS[string](p, `document.querySelector('#machine-map svg.map').dataset.labels`); got != "hidden" {
 		t.Errorf("labels at fit: %q, want hidden", got)
 	}
-	p.screenshot("console-machine-1200.png")
+	p.viewShot("console-machine-1200.png")
 	for range 3 {
 		p.click(`#machine-map button.zoom-in`)
 	}
@@ -171,7 +181,9 @@ func TestConsoleFacilityMachine(t *testing.T) {
 		if (!label) return 'no label on screen';
 		const r = label.getBoundingClientRect();
 		const hex = label.previousElementSibling.getBoundingClientRect();
-		const font = parseFloat(getComputedStyle(label).fontSize) * (document.querySelector('#machine-map svg.map').getBoundingClientRect().width / document.querySelector('#machine-map svg.map').viewBox.baseVal.width);
+		const map = document.querySelector('#machine-map svg.map').getBoundingClientRect();
+		const box = document.querySelector('#machine-map svg.map').viewBox.baseVal;
+		const font = parseFloat(getComputedStyle(label).fontSize) * Math.min(map.width / box.width, map.height / box.height);
 		if (font < 9) return 'font ' + font.toFixed(1) + ' px on screen';
 		if (r.width > hex.width) return 'label ' + r.width.toFixed(0) + ' px wider than its board ' + hex.width.toFixed(0) + ' px';
 		return 'ok';

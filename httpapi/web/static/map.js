@@ -210,10 +210,12 @@ export class BoardMap {
     this.setView(z, cx + (this.cx - cx) * k, cy + (this.cy - cy) * k);
   }
 
-  // scale is screen pixels per SVG unit (0 while not laid out).
+  // scale is screen pixels per SVG unit (0 while not laid out). A map
+  // whose height is capped is letterboxed: the smaller ratio counts.
   scale() {
-    const width = this.svg.getBoundingClientRect().width;
-    return width ? width / (this.base.w / this.zoom) : 0;
+    const r = this.svg.getBoundingClientRect();
+    if (!r.width || !r.height) return 0;
+    return Math.min(r.width / (this.base.w / this.zoom), r.height / (this.base.h / this.zoom));
   }
 
   // fitLabels sizes labels to stay readable and shows them only where
