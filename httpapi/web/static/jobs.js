@@ -21,27 +21,26 @@ function runtime(j) {
   return duration((j.destroyed_at || now()) - j.allocated_at);
 }
 
-function jobLink(j) {
-  return [el('span', { class: 'chip', 'data-colour': jobColour(j.job_id) }), el('a', { href: `/jobs/${j.job_id}`, text: String(j.job_id) })];
+// jobCells are the first cells of every job table: id (in the job's
+// colour), state, owner, size, machine.
+function jobCells(j) {
+  const machines = j.machine || (j.waiting && j.waiting.positions.map((p) => p.machine).join(', ')) || '';
+  return [
+    el('td', {}, el('span', { class: 'chip', 'data-colour': jobColour(j.job_id) }), el('a', { href: `/jobs/${j.job_id}`, text: String(j.job_id) })),
+    el('td', {}, stateBadge(j.state), j.power === true ? ' on' : j.power === false ? ' off' : ''),
+    el('td', { text: j.owner }),
+    el('td', { text: jobSize(j) }),
+    el('td', { text: machines }),
+  ];
 }
 
-function stateCell(j) {
-  return el('td', {}, stateBadge(j.state), j.power === true ? ' on' : j.power === false ? ' off' : '');
-}
-
-function machineOf(j) {
-  return j.machine || (j.waiting && j.waiting.positions.map((p) => p.machine).join(', ')) || '';
+function waitingCell(j) {
+  return el('td', {}, waiting(j), j.waiting ? el('div', { class: 'why', text: j.waiting.reason }) : null);
 }
 
 // jobRow is a row of the live job tables (overview, machine queue).
 function jobRow(j) {
-  return el('tr', { 'data-job': j.job_id },
-    el('td', {}, jobLink(j)), stateCell(j),
-    el('td', { text: j.owner }),
-    el('td', { text: jobSize(j) }),
-    el('td', { text: machineOf(j) }),
-    el('td', {}, waiting(j), j.waiting ? el('div', { class: 'why', text: j.waiting.reason }) : null),
-    el('td', { text: duration(now() - j.created_at) }));
+  return el('tr', { 'data-job': j.job_id }, jobCells(j), waitingCell(j), el('td', { text: duration(now() - j.created_at) }));
 }
 
 export function fillJobRows(tbody, jobs, emptyText) {
@@ -139,14 +138,11 @@ export async function refreshJobList(refresh) {
   byId('jobs-rows').dataset.shown = shown; // the filters the rows answer
 }
 
+// historyRow is a row of the job list over time.
 function historyRow(j) {
-  return el('tr', { 'data-job': j.job_id },
-    el('td', {}, jobLink(j)), stateCell(j),
-    el('td', { text: j.owner }),
-    el('td', { text: jobSize(j) }),
-    el('td', { text: machineOf(j) }),
+  return el('tr', { 'data-job': j.job_id }, jobCells(j),
     el('td', { text: when(j.created_at) }),
-    el('td', {}, waiting(j), j.waiting ? el('div', { class: 'why', text: j.waiting.reason }) : null),
+    waitingCell(j),
     el('td', { text: runtime(j) }),
     el('td', {}, j.destroyed_at ? when(j.destroyed_at) : '', j.reason ? el('div', { class: 'why reason', text: j.reason }) : null));
 }
