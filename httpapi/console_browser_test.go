@@ -264,6 +264,22 @@ func TestConsoleBoardActions(t *testing.T) {
 	if evalJS[bool](p, `!!document.querySelector('#action-dialog[open]')`) {
 		t.Error("a non-destructive action asked for confirmation")
 	}
+
+	// Out of service with its job destroyed (the checkbox of the dialog).
+	c := srv.dial(t)
+	id := srv.createJob(t, c, nil, map[string]any{"owner": "frank", "tags": []string{"single"}})
+	p.open("/machines/demo-board")
+	p.click(hexSel("demo-board", geometry.Board{}))
+	p.await(`!!document.querySelector('#details [data-action=out_of_service]')`, "the single board's details")
+	p.click(`#details [data-action=out_of_service]`)
+	p.await(`!!document.querySelector('#action-dialog[open] input[name=destroy_job]')`, "the choice to destroy the board's job")
+	p.click(`#action-dialog input[name=destroy_job]`)
+	p.confirm("smoke from the board", "")
+	p.dialogClosed()
+	j, err := srv.svc.JobDetail(context.Background(), id)
+	if err != nil || j.State != service.StateDestroyed || j.Reason == nil || !strings.Contains(*j.Reason, "smoke from the board") {
+		t.Fatalf("job on the board taken out of service: %+v %v, want destroyed with the reason", j, err)
+	}
 }
 
 // TestConsoleJobAndStopActions destroys a job from its page (also a
