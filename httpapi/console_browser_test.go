@@ -214,7 +214,7 @@ func TestConsoleBoardActions(t *testing.T) {
 
 	// Maintenance power: asked once more for confirmation, not for the token.
 	p.await(`!!document.querySelector('#details [data-action=power_on]')`, "the power-on action of an out-of-service board")
-	p.viewShot("console-board.png")
+	p.screenshot("console-board.png")
 	p.click(`#details [data-action=power_on]`)
 	p.await(`!!document.querySelector('#action-dialog[open]')`, "the confirmation")
 	if evalJS[bool](p, `!document.querySelector('#action-dialog label.token').hidden`) {
@@ -326,7 +326,7 @@ func TestConsoleJobAndStopActions(t *testing.T) {
 	if n := evalJS[int](p, `document.querySelectorAll('#job-actions button').length`); n != 0 {
 		t.Errorf("a destroyed job offers %d actions", n)
 	}
-	p.viewShot("console-job-destroyed.png")
+	p.screenshot("console-job-destroyed.png")
 
 	// Emergency stop from the machine page.
 	srv.createJob(t, c, nil, map[string]any{"owner": "erin", "tags": []string{"single"}})
@@ -344,7 +344,7 @@ func TestConsoleJobAndStopActions(t *testing.T) {
 			t.Errorf("banner %q lacks %q", banner, want)
 		}
 	}
-	p.viewShot("console-emergency-stop.png")
+	p.screenshot("console-emergency-stop.png")
 	p.click(`#banner [data-action=resume]`)
 	p.await(`document.querySelector('#banner').hidden`, "the banner to go")
 	if h := srv.svc.Health(ctx); h.EmergencyStop {
@@ -432,7 +432,7 @@ func TestConsoleJobList(t *testing.T) {
 	if got := evalJS[string](p, `document.querySelector('#job-filters').elements.since.value`); got == "" {
 		t.Error("the time filter was lost on reload")
 	}
-	p.viewShot("console-jobs.png")
+	p.screenshot("console-jobs.png")
 }
 
 // TestJobColoursAreNotStateColours: no job colour is near the colour of a

@@ -48,15 +48,10 @@ func (p *tab) checkNoOverflow(what string) {
 	}
 }
 
-// screenshot saves the whole page as an artefact.
-func (p *tab) screenshot(name string) { p.capture(name, chromedp.FullScreenshot(100)) }
-
-// viewShot saves what the viewport shows as an artefact.
-func (p *tab) viewShot(name string) { p.capture(name, chromedp.CaptureScreenshot()) }
-
-func (p *tab) capture(name string, shot chromedp.Action[[]byte]) {
+// screenshot saves what the viewport shows as an artefact.
+func (p *tab) screenshot(name string) {
 	p.t.Helper()
-	png, err := chromedp.Run(p.ctx, shot)
+	png, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -97,15 +92,13 @@ func TestConsoleNarrowLayout(t *testing.T) {
 		p.await(pg.ready, pg.name+" page filled")
 		p.checkNoOverflow(pg.name + " page")
 		if pg.name == "job" {
-			p.viewShot("console-narrow-job.png")
+			p.screenshot("console-narrow-job.png")
 		}
 	}
-	p.screenshot("console-narrow-machine.png")
 
 	p.click(hexSel("demo-4x2", geometry.Board{}))
 	p.await(`!document.querySelector('#details').hidden`, "the details panel")
 	p.checkNoOverflow("machine page with the board details")
-	p.screenshot("console-narrow-board.png")
 	p.click(`#details [data-action=out_of_service]`)
 	p.await(`!!document.querySelector('#action-dialog[open]')`, "the action dialog")
 	p.checkNoOverflow("machine page with an action dialog")
@@ -126,7 +119,13 @@ func TestConsoleFacilityMachine(t *testing.T) {
 	srv := startServer(t, cfg, Options{AdminToken: consoleToken})
 	ctx := context.Background()
 	c := srv.dial(t)
-	srv.createJob(t, c, []any{6, 6}, map[string]any{"owner": "big-model"}) // 108 boards
+	big := srv.createJob(t, c, []any{6, 6}, map[string]any{"owner": "big-model"}) // 108 boards
+	// Once the job is ready every BMP worker has started (a starting worker
+	// reports its BMP reachable); then one BMP is marked unreachable.
+	eventually(t, "the 108-board job ready", func() bool {
+		j, err := srv.svc.JobDetail(ctx, big)
+		return err == nil && j.ReadyAt != nil
+	})
 	bmps, err := srv.svc.MachineBMPs(ctx, "spinnaker1m")
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +168,7 @@ func TestConsoleFacilityMachine(t *testing.T) {
 	if got := evalJS[string](p, `document.querySelector('#machine-map svg.map').dataset.labels`); got != "hidden" {
 		t.Errorf("labels at fit: %q, want hidden", got)
 	}
-	p.viewShot("console-machine-1200.png")
+	p.screenshot("console-machine-1200.png")
 	for range 3 {
 		p.click(`#machine-map button.zoom-in`)
 	}

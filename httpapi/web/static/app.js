@@ -2,7 +2,7 @@
 // current through the server-sent event stream (/api/v1/events). No
 // framework, no external resources.
 
-import { el, replace, byId, getJSON, API, when, ago, jobColour, FILL } from './dom.js';
+import { el, replace, keep, byId, getJSON, API, when, jobColour, FILL } from './dom.js';
 import { machineCard, refreshDetails, refreshMachine } from './machine.js';
 import { fillJobRows, refreshJob, refreshJobList } from './jobs.js';
 import { onAction, tokenButton, resumeButton } from './console.js';
@@ -17,16 +17,16 @@ async function refreshBanner(health) {
   if (health.emergency_stop) {
     const stop = await getJSON('/emergency_stop');
     const who = stop.by || 'an operator';
-    replace(banner,
+    keep(banner, JSON.stringify(stop), () => [
       el('strong', { text: 'Emergency stop in force. ' }),
-      el('span', { class: 'stop-detail', text: stop.at ? `Since ${when(stop.at)} (${ago(stop.at)}), by ${who}: ` : `By ${who}: ` }),
+      el('span', { class: 'stop-detail', text: stop.at ? `Since ${when(stop.at)}, by ${who}: ` : `By ${who}: ` }),
       el('span', { class: 'stop-reason', text: stop.reason || 'no reason recorded' }),
       el('span', { text: '. All jobs were destroyed; new jobs are refused until an operator resumes. ' }),
-      resumeButton());
+      resumeButton()]);
     banner.hidden = false;
   } else if (health.status !== 'ok') {
     const bad = Object.entries(health.checks || {}).filter(([, v]) => v !== 'ok').map(([k, v]) => `${k}: ${v}`);
-    banner.textContent = `Server unhealthy — ${bad.join('; ')}`;
+    keep(banner, `unhealthy ${bad}`, () => `Server unhealthy — ${bad.join('; ')}`);
     banner.hidden = false;
   } else {
     banner.hidden = true;
@@ -81,7 +81,7 @@ async function refresh() {
         refreshDetails();
       } catch (e) {
         const banner = byId('banner');
-        banner.textContent = `Cannot read from the server: ${e.message}`;
+        keep(banner, `error ${e.message}`, () => `Cannot read from the server: ${e.message}`);
         banner.hidden = false;
         console.error('refresh failed', e);
       }

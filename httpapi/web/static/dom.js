@@ -49,6 +49,15 @@ export function replace(target, ...children) {
   append(target, nodes);
 }
 
+// keep fills target with build() unless it already shows what key names:
+// controls stay the same nodes across refreshes (a click never lands on a
+// button that a refresh has just replaced).
+export function keep(target, key, build) {
+  if (!target || target.dataset.key === key) return;
+  replace(target, build());
+  target.dataset.key = key;
+}
+
 export const byId = (id) => document.getElementById(id);
 
 // summary is a definition list of [label, value] rows.

@@ -2,7 +2,7 @@
 // pages), and the job page.
 
 import {
-  el, replace, byId, getJSON, APIError, machinePath, summary, fillTable, duration, when, now, ago, xyz, cfb, jobSize,
+  el, replace, keep, byId, getJSON, APIError, machinePath, summary, fillTable, duration, when, now, ago, xyz, cfb, jobSize,
   requestInWords, stateBadge, jobColour, colourChips,
 } from './dom.js';
 import { machineCard } from './machine.js';
@@ -167,7 +167,7 @@ export async function refreshJob() {
   const id = Number(document.body.dataset.job);
   const j = await getJSON(`/jobs/${id}`);
   replace(byId('job-state'), stateBadge(j.state));
-  replace(byId('job-actions'), j.state === 'destroyed' ? null : destroyJobButton(j));
+  keep(byId('job-actions'), j.state, () => (j.state === 'destroyed' ? null : destroyJobButton(j)));
   replace(byId('job-summary'), summary([
     ['Owner', j.owner],
     ['State', j.state + (j.power === true ? ', powered on' : j.power === false ? ', powered off' : '')],

@@ -3,7 +3,7 @@
 // by cabinet and frame, queue, boards needing attention).
 
 import {
-  el, svg, replace, byId, getJSON, machinePath, summary, fillTable, duration, when, ago, xyz, cfb, words,
+  el, svg, replace, keep, byId, getJSON, machinePath, summary, fillTable, duration, when, ago, xyz, cfb, words,
 } from './dom.js';
 import { BoardMap, boardKey } from './map.js';
 import { boardActions, emergencyStopButton, resumeButton } from './console.js';
@@ -128,7 +128,7 @@ export async function refreshMachine(health) {
   const [m, bmps, queued] = await Promise.all([
     getJSON(path), getJSON(`${path}/bmps`), getJSON(`/jobs?state=queued&machine=${encodeURIComponent(name)}&limit=500`),
   ]);
-  replace(byId('machine-actions'), health.emergency_stop ? resumeButton() : emergencyStopButton());
+  keep(byId('machine-actions'), String(health.emergency_stop), () => (health.emergency_stop ? resumeButton() : emergencyStopButton()));
   replace(byId('machine-summary'), summary([
     ['Size', `${m.width}×${m.height} triads, ${m.boards.length} boards`],
     ['Tags', m.tags.join(', ') || '—'],
