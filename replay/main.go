@@ -23,7 +23,9 @@ const (
 	ExitMissGoal = 3 // --check-goals and a goal was missed
 )
 
-const usageText = `usage: spallocd simulate --trace FILE [--machine FILE] [flags]
+const usageText = `Replays job traces through the real scheduler in simulated time, to measure queue waits and board use.
+
+usage: spallocd simulate --trace FILE [--machine FILE] [flags]
        spallocd simulate [flags] TRACE.csv...
 
 Replays job traces (format spalloc-trace/1) through the real service and
