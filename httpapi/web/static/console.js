@@ -8,7 +8,7 @@ import { el, replace, byId, request, machinePath, xyz, words } from './dom.js';
 
 const TOKEN_KEY = 'spallocd.admin-token';
 
-export const token = {
+const token = {
   get: () => sessionStorage.getItem(TOKEN_KEY) || '',
   set: (t) => sessionStorage.setItem(TOKEN_KEY, t),
   forget: () => sessionStorage.removeItem(TOKEN_KEY),
@@ -27,7 +27,7 @@ const dialog = byId('action-dialog');
 // 'text'|'checkbox', required, placeholder}]), confirm (button text),
 // danger (destructive: always confirmed), send(values) => {method, path,
 // body}, done(reply) (optional).
-export async function run(action) {
+async function run(action) {
   if (!action.danger && !(action.fields || []).length && token.get()) {
     try {
       await send(action, {});
@@ -147,7 +147,7 @@ function button(label, cls, action) {
 
 const boardPath = (m, b) => `${machinePath(m)}/boards/${b.logical.join('/')}`;
 
-export const LINKS = ['east', 'north_east', 'north', 'west', 'south_west', 'south'];
+const LINKS = ['east', 'north_east', 'north', 'west', 'south_west', 'south'];
 
 // boardActions are the actions on board b of machine m that the API
 // allows in its current state; deadLinks is the set of its dead link names.
