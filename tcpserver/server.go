@@ -38,6 +38,9 @@ type Options struct {
 	// Logger receives connection events and disconnections. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Recorder counts connections and requests (the metrics). Default:
+	// nothing is recorded.
+	Recorder service.ProtocolRecorder
 }
 
 // DefaultWriteTimeout is Options.WriteTimeout when not given.
@@ -56,6 +59,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Recorder == nil {
+		o.Recorder = service.NopRecorder{}
 	}
 	return o
 }
@@ -301,6 +307,7 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
 	s.perHost[c.host]++
 	s.wg.Add(2)
 	s.mu.Unlock()
+	s.opts.Recorder.ProtocolConnection(+1)
 	go c.readLoop(cctx)
 	go c.writeLoop()
 	return true
@@ -362,6 +369,7 @@ func (s *Server) removeConn(c *conn) {
 		delete(s.perHost, c.host)
 	}
 	s.mu.Unlock()
+	s.opts.Recorder.ProtocolConnection(-1)
 }
 
 // ---- change feed fan-out ----

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +15,7 @@ import (
 	"github.com/spalloc/spallocd/bmp"
 	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/httpapi"
+	"github.com/spalloc/spallocd/internal/buildinfo"
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/config"
 	"github.com/spalloc/spallocd/tcpserver"
@@ -70,36 +69,18 @@ func applyFlags(cfg *config.Config, o *options) error {
 	if o.given["http"] {
 		cfg.Server.HTTP = o.httpAddr
 	}
-	switch {
-	case o.given["db"]:
-		if o.dbPath == "" {
-			return errors.New("--db: give a database file")
-		}
-		cfg.Server.Database = o.dbPath
-	case o.configPath == "":
-		path, err := demoDatabasePath()
-		if err != nil {
+	if o.given["db"] && o.dbPath == "" {
+		return errors.New("--db: give a database file")
+	}
+	if o.configPath == "" {
+		if err := placeDemoState(cfg, o.given["db"]); err != nil {
 			return err
 		}
-		cfg.Server.Database = path
+	}
+	if o.given["db"] {
+		cfg.Server.Database = o.dbPath
 	}
 	return nil
-}
-
-func demoDatabasePath() (string, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no home folder for the demo database (give --db): %w", err)
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	dir = filepath.Join(dir, "spallocd")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("demo database folder: %w", err)
-	}
-	return filepath.Join(dir, "demo.db"), nil
 }
 
 // startDaemon starts every component in an order that keeps a server that
@@ -149,7 +130,8 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	}
 	logReload(log, report)
 	d.registry = prometheus.NewRegistry()
-	if d.metrics, err = httpapi.NewMetrics(d.registry, d.svc); err != nil {
+	if d.metrics, err = httpapi.NewMetrics(d.registry, d.svc, httpapi.MetricsOptions{
+		Commands: tcpserver.Commands(), Version: buildinfo.Version(), Commit: buildinfo.Commit()}); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 
@@ -217,7 +199,7 @@ func (d *daemon) serveTCP(cfg *config.Config) {
 	d.log.Info("v1 connection limits", "max_connections", total, "max_connections_per_address", perAddress)
 	d.tcp = tcpserver.New(d.svc, tcpserver.Options{
 		MaxLineBytes: cfg.Server.MaxLineBytes, MaxOutBuffer: cfg.Server.MaxOutputBytes,
-		MaxConnections: total, MaxConnectionsPerAddress: perAddress, Logger: d.log})
+		MaxConnections: total, MaxConnectionsPerAddress: perAddress, Logger: d.log, Recorder: d.metrics})
 	ln := d.tcpLn
 	d.tcpLn = nil // Serve owns it now
 	d.goRun(func() error { return d.tcp.Serve(context.Background(), ln) })
@@ -229,7 +211,7 @@ func (d *daemon) serveHTTP() {
 	}
 	d.httpDone = make(chan struct{})
 	h := httpapi.New(d.svc, httpapi.Options{
-		AdminToken: d.adminToken, Logger: d.log, Version: service.Version,
+		AdminToken: d.adminToken, Logger: d.log, Version: buildinfo.Version(),
 		Registry: d.registry, Metrics: d.metrics, Done: d.httpDone,
 		Checks: map[string]func(context.Context) error{"bmp_workers": d.bmpWorkersAlive},
 	})
@@ -261,17 +243,12 @@ func (b bmpMetrics) OpDone(e bmp.OpEvent) {
 
 func (d *daemon) announce(w io.Writer, cfg *config.Config) {
 	printSummary(cfg, w)
-	fmt.Fprintf(w, "spallocd %s: v1 protocol on %s, database %s\n", service.Version, d.tcpAddr, cfg.Server.Database)
+	fmt.Fprintf(w, "spallocd %s: v1 protocol on %s, database %s\n", buildinfo.Version(), d.tcpAddr, cfg.Server.Database)
 	if d.http != nil {
 		fmt.Fprintf(w, "dashboard and admin API on http://%s/\n", d.httpAddr)
 	}
-	if d.opts.configPath == "" {
-		fmt.Fprintf(w, "try: spalloc --hostname %s --port %s 1   (the spalloc Python client)\n", hostOf(d.tcpAddr), portOf(d.tcpAddr))
-	}
+	printFirstSteps(w, d.tcpAddr, d.httpAddr, cfg.Server.AdminTokenFile, d.opts.configPath == "")
 }
-
-func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
-func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 
 // reload re-reads the configuration file; an invalid file changes nothing.
 func (d *daemon) reload(ctx context.Context) {

@@ -34,7 +34,15 @@ type proc struct {
 
 func startProc(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
-	p := testutil.StartProc(t, env, name, args...)
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd with its output scanned.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := testutil.StartCmd(t, cmd)
 	return &proc{Proc: p, cmd: p.Cmd}
 }
 
@@ -44,6 +52,13 @@ func (p *proc) output() string { return p.Output() }
 func (p *proc) await(t *testing.T, re *regexp.Regexp) string {
 	t.Helper()
 	return p.Await(t, re)
+}
+
+// awaitAll returns the match of re and its submatches in the next line of
+// the process's output that matches.
+func (p *proc) awaitAll(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	return p.AwaitAll(t, re)
 }
 
 func (p *proc) kill() { p.Kill() }
@@ -165,3 +180,23 @@ func assertNoBoardInTwoJobs(t *testing.T, c *client.Client) {
 }
 
 func writeFile(t *testing.T, path, text string) { testutil.WriteFile(t, path, text) }
+
+// demoServer is a running built-in demo with its own state folder.
+type demoServer struct {
+	*proc
+	proto, http string // listening addresses
+	state       string // $XDG_STATE_HOME
+}
+
+var httpLine = regexp.MustCompile(`admin API on http://(\S+)/`)
+
+// startDemo runs spallocd with no configuration on free ports and a fresh
+// state folder, extra arguments appended.
+func startDemo(t *testing.T, spallocd string, args ...string) *demoServer {
+	t.Helper()
+	state := t.TempDir()
+	args = append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)
+	p := startProc(t, []string{"XDG_STATE_HOME=" + state}, spallocd, args...)
+	proto := p.await(t, protoLine)
+	return &demoServer{proc: p, proto: proto, http: p.await(t, httpLine), state: state}
+}

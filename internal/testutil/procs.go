@@ -83,6 +83,7 @@ type Proc struct {
 
 	mu      sync.Mutex
 	lines   []string
+	next    int           // Await looks from this line on
 	changed chan struct{} // closed and replaced when a line arrives or the process ends
 	done    chan struct{} // closed when the process has exited and its output is read
 }
@@ -93,12 +94,19 @@ func StartProc(t testing.TB, env []string, name string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return StartCmd(t, cmd)
+}
+
+// StartCmd starts cmd (set up as the test needs: credentials, folder) with
+// its output kept, as StartProc does.
+func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
-	p := &Proc{Cmd: cmd, name: filepath.Base(name), changed: make(chan struct{}), done: make(chan struct{})}
+	p := &Proc{Cmd: cmd, name: filepath.Base(cmd.Path), changed: make(chan struct{}), done: make(chan struct{})}
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
@@ -119,7 +127,7 @@ func StartProc(t testing.TB, env []string, name string, args ...string) *Proc {
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
-			t.Logf("output of %s %s:\n%s", p.name, strings.Join(args, " "), p.Output())
+			t.Logf("output of %s %s:\n%s", p.name, strings.Join(cmd.Args[1:], " "), p.Output())
 		}
 	})
 	return p
@@ -152,27 +160,35 @@ func (p *Proc) PID() int { return p.Cmd.Process.Pid }
 // Done is closed once the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
-// Await waits up to 60 s for a line matching re and returns its first
-// submatch (or the whole match if re has no group). It fails the test if
-// the process exits first.
+// Await waits up to 60 s for the next line matching re (after the lines
+// earlier awaits matched) and returns its first submatch, or the whole
+// match if re has no group. It fails the test if the process exits first.
 func (p *Proc) Await(t testing.TB, re *regexp.Regexp) string {
 	t.Helper()
+	m := p.AwaitAll(t, re)
+	return m[min(1, len(m)-1)]
+}
+
+// AwaitAll is Await returning the match and all its submatches.
+func (p *Proc) AwaitAll(t testing.TB, re *regexp.Regexp) []string {
+	t.Helper()
 	deadline := time.After(60 * time.Second)
-	seen := 0
 	for {
 		p.mu.Lock()
-		lines, changed := p.lines[seen:], p.changed
-		seen = len(p.lines)
-		p.mu.Unlock()
-		for _, line := range lines {
-			if m := re.FindStringSubmatch(line); m != nil {
-				return m[len(m)-1]
+		lines, from, changed := p.lines, p.next, p.changed
+		for i := from; i < len(lines); i++ {
+			if m := re.FindStringSubmatch(lines[i]); m != nil {
+				p.next = i + 1
+				p.mu.Unlock()
+				return m
 			}
 		}
+		p.next = len(lines)
+		p.mu.Unlock()
 		select {
 		case <-changed:
 		case <-p.done:
-			if p.moreLines(seen) {
+			if p.moreLines(len(lines)) {
 				continue
 			}
 			t.Fatalf("%s exited (%v) before printing a line matching %v", p.name, p.Cmd.ProcessState, re)

@@ -224,8 +224,9 @@ func TestReadableTokenFileWarns(t *testing.T) {
 	}
 }
 
-// The README (or docs/) gives every numeric setting's range, on the line
-// that shows the key, as "FROM to TO" in the form a file would use.
+// The README or docs/ gives every numeric setting's range, on the line
+// that shows the key (`key` in a table, or key = in an example), as "FROM
+// to TO" in the form a file would use.
 func TestEveryRangeIsDocumented(t *testing.T) {
 	docs, _ := filepath.Glob("../../docs/*.md")
 	var lines []string
@@ -240,7 +241,7 @@ func TestEveryRangeIsDocumented(t *testing.T) {
 		t.Helper()
 		name := key[strings.LastIndex(key, ".")+1:]
 		for _, l := range lines {
-			if strings.Contains(l, name+" = ") && strings.Contains(l, text) {
+			if (strings.Contains(l, "`"+name+"`") || strings.Contains(l, name+" = ")) && strings.Contains(l, text) {
 				return
 			}
 		}
