@@ -17,4 +17,21 @@
 // The suite runs with the rest under `go test ./...` (scripts/test.sh) and
 // is skipped with -short. A test skips with a message only where the machine
 // cannot do what it needs (e.g. mount a small tmpfs without root).
+//
+// One test per numbered item of issue 12, named for what it shows:
+// TestOneServerPerDatabase (1), TestClientsCannotExhaustMemory and
+// BenchmarkNonReadingClients (3), TestConnectionsAreBounded (4),
+// TestUnsafeStartRefused (5), TestConfigCannotHangOrOverflow (6). The pieces
+// for the others:
+//
+//   - A sick BMP link (2): newRig starts a fakebmp process behind a proxy;
+//     rig.proxy.SetFault(udpproxy.Both, udpproxy.Fault{Drop: 0.3}) (or Delay,
+//     Truncate, Garble, per direction) changes the network while spallocd
+//     runs, rig.proxy.Heal() ends it, rig.proxy.Stats() counts datagrams;
+//     the board states are at GET /api/v1/machines/m (testutil.HTTPGet).
+//   - A full disk (5, health): testutil.SmallFS(t, size) mounts a tmpfs of
+//     that size for the test (skipped without root); give the rig's server
+//     a database there (rig.db = filepath.Join(testutil.SmallFS(t, 8<<20),
+//     "spalloc.db")) and fill the rest of it with a file to make every
+//     write fail, remove the file to let them succeed again.
 package faults

@@ -446,3 +446,17 @@ func TestConfCrossChecksSeeBrokenMachines(t *testing.T) {
 		`machine "b": boards[0]: SpiNNaker IP "x0.0.0" of board (0, 0, 0) is already used by board (0, 0, 0) (boards[0]) of machine "a"`,
 	)
 }
+
+// A single-board machine's two missing slots are dead boards to the
+// protocol, but not boards its operator listed as dead.
+func TestSingleBoardHasNoListedDeadBoards(t *testing.T) {
+	cfg := mustParse(t, singleBoard+explicitMachine("m", "x", 1, 1, []geometry.Board{board(0, 0, 2)}, "dead_boards = [[0, 0, 2]]"))
+	one, m := cfg.Machine("one"), cfg.Machine("m")
+	if !one.SingleBoard || len(one.DeadBoards) != 2 || len(one.ListedDeadBoards()) != 0 {
+		t.Errorf("single board: SingleBoard %v, dead %v, listed dead %v; want true, 2, none",
+			one.SingleBoard, one.DeadBoards, one.ListedDeadBoards())
+	}
+	if m.SingleBoard || len(m.ListedDeadBoards()) != 1 {
+		t.Errorf("explicit machine: SingleBoard %v, listed dead %v; want false, one", m.SingleBoard, m.ListedDeadBoards())
+	}
+}
