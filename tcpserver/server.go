@@ -99,7 +99,7 @@ type Server struct {
 	conns     map[*conn]struct{}
 	perHost   map[string]int // connections by remote host
 	refusals  refusalLog
-	heavy     chan struct{} // slots for costly replies (list_jobs): one per processor
+	heavy     chan struct{} // slots for costly replies (list_jobs): GOMAXPROCS-1, at least 1
 	closing   bool
 	wg        sync.WaitGroup // connection goroutines
 	hubCancel context.CancelFunc

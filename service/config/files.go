@@ -12,41 +12,41 @@ import (
 // readSmallFile reads a regular file of at most limit bytes; devices,
 // pipes and huge files are refused rather than read forever. Its errors
 // name the file.
-func readSmallFile(path string, limit int64) ([]byte, fs.FileInfo, error) {
-	data, info, err := readRegular(path, limit)
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	data, err := readRegular(path, limit)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read %s: %w", path, err)
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
 	}
-	return data, info, nil
+	return data, nil
 }
 
 // readRegular is readSmallFile with errors that do not repeat the path. It
 // opens without blocking: opening a named pipe for reading would otherwise
 // wait for a writer, hanging a start or a reload.
-func readRegular(path string, limit int64) ([]byte, fs.FileInfo, error) {
+func readRegular(path string, limit int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, nil, fileError(err)
+		return nil, fileError(err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, nil, fileError(err)
+		return nil, fileError(err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("not a regular file (%s)", describeMode(info.Mode()))
+		return nil, fmt.Errorf("not a regular file (%s)", describeMode(info.Mode()))
 	}
 	if info.Size() > limit {
-		return nil, nil, fmt.Errorf("%d bytes, larger than the %d allowed", info.Size(), limit)
+		return nil, fmt.Errorf("%d bytes, larger than the %d allowed", info.Size(), limit)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, nil, fileError(err)
+		return nil, fileError(err)
 	}
 	if int64(len(data)) > limit {
-		return nil, nil, fmt.Errorf("larger than the %d bytes allowed", limit)
+		return nil, fmt.Errorf("larger than the %d bytes allowed", limit)
 	}
-	return data, info, nil
+	return data, nil
 }
 
 // fileError drops the path that os errors repeat (the caller names the

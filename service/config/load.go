@@ -27,7 +27,7 @@ const (
 // also requires a machine: a server's file without any is a mistake (a
 // reload with it would remove every machine).
 func Load(path string) (*Config, error) {
-	data, _, err := readRegular(path, MaxFileBytes)
+	data, err := readRegular(path, MaxFileBytes)
 	if err != nil {
 		return nil, &Error{File: path, Msg: "cannot read the file: " + err.Error()}
 	}

@@ -171,7 +171,7 @@ func (b *builder) spinnerPositions() bool {
 const maxSpinnerBytes = 16 << 20
 
 func readSpinnerFile(path string) ([]SpinnerRow, error) {
-	data, _, err := readSmallFile(path, maxSpinnerBytes)
+	data, err := readSmallFile(path, maxSpinnerBytes)
 	if err != nil {
 		return nil, err
 	}

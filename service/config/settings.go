@@ -111,7 +111,7 @@ func (s ServerSettings) AdminToken() (string, error) {
 // ReadAdminToken reads a token file: its content with surrounding white space
 // removed. An empty token is an error, so a blank file never means "anyone".
 func ReadAdminToken(path string) (string, error) {
-	data, _, err := readSmallFile(path, 64<<10)
+	data, err := readSmallFile(path, 64<<10)
 	if err != nil {
 		return "", fmt.Errorf("admin token file: %w", err)
 	}
