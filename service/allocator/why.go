@@ -19,7 +19,7 @@ func Why(m *Machine, occ *Occupancy, r Request) string {
 	if !Feasible(m, r) {
 		return "no placement on this machine can ever satisfy the request"
 	}
-	v := getView(m, occ)
+	v := getView(m, occ, Region{})
 	defer putView(v)
 	switch {
 	case r.Kind == SpecificBoard:
