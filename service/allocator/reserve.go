@@ -44,7 +44,8 @@ func ChooseRegion(m *Machine, occ *Occupancy, jobs []Holding, r Request) (Region
 		}
 		return Region{X: r.Board.X, Y: r.Board.Y, W: 1, H: 1}, true
 	}
-	c := regionChooser{m: m, r: r, jobs: clipHoldings(m, jobs)}
+	n := (m.Width + 1) * (m.Height + 1)
+	c := regionChooser{m: m, r: r, jobs: clipHoldings(m, jobs), floor: make([]cost, n), floorOK: make([]bool, n)}
 	c.used = getView(m, occ, Region{})
 	defer putView(c.used)
 	c.empty = getView(m, nil, Region{})
@@ -73,11 +74,31 @@ func clipHoldings(m *Machine, jobs []Holding) []Holding {
 	return out
 }
 
+// cost is the part of a region's key that grows with the region: jobs
+// met, non-empty triads, requested boards of the jobs met. A block that
+// contains another costs at least as much on every field.
+type cost [3]int
+
+func (a cost) compare(b cost) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] - b[i]
+		}
+	}
+	return 0
+}
+
 // regionKey is what ChooseRegion minimises, field by field.
-type regionKey struct{ jobs, used, boards, area, y, x, rank int }
+type regionKey struct {
+	cost
+	area, y, x, rank int
+}
 
 func (a regionKey) less(b regionKey) bool {
-	for _, d := range [...]int{a.jobs - b.jobs, a.used - b.used, a.boards - b.boards, a.area - b.area, a.y - b.y, a.x - b.x} {
+	if d := a.compare(b.cost); d != 0 {
+		return d < 0
+	}
+	for _, d := range [...]int{a.area - b.area, a.y - b.y, a.x - b.x} {
 		if d != 0 {
 			return d < 0
 		}
@@ -93,17 +114,48 @@ type regionChooser struct {
 	used, empty *view // the machine now / when empty
 	jobsAt      []int // per origin of the current shape: jobs met
 	boardsAt    []int // ... and the sum of their requested boards
-	best        Region
-	bestKey     regionKey
-	found       bool
+	// floor[w·(H+1)+h] is a lower bound of the cost of every w × h block
+	// (and so of every block containing one), once a shape of that size
+	// or a smaller one has been considered.
+	floor   []cost
+	floorOK []bool
+	best    Region
+	bestKey regionKey
+	found   bool
+}
+
+// floorOf is the best known lower bound of the cost of any w × h block:
+// the greater of those of the w-1 × h and w × h-1 blocks it contains.
+func (c *regionChooser) floorOf(w, h int) (cost, bool) {
+	var f cost
+	ok := false
+	for _, p := range [...][2]int{{w - 1, h}, {w, h - 1}} {
+		if i := p[0]*(c.m.Height+1) + p[1]; p[0] > 0 && p[1] > 0 && c.floorOK[i] {
+			if !ok || c.floor[i].compare(f) > 0 {
+				f = c.floor[i]
+			}
+			ok = true
+		}
+	}
+	return f, ok
 }
 
 // consider scores every origin of shape s and keeps the best legal one.
 // The jobs a block at origin (x, y) meets are those whose region overlaps
 // it: for each job, a rectangle of origins, added into a 2-D difference
-// array, so one prefix-sum pass scores every origin.
+// array, so one prefix-sum pass scores every origin. A shape whose cost
+// floor already loses to the best region is skipped: shapes come in
+// ascending area, so larger blocks of many jobs are never scored.
 func (c *regionChooser) consider(s shape) {
 	W, H := c.m.Width, c.m.Height
+	floor, known := c.floorOf(s.w, s.h)
+	fi := s.w*(H+1) + s.h
+	if known && c.found {
+		if d := floor.compare(c.bestKey.cost); d > 0 || (d == 0 && s.w*s.h > c.bestKey.area) {
+			c.floor[fi], c.floorOK[fi] = floor, true
+			return
+		}
+	}
 	OW, OH := W-s.w+1, H-s.h+1 // origins
 	c.jobsAt = grow(c.jobsAt, (OW+1)*(OH+1))
 	c.boardsAt = grow(c.boardsAt, (OW+1)*(OH+1))
@@ -120,6 +172,7 @@ func (c *regionChooser) consider(s shape) {
 			c.boardsAt[a.y*(OW+1)+a.x] += a.sign * j.Boards
 		}
 	}
+	least, seen := cost{}, false
 	for y := 0; y < OH; y++ {
 		for x := 0; x < OW; x++ {
 			i := y*(OW+1) + x
@@ -135,13 +188,20 @@ func (c *regionChooser) consider(s shape) {
 				c.jobsAt[i] -= c.jobsAt[i-OW-2]
 				c.boardsAt[i] -= c.boardsAt[i-OW-2]
 			}
-			key := regionKey{jobs: c.jobsAt[i], used: int(c.used.sum(c.used.occPS, x, y, s.w, s.h)),
-				boards: c.boardsAt[i], area: s.w * s.h, y: y, x: x, rank: s.rank}
+			key := regionKey{cost: cost{c.jobsAt[i], int(c.used.sum(c.used.occPS, x, y, s.w, s.h)), c.boardsAt[i]},
+				area: s.w * s.h, y: y, x: x, rank: s.rank}
+			if !seen || key.compare(least) < 0 {
+				least, seen = key.cost, true
+			}
 			if (!c.found || key.less(c.bestKey)) && c.legal(s, x, y) {
 				c.best, c.bestKey, c.found = Region{X: x, Y: y, W: s.w, H: s.h}, key, true
 			}
 		}
 	}
+	if known && floor.compare(least) > 0 {
+		least = floor
+	}
+	c.floor[fi], c.floorOK[fi] = least, true
 }
 
 // legal reports whether r may be placed at the origin on the empty machine.
