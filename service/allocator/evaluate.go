@@ -158,7 +158,7 @@ func EvaluateBlock(m *Machine, x0, y0, w, h int, r Request) (Allocation, bool) {
 	if !m.valid() || w <= 0 || h <= 0 || x0 < 0 || y0 < 0 || x0+w > m.Width || y0+h > m.Height {
 		return Allocation{}, false
 	}
-	v := getView(m, nil, Region{})
+	v := getView(m, nil)
 	defer putView(v)
 	res, ok := v.evaluate(x0, y0, w, h, r)
 	if !ok {

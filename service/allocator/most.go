@@ -72,7 +72,7 @@ func (m *Machine) mostBoardsCached(r Request) int {
 	if ok {
 		return n
 	}
-	v := getView(m, nil, Region{})
+	v := getView(m, nil)
 	n = v.mostBoards(r)
 	putView(v)
 	m.mostMu.Lock()

@@ -65,8 +65,9 @@ func (p Policy) PlaceAvoiding(m *Machine, occ *Occupancy, r Request, forbid Regi
 	if !m.valid() || ValidateRequest(r) != nil {
 		return Allocation{}, false
 	}
-	v := getView(m, occ, forbid)
+	v := getView(m, occ)
 	defer putView(v)
+	v.reserve(forbid)
 	switch {
 	case r.Kind == SpecificBoard:
 		return v.placeSpecific(r.Board, occ)
@@ -92,7 +93,7 @@ func Feasible(m *Machine, r Request) bool {
 	case r.single():
 		return m.WorkingBoards() > 0
 	}
-	v := getView(m, nil, Region{})
+	v := getView(m, nil)
 	defer putView(v)
 	for group := range shapeGroups(m, r) {
 		for _, s := range group {

@@ -46,9 +46,9 @@ func ChooseRegion(m *Machine, occ *Occupancy, jobs []Holding, r Request) (Region
 	}
 	n := (m.Width + 1) * (m.Height + 1)
 	c := regionChooser{m: m, r: r, jobs: clipHoldings(m, jobs), floor: make([]cost, n), floorOK: make([]bool, n)}
-	c.used = getView(m, occ, Region{})
+	c.used = getView(m, occ)
 	defer putView(c.used)
-	c.empty = getView(m, nil, Region{})
+	c.empty = getView(m, nil)
 	defer putView(c.empty)
 	if r.single() {
 		c.consider(shape{w: 1, h: 1})

@@ -60,8 +60,8 @@ func grow[T any](s []T, n int) []T {
 }
 
 // getView builds the view of m under occ (nil = all free) from pooled
-// buffers, with the triads of forbid (clipped to the machine) reserved.
-func getView(m *Machine, occ *Occupancy, forbid Region) *view {
+// buffers.
+func getView(m *Machine, occ *Occupancy) *view {
 	p := m.tables()
 	W, H := m.Width, m.Height
 	T, W1, H1 := W*H, W+1, H+1
@@ -99,9 +99,7 @@ func getView(m *Machine, occ *Occupancy, forbid Region) *view {
 	for x := 0; x < W; x++ {
 		v.colPS[x*H1] = 0
 	}
-	forbid = forbid.clip(W, H)
 	for y := 0; y < H; y++ {
-		rowForbidden := y >= forbid.Y && y < forbid.Y+forbid.H
 		for x := 0; x < W; x++ {
 			t := y*W + x
 			class, blk := triadEmpty, int32(0)
@@ -122,9 +120,6 @@ func getView(m *Machine, occ *Occupancy, forbid Region) *view {
 					class = triadPartial
 				}
 			}
-			if rowForbidden && x >= forbid.X && x < forbid.X+forbid.W {
-				class = triadReserved
-			}
 			v.class[t] = class
 			nonEmpty, defect := int32(0), int32(0)
 			if class != triadEmpty {
@@ -144,6 +139,34 @@ func getView(m *Machine, occ *Occupancy, forbid Region) *view {
 		}
 	}
 	return v
+}
+
+// reserve marks the triads of g (clipped to the machine) reserved and
+// redoes the sums over used and empty triads. It is a second pass rather
+// than part of getView's loop so that the common case, no reservation,
+// costs nothing more.
+func (v *view) reserve(g Region) {
+	if g = g.clip(v.W, v.H); g.Empty() {
+		return
+	}
+	W, W1, H1 := v.W, v.W+1, v.H+1
+	for y := g.Y; y < g.Y+g.H; y++ {
+		for x := g.X; x < g.X+g.W; x++ {
+			v.class[y*W+x] = triadReserved
+		}
+	}
+	for y := 0; y < v.H; y++ {
+		for x := 0; x < W; x++ {
+			nonEmpty := int32(0)
+			if v.class[y*W+x] != triadEmpty {
+				nonEmpty = 1
+			}
+			a, b, c, d := (y+1)*W1+x+1, y*W1+x+1, (y+1)*W1+x, y*W1+x
+			v.occPS[a] = nonEmpty + v.occPS[b] + v.occPS[c] - v.occPS[d]
+			v.rowPS[y*W1+x+1] = v.rowPS[y*W1+x] + 1 - nonEmpty
+			v.colPS[x*H1+y+1] = v.colPS[x*H1+y] + 1 - nonEmpty
+		}
+	}
 }
 
 // putView returns a view to the pool.

@@ -19,7 +19,7 @@ func Why(m *Machine, occ *Occupancy, r Request) string {
 	if !Feasible(m, r) {
 		return "no placement on this machine can ever satisfy the request"
 	}
-	v := getView(m, occ, Region{})
+	v := getView(m, occ)
 	defer putView(v)
 	switch {
 	case r.Kind == SpecificBoard:
