@@ -12,11 +12,11 @@ import "math"
 // come from clients; a full cache is simply emptied).
 const mostCacheSize = 1024
 
-// MostBoards is the greatest number of working boards that one legal
-// placement of r gives on m when m is empty (0 when r can never be
-// placed). For an NBoards request, MostBoards(m, r) < r.N says that m can
-// never offer the n boards asked for: Place then waits for a block of
-// MostBoards boards instead. The answer depends only on m and r; the
+// MostBoards is the most working boards, up to the RequestedBoards of r,
+// that one legal placement of r gives on m when m is empty (0 when r can
+// never be placed). MostBoards(m, r) < RequestedBoards(r) says that m can
+// never offer what r asks for: an n-board request then waits for a block
+// of MostBoards boards instead. The answer depends only on m and r; the
 // Machine remembers it.
 func MostBoards(m *Machine, r Request) int {
 	if !m.valid() || ValidateRequest(r) != nil {
@@ -34,10 +34,11 @@ func MostBoards(m *Machine, r Request) int {
 	return m.mostBoardsCached(r)
 }
 
-// need is the least number of boards a block for r must give: r.N capped
-// by MostBoards for n-board requests, 0 (no rule beyond legality) for the
-// other kinds. A block without defects always gives 3·w·h >= r.N boards,
-// so it is the common answer and needs no search.
+// need is the least number of boards a block for r must give: MostBoards
+// for n-board requests (r.N unless the machine can never offer it), 0 (no
+// rule beyond legality) for the other kinds. A block without defects
+// always gives 3·w·h >= r.N boards, so it is the common answer and needs
+// no search.
 func (m *Machine) need(r Request) int {
 	if r.Kind != NBoards || r.single() {
 		return 0
@@ -45,7 +46,7 @@ func (m *Machine) need(r Request) int {
 	if m.offersDefectFree(r) {
 		return r.N
 	}
-	return min(r.N, m.mostBoardsCached(r))
+	return m.mostBoardsCached(r)
 }
 
 // offersDefectFree reports whether some shape of r fits a block of the
@@ -73,7 +74,7 @@ func (m *Machine) mostBoardsCached(r Request) int {
 		return n
 	}
 	v := getView(m, nil)
-	n = v.mostBoards(r)
+	n = v.mostBoards(r, RequestedBoards(r))
 	putView(v)
 	m.mostMu.Lock()
 	if m.most == nil || len(m.most) >= mostCacheSize {
@@ -84,25 +85,43 @@ func (m *Machine) mostBoardsCached(r Request) int {
 	return n
 }
 
-// mostBoards searches the view (of the empty machine) for the legal block
-// of r with the most boards: larger shapes first, skipping every position
-// whose boards, dead ones taken out, cannot beat the best found so far.
-// Usually the first legal large block decides and the rest is skipped.
-func (v *view) mostBoards(r Request) int {
+// mostBoards searches the view (of the empty machine) for a legal block of
+// r giving enough boards, smallest shapes first, since one usually exists
+// and a small block is quick to check. Only when none does, it looks for
+// the legal block with the most boards: largest shapes first, skipping
+// every block whose boards, dead ones taken out, cannot beat the best
+// found so far.
+func (v *view) mostBoards(r Request, enough int) int {
 	var shapes []shape
 	for group := range shapeGroups(v.m, r) {
 		shapes = append(shapes, group...) // ascending area
 	}
 	best := 0
-	for i := len(shapes) - 1; i >= 0; i-- {
-		s := shapes[i]
-		if 3*s.w*s.h <= best {
-			break
+	upper := func(s shape, x, y int) int { return 3*s.w*s.h - int(v.sum(v.blkPS, x, y, s.w, s.h)) }
+	for _, s := range shapes {
+		if 3*s.w*s.h < enough {
+			continue
 		}
 		for y := 0; y+s.h <= v.H; y++ {
 			for x := 0; x+s.w <= v.W; x++ {
-				if 3*s.w*s.h-int(v.sum(v.blkPS, x, y, s.w, s.h)) <= best {
+				if upper(s, x, y) < enough {
 					continue
+				}
+				if alive, ok := v.legal(x, y, s.w, s.h, r, false); ok {
+					if alive >= enough {
+						return enough
+					}
+					best = max(best, alive)
+				}
+			}
+		}
+	}
+	for i := len(shapes) - 1; i >= 0 && 3*shapes[i].w*shapes[i].h > best; i-- {
+		s := shapes[i]
+		for y := 0; y+s.h <= v.H; y++ {
+			for x := 0; x+s.w <= v.W; x++ {
+				if upper(s, x, y) <= best || upper(s, x, y) >= enough {
+					continue // cannot beat best, or already checked above
 				}
 				if alive, ok := v.legal(x, y, s.w, s.h, r, false); ok {
 					best = max(best, alive)

@@ -22,8 +22,8 @@ func TestSevenBoardsMeansSeven(t *testing.T) {
 		if !ok || len(a.Boards) < n {
 			t.Errorf("create_job(%d) on the fresh machine: ok=%v, %d boards (%d,%d %dx%d)", n, ok, len(a.Boards), a.X0, a.Y0, a.W, a.H)
 		}
-		if most := MostBoards(m, r); most != 22 {
-			t.Errorf("MostBoards(%d) = %d, want 22 (the whole machine)", n, most)
+		if most := MostBoards(m, r); most != n {
+			t.Errorf("MostBoards(%d) = %d, want %[1]d", n, most)
 		}
 	}
 }
@@ -79,16 +79,18 @@ func TestMostBoards(t *testing.T) {
 		{m, NBoardsRequest(1), 1},
 		{m, SpecificBoardRequest(bd(0, 0, 0)), 0},
 		{m, SpecificBoardRequest(bd(1, 1, 2)), 1},
-		{m, NBoardsRequest(2), 11},
-		{m, mdb(NBoardsRequest(9), 0), 11},
+		{m, NBoardsRequest(2), 2}, // no more than asked for
+		{m, NBoardsRequest(11), 11},
+		{m, NBoardsRequest(12), 11},
 		{m, mdb(NBoardsRequest(12), 0), 0}, // 11 < 12: missing one board
 		{m, mdb(NBoardsRequest(12), 1), 11},
-		{m, ratio(NBoardsRequest(2), 1), 11},
 		{m, ratio(NBoardsRequest(13), 1), 0}, // 5 triads: no square shape fits
+		{m, NBoardsRequest(13), 0}, // 5 triads: only the whole machine, whose bottom-left is dead
 		{m, RectRequest(3, 2), 0},
 		{m, RectRequest(3, 1), 8}, // at (0,1)
 		{m, RectRequest(1, 1), 3},
 		{m, mdb(RectRequest(2, 2), 0), 0},
+		{m, RectRequest(2, 2), 11},
 		{m, torus(NBoardsRequest(18)), 0},
 		{allDead, NBoardsRequest(2), 0},
 		{allDead, OneBoardRequest(), 0},
