@@ -85,7 +85,7 @@ func TestMostBoards(t *testing.T) {
 		{m, mdb(NBoardsRequest(12), 0), 0}, // 11 < 12: missing one board
 		{m, mdb(NBoardsRequest(12), 1), 11},
 		{m, ratio(NBoardsRequest(13), 1), 0}, // 5 triads: no square shape fits
-		{m, NBoardsRequest(13), 0}, // 5 triads: only the whole machine, whose bottom-left is dead
+		{m, NBoardsRequest(13), 0},           // 5 triads: only the whole machine, whose bottom-left is dead
 		{m, RectRequest(3, 2), 0},
 		{m, RectRequest(3, 1), 8}, // at (0,1)
 		{m, RectRequest(1, 1), 3},
