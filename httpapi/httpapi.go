@@ -82,7 +82,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	if opts.Metrics == nil {
-		m, err := NewMetrics(opts.Registry, svc)
+		m, err := NewMetrics(opts.Registry, svc, MetricsOptions{Version: opts.Version})
 		if err != nil {
 			opts.Logger.Error("metrics not registered", "err", err)
 		}
