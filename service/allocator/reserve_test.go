@@ -6,16 +6,6 @@ import (
 	"pgregory.net/rapid"
 )
 
-// hold places a job of r on occ and returns its Holding.
-func hold(t *testing.T, m *Machine, occ *Occupancy, r Request) Holding {
-	t.Helper()
-	a, ok := place(t, m, occ, r)
-	if !ok {
-		t.Fatalf("%s not placed", name(r))
-	}
-	return Holding{Region: a.Footprint(), Boards: RequestedBoards(r)}
-}
-
 func rg(x, y, w, h int) Region { return Region{X: x, Y: y, W: w, H: h} }
 
 func TestChooseRegion(t *testing.T) {
