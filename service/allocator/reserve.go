@@ -22,8 +22,8 @@ func RequestedBoards(r Request) int {
 // ChooseRegion chooses the triads to reserve for r, the head of m's queue
 // that cannot be placed now (issue 16, policy "reserve"): among every
 // placement of r that is legal on the empty machine, the one that
-// minimises, in this order, the distinct jobs of jobs holding a triad of
-// it, its triads that are not empty in occ (held, or waiting for a
+// minimises, in this order, the number of jobs (of jobs) holding a triad
+// of it, its triads that are not empty in occ (held, or waiting for a
 // power-off), the sum of those jobs' requested boards, its area, y, x (and
 // then shape order). Once the jobs it meets have ended, r fits there; while
 // nothing else is let into it (PlaceAvoiding), r waits no longer than that.

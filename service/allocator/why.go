@@ -47,8 +47,10 @@ func Why(m *Machine, occ *Occupancy, r Request) string {
 		}
 	}
 	short := ""
-	if most := MostBoards(m, r); r.Kind == NBoards && most < r.N {
-		short = fmt.Sprintf("the machine can never offer %d working, connected boards, it waits for the most it can: %d; ", r.N, most)
+	if r.Kind == NBoards {
+		if most := MostBoards(m, r); most < r.N {
+			short = fmt.Sprintf("the machine can never offer %d working, connected boards, it waits for the most it can: %d; ", r.N, most)
+		}
 	}
 	if opens == 0 {
 		return fmt.Sprintf("%sno free region of %s", short, describeShape(m, r))
