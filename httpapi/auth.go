@@ -34,7 +34,7 @@ func (a *api) requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		// Operator actions are logged by the service with who acted.
-		next.ServeHTTP(w, r.WithContext(service.WithActor(r.Context(), "operator@"+r.RemoteAddr)))
+		next.ServeHTTP(w, r.WithContext(service.WithActor(r.Context(), "operator", r.RemoteAddr)))
 	})
 }
 

@@ -162,7 +162,7 @@ type pendingOpJSON struct {
 func toPendingOpJSON(p service.PendingOp) pendingOpJSON {
 	return pendingOpJSON{
 		ID: p.ID, Machine: p.Machine, Cabinet: p.Cabinet, Frame: p.Frame, Board: toXYZ(p.Board),
-		BoardNum: p.BoardNum, JobID: p.JobID, Op: p.Kind, Link: p.Link, Links: p.Links, CreatedAt: unix(p.CreatedAt),
+		BoardNum: p.BoardNum, JobID: p.JobID, Op: p.Kind, Link: p.Link, Links: p.Links, CreatedAt: unixOf(p.CreatedAt),
 		ClaimedAt: unixPtr(p.ClaimedAt), LeaseUntil: unixPtr(p.LeaseUntil), Attempts: p.Attempts, LastError: p.LastError,
 	}
 }
@@ -201,6 +201,8 @@ type jobJSON struct {
 	Power         *bool            `json:"power"`
 	Keepalive     *float64         `json:"keepalive"`
 	KeepaliveHost *string          `json:"keepalivehost"`
+	LastSeen      *float64         `json:"last_seen"`  // live jobs: when its client last sent a command about it
+	ExpiresAt     *float64         `json:"expires_at"` // live jobs with a keepalive: when it times out if its client stays silent
 	Args          json.RawMessage  `json:"args"`
 	Kwargs        json.RawMessage  `json:"kwargs"`
 	Machine       *string          `json:"machine"`
@@ -231,7 +233,7 @@ func toJobJSON(j *service.JobDetail, full bool) jobJSON {
 	out := jobJSON{
 		JobID: j.ID, Owner: j.Owner, State: j.State.String(), StateCode: int(j.State), Power: j.Power,
 		Keepalive: secondsPtr(j.Keepalive), Args: rawOr(j.Args, "[]"), Kwargs: rawOr(j.Kwargs, "{}"),
-		Machine: j.MachineName, Reason: j.Reason, CreatedAt: unix(j.CreatedAt),
+		Machine: j.MachineName, Reason: j.Reason, CreatedAt: unixOf(j.CreatedAt),
 		AllocatedAt: unixPtr(j.AllocatedAt), ReadyAt: unixPtr(j.ReadyAt), DestroyedAt: unixPtr(j.DestroyedAt),
 		Boards: []xyz{}, Connections: []connectionJSON{},
 	}
@@ -265,7 +267,7 @@ func toJobJSON(j *service.JobDetail, full bool) jobJSON {
 	out.PendingOps = toPendingOpsJSON(j.PendingOps)
 	out.History = make([]jobEventJSON, 0, len(j.History))
 	for _, e := range j.History {
-		out.History = append(out.History, jobEventJSON{At: unix(e.At), State: e.State.String(), Power: e.Power, Machine: e.Machine, Detail: e.Detail})
+		out.History = append(out.History, jobEventJSON{At: unixOf(e.At), State: e.State.String(), Power: e.Power, Machine: e.Machine, Detail: e.Detail})
 	}
 	return out
 }
@@ -305,17 +307,6 @@ func toWhereIsJSON(r *service.WhereIsResult) whereIsJSON {
 		Physical: [3]int{r.Physical.Cabinet, r.Physical.Frame, r.Physical.Board},
 		Chip:     r.Chip, BoardChip: r.BoardChip, JobID: r.JobID, JobChip: r.JobChip,
 	}
-}
-
-// unix is an instant as the API shows it: Unix seconds.
-func unix(t time.Time) float64 { return float64(t.UnixMicro()) / 1e6 }
-
-func unixPtr(t *time.Time) *float64 {
-	if t == nil {
-		return nil
-	}
-	v := unix(*t)
-	return &v
 }
 
 // secondsPtr is a span as the API shows it: seconds.

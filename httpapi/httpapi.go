@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -82,7 +83,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	if opts.Metrics == nil {
-		m, err := NewMetrics(opts.Registry, svc)
+		m, err := NewMetrics(opts.Registry, svc, MetricsOptions{Version: opts.Version})
 		if err != nil {
 			opts.Logger.Error("metrics not registered", "err", err)
 		}
@@ -94,7 +95,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 
 func (a *api) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.recoverer, securityHeaders)
+	r.Use(a.recoverer, securityHeaders, routeUnescaped, noFolderListing)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeErrorMsg(w, http.StatusNotFound, fmt.Sprintf("no such path: %s", r.URL.Path))
 	})
@@ -124,6 +125,10 @@ func (a *api) routes() http.Handler {
 			r.Get("/machines/{machine}/boards/{x}/{y}/{z}/reports", a.boardReports)
 			r.Get("/jobs", a.listJobs)
 			r.Get("/jobs/{id}", a.getJob)
+			r.Get("/jobs/{id}/boards", a.jobBoards)
+			r.Get("/machines/{machine}/bmps", a.machineBMPs)
+			r.Get("/machines/{machine}/utilisation", a.machineUtilisation)
+			r.Get("/emergency_stop", a.emergencyStopState)
 			r.Get("/queue", a.queue)
 			r.Get("/where_is", a.whereIs)
 			r.Get("/operations", a.pendingOps)
@@ -168,6 +173,31 @@ func (a *api) recoverer(next http.Handler) http.Handler {
 			a.log.Error("http handler panicked", "method", r.Method, "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
 			writeErrorMsg(w, http.StatusInternalServerError, "internal server error")
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeUnescaped makes the router match, and hand out as route parameters,
+// the decoded path: chi would use the escaped one whenever a client escapes
+// more than it must (e.g. %2D for "-"), and every {machine} would then be
+// a name no machine has.
+func routeUnescaped(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && r.URL.RawPath != "" {
+			rctx.RoutePath = r.URL.Path
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noFolderListing answers 404 for a folder of the static files: the file
+// server would list it.
+func noFolderListing(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/static/") && strings.HasSuffix(r.URL.Path, "/") {
+			writeErrorMsg(w, http.StatusNotFound, fmt.Sprintf("no such path: %s", r.URL.Path))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -172,7 +172,6 @@ type Health struct {
 	FailedWrites  int    // write transactions failed in a row
 	LastWriteErr  string // why the last of them failed
 	EmergencyStop bool
-	Version       string
 }
 
 // Stats are gauges for /metrics.
@@ -188,4 +187,7 @@ type Stats struct {
 	// transactions that committed (one per successful call).
 	WriteCalls        uint64
 	WriteTransactions uint64
+	// Calls whose change failed with an internal error (database I/O, a
+	// bug) and was rolled back.
+	WriteFailures uint64
 }

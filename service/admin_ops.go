@@ -20,23 +20,33 @@ const EmergencyStopPrefix = "Emergency stop: "
 
 type actorKey struct{}
 
-// WithActor returns a context that names who acts through it (e.g. an
-// operator's token name and address); operator actions log it.
-func WithActor(ctx context.Context, who string) context.Context {
-	return context.WithValue(ctx, actorKey{}, who)
+// actor is who acts through a context, and from where.
+type actor struct{ who, from string }
+
+// WithActor returns a context that says who acts through it (e.g. the
+// operator a token stands for) and from where (e.g. a client address):
+// operator actions are logged with both and recorded with who.
+func WithActor(ctx context.Context, who, from string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor{who: who, from: from})
 }
 
 // actorOf is who acts through ctx ("operator" when nobody said).
-func actorOf(ctx context.Context) string {
-	if who, ok := ctx.Value(actorKey{}).(string); ok && who != "" {
-		return who
+func actorOf(ctx context.Context) actor {
+	a, _ := ctx.Value(actorKey{}).(actor)
+	if a.who == "" {
+		a.who = "operator"
 	}
-	return "operator"
+	return a
 }
 
 // logAction queues the log line of an operator action.
 func (t *tx) logAction(level slog.Level, msg string, attrs ...any) {
-	t.logAt(level, msg, append([]any{"by", actorOf(t.ctx)}, attrs...)...)
+	a := actorOf(t.ctx)
+	by := []any{"by", a.who}
+	if a.from != "" {
+		by = append(by, "from", a.from)
+	}
+	t.logAt(level, msg, append(by, attrs...)...)
 }
 
 // adminBoard finds board b of the live machine called name inside a
@@ -266,6 +276,9 @@ func (s *Service) EmergencyStop(ctx context.Context, reason string) error {
 			}
 		}
 		t.logAction(slog.LevelWarn, "emergency stop", "reason", reason, "jobs_destroyed", len(jobs))
+		if err := t.noteEmergencyStop(reason, actorOf(t.ctx).who); err != nil {
+			return err
+		}
 		return t.setStopped(true)
 	})
 }

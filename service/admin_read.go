@@ -342,7 +342,7 @@ func (s *Service) Health(ctx context.Context) Health {
 	}
 	failed := s.failedWrites.Load()
 	h := Health{DatabaseOK: err == nil, WritesOK: failed < UnhealthyAfterFailedWrites, FailedWrites: int(failed),
-		EmergencyStop: s.world.Load().stopped, Version: Version}
+		EmergencyStop: s.world.Load().stopped}
 	if p := s.lastWriteErr.Load(); p != nil && failed > 0 {
 		h.LastWriteErr = *p
 	}
@@ -357,7 +357,8 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	w := s.world.Load()
 	st := Stats{JobsByState: map[JobState]int{}, BoardsByState: map[string]map[string]int{},
 		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: w.stopped,
-		PendingBMPOps: w.opBMP.len(), WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load()}
+		PendingBMPOps: w.opBMP.len(), WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load(),
+		WriteFailures: s.writeFails.Load()}
 	rows, err := s.rq.AdminJobsByState(ctx)
 	if err != nil {
 		return st, s.internal("count jobs", err)

@@ -34,7 +34,7 @@ func TestJobRequestsAreLoggedInTheUsersTerms(t *testing.T) {
 // An operator action is logged once, with who acted.
 func TestOperatorActionsAreLoggedOnceWithWhoActed(t *testing.T) {
 	e, logs := loggedEnv(t, testutil.GridTOML(grid("m", 1, 1)))
-	ctx := service.WithActor(e.ctx, "operator@10.9.8.7:4242")
+	ctx := service.WithActor(e.ctx, "alice", "10.9.8.7:4242")
 	if err := e.TakeBoardOutOfService(ctx, "m", b(0, 0, 1), "fan noise", false); err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +45,8 @@ func TestOperatorActionsAreLoggedOnceWithWhoActed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range [][]string{
-		{"level=INFO", "operator took board out of service", "by=operator@10.9.8.7:4242", `reason="fan noise"`, `board="(0, 0, 1)"`},
-		{"level=WARN", "emergency stop", "by=operator@10.9.8.7:4242", `reason="fire drill"`},
+		{"level=INFO", "operator took board out of service", "by=alice from=10.9.8.7:4242", `reason="fan noise"`, `board="(0, 0, 1)"`},
+		{"level=WARN", "emergency stop", "by=alice from=10.9.8.7:4242", `reason="fire drill"`},
 		{"level=WARN", "resumed after emergency stop", "by=operator"},
 	} {
 		if got := logs.Lines(want...); len(got) != 1 {

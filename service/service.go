@@ -36,6 +36,7 @@ type Service struct {
 
 	writes       atomic.Uint64 // write calls (Stats)
 	commits      atomic.Uint64 // write transactions committed (Stats)
+	writeFails   atomic.Uint64 // write calls failed with an internal error (Stats)
 	failedWrites atomic.Int64  // write transactions failed in a row inside the database (Health)
 	lastWriteErr atomic.Pointer[string]
 }
@@ -134,6 +135,10 @@ func (s *Service) Close() error {
 	s.closed.Store(true)
 	return s.closeDB()
 }
+
+// Now is the service's clock: the time job and board times are measured
+// against.
+func (s *Service) Now() time.Time { return stamp(s.clock.Now()) }
 
 // Subscribe returns a subscription to the change feed. Publishing never
 // blocks: a slow subscriber's pending changes coalesce.

@@ -122,6 +122,7 @@ func (s *Service) update(fn func(t *tx) error) error {
 
 // writeFailed counts a transaction that failed inside the database (Health).
 func (s *Service) writeFailed(err error) error {
+	s.writeFails.Add(1)
 	s.failedWrites.Add(1)
 	msg := err.Error()
 	s.lastWriteErr.Store(&msg)

@@ -21,6 +21,7 @@ type options struct {
 	showVersion bool
 	checkConfig string
 	cpuProfile  string
+	given       map[string]bool // flags given on the command line, by name
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -28,15 +29,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("spallocd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
+		fmt.Fprintf(stderr, "spallocd shares SpiNNaker machines among their users (the spalloc v1 allocation server).\n\n")
 		fmt.Fprintf(stderr, "usage: spallocd [flags]            run the server (built-in demo without --config)\n")
-		fmt.Fprintf(stderr, "       spallocd simulate [flags]   replay a job trace (see spallocd simulate -h)\n\nflags:\n")
+		fmt.Fprintf(stderr, "       spallocd simulate [flags]   replay a job trace (see spallocd simulate -h)\n")
+		fmt.Fprintf(stderr, "       spallocd backup --db FILE --to FILE [--force]   copy the database while the server runs\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.configPath, "config", "", "configuration `file` (TOML); none = built-in demo with fake BMPs")
 	fs.StringVar(&o.dbPath, "db", "", "SQLite database `path` (overrides [server] database)")
 	fs.BoolVar(&o.coldStart, "cold-start", false, "forget every job and machine in the database")
 	fs.StringVar(&o.listen, "listen", "", "v1 protocol `address` (overrides [server] listen)")
-	fs.StringVar(&o.httpAddr, "http", "", "admin API and dashboard `address` (overrides [server] http)")
+	fs.StringVar(&o.httpAddr, "http", "", "admin API and dashboard `address` (overrides [server] http; \"\" = off)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -45,6 +48,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
