@@ -30,6 +30,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer ck.Stop()
 	s.setAutoCheckpoint(ctx, burstAutoCheckpoint)
 	defer s.setAutoCheckpoint(context.WithoutCancel(ctx), defaultAutoCheckpoint)
+	var checkpointErr error // logged when checkpoints start or stop failing
 	for {
 		select {
 		case <-ctx.Done():
@@ -37,9 +38,17 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-tk.C:
 			_ = s.Tick(ctx) // failures are logged where they happen
 		case <-ck.C:
-			if !s.closed.Load() {
-				s.checkpoint(ctx)
+			if s.closed.Load() {
+				continue
 			}
+			err := s.checkpoint(ctx)
+			switch {
+			case err != nil && checkpointErr == nil && ctx.Err() == nil:
+				s.log.Warn("WAL checkpoints fail; the log grows until they work again", "err", err)
+			case err == nil && checkpointErr != nil:
+				s.log.Info("WAL checkpoints work again")
+			}
+			checkpointErr = err
 		}
 	}
 }
@@ -64,10 +73,9 @@ func (s *Service) setAutoCheckpoint(ctx context.Context, pages int) {
 }
 
 // checkpoint copies the log into the database without blocking the writer.
-func (s *Service) checkpoint(ctx context.Context) {
-	if _, err := s.db.Read.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
-		s.log.Warn("WAL checkpoint failed", "err", err)
-	}
+func (s *Service) checkpoint(ctx context.Context) error {
+	_, err := s.db.Read.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+	return err
 }
 
 // Tick performs one round of timed work at the clock's current time; tests
