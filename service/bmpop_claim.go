@@ -18,8 +18,10 @@ import (
 	"github.com/spalloc/spallocd/service/config"
 )
 
-// leaseMargin is added to the worst case of a claim.
-const leaseMargin = time.Minute
+// leaseMargin is added to the worst case of a claim: the worker's own
+// delays (reporting in batches, waiting for the writer) on top of the
+// time-outs and retries the worst case counts.
+const leaseMargin = 10 * time.Second
 
 // ClaimBMPOps claims the open operations of a BMP that no worker holds and
 // returns them in the order they were requested. A board's operations are

@@ -129,14 +129,15 @@ func TestFreeDelayKeepsBoardsAfterPowerOff(t *testing.T) {
 // The power-off grace frees boards whose power-off does not complete, but
 // never while a worker holds an operation for them under a live lease.
 func TestPowerOffGraceFreesBoardsOfAnUnreachableBMP(t *testing.T) {
-	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1))+"[bmp]\nunreachable_free_after = \"1m\"\n")
+	const grace = 10 * time.Second
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1))+"[bmp]\nunreachable_free_after = \"10s\"\n")
 	a := e.create(rect(1, 1), noKeepalive())
 	b := e.create(rect(1, 1), noKeepalive())
 	e.finish()
 	e.destroy(a)
 	_, ops := e.opKinds() // claimed, never answered
 	lease := ops[0].LeaseUntil.Sub(e.Clock.Now())
-	if lease <= time.Minute+time.Second {
+	if lease <= grace+time.Second {
 		t.Fatalf("lease of a power-off %v, want more than the grace", lease)
 	}
 	e.Clock.Advance(lease - time.Second) // the grace has run out, the lease not

@@ -56,14 +56,14 @@ func TestLeaseFollowsTheBMPSettings(t *testing.T) {
 	// One attempt: 2 rounds of (power-on 10s + wait 5s + 4 reads of 2x2s)
 	// = 62s, plus each link operation (a version read and one write per
 	// link, 2x2s each); three attempts and two waits of 7s between them;
-	// plus the minute's margin.
+	// plus the margin of 10 s.
 	attempt := 62 * time.Second
 	for _, op := range ops {
 		if op.Kind == service.OpLinkOff {
 			attempt += time.Duration(1+len(op.Links)) * 4 * time.Second
 		}
 	}
-	want := 3*attempt + 2*7*time.Second + time.Minute
+	want := 3*attempt + 2*7*time.Second + 10*time.Second
 	for _, op := range ops {
 		if got := op.LeaseUntil.Sub(e.Clock.Now()); got != want {
 			t.Fatalf("lease of operation %d (%s): %v, want %v", op.ID, op.Kind, got, want)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/internal/udpproxy"
@@ -143,5 +144,51 @@ func fill(t *testing.T, path string) {
 		if _, err := f.Write(chunk); err != nil {
 			return // full
 		}
+	}
+}
+
+// Claims of BMP operations do not outlive their worker's failure (issue 13,
+// defect 1): a job is being powered when the disk fills, so its worker
+// cannot record the outcomes; once there is space again, the job becomes
+// ready (the outcomes recorded, or the operations handed out again when
+// their lease runs out) instead of staying in state power until a restart.
+func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
+	bins := testutil.Build(t)
+	dir := testutil.SmallFS(t, 16<<20)
+	bmpAddr := testutil.StartFakeBMP(t, bins, "--power-delay", "1s")
+	config := filepath.Join(t.TempDir(), "spalloc.toml")
+	testutil.WriteFile(t, config, fastTOML+"retries = 0\npower_on_timeout = \"1500ms\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
+		testutil.MachineTOML("m", 2, bmpAddr, "10.9.0"))
+	srv := testutil.StartServer(t, bins, "--config", config, "--db", filepath.Join(dir, "spalloc.db"))
+	c := testutil.Dial(t, srv.V1)
+
+	id := createJob(t, c, []any{1}, nil)
+	filler := filepath.Join(dir, "filler")
+	fill(t, filler) // before the power-on (1 s) is answered
+	testutil.WaitFor(t, func() bool { // the worker's attempts to record it failed
+		code, _ := testutil.HTTPGet(t, srv.HTTP, "/healthz")
+		return code == 503
+	})
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	// The lease of the claim (the worst case under these settings, about
+	// 4 s, plus 10 s) bounds the wait.
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		st, err := c.GetJobState(testutil.Ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State == client.StateReady {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d is still in state %d 45 s after the disk had space again", id, st.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := testutil.HTTPGet(t, srv.HTTP, "/api/v1/consistency"); code != 200 || !strings.Contains(body, `"consistent":true`) {
+		t.Fatalf("consistency after the full disk: %d %s", code, body)
 	}
 }
