@@ -164,7 +164,7 @@ func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
 
 	id := createJob(t, c, []any{1}, nil)
 	filler := filepath.Join(dir, "filler")
-	fill(t, filler) // before the power-on (1 s) is answered
+	fill(t, filler)                   // before the power-on (1 s) is answered
 	testutil.WaitFor(t, func() bool { // the worker's attempts to record it failed
 		code, _ := testutil.HTTPGet(t, srv.HTTP, "/healthz")
 		return code == 503
