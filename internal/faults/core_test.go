@@ -164,8 +164,9 @@ func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
 
 	id := createJob(t, c, []any{1}, nil)
 	filler := filepath.Join(dir, "filler")
-	fill(t, filler)                   // before the power-on (1 s) is answered
-	testutil.WaitFor(t, func() bool { // the worker's attempts to record it failed
+	fill(t, filler) // before the power-on (1 s) is answered
+	// Wait until the worker's attempts to record it have failed.
+	testutil.WaitFor(t, func() bool {
 		code, _ := testutil.HTTPGet(t, srv.HTTP, "/healthz")
 		return code == 503
 	})
