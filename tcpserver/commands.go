@@ -234,10 +234,9 @@ func parseCreateJob(req *request) (op, error) {
 	if err != nil {
 		return nil, err
 	}
-	if owner == nil {
-		return nil, fmt.Errorf("owner must be specified for all jobs")
+	if owner != nil { // else "": the service says what is wrong with it
+		r.Owner = *owner
 	}
-	r.Owner = *owner
 	if r.Shape, err = parseShape(positional(req)); err != nil {
 		return nil, err
 	}

@@ -97,9 +97,10 @@ func TestParseCreateJob(t *testing.T) {
 		{"unicode owner", `{"command":"create_job","kwargs":{"owner":"J\u00f6rg \ud83d\ude00"}}`,
 			job(oneBoard, `[]`, `{}`, func(r *service.CreateJobRequest) { r.Owner = "Jörg 😀" }), ""},
 
-		{"no owner", `{"command": "create_job", "args": [1], "kwargs": {"keepalive": 60.0}}`, nil,
-			"owner must be specified for all jobs"},
-		{"owner null", `{"command":"create_job","kwargs":{"owner":null}}`, nil, "owner must be specified for all jobs"},
+		{"no owner passes to the service", `{"command": "create_job", "args": [1], "kwargs": {"keepalive": 60.0}}`,
+			job(oneBoard, `[1]`, `{}`, func(r *service.CreateJobRequest) { r.Owner = "" }), ""},
+		{"owner null passes to the service", `{"command":"create_job","kwargs":{"owner":null}}`,
+			job(oneBoard, `[]`, `{}`, func(r *service.CreateJobRequest) { r.Owner = "" }), ""},
 		{"owner not a string", `{"command":"create_job","kwargs":{"owner":7}}`, nil,
 			"create_job: argument 'owner' must be a string, got a number (7)"},
 		{"four positionals", `{"command":"create_job","args":[1,2,3,4],"kwargs":{"owner":"me"}}`, nil,
