@@ -214,34 +214,6 @@ func (q *Queries) AdminBoardReports(ctx context.Context, arg AdminBoardReportsPa
 	return items, nil
 }
 
-const adminCountJobs = `-- name: AdminCountJobs :one
-
-SELECT count(*) FROM jobs j
-WHERE j.forgotten = 0
-  AND (?1 & (1 << j.state)) != 0
-  AND (?2 IS NULL OR j.owner = ?2)
-  AND (?3 IS NULL
-       OR j.machine_id IN (SELECT m.id FROM machines m WHERE m.name = ?3)
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m ON m.id = q.machine_id
-                   WHERE m.name = ?3))
-`
-
-type AdminCountJobsParams struct {
-	StateMask int64
-	Owner     interface{}
-	Machine   interface{}
-}
-
-// Operator reads and writes (service/admin*.go): the HTTP admin API and
-// the dashboard.
-// Jobs matching the filters (see AdminListJobs), before paging.
-func (q *Queries) AdminCountJobs(ctx context.Context, arg AdminCountJobsParams) (int64, error) {
-	row := q.queryRow(ctx, q.adminCountJobsStmt, adminCountJobs, arg.StateMask, arg.Owner, arg.Machine)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const adminDeleteDeadLink = `-- name: AdminDeleteDeadLink :exec
 DELETE FROM dead_links WHERE board_id = ? AND link = ?
 `
@@ -257,6 +229,7 @@ func (q *Queries) AdminDeleteDeadLink(ctx context.Context, arg AdminDeleteDeadLi
 }
 
 const adminGetJob = `-- name: AdminGetJob :one
+
 SELECT j.id, j.owner, j.keepalive, j.args, j.kwargs, j.request, j.state, j.power, j.machine_id, j.chip_width, j.chip_height, j.block_x, j.block_y, j.block_w, j.block_h, j.torus, j.destroy_reason, j.created_at, j.allocated_at, j.ready_at, j.destroyed_at, j.keepalive_host, j.forgotten, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
 WHERE j.id = ? AND j.forgotten = 0
 `
@@ -288,6 +261,8 @@ type AdminGetJobRow struct {
 	MachineName   *string
 }
 
+// Operator reads and writes (service/admin*.go): the HTTP admin API and
+// the dashboard.
 func (q *Queries) AdminGetJob(ctx context.Context, id int64) (AdminGetJobRow, error) {
 	row := q.queryRow(ctx, q.adminGetJobStmt, adminGetJob, id)
 	var i AdminGetJobRow
@@ -405,110 +380,6 @@ func (q *Queries) AdminLastJobEventID(ctx context.Context) (int64, error) {
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err
-}
-
-const adminListJobs = `-- name: AdminListJobs :many
-SELECT j.id, j.owner, j.keepalive, j.args, j.kwargs, j.request, j.state, j.power, j.machine_id, j.chip_width, j.chip_height, j.block_x, j.block_y, j.block_w, j.block_h, j.torus, j.destroy_reason, j.created_at, j.allocated_at, j.ready_at, j.destroyed_at, j.keepalive_host, j.forgotten, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
-WHERE j.forgotten = 0
-  AND (?1 & (1 << j.state)) != 0
-  AND (?2 IS NULL OR j.owner = ?2)
-  AND (?3 IS NULL
-       OR j.machine_id IN (SELECT m2.id FROM machines m2 WHERE m2.name = ?3)
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m3 ON m3.id = q.machine_id
-                   WHERE m3.name = ?3))
-ORDER BY j.id DESC
-LIMIT ?5 OFFSET ?4
-`
-
-type AdminListJobsParams struct {
-	StateMask int64
-	Owner     interface{}
-	Machine   interface{}
-	Off       int64
-	Lim       int64
-}
-
-type AdminListJobsRow struct {
-	ID            int64
-	Owner         string
-	Keepalive     *float64
-	Args          string
-	Kwargs        string
-	Request       string
-	State         int64
-	Power         *int64
-	MachineID     *int64
-	ChipWidth     *int64
-	ChipHeight    *int64
-	BlockX        *int64
-	BlockY        *int64
-	BlockW        *int64
-	BlockH        *int64
-	Torus         *int64
-	DestroyReason *string
-	CreatedAt     float64
-	AllocatedAt   *float64
-	ReadyAt       *float64
-	DestroyedAt   *float64
-	KeepaliveHost *string
-	Forgotten     int64
-	MachineName   *string
-}
-
-// Jobs whose state bit is set in state_mask (bit n = state n), of an owner,
-// allocated on or queued on a machine (by name); newest first.
-func (q *Queries) AdminListJobs(ctx context.Context, arg AdminListJobsParams) ([]AdminListJobsRow, error) {
-	rows, err := q.query(ctx, q.adminListJobsStmt, adminListJobs,
-		arg.StateMask,
-		arg.Owner,
-		arg.Machine,
-		arg.Off,
-		arg.Lim,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AdminListJobsRow
-	for rows.Next() {
-		var i AdminListJobsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Owner,
-			&i.Keepalive,
-			&i.Args,
-			&i.Kwargs,
-			&i.Request,
-			&i.State,
-			&i.Power,
-			&i.MachineID,
-			&i.ChipWidth,
-			&i.ChipHeight,
-			&i.BlockX,
-			&i.BlockY,
-			&i.BlockW,
-			&i.BlockH,
-			&i.Torus,
-			&i.DestroyReason,
-			&i.CreatedAt,
-			&i.AllocatedAt,
-			&i.ReadyAt,
-			&i.DestroyedAt,
-			&i.KeepaliveHost,
-			&i.Forgotten,
-			&i.MachineName,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const adminOpenOps = `-- name: AdminOpenOps :many

@@ -36,9 +36,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminBoardReportsStmt, err = db.PrepareContext(ctx, adminBoardReports); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBoardReports: %w", err)
 	}
-	if q.adminCountJobsStmt, err = db.PrepareContext(ctx, adminCountJobs); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminCountJobs: %w", err)
-	}
 	if q.adminDeleteDeadLinkStmt, err = db.PrepareContext(ctx, adminDeleteDeadLink); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminDeleteDeadLink: %w", err)
 	}
@@ -53,9 +50,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.adminLastJobEventIDStmt, err = db.PrepareContext(ctx, adminLastJobEventID); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminLastJobEventID: %w", err)
-	}
-	if q.adminListJobsStmt, err = db.PrepareContext(ctx, adminListJobs); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminListJobs: %w", err)
 	}
 	if q.adminOpenOpsStmt, err = db.PrepareContext(ctx, adminOpenOps); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminOpenOps: %w", err)
@@ -289,11 +283,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminBoardReportsStmt: %w", cerr)
 		}
 	}
-	if q.adminCountJobsStmt != nil {
-		if cerr := q.adminCountJobsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminCountJobsStmt: %w", cerr)
-		}
-	}
 	if q.adminDeleteDeadLinkStmt != nil {
 		if cerr := q.adminDeleteDeadLinkStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminDeleteDeadLinkStmt: %w", cerr)
@@ -317,11 +306,6 @@ func (q *Queries) Close() error {
 	if q.adminLastJobEventIDStmt != nil {
 		if cerr := q.adminLastJobEventIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminLastJobEventIDStmt: %w", cerr)
-		}
-	}
-	if q.adminListJobsStmt != nil {
-		if cerr := q.adminListJobsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminListJobsStmt: %w", cerr)
 		}
 	}
 	if q.adminOpenOpsStmt != nil {
@@ -712,13 +696,11 @@ type Queries struct {
 	adminBoardHistoryStmt              *sql.Stmt
 	adminBoardNotesStmt                *sql.Stmt
 	adminBoardReportsStmt              *sql.Stmt
-	adminCountJobsStmt                 *sql.Stmt
 	adminDeleteDeadLinkStmt            *sql.Stmt
 	adminGetJobStmt                    *sql.Stmt
 	adminJobEventsStmt                 *sql.Stmt
 	adminJobsByStateStmt               *sql.Stmt
 	adminLastJobEventIDStmt            *sql.Stmt
-	adminListJobsStmt                  *sql.Stmt
 	adminOpenOpsStmt                   *sql.Stmt
 	adminPingStmt                      *sql.Stmt
 	adminReportsPerBoardStmt           *sql.Stmt
@@ -798,13 +780,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminBoardHistoryStmt:              q.adminBoardHistoryStmt,
 		adminBoardNotesStmt:                q.adminBoardNotesStmt,
 		adminBoardReportsStmt:              q.adminBoardReportsStmt,
-		adminCountJobsStmt:                 q.adminCountJobsStmt,
 		adminDeleteDeadLinkStmt:            q.adminDeleteDeadLinkStmt,
 		adminGetJobStmt:                    q.adminGetJobStmt,
 		adminJobEventsStmt:                 q.adminJobEventsStmt,
 		adminJobsByStateStmt:               q.adminJobsByStateStmt,
 		adminLastJobEventIDStmt:            q.adminLastJobEventIDStmt,
-		adminListJobsStmt:                  q.adminListJobsStmt,
 		adminOpenOpsStmt:                   q.adminOpenOpsStmt,
 		adminPingStmt:                      q.adminPingStmt,
 		adminReportsPerBoardStmt:           q.adminReportsPerBoardStmt,

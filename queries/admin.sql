@@ -1,31 +1,6 @@
 -- Operator reads and writes (service/admin*.go): the HTTP admin API and
 -- the dashboard.
 
--- name: AdminCountJobs :one
--- Jobs matching the filters (see AdminListJobs), before paging.
-SELECT count(*) FROM jobs j
-WHERE j.forgotten = 0
-  AND (sqlc.arg(state_mask) & (1 << j.state)) != 0
-  AND (sqlc.narg(owner) IS NULL OR j.owner = sqlc.narg(owner))
-  AND (sqlc.narg(machine) IS NULL
-       OR j.machine_id IN (SELECT m.id FROM machines m WHERE m.name = sqlc.narg(machine))
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m ON m.id = q.machine_id
-                   WHERE m.name = sqlc.narg(machine)));
-
--- name: AdminListJobs :many
--- Jobs whose state bit is set in state_mask (bit n = state n), of an owner,
--- allocated on or queued on a machine (by name); newest first.
-SELECT j.*, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
-WHERE j.forgotten = 0
-  AND (sqlc.arg(state_mask) & (1 << j.state)) != 0
-  AND (sqlc.narg(owner) IS NULL OR j.owner = sqlc.narg(owner))
-  AND (sqlc.narg(machine) IS NULL
-       OR j.machine_id IN (SELECT m2.id FROM machines m2 WHERE m2.name = sqlc.narg(machine))
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m3 ON m3.id = q.machine_id
-                   WHERE m3.name = sqlc.narg(machine)))
-ORDER BY j.id DESC
-LIMIT sqlc.arg(lim) OFFSET sqlc.arg(off);
-
 -- name: AdminGetJob :one
 SELECT j.*, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
 WHERE j.id = ? AND j.forgotten = 0;

@@ -159,33 +159,10 @@ func orNil(s string) any {
 // Jobs lists jobs matching f, newest first, with the total number of
 // matches before paging. A machine filter matches jobs allocated on the
 // machine and jobs queued on it. Queued jobs say why they wait; pending
-// operations and history are left out (JobDetail has them).
+// operations and history are left out (JobDetail has them). It is
+// QueryJobs without a time range.
 func (s *Service) Jobs(ctx context.Context, f JobFilter) ([]JobDetail, int, error) {
-	switch {
-	case f.Limit <= 0:
-		f.Limit = defaultJobLimit
-	case f.Limit > maxJobLimit:
-		f.Limit = maxJobLimit
-	}
-	if f.Offset < 0 {
-		return nil, 0, Invalid("offset must not be negative")
-	}
-	mask := stateMask(f.States)
-	total, err := s.rq.AdminCountJobs(ctx, db.AdminCountJobsParams{StateMask: mask, Owner: orNil(f.Owner), Machine: orNil(f.Machine)})
-	if err != nil {
-		return nil, 0, s.internal("count jobs", err)
-	}
-	rows, err := s.rq.AdminListJobs(ctx, db.AdminListJobsParams{StateMask: mask, Owner: orNil(f.Owner),
-		Machine: orNil(f.Machine), Lim: int64(f.Limit), Off: int64(f.Offset)})
-	if err != nil {
-		return nil, 0, s.internal("list jobs", err)
-	}
-	w := s.world.Load()
-	out := make([]JobDetail, len(rows))
-	for i, r := range rows {
-		out[i] = s.jobDetail(w, db.AdminGetJobRow(r))
-	}
-	return out, int(total), nil
+	return s.QueryJobs(ctx, JobQuery{JobFilter: f})
 }
 
 // JobDetail returns one job with its boards, pending operations, history
