@@ -192,7 +192,7 @@ func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 	}
 	steps, bad := planOps(b.ops)
 	for _, op := range bad {
-		w.finish(op, fmt.Errorf("bmp %s: cannot carry out operation %d: kind %q, links %v", w.addr, op.ID, op.Kind, opLinks(op)))
+		w.finish(op, fmt.Errorf("bmp %s: cannot carry out operation %d: kind %q, links %v", w.addr, op.ID, op.Kind, op.Links))
 	}
 	failed := make(map[int64]error)  // op id -> why it failed this attempt
 	boardDown := make(map[int]error) // boards whose power step failed
@@ -217,7 +217,7 @@ func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 				abort = fatal
 			}
 		}
-		for _, op := range s.allOps() {
+		for _, op := range s.ops {
 			err := errs[op.BoardNum]
 			switch {
 			case err == nil:

@@ -300,7 +300,11 @@ func startManager(t *testing.T, be *memBackend, opts ManagerOptions) (m *Manager
 }
 
 func op(bmp int64, kind service.OpKind, board int, link geometry.Link) service.BMPOp {
-	return service.BMPOp{BMPID: bmp, Board: geometry.Board{X: 0, Y: 0, Z: board % 3}, BoardNum: board, Kind: kind, Link: link}
+	o := service.BMPOp{BMPID: bmp, Board: geometry.Board{X: 0, Y: 0, Z: board % 3}, BoardNum: board, Kind: kind}
+	if kind == service.OpLinkOn || kind == service.OpLinkOff {
+		o.Links = []geometry.Link{link}
+	}
+	return o
 }
 
 // powerPackets lists the power requests a fake received as "on[..]" or
@@ -411,7 +415,10 @@ func TestWorkerCoalescing(t *testing.T) {
 		{"BMP-02", []service.BMPOp{op(1, off, 10, 0), op(1, off, 11, 0), op(1, off, 13, 0)}, []string{"off[10 11 13]"}, scp.CmdPower},
 		{"BMP-03", []service.BMPOp{op(1, off, 10, 0), op(1, on, 11, 0), op(1, off, 12, 0)}, []string{"off[10]", "on[11]", "off[12]"}, 0},
 		{"BMP-04", []service.BMPOp{op(1, on, 10, 0), op(1, lon, 11, 0), op(1, off, 12, 0)}, []string{"on[10]", "off[12]"}, scp.CmdFPGAWrite},
-		{"last power op per board wins", []service.BMPOp{op(1, on, 10, 0), op(1, off, 10, 0), op(1, on, 10, 0)}, []string{"on[10]"}, 0},
+		// The service supersedes older power requests before a claim; a
+		// claim that still holds several (after a release or a restart) is
+		// carried out in order.
+		{"every power op of a board in request order", []service.BMPOp{op(1, on, 10, 0), op(1, off, 10, 0), op(1, on, 10, 0)}, []string{"on[10]", "off[10]", "on[10]"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
