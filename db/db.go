@@ -93,6 +93,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.consistencyProblemsStmt, err = db.PrepareContext(ctx, consistencyProblems); err != nil {
 		return nil, fmt.Errorf("error preparing query ConsistencyProblems: %w", err)
 	}
+	if q.consoleAllocationsBetweenStmt, err = db.PrepareContext(ctx, consoleAllocationsBetween); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsoleAllocationsBetween: %w", err)
+	}
+	if q.consoleCountJobsStmt, err = db.PrepareContext(ctx, consoleCountJobs); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsoleCountJobs: %w", err)
+	}
+	if q.consoleJobAllocationsStmt, err = db.PrepareContext(ctx, consoleJobAllocations); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsoleJobAllocations: %w", err)
+	}
+	if q.consoleListJobsStmt, err = db.PrepareContext(ctx, consoleListJobs); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsoleListJobs: %w", err)
+	}
+	if q.consoleOpenOpsPerBMPStmt, err = db.PrepareContext(ctx, consoleOpenOpsPerBMP); err != nil {
+		return nil, fmt.Errorf("error preparing query ConsoleOpenOpsPerBMP: %w", err)
+	}
 	if q.countAnswerableDestroyedStmt, err = db.PrepareContext(ctx, countAnswerableDestroyed); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAnswerableDestroyed: %w", err)
 	}
@@ -379,6 +394,31 @@ func (q *Queries) Close() error {
 	if q.consistencyProblemsStmt != nil {
 		if cerr := q.consistencyProblemsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing consistencyProblemsStmt: %w", cerr)
+		}
+	}
+	if q.consoleAllocationsBetweenStmt != nil {
+		if cerr := q.consoleAllocationsBetweenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consoleAllocationsBetweenStmt: %w", cerr)
+		}
+	}
+	if q.consoleCountJobsStmt != nil {
+		if cerr := q.consoleCountJobsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consoleCountJobsStmt: %w", cerr)
+		}
+	}
+	if q.consoleJobAllocationsStmt != nil {
+		if cerr := q.consoleJobAllocationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consoleJobAllocationsStmt: %w", cerr)
+		}
+	}
+	if q.consoleListJobsStmt != nil {
+		if cerr := q.consoleListJobsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consoleListJobsStmt: %w", cerr)
+		}
+	}
+	if q.consoleOpenOpsPerBMPStmt != nil {
+		if cerr := q.consoleOpenOpsPerBMPStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing consoleOpenOpsPerBMPStmt: %w", cerr)
 		}
 	}
 	if q.countAnswerableDestroyedStmt != nil {
@@ -723,6 +763,11 @@ type Queries struct {
 	carryBoardStateStmt                *sql.Stmt
 	closeBoardAllocationsOfJobStmt     *sql.Stmt
 	consistencyProblemsStmt            *sql.Stmt
+	consoleAllocationsBetweenStmt      *sql.Stmt
+	consoleCountJobsStmt               *sql.Stmt
+	consoleJobAllocationsStmt          *sql.Stmt
+	consoleListJobsStmt                *sql.Stmt
+	consoleOpenOpsPerBMPStmt           *sql.Stmt
 	countAnswerableDestroyedStmt       *sql.Stmt
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
@@ -808,6 +853,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		carryBoardStateStmt:                q.carryBoardStateStmt,
 		closeBoardAllocationsOfJobStmt:     q.closeBoardAllocationsOfJobStmt,
 		consistencyProblemsStmt:            q.consistencyProblemsStmt,
+		consoleAllocationsBetweenStmt:      q.consoleAllocationsBetweenStmt,
+		consoleCountJobsStmt:               q.consoleCountJobsStmt,
+		consoleJobAllocationsStmt:          q.consoleJobAllocationsStmt,
+		consoleListJobsStmt:                q.consoleListJobsStmt,
+		consoleOpenOpsPerBMPStmt:           q.consoleOpenOpsPerBMPStmt,
 		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,

@@ -1,7 +1,7 @@
 // Package db owns the SQLite database of spallocd: opening it with the right
 // pragmas, applying the embedded goose migrations, and the sqlc-generated
 // query code (db.go, models.go, *.sql.go — generated from ../queries, do not
-// edit by hand; run `make sqlc` or scripts/sqlc.sh).
+// edit by hand; run scripts/sqlc.sh).
 //
 // It knows nothing of jobs, machines or allocation rules: the service package
 // is its only user and decides what a transaction contains.

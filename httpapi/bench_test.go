@@ -41,7 +41,7 @@ func benchHandler(b *testing.B) http.Handler {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg, svc)
+	m, err := NewMetrics(reg, svc, MetricsOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

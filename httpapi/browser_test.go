@@ -38,9 +38,16 @@ type demoServer struct {
 
 func startDemoServer(t *testing.T) *demoServer {
 	t.Helper()
+	return startServer(t, config.Demo(), Options{})
+}
+
+// startServer runs the whole server of cfg in-process like startDemoServer,
+// with the handler options opts (e.g. an admin token).
+func startServer(t *testing.T, cfg *config.Config, opts Options) *demoServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	quiet := slog.New(slog.DiscardHandler)
-	cfg := config.Demo()
+	cfg.BMP.PostPowerOnDelay = 0 // fake BMPs answer at once (as spallocd sets it for them)
 	svc, err := service.Open(ctx, service.Options{DBPath: filepath.Join(t.TempDir(), "demo.db"), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +92,8 @@ func startDemoServer(t *testing.T) *demoServer {
 	})
 
 	done := make(chan struct{})
-	web := httptest.NewServer(New(svc, Options{Version: "0.0.0-test", Done: done, Logger: quiet}))
+	opts.Version, opts.Done, opts.Logger = "0.0.0-test", done, quiet
+	web := httptest.NewServer(New(svc, opts))
 	stops = append(stops, func() { close(done); web.Close() })
 	return &demoServer{svc: svc, url: web.URL, tcpAddr: ln.Addr().String(), cfg: cfg}
 }

@@ -199,6 +199,8 @@ type jobJSON struct {
 	Power         *bool            `json:"power"`
 	Keepalive     *float64         `json:"keepalive"`
 	KeepaliveHost *string          `json:"keepalivehost"`
+	LastSeen      *float64         `json:"last_seen"`  // live jobs: when its client last sent a command about it
+	ExpiresAt     *float64         `json:"expires_at"` // live jobs with a keepalive: when it times out if its client stays silent
 	Args          json.RawMessage  `json:"args"`
 	Kwargs        json.RawMessage  `json:"kwargs"`
 	Machine       *string          `json:"machine"`

@@ -112,7 +112,7 @@ func (e *env) open() {
 func (e *env) serve(opts ...envOption) {
 	e.t.Helper()
 	e.reg = prometheus.NewRegistry()
-	m, err := NewMetrics(e.reg, e.svc)
+	m, err := NewMetrics(e.reg, e.svc, MetricsOptions{Commands: []string{"create_job", "get_job_state"}})
 	if err != nil {
 		e.t.Fatalf("NewMetrics: %v", err)
 	}

@@ -82,7 +82,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 		opts.Registry = prometheus.NewRegistry()
 	}
 	if opts.Metrics == nil {
-		m, err := NewMetrics(opts.Registry, svc)
+		m, err := NewMetrics(opts.Registry, svc, MetricsOptions{Version: opts.Version})
 		if err != nil {
 			opts.Logger.Error("metrics not registered", "err", err)
 		}
@@ -124,6 +124,10 @@ func (a *api) routes() http.Handler {
 			r.Get("/machines/{machine}/boards/{x}/{y}/{z}/reports", a.boardReports)
 			r.Get("/jobs", a.listJobs)
 			r.Get("/jobs/{id}", a.getJob)
+			r.Get("/jobs/{id}/boards", a.jobBoards)
+			r.Get("/machines/{machine}/bmps", a.machineBMPs)
+			r.Get("/machines/{machine}/utilisation", a.machineUtilisation)
+			r.Get("/emergency_stop", a.emergencyStopState)
 			r.Get("/queue", a.queue)
 			r.Get("/where_is", a.whereIs)
 			r.Get("/operations", a.pendingOps)

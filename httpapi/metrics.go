@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/spalloc/spallocd/service"
 )
@@ -22,29 +24,45 @@ type Metrics struct {
 	protoRequests   *prometheus.CounterVec
 	bmpLatency      *prometheus.HistogramVec
 	bmpFailures     *prometheus.CounterVec
+
+	// The request counters of each command by result, resolved once: a
+	// request costs a map lookup and an atomic add.
+	requests map[string]*resultCounters
+	unknown  *resultCounters
 }
+
+// resultCounters are one command's request counters: [0] ok, [1+kind] an
+// error of that service.Kind.
+type resultCounters [1 + numKinds]prometheus.Counter
+
+const numKinds = int(service.KindUnavailable) + 1
 
 var (
 	_ service.ProtocolRecorder = (*Metrics)(nil)
 	_ service.BMPRecorder      = (*Metrics)(nil)
 )
 
-// v1Commands are the protocol commands counted by name; anything else is
-// counted as "unknown" so a misbehaving client cannot grow the label set.
-var v1Commands = map[string]bool{
-	"version": true, "create_job": true, "job_keepalive": true, "get_job_state": true,
-	"get_job_machine_info": true, "power_on_job_boards": true, "power_off_job_boards": true,
-	"destroy_job": true, "notify_job": true, "no_notify_job": true, "notify_machine": true,
-	"no_notify_machine": true, "list_jobs": true, "list_machines": true, "get_board_position": true,
-	"get_board_at_position": true, "where_is": true, "report_problem": true,
+// MetricsOptions describe what the metrics count.
+type MetricsOptions struct {
+	// Commands are the v1 protocol's command names (cmd/spallocd passes
+	// tcpserver.Commands()). Requests are counted by these names, anything
+	// else as "unknown" so that a misbehaving client cannot grow the label
+	// set; every command's series exist from the start.
+	Commands []string
+	// Version and Commit label spalloc_build_info.
+	Version, Commit string
 }
 
-// NewMetrics creates the metrics and registers them, together with the
-// service's scrape-time gauges (when svc is not nil), in reg.
-func NewMetrics(reg prometheus.Registerer, svc *service.Service) (*Metrics, error) {
+// bmpOps are the BMP operations timed and counted, by label.
+var bmpOps = []service.OpKind{service.OpPowerOn, service.OpPowerOff, service.OpLinkOff, service.OpLinkOn}
+
+// NewMetrics creates the metrics and registers them in reg, together with
+// the Go runtime and process collectors, spalloc_build_info and the
+// service's scrape-time gauges (when svc is not nil).
+func NewMetrics(reg prometheus.Registerer, svc *service.Service, opts MetricsOptions) (*Metrics, error) {
 	m := &Metrics{
 		protoConns: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "spalloc_protocol_connections", Help: "Open v1 protocol (TCP) connections.",
+			Name: "spalloc_protocol_connections_open", Help: "Open v1 protocol (TCP) connections.",
 		}),
 		protoConnsTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spalloc_protocol_connections_total", Help: "v1 protocol connections accepted.",
@@ -60,7 +78,22 @@ func NewMetrics(reg prometheus.Registerer, svc *service.Service) (*Metrics, erro
 			Name: "spalloc_bmp_failures_total", Help: "BMP operations that failed (timeout, error reply, wrong FPGA identity), by operation.",
 		}, []string{"op"}),
 	}
-	cs := []prometheus.Collector{m.protoConns, m.protoConnsTotal, m.protoRequests, m.bmpLatency, m.bmpFailures}
+	m.requests = make(map[string]*resultCounters, len(opts.Commands))
+	for _, cmd := range opts.Commands {
+		m.requests[cmd] = m.resultCounters(cmd)
+	}
+	m.unknown = m.resultCounters("unknown")
+	for _, op := range bmpOps {
+		m.bmpLatency.WithLabelValues(string(op))
+		m.bmpFailures.WithLabelValues(string(op))
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "spalloc_build_info", Help: "Always 1; the labels say which build of spallocd runs.",
+		ConstLabels: prometheus.Labels{"version": opts.Version, "commit": opts.Commit},
+	})
+	buildInfo.Set(1)
+	cs := []prometheus.Collector{m.protoConns, m.protoConnsTotal, m.protoRequests, m.bmpLatency, m.bmpFailures, buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	if svc != nil {
 		cs = append(cs, newServiceCollector(svc))
 	}
@@ -70,6 +103,16 @@ func NewMetrics(reg prometheus.Registerer, svc *service.Service) (*Metrics, erro
 		}
 	}
 	return m, nil
+}
+
+// resultCounters creates the series of one command for every result.
+func (m *Metrics) resultCounters(cmd string) *resultCounters {
+	var rc resultCounters
+	rc[0] = m.protoRequests.WithLabelValues(cmd, resultLabel(nil))
+	for k := range numKinds {
+		rc[1+k] = m.protoRequests.WithLabelValues(cmd, service.Kind(k).String())
+	}
+	return &rc
 }
 
 // ProtocolConnection implements service.ProtocolRecorder.
@@ -88,10 +131,19 @@ func (m *Metrics) ProtocolRequest(command string, err error) {
 	if m == nil {
 		return
 	}
-	if !v1Commands[command] {
-		command = "unknown"
+	rc := m.requests[command]
+	if rc == nil {
+		rc = m.unknown
 	}
-	m.protoRequests.WithLabelValues(command, resultLabel(err)).Inc()
+	i := 0
+	if err != nil {
+		k := service.KindOf(err)
+		if int(k) >= numKinds {
+			k = service.KindInternal // a kind newer than these metrics
+		}
+		i = 1 + int(k)
+	}
+	rc[i].Inc()
 }
 
 // BMPOperation implements service.BMPRecorder.
@@ -114,12 +166,10 @@ func resultLabel(err error) string {
 }
 
 func opLabel(k service.OpKind) string {
-	switch k {
-	case service.OpPowerOn, service.OpPowerOff, service.OpLinkOff, service.OpLinkOn:
+	if slices.Contains(bmpOps, k) {
 		return string(k)
-	default:
-		return "other"
 	}
+	return "other"
 }
 
 // serviceCollector reads the service's gauges at scrape time and feeds the
@@ -129,7 +179,8 @@ type serviceCollector struct {
 	svc *service.Service
 
 	jobs, boards, powered, queue, pendingOps, emergency *prometheus.Desc
-	writeCalls, writeTransactions                       *prometheus.Desc
+	writeCalls, writeTransactions, writeFailures        *prometheus.Desc
+	oldestWait                                          *prometheus.Desc
 
 	mu        sync.Mutex // serialises scrapes: the watermark moves once per observation
 	allocWait prometheus.Histogram
@@ -149,6 +200,10 @@ func newServiceCollector(svc *service.Service) *serviceCollector {
 		writeCalls: prometheus.NewDesc("spalloc_write_calls_total", "Service calls that changed (or tried to change) state.", nil, nil),
 		writeTransactions: prometheus.NewDesc("spalloc_write_transactions_total",
 			"Write transactions committed; concurrent calls share one (group commit).", nil, nil),
+		writeFailures: prometheus.NewDesc("spalloc_write_failures_total",
+			"Service calls whose change failed for an internal reason (database error, bug) and was rolled back.", nil, nil),
+		oldestWait: prometheus.NewDesc("spalloc_queue_oldest_wait_seconds",
+			"How long the job queued longest has been waiting since it was created; 0 when nothing is queued.", nil, nil),
 		allocWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "spalloc_allocation_wait_seconds", Help: "Time from a job being queued to boards being allocated to it.",
 			Buckets: []float64{.01, .1, .5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
@@ -173,6 +228,8 @@ func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.emergency
 	ch <- c.writeCalls
 	ch <- c.writeTransactions
+	ch <- c.writeFailures
+	ch <- c.oldestWait
 	c.allocWait.Describe(ch)
 }
 
@@ -214,6 +271,28 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.emergency, prometheus.GaugeValue, stop)
 	ch <- prometheus.MustNewConstMetric(c.writeCalls, prometheus.CounterValue, float64(stats.WriteCalls))
 	ch <- prometheus.MustNewConstMetric(c.writeTransactions, prometheus.CounterValue, float64(stats.WriteTransactions))
+	ch <- prometheus.MustNewConstMetric(c.writeFailures, prometheus.CounterValue, float64(stats.WriteFailures))
+	if wait, err := c.oldestQueuedWait(ctx); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.oldestWait, err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(c.oldestWait, prometheus.GaugeValue, wait)
+	}
+}
+
+// oldestQueuedWait is how long the oldest queued job has waited (the job
+// list is newest first: the oldest is the last one).
+func (c *serviceCollector) oldestQueuedWait(ctx context.Context) (float64, error) {
+	queued := service.JobFilter{States: []service.JobState{service.StateQueued}, Limit: 1}
+	_, total, err := c.svc.Jobs(ctx, queued)
+	if err != nil || total == 0 {
+		return 0, err
+	}
+	queued.Offset = total - 1
+	jobs, _, err := c.svc.Jobs(ctx, queued)
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	return max(0, c.svc.Now()-jobs[0].CreatedAt), nil
 }
 
 // feedAllocWaits observes the allocations recorded since the previous

@@ -1,16 +1,14 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
 )
 
@@ -21,50 +19,13 @@ func (e *env) scrape() map[string]*dto.MetricFamily {
 	if r.code != http.StatusOK {
 		e.t.Fatalf("/metrics: status %d: %s", r.code, r.body)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(r.body))
-	if err != nil {
-		e.t.Fatalf("/metrics is not the Prometheus text format: %v\n%s", err, r.body)
-	}
-	return fams
+	return testutil.ParseMetrics(e.t, r.body)
 }
 
-// metric finds the sample of family name with exactly these labels.
-func metric(fams map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
-	f := fams[name]
-	if f == nil {
-		return nil
-	}
-	for _, m := range f.Metric {
-		if len(m.Label) != len(labels)/2 {
-			continue
-		}
-		match := true
-		for i, lp := range m.Label {
-			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
-				match = false
-			}
-		}
-		if match {
-			return m
-		}
-	}
-	return nil
-}
-
-// value is a gauge's or counter's value; -1 when absent.
-func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	m := metric(fams, name, labels...)
-	switch {
-	case m == nil:
-		return -1
-	case m.Gauge != nil:
-		return m.Gauge.GetValue()
-	case m.Counter != nil:
-		return m.Counter.GetValue()
-	}
-	return -1
-}
+var (
+	metric = testutil.Metric
+	value  = testutil.MetricValue
+)
 
 // TestMetricsAfterAScriptedSequence: jobs created, waiting, powered and
 // destroyed, protocol and BMP observations recorded: every gauge, counter
@@ -118,12 +79,14 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 		{"spalloc_queue_length", []string{"machine", "solo"}, 0},
 		{"spalloc_bmp_pending_operations", nil, float64(len(carol.PendingOps))},
 		{"spalloc_emergency_stop", nil, 0},
-		{"spalloc_protocol_connections", nil, 1},
+		{"spalloc_protocol_connections_open", nil, 1},
 		{"spalloc_protocol_connections_total", nil, 2},
 		{"spalloc_protocol_requests_total", []string{"command", "create_job", "result", "ok"}, 3},
 		{"spalloc_protocol_requests_total", []string{"command", "unknown", "result", "invalid"}, 1},
 		{"spalloc_protocol_requests_total", []string{"command", "get_job_state", "result", "ok"}, 1},
 		{"spalloc_bmp_failures_total", []string{"op", "power_on"}, 1},
+		{"spalloc_write_failures_total", nil, 0},
+		{"spalloc_queue_oldest_wait_seconds", nil, 0},
 	}
 	for _, w := range want {
 		if got := value(fams, w.name, w.labels...); got != w.value {
@@ -157,5 +120,54 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 	// A second scrape does not count the same allocations again.
 	if h := e.scrape(); metric(h, "spalloc_allocation_wait_seconds").Histogram.GetSampleCount() != 3 {
 		t.Errorf("allocation waits counted twice")
+	}
+}
+
+// TestMetricsExistBeforeTheirFirstEvent: a fresh server already exports
+// every series whose labels are known up front (each command by each
+// result, each BMP operation), the build information and the Go and
+// process metrics, so that dashboards and alerts see zeros, not gaps.
+func TestMetricsExistBeforeTheirFirstEvent(t *testing.T) {
+	e := newEnv(t)
+	fams := e.scrape()
+	for _, w := range []struct {
+		name   string
+		labels []string
+	}{
+		{"spalloc_protocol_requests_total", []string{"command", "create_job", "result", "ok"}},
+		{"spalloc_protocol_requests_total", []string{"command", "get_job_state", "result", "not_found"}},
+		{"spalloc_protocol_requests_total", []string{"command", "unknown", "result", "invalid"}},
+		{"spalloc_protocol_connections_open", nil},
+		{"spalloc_protocol_connections_total", nil},
+		{"spalloc_bmp_failures_total", []string{"op", "power_off"}},
+		{"spalloc_bmp_failures_total", []string{"op", "link_on"}},
+	} {
+		if got := value(fams, w.name, w.labels...); got != 0 {
+			t.Errorf("%s%v = %v on a fresh server, want 0 (-1: missing)", w.name, w.labels, got)
+		}
+	}
+	if m := metric(fams, "spalloc_bmp_operation_seconds", "op", "link_off"); m == nil || m.Histogram.GetSampleCount() != 0 {
+		t.Errorf("spalloc_bmp_operation_seconds{op=link_off} missing or not empty: %v", m)
+	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "process_start_time_seconds"} {
+		if fams[name] == nil {
+			t.Errorf("%s missing: the Go and process collectors are not registered", name)
+		}
+	}
+}
+
+// TestQueueOldestWait: the gauge behind the "queue wait high" alert is the
+// age of the job queued longest, not of the newest.
+func TestQueueOldestWait(t *testing.T) {
+	e := newEnv(t)
+	whole := service.Shape{Kind: service.ShapeRect, W: 2, H: 1}
+	e.createJob("alice", whole, "spin") // holds the machine
+	e.clock.Advance(10 * time.Second)
+	e.createJob("bob", whole, "spin") // queued for 50 s at the scrape
+	e.clock.Advance(20 * time.Second)
+	e.createJob("carol", whole, "spin") // queued for 30 s
+	e.clock.Advance(30 * time.Second)
+	if got := value(e.scrape(), "spalloc_queue_oldest_wait_seconds"); got != 50 {
+		t.Errorf("spalloc_queue_oldest_wait_seconds = %v, want 50 (bob's wait)", got)
 	}
 }

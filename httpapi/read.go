@@ -229,7 +229,8 @@ type jobListJSON struct {
 	Offset int       `json:"offset"`
 }
 
-// listJobs lists jobs, newest first, filtered by state, owner and machine.
+// listJobs lists jobs, newest first, filtered by state, owner, machine and
+// time range (since, until: jobs that existed at some time between them).
 func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f service.JobFilter
@@ -250,14 +251,23 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 	if f.Offset, ok = optIntParam(w, r, "offset", 0, 0, 1<<31-1); !ok {
 		return
 	}
-	jobs, total, err := a.svc.Jobs(r.Context(), f)
+	jq := service.JobQuery{JobFilter: f}
+	if jq.Since, ok = timeParam(w, r, "since"); !ok {
+		return
+	}
+	if jq.Until, ok = timeParam(w, r, "until"); !ok {
+		return
+	}
+	jobs, total, err := a.svc.QueryJobs(r.Context(), jq)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	out := jobListJSON{Jobs: make([]jobJSON, 0, len(jobs)), Total: total, Limit: f.Limit, Offset: f.Offset}
 	for i := range jobs {
-		out.Jobs = append(out.Jobs, toJobJSON(&jobs[i], false))
+		jj := toJobJSON(&jobs[i], false)
+		a.addKeepalive(&jj)
+		out.Jobs = append(out.Jobs, jj)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -283,7 +293,9 @@ func (a *api) getJob(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJobJSON(j, true))
+	out := toJobJSON(j, true)
+	a.addKeepalive(&out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // queue lists every queued job, oldest first, with why it waits.

@@ -1,11 +1,11 @@
 // Package replay owns the trace-replay scheduling benchmark (`spallocd
-// simulate`): it reads a job trace and its machine file (format
-// spalloc-trace/1 and spalloc-trace-machines/1, ../shared/traces/README.md),
-// replays the trace in simulated time through the real service and allocator
-// on a temporary SQLite database, and reports the metrics of the traces
-// README §4, optionally against reference.json (the original's numbers and
-// the trace's limits) with the goals of the issue "Performance tools and
-// goals".
+// simulate`): it reads a job trace and its machine file (formats
+// spalloc-trace/1 and spalloc-trace-machines/1, docs/scheduling.md "Job
+// traces"), or takes the machine from a spallocd configuration, replays the
+// trace in simulated time through the real service and allocator on a
+// temporary SQLite database, and reports the figures defined in the README's
+// "Replaying job traces", optionally against reference.json (the original's
+// figures and the trace's limits) and the scheduling targets listed there.
 //
 // It drives the service only through its public API (package service) with
 // an injected clock: nothing sleeps, every BMP operation is claimed and

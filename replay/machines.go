@@ -39,8 +39,7 @@ type Machines struct {
 	Machines          []Machine     // in priority order
 }
 
-// WorkingBoards is C of the traces README §4: working boards over all
-// machines.
+// WorkingBoards is C, the working boards over all machines.
 func (ms *Machines) WorkingBoards() int {
 	c := 0
 	for i := range ms.Machines {

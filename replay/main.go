@@ -23,28 +23,40 @@ const (
 	ExitMissGoal = 3 // --check-goals and a goal was missed
 )
 
-const usageText = `usage: spallocd simulate --trace FILE [--machine FILE] [flags]
+const usageText = `Replays job traces through the real scheduler in simulated time, to measure queue waits and board use.
+
+usage: spallocd simulate --trace FILE [--machine FILE | --config FILE [--machine-name NAME]] [flags]
        spallocd simulate [flags] TRACE.csv...
 
-Replays job traces (format spalloc-trace/1) through the real service and
-allocator on a temporary SQLite database in simulated time, and reports the
-metrics of the traces README §4. With several traces it prints one summary
-line per trace and checks the goals against reference.json.
+Replays a job trace - a CSV file of job requests with their arrival times
+and durations - through spallocd's own scheduler on a temporary database, in
+simulated time (weeks of jobs take seconds), and reports how long the jobs
+waited for boards and how much of the machine they used.
+
+The machine is the trace's machine file (NAME.machine.json beside NAME.csv),
+or, with --config, a machine of a spallocd configuration file: replay your
+facility's past jobs on your own machine. When a reference.json lies beside
+the trace (examples/traces/ has one), every figure is shown next to the
+original spalloc server's and next to the best that any first-come,
+first-served scheduler could reach (the pool-FIFO bound); the README's
+section "Replaying job traces" defines each figure and the trace format.
 
 flags:
 `
 
 type cliFlags struct {
-	traces     stringList
-	machine    string
-	reference  string
-	json       bool
-	plot       string
-	db         string
-	sync       string
-	progress   string
-	checkGoals bool
-	cpuProfile string
+	traces      stringList
+	machine     string
+	config      string
+	machineName string
+	reference   string
+	json        bool
+	plot        string
+	db          string
+	sync        string
+	progress    string
+	checkGoals  bool
+	cpuProfile  string
 }
 
 type stringList []string
@@ -60,13 +72,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Var(&f.traces, "trace", "trace `FILE` (.csv); repeat for several, or give them as arguments")
 	fs.StringVar(&f.machine, "machine", "", "machine `FILE` (default: the trace's name with .machine.json); only with one trace")
-	fs.StringVar(&f.reference, "reference", "auto", "reference.json to compare with; auto = reference.json beside the trace if present; none = no comparison")
+	fs.StringVar(&f.config, "config", "", "replay on a machine of this spallocd configuration `FILE` (TOML) instead of the trace's machine file")
+	fs.StringVar(&f.machineName, "machine-name", "", "with --config: the machine `NAME` to replay on (default: the first)")
+	fs.StringVar(&f.reference, "reference", "auto", "reference.json to compare with; auto = reference.json beside the trace if present (not with --config, whose machine differs from the trace's); none = no comparison")
 	fs.BoolVar(&f.json, "json", false, "print the metrics as one JSON object (with several traces: one object keyed by trace name)")
 	fs.StringVar(&f.plot, "plot", "", "write an SVG `FILE` of boards in use and queue length over simulated time (with several traces, the trace name is added to the name)")
 	fs.StringVar(&f.db, "db", "", "replay on this SQLite `FILE` and keep it (default: a temporary file, removed afterwards); with several traces, the trace name is added")
 	fs.StringVar(&f.sync, "synchronous", "", "SQLite synchronous mode, NORMAL or FULL (default: the service's)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display on stderr: auto (a bar on a terminal), bar, lines, none")
-	fs.BoolVar(&f.checkGoals, "check-goals", false, "exit with status 3 when a goal of the issue is missed")
+	fs.BoolVar(&f.checkGoals, "check-goals", false, "exit with status 3 when a target of the README's \"Replaying job traces\" is missed")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the replays to `FILE` (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
@@ -117,6 +131,10 @@ func (f *cliFlags) check() error {
 		return errors.New("no trace given (--trace FILE)")
 	case f.machine != "" && len(f.traces) > 1:
 		return errors.New("--machine needs exactly one trace; with several, each trace's machine file is found beside it")
+	case f.machine != "" && f.config != "":
+		return errors.New("--machine and --config both give the machine; give one")
+	case f.machineName != "" && f.config == "":
+		return errors.New("--machine-name chooses a machine of --config; give --config FILE too")
 	}
 	switch f.progress {
 	case "auto", "bar", "lines", "none":
@@ -262,19 +280,31 @@ func loadInputs(f *cliFlags) ([]input, error) {
 		if in.trace, err = ReadTrace(tp); err != nil {
 			return nil, err
 		}
-		mp := f.machine
-		if mp == "" {
-			mp = strings.TrimSuffix(tp, ".csv") + ".machine.json"
-		}
-		if in.machines, err = ReadMachines(mp); err != nil {
+		if in.machines, err = readMachinesFor(f, tp); err != nil {
 			return nil, err
 		}
-		if in.ref, err = findReference(f.reference, tp, in.name, refs); err != nil {
+		reference := f.reference
+		if f.config != "" && reference == "auto" {
+			reference = "none" // the reference figures are for the trace's own machine
+		}
+		if in.ref, err = findReference(reference, tp, in.name, refs); err != nil {
 			return nil, err
 		}
 		inputs = append(inputs, in)
 	}
 	return inputs, nil
+}
+
+// readMachinesFor reads the machine a trace is replayed on: --config's,
+// --machine's, or the machine file beside the trace.
+func readMachinesFor(f *cliFlags, tracePath string) (*Machines, error) {
+	switch {
+	case f.config != "":
+		return MachinesFromConfig(f.config, f.machineName)
+	case f.machine != "":
+		return ReadMachines(f.machine)
+	}
+	return ReadMachines(strings.TrimSuffix(tracePath, ".csv") + ".machine.json")
 }
 
 // findReference returns the trace's entry of the reference file chosen by

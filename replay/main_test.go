@@ -106,7 +106,9 @@ func TestMainChecksTheRejectedJobsAgainstTheReference(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d, stderr %s", code, errs)
 	}
-	for _, want := range []string{"rejected = impossible: yes (1 jobs)", "original", "pool-FIFO bound", "goals:",
+	for _, want := range []string{"rejected exactly the impossible jobs: yes (1 jobs)", "original", "pool-FIFO bound", "goals:",
+		"0.58 better", // wait mean 5.8 s against the original's 10 s
+		"1.23 better", // util_requested 0.493 against 0.400
 		"ok   tiny", "util_requested 0.493 >= original 0.400"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -144,6 +146,10 @@ func TestMainReportsBadInput(t *testing.T) {
 		{"bad row", []string{"--machine", "testdata/tiny.machine.json", broken}, "broken.csv:2: duration_s"},
 		{"missing machine file", []string{"--trace", lonely}, "lonely.machine.json"},
 		{"unknown reference trace", []string{"--reference", "testdata/reference.json", "testdata/tiny.csv"}, `has no trace "tiny"`},
+		{"machine and config", []string{"--machine", "m.json", "--config", "c.toml", "a.csv"}, "give one"},
+		{"machine name without config", []string{"--machine-name", "spin", "a.csv"}, "give --config FILE too"},
+		{"unknown machine name", []string{"--config", "../examples/spinn-24.toml", "--machine-name", "nope", "testdata/tiny.csv"},
+			`no machine "nope" (it has spinn-24)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,5 +158,75 @@ func TestMainReportsBadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, errs, ExitUsage, tc.want)
 			}
 		})
+	}
+}
+
+// TestMainReplaysOnAConfiguredMachine: --config replays a trace on a
+// machine of an operator's configuration file: its size, dead boards and
+// dead links; jobs it cannot ever hold are rejected, and no reference is
+// compared (its figures are for the trace's own machine).
+func TestMainReplaysOnAConfiguredMachine(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "spalloc.toml")
+	os.WriteFile(cfg, []byte(`[server]
+free_delay = "0s"
+[[machine]]
+name = "board-a"
+single_board = { bmp_ip = "10.4.0.0", spinnaker_ip = "10.4.0.1" }
+[[machine]]
+name = "m3"
+dead_boards = [[0, 0, 2]]
+bmps = [{ cf = [0, 0], ip = "10.3.0.0" }]
+boards = [
+  { xyz = [0, 0, 0], cfb = [0, 0, 0], ip = "10.3.0.1" },
+  { xyz = [0, 0, 1], cfb = [0, 0, 1], ip = "10.3.0.9" },
+]
+`), 0o644)
+	code, out, errs := runMain(t, "--trace", "testdata/tiny.csv", "--config", cfg, "--machine-name", "m3", "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	// m3 has 2 working boards: the 1x1-triad jobs 2 and 7 need the whole
+	// triad, which max_dead_boards 0 refuses with (0,0,2) dead; the 4-board
+	// job 5 is too big; job 6 asks for machine "tiny"; the single boards
+	// 1, 3 and 4 run.
+	if m["rejected"] != 4.0 || m["allocated"] != 3.0 {
+		t.Errorf("on m3: rejected %v, allocated %v; want 4 and 3", m["rejected"], m["allocated"])
+	}
+	code, out, errs = runMain(t, "--trace", "testdata/tiny.csv", "--config", cfg)
+	if code != ExitOK || !strings.Contains(out, "tiny: 7 jobs on board-a (1x1 triads, 1 working boards") {
+		t.Errorf("without --machine-name: exit %d, %s %s; want the first machine, board-a", code, out, errs)
+	}
+	if strings.Contains(out, "original") {
+		t.Errorf("a replay on a configured machine is compared with the original's figures:\n%s", out)
+	}
+}
+
+// TestExampleTracesAreComplete: every trace shipped in examples/traces has
+// its machine file and its reference figures, so that simulate compares it
+// with the original from a fresh clone.
+func TestExampleTracesAreComplete(t *testing.T) {
+	traces, _ := filepath.Glob("../examples/traces/*.csv")
+	if len(traces) == 0 {
+		t.Fatal("no traces in examples/traces")
+	}
+	ref, err := ReadReference("../examples/traces/reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range traces {
+		tr, ms := load(t, path, strings.TrimSuffix(path, ".csv")+".machine.json")
+		r, ok := ref.Traces[TraceName(path)]
+		if !ok {
+			t.Errorf("%s has no entry in reference.json", path)
+			continue
+		}
+		if len(tr.Jobs) != r.Original.Jobs || ms.WorkingBoards() != r.Bounds.WorkingBoards {
+			t.Errorf("%s: %d jobs on %d working boards; reference.json says %d on %d",
+				path, len(tr.Jobs), ms.WorkingBoards(), r.Original.Jobs, r.Bounds.WorkingBoards)
+		}
 	}
 }

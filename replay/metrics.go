@@ -20,7 +20,7 @@ type Outcome struct {
 	Allocated bool
 	AllocAt   int64 // ms of simulated time, when Allocated
 	Machine   int   // index of the machine it got, when Allocated
-	Requested int   // R of README §4, capped at the machine's working boards
+	Requested int   // R (docs/scheduling.md, README "Replaying job traces"), capped at the machine's working boards
 	Handed    int   // boards reported to the client
 	Held      []TriadKey
 }
@@ -28,7 +28,7 @@ type Outcome struct {
 // End is the simulated instant the job ends (ms); only for allocated jobs.
 func (o *Outcome) End() int64 { return o.AllocAt + o.Job.Duration }
 
-// Metrics are the numbers of the traces README §4, with the names of
+// Metrics are the figures of the README's "Replaying job traces", with the names of
 // reference.json.
 type Metrics struct {
 	Jobs          int     `json:"jobs"`
@@ -67,7 +67,7 @@ type Timing struct {
 	CPU     time.Duration   // CPU time of the process during the replay (0 if unknown)
 }
 
-// ComputeMetrics computes every metric of README §4 from the outcomes of a
+// ComputeMetrics computes every figure of the README's "Replaying job traces" from the outcomes of a
 // replay (in trace order) on machines ms.
 func ComputeMetrics(outcomes []Outcome, ms *Machines, t Timing) Metrics {
 	m := Metrics{Jobs: len(outcomes), WorkingBoards: ms.WorkingBoards(),

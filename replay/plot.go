@@ -95,33 +95,38 @@ func (s *Series) add(t int64, v int) {
 	s.Values = append(s.Values, v)
 }
 
-// bucketMeans averages the step function over n equal buckets of [start,
-// end] (time-weighted).
+// bucketMeans averages the step function over n buckets of [start, end]
+// (time-weighted; 0 before the first step). Bucket edges are whole
+// milliseconds, start + (end-start)*b/n, so the buckets tile the range
+// exactly and every millisecond of a step counts once, in its own bucket.
 func (s *Series) bucketMeans(start, end int64, n int) []float64 {
 	out := make([]float64, n)
 	if end <= start || len(s.Times) == 0 {
 		return out
 	}
-	width := float64(end-start) / float64(n)
-	for i := range s.Times {
-		from := float64(max(s.Times[i], start))
-		to := float64(end)
-		if i+1 < len(s.Times) {
-			to = float64(min(s.Times[i+1], end))
+	edge := func(b int) int64 { return start + (end-start)*int64(b)/int64(n) }
+	i := 0 // the step holding time t (or the first step, before it)
+	for b := range n {
+		lo, hi := edge(b), edge(b+1)
+		if hi == lo { // fewer milliseconds than buckets
+			hi = lo + 1
 		}
-		for from < to {
-			b := min(int((from-float64(start))/width), n-1)
-			bEnd := float64(start) + float64(b+1)*width
-			if b == n-1 {
-				bEnd = float64(end)
+		sum := 0.0
+		for t := lo; t < hi; {
+			for i+1 < len(s.Times) && s.Times[i+1] <= t {
+				i++
 			}
-			seg := math.Min(to, bEnd)
-			if seg <= from { // rounding at a bucket edge
-				seg = to
+			v, next := 0, min(hi, s.Times[i]) // before the first step
+			if s.Times[i] <= t {
+				v, next = s.Values[i], hi
+				if i+1 < len(s.Times) {
+					next = min(hi, s.Times[i+1])
+				}
 			}
-			out[b] += float64(s.Values[i]) * (seg - from) / width
-			from = seg
+			sum += float64(v) * float64(next-t)
+			t = next
 		}
+		out[b] = sum / float64(hi-lo)
 	}
 	return out
 }
@@ -132,7 +137,7 @@ const (
 	panelHeight = 260
 	marginLeft  = 70
 	marginRight = 20
-	marginTop   = 50
+	marginTop   = 76 // title and subtitle, then the first panel's legend
 	panelGap    = 60
 	plotBuckets = 800
 )
@@ -147,9 +152,9 @@ func WriteSVG(w io.Writer, res *Result) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		plotWidth, height, plotWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="15">%s: %d jobs, util_requested %.3f, wait mean %.1f s, makespan %.2f h</text>`+"\n",
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15">%s: %d jobs, util_requested %.3f, wait mean %.1f s, makespan %.2f h</text>`+"\n",
 		marginLeft, xmlEscape(TraceName(res.Trace.Path)), m.Jobs, m.UtilRequested, m.WaitMean, m.Makespan/3600)
-	fmt.Fprintf(&b, `<text x="%d" y="38" fill="#555">time averages over %d intervals of simulated time</text>`+"\n", marginLeft, plotBuckets)
+	fmt.Fprintf(&b, `<text x="%d" y="42" fill="#555">time averages over %d intervals of simulated time</text>`+"\n", marginLeft, plotBuckets)
 
 	top := float64(marginTop)
 	boardMax := float64(c)

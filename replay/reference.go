@@ -32,7 +32,8 @@ type PeerTiming struct {
 	ReplayCPU  float64 `json:"replay_cpu_s"`
 }
 
-// Bounds are the limits of a trace (README §5).
+// Bounds are the limits of a trace: the pool-FIFO and fluid bounds of the
+// README's "Replaying job traces".
 type Bounds struct {
 	Jobs          int     `json:"jobs"`
 	Possible      int     `json:"possible"`

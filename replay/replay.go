@@ -140,7 +140,8 @@ func runBackground(ctx context.Context, svc *service.Service) func() {
 	}
 }
 
-// Event classes, in the order they are handled at one instant (README §3.3).
+// Event classes, in the order they are handled at one instant
+// (docs/scheduling.md, "Job traces").
 const (
 	evEnd = iota
 	evReturn
@@ -288,7 +289,7 @@ func (r *runner) arrive(ctx context.Context, idx int) error {
 
 // end destroys a job whose duration is over. Its latency covers the
 // destroy call and the power-off of its boards, whose completion returns
-// them to the pool and serves the queues (README §4 "destroy").
+// them to the pool and serves the queues (the "destroy" latency).
 func (r *runner) end(ctx context.Context, idx int) error {
 	o := &r.outcomes[idx]
 	t0 := time.Now()
@@ -455,7 +456,7 @@ func heldTriads(machine int, info *service.JobMachineInfo) []TriadKey {
 }
 
 // checkAllServed fails the replay when jobs are still queued although no
-// event is left (README §3.6).
+// event is left.
 func (r *runner) checkAllServed(ctx context.Context) error {
 	if len(r.queued) == 0 {
 		return nil

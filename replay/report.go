@@ -25,9 +25,9 @@ func WriteTable(w io.Writer, res *Result, ref *TraceReference) error {
 	fmt.Fprintf(w, "trace %s: %d jobs on %s\n", TraceName(res.Trace.Path), m.Jobs, describeMachines(res.Machines))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if ref == nil {
-		fmt.Fprintln(tw, "metric\tthis replay\t")
+		fmt.Fprintln(tw, "figure\tthis replay\t")
 	} else {
-		fmt.Fprintln(tw, "metric\tthis replay\toriginal\tpool-FIFO bound\tfluid bound\tvs original\tvs pool-FIFO\t")
+		fmt.Fprintln(tw, "figure\tthis replay\toriginal\tpool-FIFO bound\tfluid bound\tbetter is\tthis/original\tthis/pool-FIFO\t")
 	}
 	for _, row := range tableRows(m, ref) {
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
@@ -41,6 +41,7 @@ func WriteTable(w io.Writer, res *Result, ref *TraceReference) error {
 	if ref != nil {
 		fmt.Fprintln(w, rejectedVerdict(m, &ref.Bounds))
 	}
+	fmt.Fprintln(w, `Each figure is defined in the README's section "Replaying job traces".`)
 	_, err := fmt.Fprintln(w)
 	return err
 }
@@ -59,21 +60,28 @@ func describeMachines(ms *Machines) string {
 func rejectedVerdict(m *Metrics, b *Bounds) string {
 	wrongly, missed := b.Mismatch(m.RejectedIDs)
 	if len(wrongly) == 0 && len(missed) == 0 {
-		return fmt.Sprintf("rejected = impossible: yes (%d jobs)", len(b.ImpossibleIDs))
+		return fmt.Sprintf("rejected exactly the impossible jobs: yes (%d jobs)", len(b.ImpossibleIDs))
 	}
-	return fmt.Sprintf("rejected = impossible: NO; rejected but possible: %v; impossible but not rejected: %v", wrongly, missed)
+	return fmt.Sprintf("rejected exactly the impossible jobs: NO; rejected but possible: %v; impossible but not rejected: %v", wrongly, missed)
 }
 
-// tableRows are the rows of WriteTable: metric, value, then with a
-// reference: original, pool-FIFO, fluid, ratio to original, ratio to
-// pool-FIFO.
+// Which way a figure is better.
+const (
+	lower   = "lower"
+	higher  = "higher"
+	neither = "neither" // compared, but no way is better
+)
+
+// tableRows are the rows of WriteTable: figure, value, then with a
+// reference: original, pool-FIFO bound, fluid bound, which way is better,
+// ratio to the original (with its verdict), ratio to pool-FIFO.
 func tableRows(m *Metrics, ref *TraceReference) [][]string {
 	type row struct {
 		name               string
 		v, orig, pool, flu float64
 		hasPool, hasFluid  bool
 		format             string
-		ratios             bool
+		better             string // lower, higher, neither, or "" for counts (no ratios)
 	}
 	var o Metrics
 	var t PeerTiming
@@ -87,32 +95,36 @@ func tableRows(m *Metrics, ref *TraceReference) [][]string {
 		{name: "allocated", v: float64(m.Allocated), orig: float64(o.Allocated), pool: float64(b.Possible), hasPool: true, format: "%.0f"},
 		{name: "rejected", v: float64(m.Rejected), orig: float64(o.Rejected), pool: float64(b.Impossible), hasPool: true, format: "%.0f"},
 		{name: "wait mean s", v: m.WaitMean, orig: o.WaitMean, pool: b.PoolFIFO.WaitMean, hasPool: true,
-			flu: b.Fluid.WaitMeanLB, hasFluid: true, format: "%.1f", ratios: true},
-		{name: "wait median s", v: m.WaitMedian, orig: o.WaitMedian, pool: b.PoolFIFO.WaitMedian, hasPool: true, format: "%.1f", ratios: true},
-		{name: "wait p95 s", v: m.WaitP95, orig: o.WaitP95, pool: b.PoolFIFO.WaitP95, hasPool: true, format: "%.1f", ratios: true},
-		{name: "wait max s", v: m.WaitMax, orig: o.WaitMax, format: "%.1f", ratios: true},
+			flu: b.Fluid.WaitMeanLB, hasFluid: true, format: "%.1f", better: lower},
+		{name: "wait median s", v: m.WaitMedian, orig: o.WaitMedian, pool: b.PoolFIFO.WaitMedian, hasPool: true, format: "%.1f", better: lower},
+		{name: "wait p95 s", v: m.WaitP95, orig: o.WaitP95, pool: b.PoolFIFO.WaitP95, hasPool: true, format: "%.1f", better: lower},
+		{name: "wait max s", v: m.WaitMax, orig: o.WaitMax, format: "%.1f", better: lower},
 		{name: "makespan h", v: h(m.Makespan), orig: h(o.Makespan), pool: h(b.PoolFIFO.Makespan), hasPool: true,
-			flu: h(b.Fluid.MakespanLB), hasFluid: true, format: "%.2f", ratios: true},
+			flu: h(b.Fluid.MakespanLB), hasFluid: true, format: "%.2f", better: lower},
 		{name: "util_requested", v: m.UtilRequested, orig: o.UtilRequested, pool: b.PoolFIFO.UtilRequested, hasPool: true,
-			flu: b.Fluid.UtilRequestedUB, hasFluid: true, format: "%.3f", ratios: true},
-		{name: "util_handed", v: m.UtilHanded, orig: o.UtilHanded, format: "%.3f", ratios: true},
-		{name: "util_held", v: m.UtilHeld, orig: o.UtilHeld, format: "%.3f", ratios: true},
-		{name: "create p50 us", v: m.CreateP50, orig: t.CreateP50, format: "%.1f", ratios: true},
-		{name: "create p99 us", v: m.CreateP99, orig: t.CreateP99, format: "%.1f", ratios: true},
-		{name: "destroy p50 us", v: m.DestroyP50, orig: t.DestroyP50, format: "%.1f", ratios: true},
-		{name: "destroy p99 us", v: m.DestroyP99, orig: t.DestroyP99, format: "%.1f", ratios: true},
-		{name: "allocations/s", v: m.AllocsPerS, orig: t.AllocsPerS, format: "%.0f", ratios: true},
-		{name: "time in scheduling calls s", v: m.SchedTime, orig: t.SchedTime, format: "%.3f", ratios: true},
-		{name: "replay wall s", v: m.ReplayWall, orig: t.ReplayWall, format: "%.2f", ratios: true},
-		{name: "replay CPU s", v: m.ReplayCPU, orig: t.ReplayCPU, format: "%.2f", ratios: true},
+			flu: b.Fluid.UtilRequestedUB, hasFluid: true, format: "%.3f", better: higher},
+		{name: "util_handed", v: m.UtilHanded, orig: o.UtilHanded, format: "%.3f", better: higher},
+		{name: "util_held", v: m.UtilHeld, orig: o.UtilHeld, format: "%.3f", better: neither}, // held includes idle boards
+		{name: "create p50 us", v: m.CreateP50, orig: t.CreateP50, format: "%.1f", better: lower},
+		{name: "create p99 us", v: m.CreateP99, orig: t.CreateP99, format: "%.1f", better: lower},
+		{name: "destroy p50 us", v: m.DestroyP50, orig: t.DestroyP50, format: "%.1f", better: lower},
+		{name: "destroy p99 us", v: m.DestroyP99, orig: t.DestroyP99, format: "%.1f", better: lower},
+		{name: "allocations/s", v: m.AllocsPerS, orig: t.AllocsPerS, format: "%.0f", better: higher},
+		{name: "time in scheduling calls s", v: m.SchedTime, orig: t.SchedTime, format: "%.3f", better: lower},
+		{name: "replay wall s", v: m.ReplayWall, orig: t.ReplayWall, format: "%.2f", better: lower},
+		{name: "replay CPU s", v: m.ReplayCPU, orig: t.ReplayCPU, format: "%.2f", better: lower},
 	}
 	var out [][]string
 	for _, r := range rows {
 		cells := []string{r.name, fmt.Sprintf(r.format, r.v)}
 		if ref != nil {
+			better := r.better
+			if better == "" || better == neither {
+				better = "-"
+			}
 			cells = append(cells, optional(r.format, r.orig, true),
-				optional(r.format, r.pool, r.hasPool), optional(r.format, r.flu, r.hasFluid),
-				ratio(r.v, r.orig, r.ratios), ratio(r.v, r.pool, r.ratios && r.hasPool))
+				optional(r.format, r.pool, r.hasPool), optional(r.format, r.flu, r.hasFluid), better,
+				verdict(r.v, r.orig, r.better), ratio(r.v, r.pool, r.better != "" && r.hasPool))
 		}
 		out = append(out, cells)
 	}
@@ -130,10 +142,26 @@ func ratio(v, of float64, show bool) string {
 	if !show || of == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2fx", v/of)
+	return fmt.Sprintf("%.2f", v/of)
 }
 
-// Goal thresholds of the issue "Performance tools and goals".
+// verdict is the ratio of v to the original's figure with whether that is
+// better or worse, given which way the figure is better.
+func verdict(v, orig float64, better string) string {
+	r := ratio(v, orig, better != "")
+	switch {
+	case r == "-" || r == "1.00" || better == neither:
+		return r
+	case (v < orig) == (better == lower):
+		return r + " better"
+	default:
+		return r + " worse"
+	}
+}
+
+// The scheduling targets (the README's "Replaying job traces" lists them):
+// how close to the pool-FIFO bound utilisation must come and how far below
+// the original's the mean wait must fall.
 const (
 	goalUtilVsPoolAt06     = 0.85 // util_requested / pool-FIFO's, load 0.6
 	goalUtilVsPoolAbove    = 0.60 // same, higher loads
@@ -162,7 +190,7 @@ type Goal struct {
 	OK    bool
 }
 
-// CheckGoals evaluates the goals of the issue on the traces that have a
+// CheckGoals evaluates the scheduling targets on the traces that have a
 // reference.
 func CheckGoals(rows []SummaryRow) []Goal {
 	var goals []Goal
@@ -226,8 +254,8 @@ func geoMean(v []float64) float64 {
 // to the pool-FIFO bound when a reference is known), then the goals.
 func WriteSummary(w io.Writer, rows []SummaryRow) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trace\tload\tjobs\talloc\trej\trej=imp\twait mean s\tx orig\tx pool\twait med s\twait p95 s\twait max s\t"+
-		"makespan h\tutil_req\tx orig\tx pool\tutil_handed\tutil_held\tcreate p50/p99 us\tdestroy p50/p99 us\tallocs/s\twall s\tcpu s\t")
+	fmt.Fprintln(tw, "trace\tload\tjobs\tallocated\trejected\tonly impossible rejected\twait mean s\twait/original\twait/pool-FIFO\twait median s\twait p95 s\twait max s\t"+
+		"makespan h\tutil_requested\tutil/original\tutil/pool-FIFO\tutil_handed\tutil_held\tcreate p50/p99 us\tdestroy p50/p99 us\tallocations/s\twall s\tCPU s\t")
 	for _, r := range rows {
 		m := &r.Res.Metrics
 		load, rej, wo, wp, uo, up := "-", "-", "-", "-", "-", "-"
@@ -247,6 +275,8 @@ func WriteSummary(w io.Writer, rows []SummaryRow) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "wait/...: below 1 is better; util/...: above 1 is better. "+
+		`Each figure is defined in the README's section "Replaying job traces".`)
 	goals := CheckGoals(rows)
 	if len(goals) == 0 {
 		return nil

@@ -56,8 +56,7 @@ type Job struct {
 	Duration      int64    // ms, > 0
 }
 
-// Requested is R of the traces README §4 before capping: what the job asked
-// for, in boards.
+// Requested is R before capping: what the job asked for, in boards.
 func (j *Job) Requested() int {
 	switch j.Form {
 	case FormBoards:

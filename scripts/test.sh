@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The test command of the README: on a fresh machine it installs what the
-# tests need (Go modules, sqlc, Debian's chromium for the dashboard test),
-# checks formatting, vet and the generated sqlc code, runs the whole suite
-# with the race detector, and runs each fuzz target briefly.
+# tests need (Go modules, the pinned sqlc and staticcheck, Debian's chromium
+# for the dashboard test, curl, and systemd for checking the unit file),
+# checks formatting, vet, staticcheck, go.mod tidiness and the generated sqlc
+# code, runs the whole suite with the race detector, and runs each fuzz
+# target briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
+STATICCHECK_VERSION=v0.8.2   # honnef.co/go/tools; see staticcheck.conf
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests use: command -> package.
+missing=()
+for need in chromium:chromium curl:curl systemd-analyze:systemd; do
+  command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing chromium (browser test of the dashboard)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "== installing ${missing[*]} (dashboard browser test, first-steps test, systemd unit check)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "chromium is not installed and cannot be installed here; the dashboard browser test will fail" >&2
+    echo "not installed and cannot be installed here: ${missing[*]}; the tests that need them fail or skip" >&2
   fi
 fi
 
@@ -24,6 +32,15 @@ echo "== format and vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
 go vet ./...
+
+echo "== go.mod and go.sum are tidy"
+go mod tidy -diff
+
+echo "== staticcheck $STATICCHECK_VERSION"
+if ! staticcheck -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+  go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+staticcheck ./...
 
 echo "== sqlc generated code"
 scripts/sqlc.sh --check

@@ -356,7 +356,8 @@ var boardStates = []string{BoardFree, BoardJob, BoardWaiting, BoardPowering, Boa
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{JobsByState: map[JobState]int{}, BoardsByState: map[string]map[string]int{},
 		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: s.mirror.isStopped(),
-		WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load()}
+		WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load(),
+		WriteFailures: s.writeFails.Load()}
 	rows, err := s.rq.AdminJobsByState(ctx)
 	if err != nil {
 		return st, s.internal("count jobs", err)

@@ -180,4 +180,7 @@ type Stats struct {
 	// transaction (group commit), so under load there are fewer of these.
 	WriteCalls        uint64
 	WriteTransactions uint64
+	// Calls whose change failed with an internal error (database I/O, a
+	// bug) and was rolled back.
+	WriteFailures uint64
 }

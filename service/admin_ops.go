@@ -229,6 +229,9 @@ func (s *Service) EmergencyStop(ctx context.Context, reason string) error {
 			}
 		}
 		t.logf("emergency stop", "reason", reason)
+		if err := t.noteEmergencyStop(reason, StopByOperator); err != nil {
+			return err
+		}
 		return t.setStopped(true)
 	})
 }

@@ -12,11 +12,6 @@ import (
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-// Version is spallocd's version, answered to the v1 protocol's `version`
-// command (the spalloc client accepts 0.1.0 <= version < 7.0.0) and shown by
-// the admin API and --version.
-const Version = "1.0.0"
-
 // JobState is a job's state, with the integers of the v1 protocol.
 type JobState int
 

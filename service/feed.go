@@ -48,10 +48,6 @@ func (c *changeSet) bmp(id int64) {
 	c.bmps[id] = struct{}{}
 }
 
-func (c *changeSet) empty() bool {
-	return len(c.jobs) == 0 && len(c.machines) == 0 && len(c.bmps) == 0
-}
-
 // take returns the set as a sorted Change and clears it.
 func (c *changeSet) take() Change {
 	var ch Change

@@ -52,6 +52,7 @@ type Service struct {
 	queued     []*writeCall  // calls of write waiting for the writer (group commit)
 	writes     atomic.Uint64 // calls of write done (Stats)
 	commits    atomic.Uint64 // write transactions committed (Stats)
+	writeFails atomic.Uint64 // calls of write that failed with an internal error (Stats)
 	closed     atomic.Bool   // set under wmu
 	answerable int64         // destroyed jobs not forgotten; guarded by wmu
 	settings   atomic.Pointer[settings]
@@ -174,3 +175,7 @@ func (s *Service) nextVersion() uint64 { return s.version.Add(1) }
 
 // now is the service clock as Unix seconds.
 func (s *Service) now() float64 { return unixSeconds(s.clock.Now()) }
+
+// Now is the service clock as Unix seconds (the time the job and board
+// times are measured against).
+func (s *Service) Now() float64 { return s.now() }

@@ -61,7 +61,12 @@ type logEntry struct {
 // committed. If any call of a group fails, the group is rolled back and
 // every call runs again in a transaction of its own, so that one failure
 // never undoes another caller's change.
-func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
+func (s *Service) write(ctx context.Context, fn func(t *tx) error) (err error) {
+	defer func() {
+		if err != nil && KindOf(err) == KindInternal {
+			s.writeFails.Add(1)
+		}
+	}()
 	call := &writeCall{fn: fn}
 	s.queueMu.Lock()
 	s.queued = append(s.queued, call)

@@ -114,7 +114,7 @@ func PollLoad(b *testing.B, addr string, n int, line []byte) {
 func BenchmarkRespond(b *testing.B) {
 	be := &constBackend{st: service.JobStatus{State: service.StateReady, Power: ptr(true),
 		Keepalive: ptr(60.0), StartTime: ptr(1795725029.061818), KeepaliveHost: ptr("127.0.0.1")}}
-	e := &env{svc: be, host: "127.0.0.1", watches: &watches{}, log: quietLogger()}
+	e := &env{svc: be, rec: service.NopRecorder{}, host: "127.0.0.1", watches: &watches{}, log: quietLogger()}
 	line := []byte(`{"command": "get_job_state", "args": [1], "kwargs": {}}`)
 	var reply []byte
 	b.ReportAllocs()

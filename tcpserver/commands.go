@@ -11,13 +11,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spalloc/spallocd/internal/buildinfo"
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
 )
-
-// Version is what the version command answers. The spalloc client requires
-// MAJOR.MINOR.PATCH with 0.1.0 <= version < 7.0.0.
-const Version = "1.0.0"
 
 // op is one parsed request, ready to run.
 type op interface {
@@ -29,6 +26,7 @@ type op interface {
 // connection's subscriptions.
 type env struct {
 	svc     backend
+	rec     service.ProtocolRecorder
 	host    string
 	watches *watches
 	log     *slog.Logger
@@ -43,14 +41,21 @@ func respond(ctx context.Context, e *env, line, b []byte) []byte {
 	start := len(b)
 	cmd, o, err := parseLine(line, &e.req)
 	if err != nil {
+		e.rec.ProtocolRequest(cmd, errBadRequest)
 		return appendException(b, err.Error())
 	}
 	b = append(b, `{"return":`...)
-	if b, err = o.exec(ctx, e, b); err != nil {
+	b, err = o.exec(ctx, e, b)
+	e.rec.ProtocolRequest(cmd, err)
+	if err != nil {
 		return appendException(b[:start], e.serviceMessage(cmd, err))
 	}
 	return append(b, "}\n"...)
 }
+
+// errBadRequest is what the recorder is told of a request that could not
+// be parsed or bound (its kind is what counts).
+var errBadRequest = service.Invalid("bad request")
 
 // serviceMessage is the exception text for a service error; internal
 // details go to the log only.
@@ -88,6 +93,17 @@ func init() {
 	}
 }
 
+// Commands returns the name of every v1 command, sorted: the metrics count
+// requests by these names.
+func Commands() []string {
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // commandNames interns the command names, so that parsing a known command
 // does not allocate its name.
 var commandNames map[string]string
@@ -118,7 +134,7 @@ func parseLine(line []byte, req *request) (string, op, error) {
 type versionOp struct{}
 
 func (versionOp) exec(_ context.Context, _ *env, b []byte) ([]byte, error) {
-	return appendString(b, Version), nil
+	return appendString(b, buildinfo.Protocol()), nil
 }
 
 func parseVersion(req *request) (op, error) {

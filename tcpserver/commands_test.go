@@ -334,8 +334,8 @@ func TestParseMalformed(t *testing.T) {
 			`unknown command "no_such_command"`},
 		{"args not a list", `{"command":"version","args":"hoho"}`, `invalid request: "args" must be a list, got a string`},
 		{"kwargs not an object", `{"command":"version","kwargs":"hoho"}`, `invalid request: "kwargs" must be an object, got a string`},
-		{"empty line", ``, "invalid request: empty line"},
-		{"blank line", " \t\r", "invalid request: empty line"},
+		// The connection skips blank lines before they reach the parser.
+		{"nothing", ``, "invalid request: not valid JSON: unexpected end of line"},
 		{"trailing garbage", `{"command":"version"} x`, "invalid request: not valid JSON: unexpected 'x' after the value"},
 		{"two objects", `{"command":"version"}{"command":"version"}`, "invalid request: not valid JSON: unexpected '{' after the value"},
 		{"command twice", `{"command":"version","command":"list_jobs"}`, `invalid request: "command" given twice`},

@@ -78,7 +78,7 @@ func newConn(ctx context.Context, s *Server, nc net.Conn) (*conn, context.Contex
 func (c *conn) readLoop(ctx context.Context) {
 	defer c.s.wg.Done()
 	c.s.log.Debug("tcpserver: client connected", "remote", c.nc.RemoteAddr().String())
-	e := env{svc: c.s.svc, host: c.host, watches: &c.watches, log: c.s.log, remote: c.nc.RemoteAddr().String()}
+	e := env{svc: c.s.svc, rec: c.s.opts.Recorder, host: c.host, watches: &c.watches, log: c.s.log, remote: c.nc.RemoteAddr().String()}
 	var r io.Reader = c.nc
 	if c.raw != nil {
 		r = rawReader{c.raw}
@@ -227,16 +227,6 @@ func (c *conn) tryWrite(p []byte) (int, error) {
 		return n, werr
 	}
 	return n, err
-}
-
-// enqueue queues a copy of p for the writer.
-func (c *conn) enqueue(p []byte) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.enqueueLocked(p)
 }
 
 // enqueueLocked appends p (copied) to the outgoing buffer and unlocks c.mu.

@@ -15,7 +15,7 @@ import (
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func testEnv(f *fakeBackend) *env {
-	return &env{svc: f, host: "127.0.0.1", watches: &watches{}, log: quietLogger(), remote: "127.0.0.1:5"}
+	return &env{svc: f, rec: service.NopRecorder{}, host: "127.0.0.1", watches: &watches{}, log: quietLogger(), remote: "127.0.0.1:5"}
 }
 
 func dispatch(f *fakeBackend, line string) string {

@@ -8,10 +8,10 @@ import (
 
 var errLineTooLong = errors.New("line too long")
 
-// lineReader splits a byte stream into lines (without their newline) of at
-// most max bytes. Unlike bufio.Reader it says whether a complete line is
-// already buffered, so the reader can run every pipelined request of one
-// read and answer them with one write.
+// lineReader splits a byte stream into request lines (without their
+// newline) of at most max bytes, skipping blank lines. Unlike bufio.Reader
+// it says whether a complete line is already buffered, so the reader can
+// run every pipelined request of one read and answer them with one write.
 type lineReader struct {
 	r          io.Reader
 	max        int
@@ -26,25 +26,37 @@ func newLineReader(r io.Reader, max, initial int) *lineReader {
 	return &lineReader{r: r, max: max, initial: initial}
 }
 
-// buffered returns the next complete line already read, or ok false if
-// there is none. The line is valid until the next call of fill.
+// buffered returns the next complete request line already read, or ok
+// false if there is none. Lines that hold only whitespace are skipped: they
+// are not requests and get no reply, as with the original server, so that
+// a client that writes an extra newline still gets its replies matched to
+// its requests. A blank line counts against max like any other (a stream of
+// spaces must not grow the buffer without end). The line is valid until the
+// next call of fill.
 func (lr *lineReader) buffered() (line []byte, ok bool, err error) {
-	i := bytes.IndexByte(lr.buf[lr.start+lr.scanned:lr.end], '\n')
-	if i < 0 {
-		lr.scanned = lr.end - lr.start
-		if lr.scanned > lr.max {
+	for {
+		i := bytes.IndexByte(lr.buf[lr.start+lr.scanned:lr.end], '\n')
+		if i < 0 {
+			lr.scanned = lr.end - lr.start
+			if lr.scanned > lr.max {
+				return nil, false, errLineTooLong
+			}
+			return nil, false, nil
+		}
+		line = lr.buf[lr.start : lr.start+lr.scanned+i]
+		lr.start += lr.scanned + i + 1
+		lr.scanned = 0
+		if len(line) > lr.max {
 			return nil, false, errLineTooLong
 		}
-		return nil, false, nil
+		if !isBlank(line) {
+			return line, true, nil
+		}
 	}
-	line = lr.buf[lr.start : lr.start+lr.scanned+i]
-	lr.start += lr.scanned + i + 1
-	lr.scanned = 0
-	if len(line) > lr.max {
-		return nil, false, errLineTooLong
-	}
-	return line, true, nil
 }
+
+// isBlank reports whether line holds nothing but JSON whitespace.
+func isBlank(line []byte) bool { return len(trimSpace(line)) == 0 }
 
 // fill reads once more. A partial line at the end of the stream is not a
 // request: the read error (io.EOF) is returned as it is.

@@ -17,7 +17,13 @@ func TestLineReader(t *testing.T) {
 		want    []string
 		wantErr error
 	}{
-		{"several lines in one read", "a\nbb\n\nccc\n", 10, []string{"a", "bb", "", "ccc"}, io.EOF},
+		{"several lines in one read", "a\nbb\nccc\n", 10, []string{"a", "bb", "ccc"}, io.EOF},
+		{"blank lines are skipped", "\na\n  \t\r\n\n\r\nbb\n \n", 10, []string{"a", "bb"}, io.EOF},
+		{"only blank lines", "\n\n \n", 10, nil, io.EOF},
+		{"a line with text between spaces is kept", " a \n", 10, []string{" a "}, io.EOF},
+		{"a blank line over the limit", "a\n" + strings.Repeat(" ", 41) + "\nz\n", 40, []string{"a"}, errLineTooLong},
+		{"spaces over the limit before a newline", "a\n" + strings.Repeat(" ", 45), 40, []string{"a"}, errLineTooLong},
+		{"a blank line of exactly the limit", strings.Repeat("\t", 40) + "\nz\n", 40, []string{"z"}, io.EOF},
 		{"a partial line at the end is not a line", "a\nb", 10, []string{"a"}, io.EOF},
 		{"CR is kept for the parser", "a\r\n", 10, []string{"a\r"}, io.EOF},
 		{"a line of exactly the limit", long + "\nz\n", 40, []string{long, "z"}, io.EOF},

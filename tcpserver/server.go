@@ -28,6 +28,9 @@ type Options struct {
 	// Logger receives connection events and disconnections. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Recorder counts connections and requests (the metrics). Default:
+	// nothing is recorded.
+	Recorder service.ProtocolRecorder
 }
 
 const (
@@ -48,6 +51,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Recorder == nil {
+		o.Recorder = service.NopRecorder{}
 	}
 	return o
 }
@@ -280,6 +286,7 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
 	s.conns[c] = struct{}{}
 	s.wg.Add(2)
 	s.mu.Unlock()
+	s.opts.Recorder.ProtocolConnection(+1)
 	go c.readLoop(cctx)
 	go c.writeLoop()
 	return true
@@ -289,6 +296,7 @@ func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.opts.Recorder.ProtocolConnection(-1)
 }
 
 // ---- change feed fan-out ----

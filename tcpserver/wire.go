@@ -27,8 +27,13 @@ type request struct {
 	command string
 	args    [][]byte // positional arguments as sent
 	argsRaw []byte   // the "args" array as sent; nil when absent or null
-	kwargs  []kwarg  // keyword arguments in the order sent
+	kwargs  []kwarg  // keyword arguments in the order sent, but for ignoredKeyword
 }
+
+// ignoredKeyword is dropped from every request's keyword arguments, whatever
+// its value, as the original server dropped it before running any command.
+// No command sees it, so list_jobs does not list it among a job's kwargs.
+const ignoredKeyword = "client"
 
 // kwarg is one keyword argument as sent.
 type kwarg struct {
@@ -51,9 +56,6 @@ func parseRequest(line []byte) (request, error) {
 func parseRequestInto(req *request, line []byte) error {
 	*req = request{args: req.args[:0], kwargs: req.kwargs[:0]}
 	body := trimSpace(line)
-	if len(body) == 0 {
-		return errors.New("invalid request: empty line (expected a JSON object)")
-	}
 	if err := validJSON(body); err != nil {
 		return fmt.Errorf("invalid request: not valid JSON: %v", err)
 	}
@@ -109,6 +111,9 @@ func parseRequestInto(req *request, line []byte) error {
 			key, err := decodeString(rawKey)
 			if err != nil {
 				return err
+			}
+			if key == ignoredKeyword {
+				return nil
 			}
 			for _, kw := range req.kwargs {
 				if kw.name == key {

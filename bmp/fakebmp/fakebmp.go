@@ -31,7 +31,10 @@ type Options struct {
 	// Listen is the UDP address to bind; default "127.0.0.1:0".
 	Listen string
 	// Boards are the board ids (0..31) present in the frame; default 0..23.
-	// Requests addressed to other boards get RC_ROUTE.
+	// Requests addressed to other boards get RC_ROUTE. Board 0 is always
+	// present, listed or not: it carries the BMP the host talks to, which
+	// receives every power command of the frame (bmp-protocol.md §6.2), so
+	// a frame of which a machine uses, say, only board 23 still answers.
 	Boards []int
 	// PowerDelay is waited before replying to a power-on (state changes at
 	// once), so that a "power" state lasts long enough to be seen.
@@ -149,19 +152,55 @@ func New(opts Options) (*Server, error) {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	if len(opts.Boards) == 0 {
+		return nil, errors.New("fakebmp: no boards")
+	}
 	for _, b := range opts.Boards {
-		if b < 0 || b > scp.MaxBoard {
-			return nil, fmt.Errorf("fakebmp: board %d out of range 0..%d", b, scp.MaxBoard)
+		if err := checkBoard(b); err != nil {
+			return nil, err
 		}
 		if s.boards[b] != nil {
 			return nil, fmt.Errorf("fakebmp: board %d listed twice", b)
 		}
-		s.boards[b] = &board{regs: make(map[regKey]uint32)}
+		s.boards[b] = newBoard()
 	}
-	if len(s.boards) == 0 {
-		return nil, errors.New("fakebmp: no boards")
-	}
+	s.addBoardsLocked([]int{0})
 	return s, nil
+}
+
+func newBoard() *board { return &board{regs: make(map[regKey]uint32)} }
+
+func checkBoard(id int) error {
+	if id < 0 || id > scp.MaxBoard {
+		return fmt.Errorf("fakebmp: board %d out of range 0..%d", id, scp.MaxBoard)
+	}
+	return nil
+}
+
+// AddBoards makes the frame hold these boards too, e.g. after a
+// reconfiguration placed more boards in it. Boards it already holds keep
+// their state (power, registers); none is removed, since a client may
+// still be switching a board off that left the configuration.
+func (s *Server) AddBoards(ids []int) error {
+	for _, id := range ids {
+		if err := checkBoard(id); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addBoardsLocked(ids)
+	return nil
+}
+
+// addBoardsLocked adds the boards not yet held; mu must be held (or s not
+// yet shared).
+func (s *Server) addBoardsLocked(ids []int) {
+	for _, id := range ids {
+		if s.boards[id] == nil {
+			s.boards[id] = newBoard()
+		}
+	}
 }
 
 // Start binds the socket and starts serving in a goroutine owned by s.

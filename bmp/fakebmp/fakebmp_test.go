@@ -528,3 +528,34 @@ func TestLogLimit(t *testing.T) {
 	}
 	p.handled(3)
 }
+
+// A frame of which only far boards are configured still has the BMP on
+// board 0, which takes the frame's power commands; boards added later are
+// served too, and those already there keep their state.
+func TestBoardZeroCarriesTheBMP(t *testing.T) {
+	s := start(t, Options{Boards: []int{23}})
+	p := dial(t, s)
+	req := mustReq(t)
+	if rep := p.roundTrip(req(scp.PowerRequest(true, []int{23}, 0))); rep.RC != scp.RCOK {
+		t.Fatalf("power on board 23 (sent to board 0): %v", rep.RC)
+	}
+	if !s.Power(23) || s.Power(0) {
+		t.Fatalf("power: board 23 %v, board 0 %v; want on, off", s.Power(23), s.Power(0))
+	}
+	if rep := p.roundTrip(req(scp.VersionRequest(5))); rep.RC != scp.RCRoute {
+		t.Fatalf("sver to board 5, not in the frame: %v, want RC_ROUTE", rep.RC)
+	}
+
+	if err := s.AddBoards([]int{5, 23}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := p.roundTrip(req(scp.VersionRequest(5))); rep.RC != scp.RCOK {
+		t.Fatalf("sver to board 5 after AddBoards: %v", rep.RC)
+	}
+	if !s.Power(23) || s.PowerOns(23) != 1 {
+		t.Fatalf("board 23 lost its state: on %v, power-ons %d", s.Power(23), s.PowerOns(23))
+	}
+	if err := s.AddBoards([]int{32}); err == nil || !strings.Contains(err.Error(), "board 32") {
+		t.Fatalf("AddBoards(32): %v", err)
+	}
+}

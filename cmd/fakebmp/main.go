@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +23,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "fakebmp:", err)
 		os.Exit(2)
 	}
@@ -32,10 +34,24 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fakebmp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `fakebmp stands in for the BMP of one SpiNN-5 frame, to try spallocd without hardware.
+
+usage: fakebmp [flags]
+
+It answers the BMP commands spallocd sends over UDP (version, power, FPGA
+registers), prints the address it listens on, and serves until SIGINT or
+SIGTERM. Give that address, port included, as the BMP of a frame in the
+spallocd configuration: bmps = [{ cf = [0, 0], ip = "127.0.0.1:PORT" }].
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	listen := fs.String("listen", "127.0.0.1:17893", "UDP address to serve on (host:port; port 0 picks a free one)")
 	powerDelay := fs.Duration("power-delay", 0, "wait before answering a power-on")
 	linkDelay := fs.Duration("link-delay", 0, "wait before answering an FPGA register write")
-	boards := fs.String("boards", "0-23", "boards present in the frame, e.g. 0-23 or 0,1,2")
+	boards := fs.String("boards", "0-23", "boards present in the frame, e.g. 0-23 or 0,1,2 (board 0 always is)")
 	version := fs.String("version", fakebmp.DefaultVersion, "firmware version reported by sver (below 2.0: no FPGA checks or link writes)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -84,9 +84,30 @@ type config struct {
 	csvOut   bool
 }
 
+const usageText = `spalloc-bench measures a running spalloc v1 server: requests per second, latency, CPU and memory.
+
+usage: spalloc-bench [flags]
+
+It talks to the server only through the v1 protocol, from a separate process.
+Workloads (-op): get_job_state, job_keepalive and poll (status polling of one
+job), churn (create, wait until ready, destroy, again), mixed (a busy
+facility's traffic) and memory (the server's resident size with many jobs in
+its history and many idle connections; needs -pid). For each connection count
+it prints requests per second and per-command latency percentiles.
+
+  spalloc-bench -addr 127.0.0.1:22244 -conns 1,10,100 -duration 5s
+  spalloc-bench -op churn -conns 10 -pid $(pidof spallocd)
+
+flags:
+`
+
 func parseFlags() (config, error) {
 	var c config
 	var conns string
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usageText)
+		flag.PrintDefaults()
+	}
 	flag.StringVar(&c.addr, "addr", "127.0.0.1:22244", "server address")
 	flag.StringVar(&conns, "conns", "1,10,100", "comma-separated connection counts, measured one after another (churn and memory: default 10)")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "measuring time per connection count")

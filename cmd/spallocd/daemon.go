@@ -8,14 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spalloc/spallocd/bmp"
 	"github.com/spalloc/spallocd/httpapi"
+	"github.com/spalloc/spallocd/internal/buildinfo"
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/config"
 	"github.com/spalloc/spallocd/tcpserver"
@@ -64,33 +63,15 @@ func applyFlags(cfg *config.Config, o *options) error {
 	if o.httpAddr != "" {
 		cfg.Server.HTTP = o.httpAddr
 	}
-	switch {
-	case o.dbPath != "":
-		cfg.Server.Database = o.dbPath
-	case o.configPath == "":
-		path, err := demoDatabasePath()
-		if err != nil {
+	if o.configPath == "" {
+		if err := placeDemoState(cfg, o.dbPath != ""); err != nil {
 			return err
 		}
-		cfg.Server.Database = path
+	}
+	if o.dbPath != "" {
+		cfg.Server.Database = o.dbPath
 	}
 	return nil
-}
-
-func demoDatabasePath() (string, error) {
-	dir := os.Getenv("XDG_STATE_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no home folder for the demo database (give --db): %w", err)
-		}
-		dir = filepath.Join(home, ".local", "state")
-	}
-	dir = filepath.Join(dir, "spallocd")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("demo database folder: %w", err)
-	}
-	return filepath.Join(dir, "demo.db"), nil
 }
 
 func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) (_ *daemon, err error) {
@@ -128,7 +109,8 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	}
 	logReload(log, report)
 	d.registry = prometheus.NewRegistry()
-	if d.metrics, err = httpapi.NewMetrics(d.registry, d.svc); err != nil {
+	if d.metrics, err = httpapi.NewMetrics(d.registry, d.svc, httpapi.MetricsOptions{
+		Commands: tcpserver.Commands(), Version: buildinfo.Version(), Commit: buildinfo.Commit()}); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 
@@ -176,7 +158,7 @@ func (d *daemon) startTCP(cfg *config.Config) error {
 		return fmt.Errorf("v1 protocol listener: %w", err)
 	}
 	d.tcpAddr = ln.Addr().String()
-	d.tcp = tcpserver.New(d.svc, tcpserver.Options{MaxLineBytes: cfg.Server.MaxLineBytes, Logger: d.log})
+	d.tcp = tcpserver.New(d.svc, tcpserver.Options{MaxLineBytes: cfg.Server.MaxLineBytes, Logger: d.log, Recorder: d.metrics})
 	d.goRun(func() error { return d.tcp.Serve(context.Background(), ln) })
 	return nil
 }
@@ -196,7 +178,7 @@ func (d *daemon) startHTTP(cfg *config.Config) error {
 	d.httpAddr = ln.Addr().String()
 	d.httpDone = make(chan struct{})
 	h := httpapi.New(d.svc, httpapi.Options{
-		AdminToken: token, Logger: d.log, Version: service.Version,
+		AdminToken: token, Logger: d.log, Version: buildinfo.Version(),
 		Registry: d.registry, Metrics: d.metrics, Done: d.httpDone,
 		Checks: map[string]func(context.Context) error{"bmp_workers": d.bmpWorkersAlive},
 	})
@@ -227,17 +209,12 @@ func (b bmpMetrics) OpDone(e bmp.OpEvent) {
 
 func (d *daemon) announce(w io.Writer, cfg *config.Config) {
 	printSummary(cfg, w)
-	fmt.Fprintf(w, "spallocd %s: v1 protocol on %s, database %s\n", service.Version, d.tcpAddr, cfg.Server.Database)
+	fmt.Fprintf(w, "spallocd %s: v1 protocol on %s, database %s\n", buildinfo.Version(), d.tcpAddr, cfg.Server.Database)
 	if d.http != nil {
 		fmt.Fprintf(w, "dashboard and admin API on http://%s/\n", d.httpAddr)
 	}
-	if d.opts.configPath == "" {
-		fmt.Fprintf(w, "try: spalloc --hostname %s --port %s 1   (the spalloc Python client)\n", hostOf(d.tcpAddr), portOf(d.tcpAddr))
-	}
+	printFirstSteps(w, d.tcpAddr, d.httpAddr, cfg.Server.AdminTokenFile, d.opts.configPath == "")
 }
-
-func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
-func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
 
 // reload re-reads the configuration file; an invalid file changes nothing.
 func (d *daemon) reload(ctx context.Context) {

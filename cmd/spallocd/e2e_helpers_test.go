@@ -65,6 +65,13 @@ func startProc(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd with its output scanned.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	name, args := cmd.Path, cmd.Args[1:]
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -106,12 +113,19 @@ func (p *proc) output() string {
 // await returns the first submatch of re in the process's output.
 func (p *proc) await(t *testing.T, re *regexp.Regexp) string {
 	t.Helper()
+	return p.awaitAll(t, re)[1]
+}
+
+// awaitAll returns the match of re and its submatches in the next line of
+// the process's output that matches.
+func (p *proc) awaitAll(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
 		case line := <-p.lines:
 			if m := re.FindStringSubmatch(line); m != nil {
-				return m[1]
+				return m
 			}
 		case <-p.done:
 			t.Fatalf("process exited before printing %v", re)
@@ -276,4 +290,24 @@ func writeFile(t *testing.T, path, text string) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// demoServer is a running built-in demo with its own state folder.
+type demoServer struct {
+	*proc
+	proto, http string // listening addresses
+	state       string // $XDG_STATE_HOME
+}
+
+var httpLine = regexp.MustCompile(`admin API on http://(\S+)/`)
+
+// startDemo runs spallocd with no configuration on free ports and a fresh
+// state folder, extra arguments appended.
+func startDemo(t *testing.T, spallocd string, args ...string) *demoServer {
+	t.Helper()
+	state := t.TempDir()
+	args = append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)
+	p := startProc(t, []string{"XDG_STATE_HOME=" + state}, spallocd, args...)
+	proto := p.await(t, protoLine)
+	return &demoServer{proc: p, proto: proto, http: p.await(t, httpLine), state: state}
 }

@@ -126,7 +126,8 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 }
 
 // TestReloadFollowsTheConfigFile edits the configuration file of a running
-// server and observes the spec §4 outcomes through the protocol.
+// server and observes the outcomes of docs/configuration.md "What a reload
+// changes" through the protocol.
 func TestReloadFollowsTheConfigFile(t *testing.T) {
 	spallocd, _ := binaries(t)
 	dir := t.TempDir()
@@ -210,16 +211,14 @@ func waitLog(p *proc, re *regexp.Regexp, d time.Duration) bool {
 	return false
 }
 
-// TestDemoStartsWithNoArguments runs spallocd exactly as the README says:
-// no arguments, the built-in demo on the default ports.
+// TestDemoStartsWithNoArguments runs spallocd as the README says, with no
+// configuration: the built-in demo (on free ports, so that a demo already
+// running on this machine does not get in the way; TestDemoDefaults checks
+// the default ports).
 func TestDemoStartsWithNoArguments(t *testing.T) {
 	spallocd, _ := binaries(t)
-	p := startProc(t, []string{"XDG_STATE_HOME=" + t.TempDir()}, spallocd)
-	addr := p.await(t, protoLine)
-	if addr != "127.0.0.1:22244" {
-		t.Fatalf("demo listens on %s, want 127.0.0.1:22244", addr)
-	}
-	c := dial(t, addr)
+	demo := startDemo(t, spallocd)
+	c := dial(t, demo.proto)
 	v, err := c.Version(ctxT(t))
 	if err != nil || !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(v) {
 		t.Fatalf("version %q, %v", v, err)
@@ -230,7 +229,7 @@ func TestDemoStartsWithNoArguments(t *testing.T) {
 	}
 	job := createJob(t, c)
 	awaitState(t, c, job, client.StateReady)
-	p.stop(t)
+	demo.stop(t)
 }
 
 func TestCheckConfig(t *testing.T) {

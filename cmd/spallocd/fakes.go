@@ -24,9 +24,10 @@ func newFakeFleet() *fakeFleet {
 	return &fakeFleet{fakes: map[string]*fakebmp.Server{}}
 }
 
-// sync starts fakes for new fake BMPs of cfg. Fakes of BMPs that left the
-// configuration keep running until close: a worker may still be finishing a
-// power-off on them.
+// sync starts fakes for new fake BMPs of cfg, and gives a running fake the
+// boards a reconfiguration added to its frame. Fakes of BMPs that left the
+// configuration, and boards that left a frame, stay until close: a worker
+// may still be finishing a power-off on them.
 func (f *fakeFleet) sync(cfg *config.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -35,31 +36,42 @@ func (f *fakeFleet) sync(cfg *config.Config) error {
 			continue
 		}
 		for _, b := range m.BMPs {
-			if _, ok := f.fakes[b.Address]; ok {
-				continue
-			}
-			srv, err := fakebmp.New(fakebmp.Options{
-				Listen:     "127.0.0.1:0",
-				Boards:     frameBoardNums(m, b.Cabinet, b.Frame),
-				PowerDelay: m.FakeBMP.PowerDelay,
-				LinkDelay:  m.FakeBMP.LinkDelay,
-				LogLimit:   fakeLogLimit,
-			})
-			if err == nil {
-				err = srv.Start()
-			}
-			if err != nil {
+			if err := f.serveFrameLocked(m, b); err != nil {
 				return fmt.Errorf("machine %q: fake BMP for cabinet %d frame %d: %w", m.Name, b.Cabinet, b.Frame, err)
 			}
-			f.fakes[b.Address] = srv
 		}
 	}
 	return nil
 }
 
+// serveFrameLocked makes a fake answer for the boards of m in the frame of
+// bmp; f.mu must be held.
+func (f *fakeFleet) serveFrameLocked(m config.Machine, bmp config.BMP) error {
+	boards := frameBoardNums(m, bmp.Cabinet, bmp.Frame)
+	if srv, ok := f.fakes[bmp.Address]; ok {
+		return srv.AddBoards(boards)
+	}
+	srv, err := fakebmp.New(fakebmp.Options{
+		Listen:     "127.0.0.1:0",
+		Boards:     boards,
+		PowerDelay: m.FakeBMP.PowerDelay,
+		LinkDelay:  m.FakeBMP.LinkDelay,
+		LogLimit:   fakeLogLimit,
+	})
+	if err == nil {
+		err = srv.Start()
+	}
+	if err != nil {
+		return err
+	}
+	f.fakes[bmp.Address] = srv
+	return nil
+}
+
 // frameBoardNums lists the board numbers the fake of one frame must answer
-// for: every slot of the frame (dead boards included: a real BMP powers a
-// dead board's slot too).
+// for: every board of m in the frame (dead boards included: a real BMP
+// powers a dead board's slot too). The fake adds board 0, whose BMP takes
+// the frame's power commands, whether m uses that board or not.
 func frameBoardNums(m config.Machine, cabinet, frame int) []int {
 	seen := map[int]bool{}
 	var nums []int

@@ -28,8 +28,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("spallocd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
+		fmt.Fprintf(stderr, "spallocd shares SpiNNaker machines among their users (the spalloc v1 allocation server).\n\n")
 		fmt.Fprintf(stderr, "usage: spallocd [flags]            run the server (built-in demo without --config)\n")
-		fmt.Fprintf(stderr, "       spallocd simulate [flags]   replay a job trace (see spallocd simulate -h)\n\nflags:\n")
+		fmt.Fprintf(stderr, "       spallocd simulate [flags]   replay a job trace (see spallocd simulate -h)\n")
+		fmt.Fprintf(stderr, "       spallocd backup --db FILE --to FILE [--force]   copy the database while the server runs\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.configPath, "config", "", "configuration `file` (TOML); none = built-in demo with fake BMPs")

@@ -9,14 +9,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/spalloc/spallocd/internal/gctune"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/internal/buildinfo"
+	"github.com/spalloc/spallocd/internal/gctune"
 )
 
 func main() {
@@ -25,8 +25,13 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "simulate" {
-		return simulate(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "simulate":
+			return simulate(args[1:], stdout, stderr)
+		case "backup":
+			return backup(args[1:], stdout, stderr)
+		}
 	}
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -37,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.showVersion {
-		fmt.Fprintf(stdout, "spallocd %s\n", service.Version)
+		fmt.Fprintln(stdout, buildinfo.String("spallocd"))
 		return 0
 	}
 	if opts.checkConfig != "" {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -120,3 +122,103 @@ func toString(v any) string {
 }
 
 func itoa(i int64) string { return fmt.Sprint(i) }
+
+// readmeBlock returns the README's fenced block of the given language that
+// contains marker.
+func readmeBlock(t *testing.T, lang, marker string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile("(?s)```"+lang+"\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		if strings.Contains(m[1], marker) {
+			return m[1]
+		}
+	}
+	t.Fatalf("the README has no %s block with %q", lang, marker)
+	return ""
+}
+
+// TestREADMEBackupRecipeWorksEveryDay runs the README's daily backup script
+// (with its paths moved into a temporary folder and `date` answering the
+// day we choose): each day adds a dated copy, a second run on the same day
+// fails without touching the first copy, and copies older than two weeks go.
+func TestREADMEBackupRecipeWorksEveryDay(t *testing.T) {
+	spallocd, _ := binaries(t)
+	script := readmeBlock(t, "sh", "spallocd backup")
+	root := t.TempDir()
+	svc := testutil.NewService(t, "[[machine]]\nname = \"sb\"\nsingle_board = { bmp_ip = \"10.0.0.1\", spinnaker_ip = \"10.0.0.2\" }\n")
+	dbPath := svc.DBPath // spalloc.db, open while the backups are made
+	if _, err := svc.CreateJob(context.Background(), service.CreateJobRequest{Owner: "alice", Shape: service.Shape{Kind: service.ShapeOneBoard}}); err != nil {
+		t.Fatal(err)
+	}
+	backups := filepath.Join(root, "backup", "spallocd")
+	script = strings.NewReplacer("/usr/local/bin/spallocd", spallocd, "/var/lib/spallocd", filepath.Dir(dbPath),
+		"/backup/spallocd", backups).Replace(script)
+	bin := filepath.Join(root, "bin")
+	os.Mkdir(bin, 0o755)
+	os.WriteFile(filepath.Join(root, "recipe.sh"), []byte(script), 0o755)
+	runOn := func(day string) (string, error) {
+		os.WriteFile(filepath.Join(bin, "date"), []byte("#!/bin/sh\necho "+day+"\n"), 0o755)
+		cmd := exec.Command("sh", filepath.Join(root, "recipe.sh"))
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	if out, err := runOn("2026-03-01"); err != nil {
+		t.Fatalf("day 1: %v\n%s", err, out)
+	}
+	old := filepath.Join(backups, "spalloc-2026-02-01.db") // from a month ago
+	os.WriteFile(old, []byte("old"), 0o644)
+	monthAgo := time.Now().Add(-30 * 24 * time.Hour)
+	os.Chtimes(old, monthAgo, monthAgo)
+	if out, err := runOn("2026-03-02"); err != nil {
+		t.Fatalf("day 2: %v\n%s", err, out)
+	}
+	first, _ := os.ReadFile(filepath.Join(backups, "spalloc-2026-03-01.db"))
+	if out, err := runOn("2026-03-01"); err == nil || !strings.Contains(out, "--force") {
+		t.Errorf("a second run on the same day: %v, %q; want a failure that names --force", err, out)
+	}
+	if again, _ := os.ReadFile(filepath.Join(backups, "spalloc-2026-03-01.db")); string(again) != string(first) {
+		t.Errorf("the second run changed the day's backup")
+	}
+	entries, _ := os.ReadDir(backups)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"spalloc-2026-03-01.db", "spalloc-2026-03-02.db"}; strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("backups %v, want %v (the month-old one removed)", names, want)
+	}
+	checkBackup(t, filepath.Join(backups, "spalloc-2026-03-02.db"), 1)
+}
+
+// TestREADMESimulateCommandWorks runs the README's simulate command from a
+// clone: the trace, its machine file and the reference figures are in the
+// repository.
+func TestREADMESimulateCommandWorks(t *testing.T) {
+	spallocd, _ := binaries(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`(?m)^    go run \./cmd/spallocd (simulate .*)$`).FindSubmatch(readme)
+	if line == nil {
+		t.Fatal("the README has no `go run ./cmd/spallocd simulate` command")
+	}
+	args := strings.Fields(strings.ReplaceAll(string(line[1]), "/tmp/plot.svg", filepath.Join(t.TempDir(), "plot.svg")))
+	args = append([]string{args[0], "--progress", "none"}, args[1:]...)
+	cmd := exec.Command(spallocd, args...)
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("spallocd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	for _, want := range []string{"rejected exactly the impossible jobs: yes", "this/original", "pool-FIFO bound"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the output lacks %q:\n%s", want, out)
+		}
+	}
+}

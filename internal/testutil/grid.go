@@ -7,8 +7,8 @@ import (
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-// Grid describes a machine fixture of behaviour-cases.md ("grid(W,H)",
-// "grid10(W,H)") for GridTOML.
+// Grid describes a W x H-triad test machine for GridTOML (the tests call
+// them grid(W,H)), with the dead boards and links a test needs.
 type Grid struct {
 	Name          string
 	Width, Height int      // triads

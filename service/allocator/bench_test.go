@@ -42,9 +42,16 @@ func traceLikeRequest(rng *rand.Rand) Request {
 // fill places trace-like jobs, freeing random ones now and then, until the
 // machine holds at least the given fraction of its boards.
 func fill(tb testing.TB, m *Machine, fraction float64, seed int64) *Occupancy {
+	occ, _ := fillJobs(m, fraction, seed)
+	return occ
+}
+
+// fillJobs is fill that also returns the live jobs.
+func fillJobs(m *Machine, fraction float64, seed int64) (*Occupancy, []Holding) {
 	rng := rand.New(rand.NewSource(seed))
 	occ := NewOccupancy(m)
 	var live []Allocation
+	var jobs []Holding
 	held := 0
 	for tries := 0; held < int(fraction*float64(m.NumBoards())) && tries < 100000; tries++ {
 		if len(live) > 0 && rng.Intn(4) == 0 {
@@ -52,15 +59,18 @@ func fill(tb testing.TB, m *Machine, fraction float64, seed int64) *Occupancy {
 			occ.Release(m, live[k])
 			held -= len(live[k].Boards)
 			live = append(live[:k], live[k+1:]...)
+			jobs = append(jobs[:k], jobs[k+1:]...)
 			continue
 		}
-		if a, ok := Place(m, occ, traceLikeRequest(rng)); ok {
+		r := traceLikeRequest(rng)
+		if a, ok := Place(m, occ, r); ok {
 			occ.Hold(m, a)
 			live = append(live, a)
+			jobs = append(jobs, Holding{Region: a.Footprint(), Boards: RequestedBoards(r)})
 			held += len(a.Boards)
 		}
 	}
-	return occ
+	return occ, jobs
 }
 
 func benchPlace(b *testing.B, m *Machine, occ *Occupancy, r Request, wantOK bool) {
@@ -106,6 +116,45 @@ func BenchmarkPlaceNearlyFull(b *testing.B) {
 		_, ok := Place(m, occ, r)
 		benchPlace(b, m, occ, r, ok)
 	})
+}
+
+// The reservation rule: placing behind a reserved region, and choosing the
+// region of a newly blocked head (once per head, not per pass).
+func BenchmarkReserve(b *testing.B) {
+	m := prodMachine(b)
+	occ, jobs := fillJobs(m, 0.95, 2)
+	region := Region{X: 4, Y: 4, W: 4, H: 4}
+	b.Run("place-avoiding-one-board", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			PlaceAvoiding(m, occ, OneBoardRequest(), region)
+		}
+	})
+	b.Run("place-avoiding-n=2", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			PlaceAvoiding(m, occ, NBoardsRequest(2), region)
+		}
+	})
+	for _, c := range []struct {
+		label string
+		r     Request
+	}{
+		{"choose-region-n=48", ratioReq(NBoardsRequest(48))},
+		{"choose-region-n=6-any-shape", NBoardsRequest(6)},
+		{"choose-region-rect-5x5", mdb(RectRequest(5, 5), 0)},
+		{"choose-region-one-board", OneBoardRequest()},
+	} {
+		b.Run(c.label, func(b *testing.B) {
+			if _, ok := ChooseRegion(m, occ, jobs, c.r); !ok {
+				b.Fatalf("no region for %s", name(c.r))
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				ChooseRegion(m, occ, jobs, c.r)
+			}
+		})
+	}
 }
 
 func BenchmarkFeasible(b *testing.B) {

@@ -29,6 +29,9 @@ type Machine struct {
 
 	once sync.Once
 	prep *prepared
+
+	mostMu sync.Mutex
+	most   map[Request]int // MostBoards answers (see mostBoardsCached)
 }
 
 // prepared holds tables derived once from the Machine.
@@ -40,6 +43,10 @@ type prepared struct {
 	tx, ty   []int16 // per board: its triad's coordinates
 	defect   []bool  // per triad: a dead board or a dead link leaving one of its boards
 	deadCnt  []int32 // per triad: dead boards
+	// freeH[w] is the greatest h such that some w × h block holds no
+	// defective triad (0: none); such a block gives all its 3·w·h boards
+	// to any request.
+	freeH []int
 }
 
 // NewMachine builds a machine of w × h triads with the given dead boards and
@@ -143,5 +150,30 @@ func (m *Machine) prepare() *prepared {
 			p.deadCnt[t]++
 		}
 	}
+	p.freeH = defectFreeHeights(m.Width, m.Height, p.defect)
 	return p
+}
+
+// defectFreeHeights returns, per width w, the greatest height of a block of
+// w × h triads none of which is marked in defect (indexed y·W + x).
+func defectFreeHeights(W, H int, defect []bool) []int {
+	freeH := make([]int, W+1)
+	run := make([]int, W) // per column: defect-free triads ending at row y
+	for y := 0; y < H; y++ {
+		for x := 0; x < W; x++ {
+			if defect[y*W+x] {
+				run[x] = 0
+			} else {
+				run[x]++
+			}
+		}
+		for x0 := 0; x0 < W; x0++ {
+			h := H
+			for x1 := x0; x1 < W && run[x1] > 0; x1++ {
+				h = min(h, run[x1])
+				freeH[x1-x0+1] = max(freeH[x1-x0+1], h)
+			}
+		}
+	}
+	return freeH
 }

@@ -31,7 +31,15 @@ var DefaultPolicy = Policy{MaxRect: true}
 // deterministic for equal inputs. It neither reads nor changes anything
 // else; the caller records the allocation (e.g. with Occupancy.Hold).
 func Place(m *Machine, occ *Occupancy, r Request) (Allocation, bool) {
-	return DefaultPolicy.Place(m, occ, r)
+	return DefaultPolicy.PlaceAvoiding(m, occ, r, Region{})
+}
+
+// PlaceAvoiding is Place with the triads of forbid (another job's
+// reservation) kept out of reach: no block overlaps them, they count as
+// used when positions are scored, no single board goes into them, and a
+// request for a board inside them does not fit.
+func PlaceAvoiding(m *Machine, occ *Occupancy, r Request, forbid Region) (Allocation, bool) {
+	return DefaultPolicy.PlaceAvoiding(m, occ, r, forbid)
 }
 
 // Place is Place with this policy.
@@ -42,17 +50,24 @@ func Place(m *Machine, occ *Occupancy, r Request) (Allocation, bool) {
 // if there is none do they open an empty triad. SpecificBoard gets its board
 // when it is working, free, and its triad is empty or partly used by
 // single-board jobs. Blocks (NBoards, Rect) use whole empty triads: shapes
-// from the smallest area up (see blockShapes), and within the first area
+// from the smallest area up (see shapeGroups), and within the first area
 // that has a legal open position, the position touching the least free
-// space; ties by largest remaining empty rectangle, then by the policy's
-// end of the machine, then shape order. Dead and Unavailable boards are
-// never allocated.
+// space; ties by largest remaining empty rectangle, then by more boards,
+// then by the policy's end of the machine, then shape order. An NBoards
+// block must give at least N boards, or MostBoards when the machine can
+// never offer N. Dead and Unavailable boards are never allocated.
 func (p Policy) Place(m *Machine, occ *Occupancy, r Request) (Allocation, bool) {
+	return p.PlaceAvoiding(m, occ, r, Region{})
+}
+
+// PlaceAvoiding is PlaceAvoiding with this policy.
+func (p Policy) PlaceAvoiding(m *Machine, occ *Occupancy, r Request, forbid Region) (Allocation, bool) {
 	if !m.valid() || ValidateRequest(r) != nil {
 		return Allocation{}, false
 	}
 	v := getView(m, occ)
 	defer putView(v)
+	v.reserve(forbid)
 	switch {
 	case r.Kind == SpecificBoard:
 		return v.placeSpecific(r.Board, occ)
@@ -84,7 +99,7 @@ func Feasible(m *Machine, r Request) bool {
 		for _, s := range group {
 			for y := 0; y+s.h <= m.Height; y++ {
 				for x := 0; x+s.w <= m.Width; x++ {
-					if v.legal(x, y, s.w, s.h, r) {
+					if _, ok := v.legal(x, y, s.w, s.h, r, false); ok {
 						return true
 					}
 				}
@@ -108,18 +123,22 @@ type candidate struct {
 	x, y, w, h, rank int
 	exposed          int
 	maxRect          int
+	boards           int // boards it gives (known once found legal)
 }
 
 // better is the one place where positions are compared (after legality and
 // the smallest-area rule): least exposed perimeter, then (MaxRect) the
-// largest empty rectangle left, then the policy's end of the machine, then
-// shape order.
+// largest empty rectangle left, then more boards for the job, then the
+// policy's end of the machine, then shape order.
 func (p Policy) better(a, b candidate, small bool) bool {
 	if a.exposed != b.exposed {
 		return a.exposed < b.exposed
 	}
 	if p.MaxRect && a.maxRect != b.maxRect {
 		return a.maxRect > b.maxRect
+	}
+	if a.boards != b.boards {
+		return a.boards > b.boards
 	}
 	if a.y != b.y {
 		return (a.y < b.y) != (p.TwoEnds && small)
@@ -186,10 +205,12 @@ func (p Policy) placeBlock(v *view, r Request) (Allocation, bool) {
 			tier = tier[:0]
 			rest := cands[:0]
 			for _, c := range cands {
-				switch {
-				case c.exposed != least:
+				if c.exposed != least {
 					rest = append(rest, c)
-				case v.legal(c.x, c.y, c.w, c.h, r):
+					continue
+				}
+				var ok bool
+				if c.boards, ok = v.legal(c.x, c.y, c.w, c.h, r, true); ok {
 					tier = append(tier, c)
 				}
 			}
@@ -221,7 +242,7 @@ func (v *view) placeSpecific(b geometry.Board, occ *Occupancy) (Allocation, bool
 		return Allocation{}, false
 	}
 	i := v.m.BoardIndex(b)
-	if v.blocked[i] || occ.At(i) != Free || v.class[i/3] == triadBlock {
+	if v.blocked[i] || occ.At(i) != Free || !v.class[i/3].takesSingles() {
 		return Allocation{}, false
 	}
 	return SingleBoardAllocation(v.m, b), true

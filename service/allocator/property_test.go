@@ -64,8 +64,9 @@ func genRequest(t *rapid.T, m *Machine) Request {
 	return r
 }
 
-// bruteLegal is an independent, slow statement of the ALLOC rules.
-func bruteLegal(m *Machine, occ *Occupancy, x0, y0, w, h int, r Request) bool {
+// bruteLegal is an independent, slow statement of the ALLOC rules. It also
+// returns the number of boards the block gives.
+func bruteLegal(m *Machine, occ *Occupancy, x0, y0, w, h int, r Request) (int, bool) {
 	blocked := func(b B) bool {
 		i := m.BoardIndex(b)
 		return m.IsDead(i) || occ.At(i) == Unavailable
@@ -73,7 +74,7 @@ func bruteLegal(m *Machine, occ *Occupancy, x0, y0, w, h int, r Request) bool {
 	inBlock := func(b B) bool { return b.X >= x0 && b.X < x0+w && b.Y >= y0 && b.Y < y0+h }
 	start := bd(x0, y0, 0)
 	if blocked(start) {
-		return false
+		return 0, false
 	}
 	set := map[B]bool{start: true}
 	queue := []B{start}
@@ -96,7 +97,7 @@ func bruteLegal(m *Machine, occ *Occupancy, x0, y0, w, h int, r Request) bool {
 		exp = r.N
 	}
 	if r.MaxDeadBoards != Unlimited && exp-len(set) > r.MaxDeadBoards {
-		return false
+		return 0, false
 	}
 	deadLinks, torus := 0, geometry.WrapNone
 	for b := range set {
@@ -112,9 +113,34 @@ func bruteLegal(m *Machine, occ *Occupancy, x0, y0, w, h int, r Request) bool {
 		}
 	}
 	if r.RequireTorus && torus == geometry.WrapNone {
-		return false
+		return 0, false
 	}
-	return r.MaxDeadLinks == Unlimited || deadLinks <= r.MaxDeadLinks
+	return len(set), r.MaxDeadLinks == Unlimited || deadLinks <= r.MaxDeadLinks
+}
+
+// bruteMost is the most boards a legal block of r gives on the empty
+// machine (0 if none).
+func bruteMost(m *Machine, r Request) int {
+	best, empty := 0, NewOccupancy(m)
+	for _, s := range bruteShapes(m, r) {
+		for y := 0; y+s[1] <= m.Height; y++ {
+			for x := 0; x+s[0] <= m.Width; x++ {
+				if n, ok := bruteLegal(m, empty, x, y, s[0], s[1], r); ok {
+					best = max(best, n)
+				}
+			}
+		}
+	}
+	return best
+}
+
+// bruteNeed is the boards a block for r must give (issue 17.1): n, or the
+// most the empty machine offers when that is less.
+func bruteNeed(m *Machine, r Request) int {
+	if r.Kind != NBoards || r.N == 1 {
+		return 0
+	}
+	return min(r.N, bruteMost(m, r))
 }
 
 // bruteShapes lists every allowed block shape (spec README §2, traces
@@ -148,13 +174,17 @@ func bruteShapes(m *Machine, r Request) [][2]int {
 	return out
 }
 
-// bruteBlock returns the smallest area of a legal open block, or 0.
+// bruteBlock returns the smallest area of an open block that is legal and
+// gives the boards bruteNeed asks for, or 0.
 func bruteBlock(m *Machine, occ *Occupancy, r Request) int {
-	best := 0
+	best, need := 0, bruteNeed(m, r)
 	for _, s := range bruteShapes(m, r) {
 		for y := 0; y+s[1] <= m.Height; y++ {
 			for x := 0; x+s[0] <= m.Width; x++ {
-				if !bruteOpen(m, occ, x, y, s[0], s[1]) || !bruteLegal(m, occ, x, y, s[0], s[1], r) {
+				if !bruteOpen(m, occ, x, y, s[0], s[1]) {
+					continue
+				}
+				if n, ok := bruteLegal(m, occ, x, y, s[0], s[1], r); !ok || n < need {
 					continue
 				}
 				if a := s[0] * s[1]; best == 0 || a < best {
@@ -236,8 +266,13 @@ func TestPlacementProperties(t *testing.T) { // PLACE-06 and liveness
 				if !a.Single && a.W*a.H != wantArea {
 					t.Fatalf("Place(%s) used %dx%d, a legal block of area %d exists", name(r), a.W, a.H, wantArea)
 				}
-				if !a.Single && !bruteLegal(m, occ, a.X0, a.Y0, a.W, a.H, r) {
+				if _, legal := bruteLegal(m, occ, a.X0, a.Y0, a.W, a.H, r); !a.Single && !legal {
 					t.Fatalf("Place(%s) chose an illegal block %d,%d %dx%d", name(r), a.X0, a.Y0, a.W, a.H)
+				}
+				// n boards means n boards (issue 17.1), or the most the
+				// machine can ever offer.
+				if most := bruteMost(m, r); r.Kind == NBoards && !a.Single && len(a.Boards) < min(r.N, most) {
+					t.Fatalf("Place(%s) gave %d boards; the empty machine offers %d", name(r), len(a.Boards), most)
 				}
 				if r.Kind == SpecificBoard && a.Boards[0] != r.Board {
 					t.Fatalf("asked for %v, got %v", r.Board, a.Boards)
@@ -271,6 +306,11 @@ func TestPlacementProperties(t *testing.T) { // PLACE-06 and liveness
 				}
 				if got := Feasible(m, r); got != want {
 					t.Fatalf("Feasible(%s) = %v, brute force says %v", name(r), got, want)
+				}
+				if !r.single() && r.Kind != SpecificBoard {
+					if got, most := MostBoards(m, r), min(RequestedBoards(r), bruteMost(m, r)); got != most {
+						t.Fatalf("MostBoards(%s) = %d, brute force says %d", name(r), got, most)
+					}
 				}
 			}
 		}

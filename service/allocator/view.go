@@ -10,10 +10,15 @@ import (
 type triadClass uint8
 
 const (
-	triadEmpty   triadClass = iota // no board held or waiting
-	triadPartial                   // boards held by single-board jobs or waiting, none by a block
-	triadBlock                     // some board held by a block job
+	triadEmpty    triadClass = iota // no board held or waiting
+	triadPartial                    // boards held by single-board jobs or waiting, none by a block
+	triadBlock                      // some board held by a block job
+	triadReserved                   // forbidden to this placement (another job's reservation)
 )
+
+// takesSingles reports whether single-board jobs may use the triad's free
+// boards.
+func (c triadClass) takesSingles() bool { return c == triadEmpty || c == triadPartial }
 
 // view is one machine with one occupancy, prepared for many block queries:
 // 2-D prefix sums make "is this block open", "how many blocked boards" and
@@ -36,6 +41,7 @@ type view struct {
 	gen   uint32
 	queue []int32
 	last  lastEval // the search whose marks are current
+	needN int      // m.need of the request being placed; unknownNeed until asked
 
 	heights, stack []int // maxEmptyRect scratch
 
@@ -63,7 +69,7 @@ func getView(m *Machine, occ *Occupancy) *view {
 	if len(v.mark) != p.n {
 		v.mark, v.gen = make([]uint32, p.n), 0 // marks of another size are stale
 	}
-	v.last = lastEval{}
+	v.last, v.needN = lastEval{}, unknownNeed
 	v.m, v.p, v.W, v.H = m, p, W, H
 	v.blocked = grow(v.blocked, p.n)
 	v.class = grow(v.class, T)
@@ -135,6 +141,34 @@ func getView(m *Machine, occ *Occupancy) *view {
 	return v
 }
 
+// reserve marks the triads of g (clipped to the machine) reserved and
+// redoes the sums over used and empty triads. It is a second pass rather
+// than part of getView's loop so that the common case, no reservation,
+// costs nothing more.
+func (v *view) reserve(g Region) {
+	if g = g.clip(v.W, v.H); g.Empty() {
+		return
+	}
+	W, W1, H1 := v.W, v.W+1, v.H+1
+	for y := g.Y; y < g.Y+g.H; y++ {
+		for x := g.X; x < g.X+g.W; x++ {
+			v.class[y*W+x] = triadReserved
+		}
+	}
+	for y := 0; y < v.H; y++ {
+		for x := 0; x < W; x++ {
+			nonEmpty := int32(0)
+			if v.class[y*W+x] != triadEmpty {
+				nonEmpty = 1
+			}
+			a, b, c, d := (y+1)*W1+x+1, y*W1+x+1, (y+1)*W1+x, y*W1+x
+			v.occPS[a] = nonEmpty + v.occPS[b] + v.occPS[c] - v.occPS[d]
+			v.rowPS[y*W1+x+1] = v.rowPS[y*W1+x] + 1 - nonEmpty
+			v.colPS[x*H1+y+1] = v.colPS[x*H1+y] + 1 - nonEmpty
+		}
+	}
+}
+
 // putView returns a view to the pool.
 func putView(v *view) {
 	v.m, v.p = nil, nil
@@ -177,25 +211,40 @@ func (v *view) exposed(x, y, w, h int) int {
 	return int(n)
 }
 
-// legal applies the ALLOC rules to an open block, cheaply where possible.
-func (v *view) legal(x, y, w, h int, r Request) bool {
+// legal applies the ALLOC rules to an open block, cheaply where possible,
+// and returns the number of boards the block gives. With useNeed it also
+// applies the n-boards rule: at least m.need(r) boards (most.go).
+func (v *view) legal(x, y, w, h int, r Request, useNeed bool) (int, bool) {
 	if v.blocked[v.m.BoardIndex(geometry.Board{X: x, Y: y})] {
-		return false // the bottom-left board must work
+		return 0, false // the bottom-left board must work
 	}
 	if v.sum(v.defPS, x, y, w, h) == 0 {
 		// No dead or unavailable board and no dead link inside: every board
-		// is reachable, nothing is missing, and a block spanning the whole
-		// machine on an axis has wrap-around links on it.
-		return !r.RequireTorus || w == v.W || h == v.H
+		// is reachable, nothing is missing (3·w·h >= n), and a block
+		// spanning the whole machine on an axis has wrap-around links on it.
+		return 3 * w * h, !r.RequireTorus || w == v.W || h == v.H
 	}
-	if r.MaxDeadBoards != Unlimited {
-		upper := 3*w*h - int(v.sum(v.blkPS, x, y, w, h))
-		if expected(r, w, h)-upper > r.MaxDeadBoards {
-			return false
-		}
+	upper := 3*w*h - int(v.sum(v.blkPS, x, y, w, h))
+	if r.MaxDeadBoards != Unlimited && expected(r, w, h)-upper > r.MaxDeadBoards {
+		return 0, false
 	}
-	_, ok := v.evaluate(x, y, w, h, r)
-	return ok
+	if useNeed && upper < v.need(r) {
+		return 0, false
+	}
+	res, ok := v.evaluate(x, y, w, h, r)
+	if !ok || (useNeed && res.alive < v.need(r)) {
+		return 0, false
+	}
+	return res.alive, true
+}
+
+// need is v.m.need(r), computed once per view (only blocks with defects
+// ask).
+func (v *view) need(r Request) int {
+	if v.needN == unknownNeed {
+		v.needN = v.m.need(r)
+	}
+	return v.needN
 }
 
 // lastEval remembers which block the current marks belong to, so that

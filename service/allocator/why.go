@@ -46,15 +46,21 @@ func Why(m *Machine, occ *Occupancy, r Request) string {
 			}
 		}
 	}
+	short := ""
+	if r.Kind == NBoards {
+		if most := MostBoards(m, r); most < r.N {
+			short = fmt.Sprintf("the machine can never offer %d working, connected boards, it waits for the most it can: %d; ", r.N, most)
+		}
+	}
 	if opens == 0 {
-		return fmt.Sprintf("no free region of %s", describeShape(m, r))
+		return fmt.Sprintf("%sno free region of %s", short, describeShape(m, r))
 	}
 	regions := "free regions"
 	if opens == 1 {
 		regions = "free region"
 	}
-	return fmt.Sprintf("%d %s of %s, none with enough working, connected boards and links (max_dead_boards %s, max_dead_links %s)",
-		opens, regions, describeShape(m, r), limit(r.MaxDeadBoards), limit(r.MaxDeadLinks))
+	return fmt.Sprintf("%s%d %s of %s, none with enough working, connected boards and links (max_dead_boards %s, max_dead_links %s)",
+		short, opens, regions, describeShape(m, r), limit(r.MaxDeadBoards), limit(r.MaxDeadLinks))
 }
 
 func describeShape(m *Machine, r Request) string {

@@ -40,6 +40,13 @@ func TestWhy(t *testing.T) {
 	if got := Why(m, occ, OneBoardRequest()); !strings.Contains(got, "every working board") {
 		t.Errorf("Why(one board) = %q", got)
 	}
+	// n boards the machine can never offer: it says how many it waits for.
+	m2 := mustMachine(t, 2, 1, []B{bd(1, 0, 1)})
+	occ2 := NewOccupancy(m2)
+	place(t, m2, occ2, RectRequest(1, 1))
+	if got := Why(m2, occ2, NBoardsRequest(6)); !strings.Contains(got, "never offer 6 working, connected boards, it waits for the most it can: 5; no free region") {
+		t.Errorf("Why(6 of 5) = %q", got)
+	}
 	occ.Set(m, []B{bd(0, 0, 1)}, Free)
 	occ.Set(m, []B{bd(0, 0, 2)}, HeldBlock)
 	if got := Why(m, occ, SpecificBoardRequest(bd(0, 0, 1))); !strings.Contains(got, "triad held by a block") {

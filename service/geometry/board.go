@@ -59,8 +59,8 @@ func (w Wrap) String() string {
 	return fmt.Sprintf("Wrap(%d)", int(w))
 }
 
-// boardVectors[z][link] = (dx, dy, dz): the full 18-entry table of
-// geometry.md §6.7 (9 defined entries plus their derived opposites).
+// boardVectors[z][link] = (dx, dy, dz): all 18 entries (the 9 of
+// docs/geometry.md, "Board links", plus their derived opposites).
 var boardVectors = [3][NumLinks][3]int{
 	{ // z = 0
 		East: {0, -1, 2}, NorthEast: {0, 0, 1}, North: {0, 0, 2},
@@ -77,7 +77,7 @@ var boardVectors = [3][NumLinks][3]int{
 }
 
 // BoardLinkVector returns the displacement (dx, dy, dz) of following link l
-// from a board with the given z (geometry.md §4.7). ok is false for z outside
+// from a board with the given z (docs/geometry.md, "Board links"). ok is false for z outside
 // 0..2 or an invalid link.
 func BoardLinkVector(z int, l Link) (dx, dy, dz int, ok bool) {
 	if z < 0 || z > 2 || !l.Valid() {
@@ -110,11 +110,11 @@ func BoardDownLink(b Board, l Link, wTriads, hTriads int) (Board, Wrap) {
 }
 
 // zOffsets are the Ethernet chip offsets of the three boards inside a triad
-// (geometry.md §3).
+// (docs/geometry.md, "Triads").
 var zOffsets = [3][2]int{{0, 0}, {8, 4}, {4, 8}}
 
 // BoardToChip returns the chip coordinate of board b's Ethernet chip:
-// (12x, 12y) + offset(z), with no wrapping (geometry.md §4.3). A z outside
+// (12x, 12y) + offset(z), with no wrapping (docs/geometry.md, "Triads"). A z outside
 // 0..2 is treated as 0.
 func BoardToChip(b Board) (x, y int) {
 	z := b.Z
@@ -124,8 +124,8 @@ func BoardToChip(b Board) (x, y int) {
 	return 12*b.X + zOffsets[z][0], 12*b.Y + zOffsets[z][1]
 }
 
-// TriadsToChips converts a size in triads to a size in chips (geometry.md
-// §4.5): 12 per triad, plus 4 on each axis without wrap-around. Single-board
+// TriadsToChips converts a size in triads to a size in chips
+// (docs/geometry.md, "Sizes in chips"): 12 per triad, plus 4 on each axis without wrap-around. Single-board
 // jobs are 8 × 8 and are not computed with this function.
 func TriadsToChips(wTriads, hTriads int, wrap Wrap) (cw, ch int) {
 	cw, ch = 12*wTriads, 12*hTriads

@@ -2,7 +2,8 @@ package geometry
 
 import "testing"
 
-// The full 18-entry table of geometry.md §6.7 / COORD-02.
+// All 18 board link vectors (docs/geometry.md, "Board links", with the
+// derived opposites), as the original computes them.
 var wantBoardVectors = []struct {
 	z          int
 	l          Link
@@ -111,7 +112,7 @@ func TestBoardDownLink2x2(t *testing.T) { // geometry §6.9
 	})
 }
 
-func TestBoardDownLink10x10(t *testing.T) { // COORD-03, geometry §6.9 extras
+func TestBoardDownLink10x10(t *testing.T) {
 	checkDownLinks(t, 10, 10, []downLinkCase{
 		{Board{3, 2, 1}, North, Board{4, 3, 0}, WrapNone},
 		{Board{9, 8, 1}, NorthEast, Board{0, 8, 2}, WrapX},
@@ -125,7 +126,7 @@ func TestBoardDownLink10x10(t *testing.T) { // COORD-03, geometry §6.9 extras
 }
 
 // Following any link and then its opposite returns to the start, on several
-// tori (the cross-check of geometry.md §0).
+// tori.
 func TestBoardDownLinkRoundTrip(t *testing.T) {
 	for _, size := range [][2]int{{1, 1}, {2, 2}, {3, 5}, {20, 20}} {
 		w, h := size[0], size[1]
@@ -156,7 +157,7 @@ func TestBoardDownLinkBadInputDoesNotPanic(t *testing.T) {
 	}
 }
 
-func TestBoardToChip(t *testing.T) { // COORD-04, geometry §6.4
+func TestBoardToChip(t *testing.T) {
 	cases := []struct {
 		b    Board
 		x, y int
@@ -182,7 +183,7 @@ func TestBoardToChip(t *testing.T) { // COORD-04, geometry §6.4
 	}
 }
 
-func TestTriadsToChips(t *testing.T) { // COORD-06, geometry §6.5
+func TestTriadsToChips(t *testing.T) {
 	cases := []struct {
 		w, h   int
 		wrap   Wrap

@@ -20,22 +20,22 @@ func Mod(a, m int) int {
 }
 
 // OnBoard reports whether board-local position (lx, ly) holds a chip of a
-// SpiNN-5 board: 0 <= lx, ly <= 7 and -3 <= lx - ly <= 4 (48 chips,
-// geometry.md §2).
+// SpiNN-5 board: 0 <= lx, ly <= 7 and -3 <= lx - ly <= 4 (48 chips;
+// docs/geometry.md, "A board's chips").
 func OnBoard(lx, ly int) bool {
 	d := lx - ly
 	return lx >= 0 && lx <= 7 && ly >= 0 && ly <= 7 && d >= -3 && d <= 4
 }
 
 // localTable[ty][tx] is the board-local coordinate of chip (tx, ty) of a
-// 12 × 12 triad block with root (0, 0) (the table of behaviour-cases COORD-07).
+// 12 × 12 triad block with root (0, 0) (docs/geometry.md, "Triads").
 var localTable = buildLocalTable()
 
 func buildLocalTable() (t [12][12][2]int) {
 	for ty := 0; ty < 12; ty++ {
 		for tx := 0; tx < 12; tx++ {
 			// Exactly one of the three boards' squares covers the position
-			// (geometry.md §4.1); the first match is the owner.
+			// (docs/geometry.md, "Chip to board"); the first match is the owner.
 			for _, off := range zOffsets {
 				lx, ly := Mod(tx-off[0], 12), Mod(ty-off[1], 12)
 				if OnBoard(lx, ly) {
@@ -50,7 +50,7 @@ func buildLocalTable() (t [12][12][2]int) {
 
 // ChipLocal returns the position of chip (x, y) inside its own board,
 // relative to that board's Ethernet chip, for the server's root (0, 0)
-// (geometry.md §4.1). It never fails and does not depend on the machine size.
+// (docs/geometry.md, "Chip to board"). It never fails and does not depend on the machine size.
 func ChipLocal(x, y int) (lx, ly int) {
 	v := localTable[Mod(y, 12)][Mod(x, 12)]
 	return v[0], v[1]
@@ -61,8 +61,8 @@ func ChipLocal(x, y int) (lx, ly int) {
 func ChipLocalRoot(x, y, rx, ry int) (lx, ly int) { return ChipLocal(x-rx, y-ry) }
 
 // EthernetChip returns the Ethernet chip of the board holding chip (x, y) on
-// a machine of w × h chips: ((x - lx) mod w, (y - ly) mod h) (geometry.md
-// §4.2). For sizes that are not multiples of 12 the answer is only
+// a machine of w × h chips: ((x - lx) mod w, (y - ly) mod h) (docs/geometry.md,
+// "Chip to board"). For sizes that are not multiples of 12 the answer is only
 // meaningful for chips that exist. Non-positive sizes disable the wrap.
 func EthernetChip(x, y, w, h int) (ex, ey int) {
 	lx, ly := ChipLocal(x, y)
@@ -70,7 +70,7 @@ func EthernetChip(x, y, w, h int) (ex, ey int) {
 }
 
 // ChipToBoard returns the board holding chip (x, y) on a machine of w × h
-// chips (geometry.md §4.4). It fails for non-positive sizes and for chips
+// chips (docs/geometry.md, "Chip to board"). It fails for non-positive sizes and for chips
 // whose Ethernet chip is not at a board position (absent chips of machines
 // whose size is not a multiple of 12, e.g. (7, 0) on 8 × 8). With such sizes
 // it may also name a board that does not exist; the server calls it with
@@ -92,7 +92,7 @@ func ChipToBoard(x, y, w, h int) (Board, error) {
 // PotentialEthernetChips lists the Ethernet chips of every board whose whole
 // 8 × 8 square fits in a machine of w × h chips (any board position on a
 // torus, i.e. when a size is a multiple of 12), following SpiNNMachine's
-// get_potential_ethernet_chips (geometry.md §4.6). Machines too small for a
+// get_potential_ethernet_chips (docs/geometry.md, "Ethernet chips of a machine"). Machines too small for a
 // board give [(0, 0)]. The result is sorted by x, then y.
 func PotentialEthernetChips(w, h int) [][2]int {
 	ew, eh := usableExtent(w), usableExtent(h)
@@ -133,7 +133,7 @@ type ChipLocation struct {
 }
 
 // LocateChip finds chip (x, y) on a machine of wTriads × hTriads triads the
-// way the server's where_is does (geometry.md §4.9): the chip wraps modulo
+// way the server's where_is does (docs/geometry.md, "Where is"): the chip wraps modulo
 // the machine's full torus (12·W × 12·H chips, whatever its real
 // wrap-around), then board and board-local chip follow. Negative chips wrap
 // too. It fails only for non-positive machine sizes; whether the board is
@@ -154,7 +154,7 @@ func LocateChip(x, y, wTriads, hTriads int) (ChipLocation, error) {
 
 // JobChip returns the job-relative chip coordinate of chip (lx, ly) of board
 // b in a job whose per-coordinate minimum board is origin and whose size is
-// jw × jh chips (geometry.md §4.9): BoardToChip(b - origin) + (lx, ly), each
+// jw × jh chips (docs/geometry.md, "Where is"): BoardToChip(b - origin) + (lx, ly), each
 // component modulo jw / jh.
 func JobChip(b Board, lx, ly int, origin Board, jw, jh int) (x, y int) {
 	cx, cy := BoardToChip(Board{X: b.X - origin.X, Y: b.Y - origin.Y, Z: b.Z - origin.Z})

@@ -34,7 +34,7 @@ func TestOnBoardHas48Chips(t *testing.T) { // geometry §2
 	}
 }
 
-func TestChipLocal(t *testing.T) { // geometry §6.1, COORD-07 spot checks
+func TestChipLocal(t *testing.T) { // spot checks of the triad table
 	cases := []struct{ x, y, rx, ry, lx, ly int }{
 		{0, 0, 0, 0, 0, 0}, {4, 0, 0, 0, 4, 0}, {5, 0, 0, 0, 1, 4}, {7, 0, 0, 0, 3, 4},
 		{7, 3, 0, 0, 7, 3}, {7, 7, 0, 0, 7, 7}, {4, 7, 0, 0, 4, 7}, {3, 7, 0, 0, 7, 3},
@@ -51,7 +51,7 @@ func TestChipLocal(t *testing.T) { // geometry §6.1, COORD-07 spot checks
 	}
 }
 
-// The whole 12×12 table of COORD-07, rows y = 0..11.
+// The whole 12×12 triad table (docs/geometry.md, "Triads"), rows y = 0..11.
 var coord07 = [12]string{
 	"(0,0) (1,0) (2,0) (3,0) (4,0) (1,4) (2,4) (3,4) (4,4) (5,4) (6,4) (7,4)",
 	"(0,1) (1,1) (2,1) (3,1) (4,1) (5,1) (2,5) (3,5) (4,5) (5,5) (6,5) (7,5)",
@@ -67,7 +67,7 @@ var coord07 = [12]string{
 	"(4,7) (5,7) (6,7) (7,7) (0,3) (1,3) (2,3) (3,3) (4,3) (5,3) (6,3) (7,3)",
 }
 
-func TestChipLocalWholeTriad(t *testing.T) { // COORD-07
+func TestChipLocalWholeTriad(t *testing.T) {
 	for y, row := range coord07 {
 		got := ""
 		for x := 0; x < 12; x++ {
@@ -89,7 +89,7 @@ func TestChipLocalWholeTriad(t *testing.T) { // COORD-07
 
 func itoa(i int) string { return string(rune('0' + i)) }
 
-func TestEthernetChipAndChipToBoard(t *testing.T) { // geometry §6.2, COORD-05, COORD-08
+func TestEthernetChipAndChipToBoard(t *testing.T) { // vectors computed by the original
 	type want struct {
 		ex, ey int
 		b      Board
@@ -131,12 +131,12 @@ func TestEthernetChipAndChipToBoard(t *testing.T) { // geometry §6.2, COORD-05,
 		{15, 15, 16, 16, want{12, 12, Board{1, 1, 0}, false}},
 		{12, 8, 16, 16, want{8, 4, Board{0, 0, 1}, false}},
 		{9, 5, 16, 16, want{8, 4, Board{0, 0, 1}, false}},
-		// COORD-05
+		// a 2×2-triad machine
 		{1, 1, 12, 12, want{0, 0, Board{0, 0, 0}, false}},
 		{24, 12, 48, 48, want{24, 12, Board{2, 1, 0}, false}},
 		{32, 16, 48, 48, want{32, 16, Board{2, 1, 1}, false}},
 		{28, 20, 48, 48, want{28, 20, Board{2, 1, 2}, false}},
-		// COORD-08 (4×2 machine, 48×24 chips)
+		// a 4×2-triad machine, 48×24 chips
 		{44, 4, 48, 24, want{44, 4, Board{3, 0, 1}, false}},
 		{3, 11, 48, 24, want{44, 4, Board{3, 0, 1}, false}},
 		{5, 0, 48, 24, want{4, 20, Board{0, 1, 2}, false}},

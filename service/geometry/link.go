@@ -10,7 +10,7 @@ import (
 // (list_machines dead_links) and the BMP register table.
 type Link int
 
-// The six link directions (geometry.md §4.8, §5).
+// The six link directions (docs/geometry.md, "Board links").
 const (
 	East Link = iota
 	NorthEast
@@ -75,11 +75,11 @@ func (l *Link) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// chipVectors are the chip-level link vectors of geometry.md §4.8.
+// chipVectors are the chip-level link vectors (docs/geometry.md, "Chip links").
 var chipVectors = [NumLinks][2]int{{1, 0}, {1, 1}, {0, 1}, {-1, 0}, {-1, -1}, {0, -1}}
 
 // Vector returns the chip-level displacement (dx, dy) of following l between
-// chips (geometry.md §4.8). It returns (0, 0) for an invalid link. Board-level
+// chips (docs/geometry.md, "Chip links"). It returns (0, 0) for an invalid link. Board-level
 // link displacements are a different thing: see BoardLinkVector.
 func (l Link) Vector() (dx, dy int) {
 	if !l.Valid() {

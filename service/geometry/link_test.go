@@ -2,7 +2,7 @@ package geometry
 
 import "testing"
 
-func TestLinkNumberingAndOpposites(t *testing.T) { // COORD-01, geometry §6.10
+func TestLinkNumberingAndOpposites(t *testing.T) { // docs/geometry.md, "Board links" and "Chip links"
 	cases := []struct {
 		l        Link
 		value    int

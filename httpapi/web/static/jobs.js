@@ -1,0 +1,245 @@
+// Jobs: the rows of the live job tables, the job list over time (filters,
+// pages), and the job page.
+
+import {
+  el, replace, keep, byId, getJSON, APIError, machinePath, summary, fillTable, duration, when, now, ago, xyz, cfb, jobSize,
+  requestInWords, stateBadge, jobColour, colourChips,
+} from './dom.js';
+import { machineCard } from './machine.js';
+import { destroyJobButton } from './console.js';
+
+// waiting is how long a job waited (queued: so far) for its boards.
+function waiting(j) {
+  if (j.state === 'queued') return duration(now() - j.created_at);
+  if (j.allocated_at) return duration(j.allocated_at - j.created_at);
+  return '';
+}
+
+// runtime is how long a job has held (or held) boards.
+function runtime(j) {
+  if (!j.allocated_at) return '';
+  return duration((j.destroyed_at || now()) - j.allocated_at);
+}
+
+// jobCells are the first cells of every job table: id (in the job's
+// colour), state, owner, size, machine.
+function jobCells(j) {
+  const machines = j.machine || (j.waiting && j.waiting.positions.map((p) => p.machine).join(', ')) || '';
+  return [
+    el('td', {}, el('span', { class: 'chip', 'data-colour': jobColour(j.job_id) }), el('a', { href: `/jobs/${j.job_id}`, text: String(j.job_id) })),
+    el('td', {}, stateBadge(j.state), j.power === true ? ' on' : j.power === false ? ' off' : ''),
+    el('td', { text: j.owner }),
+    el('td', { text: jobSize(j) }),
+    el('td', { text: machines }),
+  ];
+}
+
+function waitingCell(j) {
+  return el('td', {}, waiting(j), j.waiting ? el('div', { class: 'why', text: j.waiting.reason }) : null);
+}
+
+// jobRow is a row of the live job tables (overview, machine queue).
+function jobRow(j) {
+  return el('tr', { 'data-job': j.job_id }, jobCells(j), waitingCell(j), el('td', { text: duration(now() - j.created_at) }));
+}
+
+export function fillJobRows(tbody, jobs, emptyText) {
+  fillTable(tbody, jobs.map(jobRow), emptyText);
+  colourChips(tbody);
+}
+
+// ---- the job list over time ----
+
+const FILTERS = ['state', 'owner', 'machine', 'since', 'until', 'limit', 'offset'];
+
+function listParams() {
+  const q = new URLSearchParams(location.search);
+  const p = {};
+  for (const k of FILTERS) if (q.get(k)) p[k] = q.get(k);
+  return p;
+}
+
+function setListParams(p) {
+  const q = new URLSearchParams();
+  for (const k of FILTERS) if (p[k] !== undefined && p[k] !== '' && !(k === 'offset' && Number(p[k]) === 0)) q.set(k, p[k]);
+  history.replaceState(null, '', `${location.pathname}${q.toString() ? `?${q}` : ''}`);
+}
+
+// datetime-local inputs hold local time without a zone.
+function toLocalInput(unix) {
+  if (!unix) return '';
+  const d = new Date(unix * 1000);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+function fromLocalInput(v) { return v ? String(Math.floor(new Date(v).getTime() / 1000)) : ''; }
+
+let listReady = false;
+
+async function setUpJobList(refresh) {
+  listReady = true;
+  const form = byId('job-filters');
+  const machines = await getJSON('/machines');
+  const sel = form.elements.machine;
+  sel.append(...machines.map((m) => el('option', { value: m.name, text: m.name })));
+  const p = listParams();
+  form.elements.state.value = p.state || '';
+  form.elements.owner.value = p.owner || '';
+  sel.value = p.machine || '';
+  form.elements.since.value = toLocalInput(Number(p.since));
+  form.elements.until.value = toLocalInput(Number(p.until));
+  form.elements.limit.value = p.limit || '50';
+  const apply = (ev) => {
+    if (ev) ev.preventDefault();
+    setListParams({
+      state: form.elements.state.value, owner: form.elements.owner.value.trim(), machine: sel.value,
+      since: fromLocalInput(form.elements.since.value), until: fromLocalInput(form.elements.until.value),
+      limit: form.elements.limit.value,
+    });
+    refresh();
+  };
+  form.addEventListener('submit', apply);
+  form.addEventListener('change', apply);
+  byId('jobs-reset').addEventListener('click', () => { form.reset(); apply(); });
+  const page = (dir) => {
+    const q = listParams();
+    const limit = Number(q.limit || 50);
+    setListParams({ ...q, offset: Math.max(0, Number(q.offset || 0) + dir * limit) });
+    refresh();
+  };
+  byId('jobs-prev').addEventListener('click', () => page(-1));
+  byId('jobs-next').addEventListener('click', () => page(1));
+}
+
+export async function refreshJobList(refresh) {
+  if (!listReady) await setUpJobList(refresh);
+  const shown = location.search;
+  const p = listParams();
+  if (!p.limit) p.limit = '50';
+  const query = new URLSearchParams(p).toString();
+  let list;
+  const err = byId('jobs-error');
+  try {
+    list = await getJSON(`/jobs?${query}`);
+    err.hidden = true;
+  } catch (e) {
+    if (!(e instanceof APIError) || e.status !== 400) throw e;
+    err.textContent = e.message;
+    err.hidden = false;
+    return;
+  }
+  fillTable(byId('jobs-rows'), list.jobs.map(historyRow), 'No job matches.');
+  colourChips(byId('jobs-rows'));
+  const first = list.total ? list.offset + 1 : 0;
+  const last = list.offset + list.jobs.length;
+  byId('jobs-page').textContent = `${first}–${last} of ${list.total}`;
+  byId('jobs-prev').disabled = list.offset === 0;
+  byId('jobs-next').disabled = last >= list.total;
+  byId('jobs-rows').dataset.shown = shown; // the filters the rows answer
+}
+
+// historyRow is a row of the job list over time.
+function historyRow(j) {
+  return el('tr', { 'data-job': j.job_id }, jobCells(j),
+    el('td', { text: when(j.created_at) }),
+    waitingCell(j),
+    el('td', { text: runtime(j) }),
+    el('td', {}, j.destroyed_at ? when(j.destroyed_at) : '', j.reason ? el('div', { class: 'why reason', text: j.reason }) : null));
+}
+
+// ---- the job page ----
+
+function keepaliveText(j) {
+  const parts = [j.keepalive === null ? 'never times out' : `${j.keepalive} s`];
+  if (j.last_seen) parts.push(`last seen ${ago(j.last_seen)}${j.keepalivehost ? ` from ${j.keepalivehost}` : ''}`);
+  if (j.expires_at) parts.push(j.expires_at > now() ? `expires in ${duration(j.expires_at - now())}` : 'expiring now');
+  return parts.join(' · ');
+}
+
+function mayRunOn(j) {
+  if (!j.waiting) return null;
+  const pos = j.waiting.positions.map((p) => el('span', { class: 'may-run' },
+    el('a', { href: machinePath(p.machine), text: p.machine }), ` (#${p.position} in its queue)`));
+  return ['May run on', pos.length ? pos.map((p, i) => (i ? [', ', p] : p)) : 'no machine (it will be destroyed)'];
+}
+
+export async function refreshJob() {
+  const id = Number(document.body.dataset.job);
+  const j = await getJSON(`/jobs/${id}`);
+  replace(byId('job-state'), stateBadge(j.state));
+  keep(byId('job-actions'), j.state, () => (j.state === 'destroyed' ? null : destroyJobButton(j)));
+  replace(byId('job-summary'), summary([
+    ['Owner', j.owner],
+    ['State', j.state + (j.power === true ? ', powered on' : j.power === false ? ', powered off' : '')],
+    ['Request', requestInWords(j)],
+    j.width && ['Allocated', `${jobSize(j)} · ${j.width}×${j.height} chips`],
+    ['Machine', j.machine ? el('a', { href: machinePath(j.machine), text: j.machine }) : '—'],
+    mayRunOn(j),
+    j.waiting && ['Why it waits', j.waiting.reason],
+    ['Created', `${when(j.created_at)} (${ago(j.created_at)})`],
+    ['Waited', waiting(j) || '—'],
+    j.allocated_at && ['Runtime', runtime(j)],
+    j.ready_at && ['Ready since', when(j.ready_at)],
+    ['Keepalive', keepaliveText(j)],
+    j.destroyed_at && ['Destroyed', `${when(j.destroyed_at)} (${ago(j.destroyed_at)})`],
+    j.reason && ['Reason', el('strong', { class: 'reason', text: j.reason })],
+  ]));
+  await refreshJobBoards(j);
+  replace(byId('job-history'), (j.history || []).map((e) => el('li', { class: e.state },
+    el('time', { text: when(e.at) }), stateBadge(e.state),
+    e.detail && e.detail !== e.state ? ` ${e.detail}` : '',
+    e.machine && !(e.detail || '').includes(e.machine) ? ` (${e.machine})` : '',
+    e.power === true ? ' · power on' : e.power === false ? ' · power off' : '')));
+  fillTable(byId('job-connections'), (j.connections || []).map((c) => el('tr', {},
+    el('td', { text: `(${c.chip[0]}, ${c.chip[1]})` }), el('td', { text: c.hostname }))), 'none');
+  fillTable(byId('job-ops'), (j.pending_ops || []).map((o) => el('tr', {},
+    el('td', { text: o.op + (o.links ? ` ${o.links.join(', ')}` : '') }), el('td', { text: xyz(o.board) }),
+    el('td', { text: duration(now() - o.created_at) }), el('td', { text: String(o.attempts) }),
+    el('td', { text: o.last_error || '' }))), 'none');
+}
+
+// refreshJobBoards draws the job's machine with its boards lit: the boards
+// it holds, or for a destroyed job the boards of its last allocation.
+async function refreshJobBoards(j) {
+  const mapBox = byId('job-map');
+  const note = byId('job-map-note');
+  const had = byId('job-had');
+  had.hidden = true;
+  if (j.state !== 'destroyed') {
+    note.textContent = '';
+    if (!j.machine) {
+      replace(mapBox, el('p', { class: 'muted', text: 'No boards allocated yet.' }));
+      return;
+    }
+    const m = await getJSON(machinePath(j.machine));
+    replace(mapBox, machineCard('job', m, { lit: (b) => b.job_id === j.job_id }, true));
+    return;
+  }
+  const allocs = await getJSON(`/jobs/${j.job_id}/boards`);
+  if (!allocs.length) {
+    note.textContent = '';
+    replace(mapBox, el('p', { class: 'muted', text: 'The job never had boards.' }));
+    return;
+  }
+  const lastAt = Math.max(...allocs.map((a) => a.allocated_at));
+  const last = allocs.filter((a) => a.allocated_at === lastAt);
+  fillTable(byId('job-had-rows'), allocs.map((a) => el('tr', {},
+    el('td', { text: xyz(a.board) }), el('td', { text: cfb(a.physical) }), el('td', { text: a.machine }),
+    el('td', { text: when(a.allocated_at) }), el('td', { text: a.freed_at ? when(a.freed_at) : '' }))), 'none');
+  had.hidden = false;
+  const held = new Set(last.map((a) => a.board.join(',')));
+  let m;
+  try {
+    m = await getJSON(machinePath(last[0].machine));
+  } catch (e) {
+    if (!(e instanceof APIError) || e.status !== 404) throw e;
+    note.textContent = `Machine ${last[0].machine} no longer exists; its boards are listed below.`;
+    replace(mapBox);
+    return;
+  }
+  note.textContent = last[0].retired
+    ? `The boards it had (outlined) on ${m.name}, which was re-created since; positions may differ.`
+    : 'The boards it had (outlined), shown in their current state.';
+  const had3 = (b) => held.has(b.logical.join(','));
+  replace(mapBox, machineCard('job', m, { lit: had3, outlined: had3 }, true));
+}
