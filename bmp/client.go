@@ -241,16 +241,16 @@ func (c *Client) deliver(b []byte) {
 
 // unusable says why a reply carrying a request's sequence number cannot be
 // the BMP's answer to a request of command cmd, or returns nil. A real BMP
-// answers only with the result codes of bmp-protocol.md §4, and an RC_OK
-// reply carries what its command returns; anything else was damaged on the
-// way (cut short, garbled) and counts as no reply, so that a sick link is
-// never taken for an answer about a board.
+// answers only with the result codes package scp knows, and an RC_OK reply
+// carries what its command returns; anything else was damaged on the way
+// (cut short, garbled) and counts as no reply, so that a sick link is never
+// taken for an answer about a board.
 func unusable(cmd scp.Command, rep scp.Reply) error {
 	if !rep.RC.Known() {
 		return fmt.Errorf("unknown result code %#04x", uint16(rep.RC))
 	}
 	if !rep.RC.OK() {
-		return nil // error replies carry nothing (§2.1)
+		return nil // error replies carry nothing to check
 	}
 	var err error
 	switch cmd {

@@ -46,7 +46,7 @@ func (r *rig) noBoardOutOfService(machine string) {
 	}
 }
 
-// boardsIn reports whether every board of frame 0 of grid(1, h) machine m
+// frame0In reports whether every board of frame 0 (triad (0,0)) of a machine
 // is in one of the states.
 func (r *rig) frame0In(machine string, states ...string) bool {
 	r.t.Helper()
