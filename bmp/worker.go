@@ -154,7 +154,9 @@ func (w *worker) serve(ctx, exec context.Context) {
 		if !w.record(ctx) {
 			return
 		}
-		w.waitForWork(ctx)
+		if !w.down { // else probe at once
+			w.waitForWork(ctx)
+		}
 	}
 }
 
