@@ -41,8 +41,11 @@ type DB struct {
 	Path  string
 }
 
-// Open opens (creating if needed) the database file at path and migrates it
-// to the newest schema.
+// Open opens (creating if needed) the database file at path, checks it and
+// migrates it to the newest schema. An existing file is used only if it is
+// an undamaged SQLite database whose schema this program knows (see
+// checkFile, quickCheck and Migrate); anything else is refused, changing
+// nothing, with a message that says what to do.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("database path is empty")
@@ -58,6 +61,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if readConns <= 0 {
 		readConns = 4
 	}
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
 	write, err := sql.Open("sqlite", dsn(path, sync, true))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -67,7 +73,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
+		if isDamage(err) {
+			return nil, damagedError(path, err.Error())
+		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := quickCheck(ctx, write, path); err != nil {
+		write.Close()
+		return nil, err
 	}
 	if err := Migrate(ctx, write); err != nil {
 		write.Close()

@@ -1,8 +1,12 @@
 package db_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spalloc/spallocd/db"
@@ -125,4 +129,96 @@ func TestBadSynchronousModeIsRejected(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error naming the synchronous mode")
 	}
+}
+
+// TestOpenRefusesWhatIsNotItsDatabase: an empty file, a file that is not an
+// SQLite database, a damaged database and a schema newer than this program
+// are refused with a message saying what to do, and the file is left as it
+// was.
+func TestOpenRefusesWhatIsNotItsDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	newer := filepath.Join(dir, "newer.db")
+	d, err := db.Open(ctx, newer, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	for _, c := range []struct {
+		name    string
+		content []byte // nil: the file is made above
+		want    string
+	}{
+		{"empty.db", []byte{}, "is an empty file, not a spallocd database: restore the database from a backup"},
+		{"text.db", []byte("[server]\nlisten = \"0.0.0.0:22244\"\n"), "is not an SQLite database"},
+		{"damaged.db", damaged(t, dir, false), "is damaged (quick_check: "},
+		{"damaged-schema.db", damaged(t, dir, true), "is damaged (database disk image is malformed"},
+		{"newer.db", nil, fmt.Sprintf("its schema is version 99, newer than this spallocd knows (version %d)", newestMigration(t))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name)
+			if c.content != nil {
+				if err := os.WriteFile(path, c.content, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := os.ReadFile(path)
+			d, err := db.Open(ctx, path, db.Options{})
+			if err == nil {
+				d.Close()
+				t.Fatal("opened")
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %q: want it to name %s and say %q", err, path, c.want)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Fatal("the refused file was changed")
+			}
+		})
+	}
+}
+
+// damaged returns the bytes of a database with one page of a table's
+// records overwritten (as a bad disk or a copy cut short leaves it), or
+// with every page but the first overwritten (the schema is unreadable).
+func damaged(t *testing.T, dir string, all bool) []byte {
+	t.Helper()
+	path := filepath.Join(dir, fmt.Sprintf("source-%v.db", all))
+	d, err := db.Open(context.Background(), path, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write.Exec(`CREATE TABLE filler (n INTEGER PRIMARY KEY, text TEXT);
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+		INSERT INTO filler SELECT i, printf('%0200d', i) FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	d.Close() // checkpoints the WAL into the file
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	mid := len(data) / page / 2 * page
+	from, to := mid+8, mid+page // a leaf page of filler, all but its header
+	if all {
+		from, to = page, len(data)
+	}
+	for i := from; i < to; i++ {
+		data[i] = 0xA5
+	}
+	return data
+}
+
+func newestMigration(t *testing.T) int64 {
+	t.Helper()
+	m, err := db.NewMigrator(openTemp(t).Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := m.ListSources()
+	return sources[len(sources)-1].Version
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -94,7 +95,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 
 func (a *api) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.recoverer, securityHeaders)
+	r.Use(a.recoverer, securityHeaders, routeUnescaped, noFolderListing)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeErrorMsg(w, http.StatusNotFound, fmt.Sprintf("no such path: %s", r.URL.Path))
 	})
@@ -172,6 +173,31 @@ func (a *api) recoverer(next http.Handler) http.Handler {
 			a.log.Error("http handler panicked", "method", r.Method, "path", r.URL.Path, "panic", rec, "stack", string(debug.Stack()))
 			writeErrorMsg(w, http.StatusInternalServerError, "internal server error")
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeUnescaped makes the router match, and hand out as route parameters,
+// the decoded path: chi would use the escaped one whenever a client escapes
+// more than it must (e.g. %2D for "-"), and every {machine} would then be
+// a name no machine has.
+func routeUnescaped(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rctx := chi.RouteContext(r.Context()); rctx != nil && r.URL.RawPath != "" {
+			rctx.RoutePath = r.URL.Path
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noFolderListing answers 404 for a folder of the static files: the file
+// server would list it.
+func noFolderListing(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/static/") && strings.HasSuffix(r.URL.Path, "/") {
+			writeErrorMsg(w, http.StatusNotFound, fmt.Sprintf("no such path: %s", r.URL.Path))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

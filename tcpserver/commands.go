@@ -30,8 +30,9 @@ type env struct {
 	host    string
 	watches *watches
 	log     *slog.Logger
-	remote  string  // for log lines
-	req     request // the request being parsed; its lists are reused
+	remote  string        // for log lines
+	req     request       // the request being parsed; its lists are reused
+	heavy   chan struct{} // a slot for a costly reply (see Server.heavy); nil: no bound
 }
 
 // respond runs one request line and appends the complete reply line to b:
@@ -156,6 +157,14 @@ func noArgs(name string, o op) parseFunc {
 type listJobsOp struct{}
 
 func (listJobsOp) exec(ctx context.Context, e *env, b []byte) ([]byte, error) {
+	if e.heavy != nil {
+		select {
+		case e.heavy <- struct{}{}:
+			defer func() { <-e.heavy }()
+		case <-ctx.Done():
+			return b, ctx.Err()
+		}
+	}
 	jobs, err := e.svc.ListJobs(ctx)
 	if err != nil {
 		return b, err

@@ -78,7 +78,8 @@ func newConn(ctx context.Context, s *Server, nc net.Conn) (*conn, context.Contex
 func (c *conn) readLoop(ctx context.Context) {
 	defer c.s.wg.Done()
 	c.s.log.Debug("tcpserver: client connected", "remote", c.nc.RemoteAddr().String())
-	e := env{svc: c.s.svc, rec: c.s.opts.Recorder, host: c.host, watches: &c.watches, log: c.s.log, remote: c.nc.RemoteAddr().String()}
+	e := env{svc: c.s.svc, rec: c.s.opts.Recorder, host: c.host, watches: &c.watches, log: c.s.log,
+		remote: c.nc.RemoteAddr().String(), heavy: c.s.heavy}
 	var r io.Reader = c.nc
 	if c.raw != nil {
 		r = rawReader{c.raw}
@@ -202,6 +203,11 @@ func (c *conn) send(p []byte) {
 		return
 	}
 	if n < len(p) {
+		if c.overCapLocked(len(p) - n) {
+			c.mu.Unlock()
+			c.disconnectNonReader(len(p) - n)
+			return
+		}
 		rest := make([]byte, 0, len(p)-n+len(c.out))
 		rest = append(rest, p[n:]...)
 		c.out = append(rest, c.out...)
@@ -230,19 +236,33 @@ func (c *conn) tryWrite(p []byte) (int, error) {
 }
 
 // enqueueLocked appends p (copied) to the outgoing buffer and unlocks c.mu.
-// A client whose unread output passes the limit is disconnected.
+// A client whose unread output would pass the limit is disconnected.
 func (c *conn) enqueueLocked(p []byte) {
-	pending := len(c.out) + c.inflight
-	if pending > 0 && pending+len(p) > c.s.opts.MaxOutBuffer {
+	if c.overCapLocked(len(p)) {
 		c.mu.Unlock()
-		c.s.log.Warn("tcpserver: client does not read its replies; disconnecting",
-			"remote", c.nc.RemoteAddr().String(), "pending_bytes", pending, "limit", c.s.opts.MaxOutBuffer)
-		c.close()
+		c.disconnectNonReader(len(p))
 		return
 	}
 	c.out = append(c.out, p...)
 	c.mu.Unlock()
 	c.signal()
+}
+
+// overCapLocked reports whether extra more unwritten bytes would pass the
+// connection's output limit. Every byte not yet written counts: queued,
+// being written by the writer, and extra itself, however large one reply is.
+func (c *conn) overCapLocked(extra int) bool {
+	return len(c.out)+c.inflight+extra > c.s.opts.MaxOutBuffer
+}
+
+// disconnectNonReader closes a client whose unread output passed the limit.
+func (c *conn) disconnectNonReader(extra int) {
+	c.mu.Lock()
+	pending := len(c.out) + c.inflight + extra
+	c.mu.Unlock()
+	c.s.log.Warn("tcpserver: client does not read its replies; disconnecting",
+		"remote", c.nc.RemoteAddr().String(), "unwritten_bytes", pending, "limit", c.s.opts.MaxOutBuffer)
+	c.close()
 }
 
 func (c *conn) signal() {
@@ -330,9 +350,11 @@ func (c *conn) stopReading() {
 }
 
 // close drops pending output and closes the socket; the reader and writer
-// then stop.
+// then stop. The reader runs no further request, not even one it has
+// already read: its reply could not be sent.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
+		c.stopRead.Store(true)
 		c.mu.Lock()
 		c.closed = true
 		c.out = nil

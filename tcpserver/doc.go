@@ -20,4 +20,11 @@
 // same way by one hub goroutine per server, which owns the server's single
 // subscription to the change feed. One goroutine at a time writes a
 // socket, and no lock is held across a write that may block.
+//
+// Bounds: a client whose replies not yet written (queued, in flight, or
+// one large reply) pass MaxOutBuffer is disconnected; connections over
+// MaxConnections, or over MaxConnectionsPerAddress from one address, are
+// refused at once; and list_jobs, whose reply grows with the number of
+// jobs, is answered for at most GOMAXPROCS-1 connections at a time (at least
+// one), so that clients flooding it leave a processor to everyone else.
 package tcpserver

@@ -3,28 +3,38 @@ package tcpserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/config"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-// Options tune a Server. Zero values mean the defaults.
+// Options tune a Server. Zero values mean the defaults, which are those of
+// the configuration (config.Default), or no limit where that is said.
 type Options struct {
 	// MaxLineBytes is the longest request line accepted (without its
-	// newline); a longer line disconnects the client. Default 65536.
+	// newline); a longer line disconnects the client.
 	MaxLineBytes int
 	// MaxOutBuffer is how many bytes of replies and notifications may wait
-	// for a client that does not read them; past it the client is
-	// disconnected. A single larger reply is still sent. Default 4 MiB.
+	// for a client that does not read them, counting every byte not yet
+	// written (a single large reply too); past it the client is
+	// disconnected.
 	MaxOutBuffer int
 	// WriteTimeout is the longest one write to a client may block before
 	// the client is disconnected. Default 10 s.
 	WriteTimeout time.Duration
+	// MaxConnections and MaxConnectionsPerAddress bound the connections
+	// served at once, in all and from one IP address; a connection over
+	// either is refused at once. 0 = no limit.
+	MaxConnections           int
+	MaxConnectionsPerAddress int
 	// Logger receives connection events and disconnections. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -33,18 +43,16 @@ type Options struct {
 	Recorder service.ProtocolRecorder
 }
 
-const (
-	DefaultMaxLineBytes = 65536
-	DefaultMaxOutBuffer = 4 << 20
-	DefaultWriteTimeout = 10 * time.Second
-)
+// DefaultWriteTimeout is Options.WriteTimeout when not given.
+const DefaultWriteTimeout = 10 * time.Second
 
 func (o Options) withDefaults() Options {
+	defaults := config.Default().Server
 	if o.MaxLineBytes <= 0 {
-		o.MaxLineBytes = DefaultMaxLineBytes
+		o.MaxLineBytes = defaults.MaxLineBytes
 	}
 	if o.MaxOutBuffer <= 0 {
-		o.MaxOutBuffer = DefaultMaxOutBuffer
+		o.MaxOutBuffer = defaults.MaxOutputBytes
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
@@ -89,6 +97,9 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{} // keyed by pointer: a listener value may not be hashable
 	conns     map[*conn]struct{}
+	perHost   map[string]int // connections by remote host
+	refusals  refusalLog
+	heavy     chan struct{} // slots for costly replies (list_jobs): GOMAXPROCS-1, at least 1
 	closing   bool
 	wg        sync.WaitGroup // connection goroutines
 	hubCancel context.CancelFunc
@@ -123,6 +134,8 @@ func newServer(b backend, opts Options) *Server {
 		log:       opts.Logger,
 		listeners: map[*net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
+		perHost:   map[string]int{},
+		heavy:     make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		done:      make(chan struct{}),
 	}
 }
@@ -274,7 +287,8 @@ func (s *Server) snapshot() []*conn {
 	return out
 }
 
-// startConn registers and starts a connection; false when closing.
+// startConn registers and starts a connection; false when closing or over
+// a connection limit (then it has told the client why).
 func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
 	c, cctx := newConn(ctx, s, nc)
 	s.mu.Lock()
@@ -283,7 +297,14 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
 		c.cancel()
 		return false
 	}
+	if refusal := s.overLimitLocked(c.host); refusal != "" {
+		s.mu.Unlock()
+		c.cancel()
+		s.refuse(nc, c.host, refusal)
+		return false
+	}
 	s.conns[c] = struct{}{}
+	s.perHost[c.host]++
 	s.wg.Add(2)
 	s.mu.Unlock()
 	s.opts.Recorder.ProtocolConnection(+1)
@@ -292,9 +313,61 @@ func (s *Server) startConn(ctx context.Context, nc net.Conn) bool {
 	return true
 }
 
+// overLimitLocked says why a new connection from host is over a limit, or
+// "".
+func (s *Server) overLimitLocked(host string) string {
+	if max := s.opts.MaxConnections; max > 0 && len(s.conns) >= max {
+		return fmt.Sprintf("the server is serving its maximum of %d connections; try again later", max)
+	}
+	if max := s.opts.MaxConnectionsPerAddress; max > 0 && s.perHost[host] >= max {
+		return fmt.Sprintf("%s already has the maximum of %d connections to this server; close some first", host, max)
+	}
+	return ""
+}
+
+// refuse tells a connection over a limit why in an exception line (the
+// reply its first request will read; a new socket's buffer always has room
+// for it), closes it and logs it, rate-limited.
+func (s *Server) refuse(nc net.Conn, host, why string) {
+	_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+	_, _ = nc.Write(appendException(nil, why))
+	nc.Close()
+	if n, ok := s.refusals.note(time.Now()); ok {
+		s.log.Warn("tcpserver: connection refused: over the connection limit",
+			"remote", host, "reason", why, "refused_since_last_log", n)
+	}
+}
+
+// refusalLog rate-limits the log of refused connections: one line, then
+// at most one per refusalLogEvery with the count since the last.
+type refusalLog struct {
+	mu     sync.Mutex
+	last   time.Time
+	counts int
+}
+
+const refusalLogEvery = 10 * time.Second
+
+// note counts a refusal and says whether to log it now, with how many
+// refusals that line covers.
+func (r *refusalLog) note(now time.Time) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counts++
+	if !r.last.IsZero() && now.Sub(r.last) < refusalLogEvery {
+		return 0, false
+	}
+	n := r.counts
+	r.last, r.counts = now, 0
+	return n, true
+}
+
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.perHost[c.host]--; s.perHost[c.host] <= 0 {
+		delete(s.perHost, c.host)
+	}
 	s.mu.Unlock()
 	s.opts.Recorder.ProtocolConnection(-1)
 }

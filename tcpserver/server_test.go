@@ -20,7 +20,6 @@ import (
 
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
-	"github.com/spalloc/spallocd/service/geometry"
 	"github.com/spalloc/spallocd/tcpserver/client"
 )
 
@@ -232,13 +231,7 @@ func wantServing(t *testing.T, addr string) {
 // A client that sends requests but never reads is disconnected once its
 // unread output passes MaxOutBuffer, and this is logged.
 func TestClientThatDoesNotReadIsDisconnected(t *testing.T) {
-	f := &fakeBackend{}
-	for i := range 2000 {
-		f.jobs = append(f.jobs, service.JobSummary{ID: int64(i), Owner: "someone@example.org",
-			Boards: []geometry.Board{{X: 1, Y: 2, Z: 0}}})
-	}
-	small := func(nc net.Conn) { _ = nc.(*net.TCPConn).SetWriteBuffer(4096) }
-	ts := startFake(t, f, nil, Options{MaxOutBuffer: 64 << 10, WriteTimeout: time.Minute}, small)
+	ts := startFake(t, longJobList(), nil, Options{MaxOutBuffer: 64 << 10, WriteTimeout: time.Minute}, smallWriteBuffer)
 	nc, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,9 @@ func checkConfig(path string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	printSummary(cfg, stdout)
 	return 0
 }
@@ -28,13 +31,26 @@ func printSummary(cfg *config.Config, w io.Writer) {
 	if source == "" {
 		source = "built-in demo"
 	}
-	fmt.Fprintf(w, "%s: valid; %d machines, %d working boards, %d BMPs\n", source, len(cfg.Machines), boards, bmps)
+	fmt.Fprintf(w, "%s: valid; %s, %s, %s\n", source, count(len(cfg.Machines), "machine"),
+		count(boards, "working board"), count(bmps, "BMP"))
 	for i, m := range cfg.Machines {
 		fake := ""
 		if m.FakeBMP != nil {
 			fake = ", fake BMPs"
 		}
-		fmt.Fprintf(w, "  %d. %-20s %dx%d triads, %d working boards, %d dead boards, %d dead links, %d BMPs, tags %v%s\n",
-			i+1, m.Name, m.Width, m.Height, len(m.Boards), len(m.DeadBoards), len(m.DeadLinks), len(m.BMPs), m.Tags, fake)
+		fmt.Fprintf(w, "  %d. %-20s %dx%d %s, %s, %s, %s, %s, tags %v%s\n",
+			i+1, m.Name, m.Width, m.Height, plural(m.Width*m.Height, "triad"), count(len(m.Boards), "working board"),
+			count(len(m.ListedDeadBoards()), "dead board"), count(len(m.DeadLinks), "dead link"),
+			count(len(m.BMPs), "BMP"), m.Tags, fake)
 	}
+}
+
+// count writes n and a noun in the right number: "1 machine", "2 machines".
+func count(n int, noun string) string { return fmt.Sprintf("%d %s", n, plural(n, noun)) }
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }

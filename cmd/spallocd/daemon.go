@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spalloc/spallocd/bmp"
+	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/httpapi"
 	"github.com/spalloc/spallocd/internal/buildinfo"
 	"github.com/spalloc/spallocd/service"
@@ -26,19 +27,23 @@ const shutdownGrace = 5 * time.Second
 
 // daemon is one running server: every component and how to stop it.
 type daemon struct {
-	log      *slog.Logger
-	opts     *options
-	svc      *service.Service
-	fakes    *fakeFleet
-	bmps     *bmp.Manager
-	tcp      *tcpserver.Server
-	tcpAddr  string // where the v1 protocol listens
-	httpAddr string // where the admin API listens
-	http     *http.Server
-	reloader *reloader
-	metrics  *httpapi.Metrics
-	registry *prometheus.Registry
-	httpDone chan struct{} // closed at shutdown: ends dashboard event streams
+	log        *slog.Logger
+	opts       *options
+	svc        *service.Service
+	fakes      *fakeFleet
+	bmps       *bmp.Manager
+	tcp        *tcpserver.Server
+	lock       *db.Lock
+	tcpLn      net.Listener // bound, not yet served
+	httpLn     net.Listener // bound, not yet served
+	tcpAddr    string       // where the v1 protocol listens
+	httpAddr   string       // where the admin API listens
+	adminToken string
+	http       *http.Server
+	reloader   *reloader
+	metrics    *httpapi.Metrics
+	registry   *prometheus.Registry
+	httpDone   chan struct{} // closed at shutdown: ends dashboard event streams
 
 	bmpCtx   context.Context
 	stopBMPs context.CancelFunc
@@ -54,26 +59,35 @@ func loadConfig(o *options) (*config.Config, error) {
 	return config.Load(o.configPath)
 }
 
-// applyFlags lets command-line flags override the [server] settings; the
-// demo keeps its database in the user's state folder.
+// applyFlags lets the command-line flags that were given override the
+// [server] settings (an empty --http disables HTTP); the demo keeps its
+// database in the user's state folder.
 func applyFlags(cfg *config.Config, o *options) error {
-	if o.listen != "" {
+	if o.given["listen"] {
 		cfg.Server.Listen = o.listen
 	}
-	if o.httpAddr != "" {
+	if o.given["http"] {
 		cfg.Server.HTTP = o.httpAddr
 	}
+	if o.given["db"] && o.dbPath == "" {
+		return errors.New("--db: give a database file")
+	}
 	if o.configPath == "" {
-		if err := placeDemoState(cfg, o.dbPath != ""); err != nil {
+		if err := placeDemoState(cfg, o.given["db"]); err != nil {
 			return err
 		}
 	}
-	if o.dbPath != "" {
+	if o.given["db"] {
 		cfg.Server.Database = o.dbPath
 	}
 	return nil
 }
 
+// startDaemon starts every component in an order that keeps a server that
+// cannot run from doing harm: the database lock first (a second server on
+// the same database changes nothing), then the listeners (a port in use
+// fails before the database is migrated or a BMP hears a packet), then the
+// database, and the BMP workers last.
 func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) (_ *daemon, err error) {
 	cfg, err := loadConfig(o)
 	if err != nil {
@@ -82,12 +96,19 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	if err := applyFlags(cfg, o); err != nil {
 		return nil, err
 	}
+	logWarnings(log, cfg)
 	d := &daemon{log: log, opts: o, fakes: newFakeFleet(), errc: make(chan error, 4)}
 	defer func() {
 		if err != nil {
 			d.shutdown()
 		}
 	}()
+	if d.lock, err = db.LockDatabase(cfg.Server.Database); err != nil {
+		return nil, err
+	}
+	if err := d.listen(cfg); err != nil {
+		return nil, err
+	}
 	if err := d.fakes.sync(cfg); err != nil {
 		return nil, err
 	}
@@ -117,6 +138,8 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	runCtx, stopRun := context.WithCancel(context.Background())
 	d.stopRun = stopRun
 	d.goRun(func() error { return d.svc.Run(runCtx) })
+	d.serveTCP(cfg)
+	d.serveHTTP()
 
 	d.bmpCtx, d.stopBMPs = context.WithCancel(context.Background())
 	d.bmps = bmp.NewManager(d.svc, bmp.ManagerOptions{
@@ -124,12 +147,6 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 		Observer: bmpMetrics{d.metrics}})
 	d.goRun(func() error { return d.bmps.Run(d.bmpCtx) })
 
-	if err := d.startTCP(cfg); err != nil {
-		return nil, err
-	}
-	if err := d.startHTTP(cfg); err != nil {
-		return nil, err
-	}
 	if o.configPath != "" {
 		d.reloader, err = startReloader(o.configPath, log, d.reload)
 		if err != nil {
@@ -152,44 +169,61 @@ func (d *daemon) goRun(f func() error) {
 	}()
 }
 
-func (d *daemon) startTCP(cfg *config.Config) error {
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
+// listen binds the v1 protocol and HTTP ports (and reads the admin token,
+// which the HTTP API needs); nothing is served yet.
+func (d *daemon) listen(cfg *config.Config) error {
+	var err error
+	if d.tcpLn, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
 		return fmt.Errorf("v1 protocol listener: %w", err)
 	}
-	d.tcpAddr = ln.Addr().String()
-	d.tcp = tcpserver.New(d.svc, tcpserver.Options{MaxLineBytes: cfg.Server.MaxLineBytes, Logger: d.log, Recorder: d.metrics})
-	d.goRun(func() error { return d.tcp.Serve(context.Background(), ln) })
-	return nil
-}
-
-func (d *daemon) startHTTP(cfg *config.Config) error {
+	d.tcpAddr = d.tcpLn.Addr().String()
 	if cfg.Server.HTTP == "" {
 		return nil
 	}
-	token, err := cfg.Server.AdminToken()
-	if err != nil {
+	if d.adminToken, err = cfg.Server.AdminToken(); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Server.HTTP)
-	if err != nil {
+	if d.httpLn, err = net.Listen("tcp", cfg.Server.HTTP); err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
-	d.httpAddr = ln.Addr().String()
+	d.httpAddr = d.httpLn.Addr().String()
+	return nil
+}
+
+func (d *daemon) serveTCP(cfg *config.Config) {
+	bmps := 0
+	for _, m := range cfg.Machines {
+		bmps += len(m.BMPs)
+	}
+	total, perAddress := cfg.Server.ConnectionLimits(openFileLimit(), bmps)
+	d.log.Info("v1 connection limits", "max_connections", total, "max_connections_per_address", perAddress)
+	d.tcp = tcpserver.New(d.svc, tcpserver.Options{
+		MaxLineBytes: cfg.Server.MaxLineBytes, MaxOutBuffer: cfg.Server.MaxOutputBytes,
+		MaxConnections: total, MaxConnectionsPerAddress: perAddress, Logger: d.log, Recorder: d.metrics})
+	ln := d.tcpLn
+	d.tcpLn = nil // Serve owns it now
+	d.goRun(func() error { return d.tcp.Serve(context.Background(), ln) })
+}
+
+func (d *daemon) serveHTTP() {
+	if d.httpLn == nil {
+		return
+	}
 	d.httpDone = make(chan struct{})
 	h := httpapi.New(d.svc, httpapi.Options{
-		AdminToken: token, Logger: d.log, Version: buildinfo.Version(),
+		AdminToken: d.adminToken, Logger: d.log, Version: buildinfo.Version(),
 		Registry: d.registry, Metrics: d.metrics, Done: d.httpDone,
 		Checks: map[string]func(context.Context) error{"bmp_workers": d.bmpWorkersAlive},
 	})
-	d.http = httpapi.NewServer(cfg.Server.HTTP, h, d.log)
+	d.http = httpapi.NewServer(d.httpAddr, h, d.log)
+	ln := d.httpLn
+	d.httpLn = nil // Serve owns it now
 	d.goRun(func() error {
 		if err := d.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("HTTP server: %w", err)
 		}
 		return nil
 	})
-	return nil
 }
 
 func (d *daemon) bmpWorkersAlive(context.Context) error {
@@ -226,6 +260,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
 		return
 	}
+	logWarnings(d.log, cfg)
 	if err := d.fakes.sync(cfg); err != nil {
 		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
 		return
@@ -238,6 +273,12 @@ func (d *daemon) reload(ctx context.Context) {
 	logReload(d.log, report)
 	if err := d.bmps.Sync(ctx); err != nil {
 		d.log.Error("BMP workers after reload", "err", err)
+	}
+}
+
+func logWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration", "warning", w)
 	}
 }
 
@@ -266,6 +307,11 @@ func (d *daemon) shutdown() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	for _, ln := range []net.Listener{d.tcpLn, d.httpLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 	if d.tcp != nil {
 		d.tcp.Shutdown(ctx)
 	}
@@ -292,4 +338,5 @@ func (d *daemon) shutdown() {
 		}
 	}
 	d.fakes.close()
+	d.lock.Release()
 }

@@ -1,64 +1,35 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/tcpserver/client"
 )
 
 // The end-to-end tests build and run the real binaries: spallocd, and
-// fakebmp as a separate process standing in for a frame's BMP.
+// fakebmp as a separate process standing in for a frame's BMP. The helpers
+// below are short names for those of internal/testutil.
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
+func TestMain(m *testing.M) { os.Exit(testutil.RunMain(m)) }
 
 func binaries(t *testing.T) (spallocd, fakebmp string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test builds binaries; skipped with -short")
-	}
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "spallocd-e2e-bin")
-		if buildErr != nil {
-			return
-		}
-		for _, pkg := range []string{".", "../fakebmp"} {
-			out, err := exec.Command("go", "build", "-o", binDir, pkg).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return filepath.Join(binDir, "spallocd"), filepath.Join(binDir, "fakebmp")
+	b := testutil.Build(t)
+	return b.Spallocd, b.FakeBMP
 }
 
 // proc is a running child process whose output is scanned for a line.
 type proc struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	out   strings.Builder
-	lines chan string
-	done  chan struct{}
+	*testutil.Proc
+	cmd *exec.Cmd
 }
 
 func startProc(t *testing.T, env []string, name string, args ...string) *proc {
@@ -71,124 +42,51 @@ func startProc(t *testing.T, env []string, name string, args ...string) *proc {
 // startCmd starts cmd with its output scanned.
 func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
 	t.Helper()
-	name, args := cmd.Path, cmd.Args[1:]
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &proc{cmd: cmd, lines: make(chan string, 1000), done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.out.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			select {
-			case p.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	go func() {
-		cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("output of %s %v:\n%s", filepath.Base(name), args, p.output())
-		}
-	})
-	return p
+	p := testutil.StartCmd(t, cmd)
+	return &proc{Proc: p, cmd: p.Cmd}
 }
 
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *proc) output() string { return p.Output() }
 
 // await returns the first submatch of re in the process's output.
 func (p *proc) await(t *testing.T, re *regexp.Regexp) string {
 	t.Helper()
-	return p.awaitAll(t, re)[1]
+	return p.Await(t, re)
 }
 
 // awaitAll returns the match of re and its submatches in the next line of
 // the process's output that matches.
 func (p *proc) awaitAll(t *testing.T, re *regexp.Regexp) []string {
 	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case line := <-p.lines:
-			if m := re.FindStringSubmatch(line); m != nil {
-				return m
-			}
-		case <-p.done:
-			t.Fatalf("process exited before printing %v", re)
-		case <-deadline:
-			t.Fatalf("no line matching %v", re)
-		}
-	}
+	return p.AwaitAll(t, re)
 }
 
-func (p *proc) kill() {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
+func (p *proc) kill() { p.Kill() }
 
 // stop sends SIGTERM and waits for a graceful exit.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		t.Fatal("spallocd did not stop within 15 s of SIGTERM")
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := p.Stop(t); code != 0 {
 		t.Fatalf("spallocd exited with %d after SIGTERM", code)
 	}
 }
 
-var (
-	protoLine = regexp.MustCompile(`v1 protocol on (\S+),`)
-	fakeLine  = regexp.MustCompile(`fakebmp listening on (\S+)`)
-)
+var protoLine = regexp.MustCompile(`v1 protocol on (\S+),`)
 
 func startFakeBMP(t *testing.T, fakebmp string, powerDelay time.Duration) string {
 	t.Helper()
-	p := startProc(t, nil, fakebmp, "--listen", "127.0.0.1:0", "--power-delay", powerDelay.String())
-	return p.await(t, fakeLine)
+	return testutil.StartFakeBMP(t, testutil.Binaries{FakeBMP: fakebmp}, "--power-delay", powerDelay.String())
 }
 
 func startServer(t *testing.T, spallocd string, args ...string) (*proc, string) {
 	t.Helper()
-	args = append(args, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
-	p := startProc(t, nil, spallocd, args...)
-	return p, p.await(t, protoLine)
+	s := testutil.StartServer(t, testutil.Binaries{Spallocd: spallocd}, args...)
+	return &proc{Proc: s.Proc, cmd: s.Cmd}, s.V1
 }
 
-func dial(t *testing.T, addr string) *client.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, addr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func dial(t *testing.T, addr string) *client.Client { return testutil.Dial(t, addr) }
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testutil.Ctx(t) }
 
 func createJob(t *testing.T, c *client.Client, args ...any) int64 {
 	t.Helper()
@@ -281,16 +179,7 @@ func assertNoBoardInTwoJobs(t *testing.T, c *client.Client) {
 	}
 }
 
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t *testing.T, path, text string) { testutil.WriteFile(t, path, text) }
 
 // demoServer is a running built-in demo with its own state folder.
 type demoServer struct {

@@ -242,7 +242,8 @@ func TestCheckConfig(t *testing.T) {
 	if code := run([]string{"--check-config", good}, &out, &errOut); code != 0 {
 		t.Fatalf("valid file: exit %d, %s", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "1 machines, 1 working boards, 1 BMPs") {
+	if !strings.Contains(out.String(), "1 machine, 1 working board, 1 BMP\n") ||
+		!strings.Contains(out.String(), "1x1 triad, 1 working board, 0 dead boards, 0 dead links, 1 BMP,") {
 		t.Errorf("summary: %q", out.String())
 	}
 	out.Reset()

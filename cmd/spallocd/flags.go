@@ -21,6 +21,7 @@ type options struct {
 	showVersion bool
 	checkConfig string
 	cpuProfile  string
+	given       map[string]bool // flags given on the command line, by name
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -38,7 +39,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.dbPath, "db", "", "SQLite database `path` (overrides [server] database)")
 	fs.BoolVar(&o.coldStart, "cold-start", false, "forget every job and machine in the database")
 	fs.StringVar(&o.listen, "listen", "", "v1 protocol `address` (overrides [server] listen)")
-	fs.StringVar(&o.httpAddr, "http", "", "admin API and dashboard `address` (overrides [server] http)")
+	fs.StringVar(&o.httpAddr, "http", "", "admin API and dashboard `address` (overrides [server] http; \"\" = off)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -47,6 +48,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}

@@ -378,32 +378,37 @@ func TestConfForms(t *testing.T) {
 			}},
 		{name: "fake BMP with a negative delay",
 			toml:    "[[machine]]\nname = \"m\"\nfake_bmp = { power_delay = \"-1s\" }\nsingle_board = { bmp_ip = \"a\", spinnaker_ip = \"b\" }\n",
-			wantErr: []string{`machine "m": fake_bmp.power_delay: must be at least 0s, not -1s`}},
+			wantErr: []string{`machine "m": fake_bmp.power_delay: must be from 0s to 1m, not -1s`}},
 	})
 }
 
+// An unknown key is reported at its line, with the known key spelled most
+// like it (or the keys its table knows).
 func TestConfUnknownKeys(t *testing.T) {
 	runConfCases(t, []confCase{
-		{name: "top level", toml: "sever = 1\n", wantErr: []string{`spinn-test.toml: unknown key "sever"`}},
-		{name: "server table", toml: "[server]\nlisen = \"x\"\n", wantErr: []string{`server: unknown key "lisen"`}},
+		{name: "top level", toml: "sever = 1\n", wantErr: []string{`spinn-test.toml:1: unknown key "sever"; did you mean "server"?`}},
+		{name: "server table", toml: "[server]\nlisen = \"x\"\n",
+			wantErr: []string{`spinn-test.toml:2: server: unknown key "lisen"; did you mean "listen"?`}},
+		{name: "nothing alike", toml: "[bmp]\n\nfrobnicate = 1\n",
+			wantErr: []string{`spinn-test.toml:3: bmp: unknown key "frobnicate"; known keys here: fpga_check_rounds, post_power_on_delay, power_off_retries,`}},
 		{name: "unknown table and its keys reported once",
 			toml:    "[servers]\nlisten = \"x\"\nhttp = \"y\"\n",
-			wantErr: []string{`spinn-test.toml: unknown key "servers"`}},
+			wantErr: []string{`spinn-test.toml:1: unknown key "servers"; did you mean "server"?`}},
 		{name: "machine key",
 			toml:    explicitMachine("m1", "a", 1, 1, nil) + explicitMachine("m2", "b", 1, 1, nil, "widht = 1"),
-			wantErr: []string{`machine "m2": unknown key "widht"`}},
+			wantErr: []string{`spinn-test.toml:11: machine "m2": unknown key "widht"; did you mean "width"?`}},
 		{name: "key inside a board entry",
 			toml:    strings.Replace(explicitMachine("m1", "", 1, 1, nil), `cfb = [0, 0, 1]`, `cfb = [0, 0, 1], ipp = "x"`, 1),
-			wantErr: []string{`machine "m1": boards[1]: unknown key "ipp"`}},
+			wantErr: []string{`spinn-test.toml:6: machine "m1": boards[1]: unknown key "ipp"; did you mean "ip"?`}},
 		{name: "machine key in an inline array of tables",
-			toml:    "machine = [{ name = \"m\", single_board = { bmp_ip = \"a\", spinnaker_ip = \"b\" }, tag = \"x\" }]\n",
-			wantErr: []string{`machine "m": unknown key "tag"`}},
+			toml:    "\nmachine = [{ name = \"m\", single_board = { bmp_ip = \"a\", spinnaker_ip = \"b\" }, tag = \"x\" }]\n",
+			wantErr: []string{`spinn-test.toml:2: machine "m": unknown key "tag"; did you mean "tags"?`}},
 		{name: "key inside single_board",
 			toml:    "[[machine]]\nname = \"m\"\nsingle_board = { bmp_ip = \"a\", spinnaker_ip = \"b\", spinaker_ip = \"c\" }\n",
-			wantErr: []string{`machine "m": single_board: unknown key "spinaker_ip"`}},
+			wantErr: []string{`spinn-test.toml:3: machine "m": single_board: unknown key "spinaker_ip"; did you mean "spinnaker_ip"?`}},
 	})
 	_, err := Parse([]byte("[server]\nlisen = 1\n[bmp]\nretires = 2\n"), testFile)
-	wantErrorContaining(t, err, `server: unknown key "lisen"`, `bmp: unknown key "retires"`)
+	wantErrorContaining(t, err, `spinn-test.toml:2: server: unknown key "lisen"`, `spinn-test.toml:4: bmp: unknown key "retires"; did you mean "retries"?`)
 }
 
 func TestConfAllErrorsAtOnce(t *testing.T) {
@@ -422,7 +427,7 @@ boards = [{ xyz = [0, 0, 0], cfb = [0, 0, 0] }]
 `
 	_, err := Parse([]byte(text), testFile)
 	wantErrorContaining(t, err,
-		"server.max_line_bytes: must be at least 1, not 0",
+		"server.max_line_bytes: must be from 1024 to 16777216, not 0",
 		`machine "a": width: not allowed with single_board`,
 		`machine "b": standard_ips.base_ip: malformed IPv4 address "1.2.3"`,
 		`machine "b": boards: no position for live boards`,
@@ -440,4 +445,18 @@ func TestConfCrossChecksSeeBrokenMachines(t *testing.T) {
 		`machine "b": bmps[0]: BMP address "xbmp.0"`,
 		`machine "b": boards[0]: SpiNNaker IP "x0.0.0" of board (0, 0, 0) is already used by board (0, 0, 0) (boards[0]) of machine "a"`,
 	)
+}
+
+// A single-board machine's two missing slots are dead boards to the
+// protocol, but not boards its operator listed as dead.
+func TestSingleBoardHasNoListedDeadBoards(t *testing.T) {
+	cfg := mustParse(t, singleBoard+explicitMachine("m", "x", 1, 1, []geometry.Board{board(0, 0, 2)}, "dead_boards = [[0, 0, 2]]"))
+	one, m := cfg.Machine("one"), cfg.Machine("m")
+	if !one.SingleBoard || len(one.DeadBoards) != 2 || len(one.ListedDeadBoards()) != 0 {
+		t.Errorf("single board: SingleBoard %v, dead %v, listed dead %v; want true, 2, none",
+			one.SingleBoard, one.DeadBoards, one.ListedDeadBoards())
+	}
+	if m.SingleBoard || len(m.ListedDeadBoards()) != 1 {
+		t.Errorf("explicit machine: SingleBoard %v, listed dead %v; want false, one", m.SingleBoard, m.ListedDeadBoards())
+	}
 }

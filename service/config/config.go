@@ -12,6 +12,9 @@ type Config struct {
 	BMP      BMPSettings
 	Machines []Machine // in priority order (the order of the file)
 	Path     string    // the file it came from, as given to Load or Parse ("" if none)
+	// Warnings are things that work but are probably not meant (e.g. an
+	// admin token readable by every user), each naming file and field.
+	Warnings []string
 }
 
 // ServerSettings are the [server] keys. File paths are already resolved
@@ -25,6 +28,14 @@ type ServerSettings struct {
 	RetainDestroyed        int           // retain_destroyed: destroyed jobs kept; 0 = all
 	AdminTokenFile         string        // admin_token_file: "" = HTTP mutations disabled
 	MaxLineBytes           int           // max_line_bytes: longest accepted protocol line
+	// max_output_bytes: replies and notifications a v1 client has not read
+	// yet, at most; past it the client is disconnected.
+	MaxOutputBytes int
+	// max_connections and max_connections_per_address: v1 connections at
+	// once, in all and from one IP address; 0 = derived from the open-file
+	// limit (see ConnectionLimits).
+	MaxConnections           int
+	MaxConnectionsPerAddress int
 }
 
 // BMPSettings are the [bmp] keys: how real BMPs are driven (bmp-protocol.md
@@ -64,6 +75,27 @@ type Machine struct {
 	// part of the machine's layout, so marking a board dead is a minor change.
 	DeadBoardPositions []BoardPos
 	FakeBMP            *FakeBMP // nil: real BMPs
+	// SingleBoard: described by single_board, a 1x1-triad machine of
+	// board (0, 0, 0) only. Its other two slots are in DeadBoards (the v1
+	// protocol reports them so), but they are not boards an operator has
+	// lost: see ListedDeadBoards.
+	SingleBoard bool
+}
+
+// ListedDeadBoards are the dead boards of the machine as its operator sees
+// them: DeadBoards without the two slots a single-board machine does not
+// have.
+func (m *Machine) ListedDeadBoards() []geometry.Board {
+	if !m.SingleBoard {
+		return m.DeadBoards
+	}
+	var listed []geometry.Board
+	for _, b := range m.DeadBoards {
+		if b.X != 0 || b.Y != 0 || b.Z == 0 {
+			listed = append(listed, b)
+		}
+	}
+	return listed
 }
 
 // DeadLink is a link that must not be used, leaving Board in direction Link.
@@ -106,7 +138,8 @@ func defaultServer() ServerSettings {
 		HTTP:                   "127.0.0.1:22245",
 		Database:               "spalloc.db",
 		KeepaliveCheckInterval: 5 * time.Second,
-		MaxLineBytes:           65536,
+		MaxLineBytes:           64 << 10,
+		MaxOutputBytes:         4 << 20,
 	}
 }
 
@@ -132,4 +165,30 @@ func (c *Config) Machine(name string) *Machine {
 		}
 	}
 	return nil
+}
+
+// Files a server needs besides its v1 connections and BMP sockets: the
+// database (a writer and four readers, each with the database, its WAL and
+// shared memory), the lock, the configuration watcher, the listeners, logs,
+// and HTTP clients of the admin API and dashboard.
+const reservedFiles = 128
+
+// ConnectionLimits returns how many v1 connections the server accepts at
+// once, in all and from one address. Settings not given are derived from
+// openFiles (the process's open-file limit) and the number of BMPs: all
+// files but those reserved for the database, the HTTP port and one socket
+// per BMP, and half of that from one address, so that one host can never
+// take every connection.
+func (s ServerSettings) ConnectionLimits(openFiles uint64, bmps int) (total, perAddress int) {
+	total = s.MaxConnections
+	if total == 0 {
+		limit := mustRange(intRanges, "server.max_connections")
+		spare := int64(min(openFiles, uint64(limit[1]))) - reservedFiles - int64(bmps)
+		total = int(max(spare, int64(limit[0])))
+	}
+	perAddress = s.MaxConnectionsPerAddress
+	if perAddress == 0 {
+		perAddress = max(total/2, 1)
+	}
+	return total, perAddress
 }

@@ -27,7 +27,7 @@ func (e *Error) Error() string {
 	b.WriteString(": ")
 	switch {
 	case e.Machine != "":
-		fmt.Fprintf(&b, "machine %q: ", e.Machine)
+		fmt.Fprintf(&b, "machine %s: ", shorten(e.Machine))
 	case e.MachineIndex > 0:
 		fmt.Fprintf(&b, "machine #%d: ", e.MachineIndex)
 	}
@@ -46,10 +46,11 @@ func displayFile(path string) string {
 	return path
 }
 
-// problems collects the errors of one file.
+// problems collects the errors and warnings of one file.
 type problems struct {
-	file string
-	errs []error
+	file     string
+	errs     []error
+	warnings []string
 }
 
 func (p *problems) add(e *Error) {
@@ -83,6 +84,23 @@ func (r reporter) addf(field, format string, args ...any) {
 		Field:        strings.TrimSuffix(r.prefix+field, "."),
 		Msg:          fmt.Sprintf(format, args...),
 	})
+}
+
+// warnf notes something that works but is probably not meant, e.g. a
+// secret readable by everyone.
+func (r reporter) warnf(field, format string, args ...any) {
+	e := &Error{File: r.p.file, Machine: r.machine, MachineIndex: r.index,
+		Field: strings.TrimSuffix(r.prefix+field, "."), Msg: fmt.Sprintf(format, args...)}
+	r.p.warnings = append(r.p.warnings, e.Error())
+}
+
+// key is the full name of a setting of this part, as the range tables
+// (limits.go) know it: "server.max_line_bytes", "machine.fake_bmp.link_delay".
+func (r reporter) key(field string) string {
+	if r.index > 0 {
+		return "machine." + field
+	}
+	return r.prefix + field
 }
 
 // count reports how many problems were collected so far (to tell whether a

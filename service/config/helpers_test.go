@@ -14,6 +14,10 @@ import (
 // name it.
 const testFile = "spinn-test.toml"
 
+// singleBoard is a machine for tests about other parts of a file (a file
+// given to Load needs one).
+const singleBoard = "[[machine]]\nname = \"one\"\nsingle_board = { bmp_ip = \"10.0.0.0\", spinnaker_ip = \"10.0.0.1\" }\n"
+
 // explicitMachine writes a [[machine]] in the explicit form: w x h triads,
 // board (x, y, z) in cabinet 0, frame y, slot 3x + z with address
 // "<prefix>x.y.z", one BMP per frame "<prefix>bmp.y". Boards in skip get no

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spalloc/spallocd/service/geometry"
@@ -108,10 +110,27 @@ func (b *builder) name() string {
 		return ""
 	}
 	name := *b.raw.Name
-	if name == "" || strings.TrimSpace(name) != name {
-		b.rep.addf("name", "%q is not a usable name: it must be non-empty, without surrounding spaces", name)
+	if !machineName.MatchString(name) {
+		b.rep.addf("name", "%s is not a usable machine name: use 1 to %d letters, digits, '.', '_' or '-', "+
+			"starting with a letter or a digit (names are parts of URLs, metric labels and log fields)", shorten(name), maxNameLen)
 	}
 	return name
+}
+
+// maxNameLen bounds a machine name.
+const maxNameLen = 64
+
+// machineName is the form of a machine name: nothing that needs escaping in
+// a URL path, a Prometheus label value, a log field or a shell.
+var machineName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,` + strconv.Itoa(maxNameLen-1) + `}$`)
+
+// shorten quotes s for a message, cut to its first 40 characters.
+func shorten(s string) string {
+	const most = 40
+	if r := []rune(s); len(r) > most {
+		return fmt.Sprintf("%q... (%d bytes)", string(r[:most]), len(s))
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 func (b *builder) tags() []string {
@@ -138,8 +157,8 @@ func (b *builder) fakeBMP() *FakeBMP {
 		return nil
 	}
 	fake := &FakeBMP{}
-	setDuration(b.rep, "fake_bmp.power_delay", r.PowerDelay, &fake.PowerDelay, 0)
-	setDuration(b.rep, "fake_bmp.link_delay", r.LinkDelay, &fake.LinkDelay, 0)
+	setDuration(b.rep, "fake_bmp.power_delay", r.PowerDelay, &fake.PowerDelay)
+	setDuration(b.rep, "fake_bmp.link_delay", r.LinkDelay, &fake.LinkDelay)
 	return fake
 }
 
@@ -201,7 +220,7 @@ func (b *builder) readGivenSize() bool {
 	w, h := b.raw.Width, b.raw.Height
 	switch {
 	case b.form == formSingle:
-		b.m.Width, b.m.Height, b.sized = 1, 1, true
+		b.m.Width, b.m.Height, b.sized, b.m.SingleBoard = 1, 1, true, true
 		return true
 	case w == nil && h == nil:
 		return true

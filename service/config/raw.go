@@ -22,6 +22,9 @@ type rawServer struct {
 	RetainDestroyed        *int      `toml:"retain_destroyed"`
 	AdminTokenFile         *string   `toml:"admin_token_file"`
 	MaxLineBytes           *int      `toml:"max_line_bytes"`
+	MaxOutputBytes         *int      `toml:"max_output_bytes"`
+	MaxConnections         *int      `toml:"max_connections"`
+	MaxConnectionsPerAddr  *int      `toml:"max_connections_per_address"`
 }
 
 type rawBMP struct {

@@ -3,12 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 )
 
 func resolveServer(rep reporter, r rawServer, dir string) ServerSettings {
@@ -22,15 +20,16 @@ func resolveServer(rep reporter, r rawServer, dir string) ServerSettings {
 		}
 	}
 	s.Database = resolveDatabase(dir, s.Database)
-	setDuration(rep, "keepalive_check_interval", r.KeepaliveCheckInterval, &s.KeepaliveCheckInterval, time.Millisecond)
-	setDuration(rep, "free_delay", r.FreeDelay, &s.FreeDelay, 0)
-	setInt(rep, "retain_destroyed", r.RetainDestroyed, &s.RetainDestroyed, 0)
-	setInt(rep, "max_line_bytes", r.MaxLineBytes, &s.MaxLineBytes, 1)
+	setDuration(rep, "keepalive_check_interval", r.KeepaliveCheckInterval, &s.KeepaliveCheckInterval)
+	setDuration(rep, "free_delay", r.FreeDelay, &s.FreeDelay)
+	setInt(rep, "retain_destroyed", r.RetainDestroyed, &s.RetainDestroyed)
+	setInt(rep, "max_line_bytes", r.MaxLineBytes, &s.MaxLineBytes)
+	setInt(rep, "max_output_bytes", r.MaxOutputBytes, &s.MaxOutputBytes)
+	setInt(rep, "max_connections", r.MaxConnections, &s.MaxConnections)
+	setInt(rep, "max_connections_per_address", r.MaxConnectionsPerAddr, &s.MaxConnectionsPerAddress)
 	if r.AdminTokenFile != nil {
 		s.AdminTokenFile = resolvePath(dir, *r.AdminTokenFile)
-		if _, err := ReadAdminToken(s.AdminTokenFile); err != nil {
-			rep.addf("admin_token_file", "%v", err)
-		}
+		checkAdminTokenFile(rep, s.AdminTokenFile)
 	}
 	return s
 }
@@ -46,46 +45,19 @@ func resolveDatabase(dir, db string) string {
 
 func resolveBMP(rep reporter, r rawBMP) BMPSettings {
 	s := defaultBMP()
-	setDuration(rep, "timeout", r.Timeout, &s.Timeout, time.Millisecond)
-	setInt(rep, "retries", r.Retries, &s.Retries, 0)
-	setDuration(rep, "power_on_timeout", r.PowerOnTimeout, &s.PowerOnTimeout, time.Millisecond)
-	setInt(rep, "power_on_retries", r.PowerOnRetries, &s.PowerOnRetries, 0)
-	setDuration(rep, "power_off_timeout", r.PowerOffTimeout, &s.PowerOffTimeout, time.Millisecond)
-	setInt(rep, "power_off_retries", r.PowerOffRetries, &s.PowerOffRetries, 0)
-	setDuration(rep, "post_power_on_delay", r.PostPowerOnDelay, &s.PostPowerOnDelay, 0)
-	setInt(rep, "fpga_check_rounds", r.FPGACheckRounds, &s.FPGACheckRounds, 1)
-	setInt(rep, "request_attempts", r.RequestAttempts, &s.RequestAttempts, 1)
-	setDuration(rep, "request_retry_delay", r.RequestRetryDelay, &s.RequestRetryDelay, 0)
-	setDuration(rep, "unreachable_free_after", r.UnreachableFreeAfter, &s.UnreachableFreeAfter, 0)
-	if r.PowerOnRate != nil {
-		s.PowerOnRate = *r.PowerOnRate
-		if !(s.PowerOnRate >= 0) || s.PowerOnRate > 1e9 { // also rejects NaN
-			rep.addf("power_on_rate", "must be a number of boards per second, 0 (unlimited) or more, not %v", s.PowerOnRate)
-		}
-	}
+	setDuration(rep, "timeout", r.Timeout, &s.Timeout)
+	setInt(rep, "retries", r.Retries, &s.Retries)
+	setDuration(rep, "power_on_timeout", r.PowerOnTimeout, &s.PowerOnTimeout)
+	setInt(rep, "power_on_retries", r.PowerOnRetries, &s.PowerOnRetries)
+	setDuration(rep, "power_off_timeout", r.PowerOffTimeout, &s.PowerOffTimeout)
+	setInt(rep, "power_off_retries", r.PowerOffRetries, &s.PowerOffRetries)
+	setDuration(rep, "post_power_on_delay", r.PostPowerOnDelay, &s.PostPowerOnDelay)
+	setInt(rep, "fpga_check_rounds", r.FPGACheckRounds, &s.FPGACheckRounds)
+	setInt(rep, "request_attempts", r.RequestAttempts, &s.RequestAttempts)
+	setDuration(rep, "request_retry_delay", r.RequestRetryDelay, &s.RequestRetryDelay)
+	setDuration(rep, "unreachable_free_after", r.UnreachableFreeAfter, &s.UnreachableFreeAfter)
+	setFloat(rep, "power_on_rate", r.PowerOnRate, &s.PowerOnRate)
 	return s
-}
-
-// setDuration copies a given duration into dst, checking its lower bound.
-func setDuration(rep reporter, field string, v *duration, dst *time.Duration, minimum time.Duration) {
-	if v == nil {
-		return
-	}
-	*dst = time.Duration(*v)
-	if *dst < minimum {
-		rep.addf(field, "must be at least %v, not %v", minimum, *dst)
-	}
-}
-
-// setInt copies a given integer into dst, checking its lower bound.
-func setInt(rep reporter, field string, v *int, dst *int, minimum int) {
-	if v == nil {
-		return
-	}
-	*dst = *v
-	if *dst < minimum {
-		rep.addf(field, "must be at least %d, not %d", minimum, *dst)
-	}
 }
 
 // setListenAddress copies a "host:port" listen address into dst; "" is
@@ -114,6 +86,19 @@ func checkHostPort(addr string) error {
 	return nil
 }
 
+// checkAdminTokenFile reports a token file that cannot be used, and warns
+// when every user of the machine may read it.
+func checkAdminTokenFile(rep reporter, path string) {
+	if _, err := ReadAdminToken(path); err != nil {
+		rep.addf("admin_token_file", "%v", err)
+		return
+	}
+	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o004 != 0 {
+		rep.warnf("admin_token_file", "%s is readable by every user (mode %04o): anyone who can log in may use the admin API; chmod o-r it",
+			path, info.Mode().Perm())
+	}
+}
+
 // AdminToken reads the admin bearer token named by AdminTokenFile. It returns
 // "" and no error when no file is configured (HTTP mutations disabled).
 func (s ServerSettings) AdminToken() (string, error) {
@@ -135,29 +120,4 @@ func ReadAdminToken(path string) (string, error) {
 		return "", fmt.Errorf("admin token file %s is empty", path)
 	}
 	return token, nil
-}
-
-// readSmallFile reads a regular file of at most limit bytes; devices, pipes
-// and huge files are refused rather than read forever.
-func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %s", path, describeFileError(err))
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %s", path, describeFileError(err))
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %s", path, describeFileError(err))
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }

@@ -87,11 +87,11 @@ func TestSettingErrors(t *testing.T) {
 		{name: "not a duration", toml: "[bmp]\ntimeout = \"soon\"\n",
 			wantErr: []string{":2:", "bmp.timeout", `"soon" is not a duration`}},
 		{name: "negative free delay", toml: "[server]\nfree_delay = \"-1s\"\n",
-			wantErr: []string{"server.free_delay: must be at least 0s, not -1s"}},
+			wantErr: []string{"server.free_delay: must be from 0s to 24h, not -1s"}},
 		{name: "zero keepalive check interval", toml: "[server]\nkeepalive_check_interval = \"0s\"\n",
-			wantErr: []string{"server.keepalive_check_interval: must be at least 1ms"}},
+			wantErr: []string{"server.keepalive_check_interval: must be from 10ms to 1h, not 0s"}},
 		{name: "negative retention", toml: "[server]\nretain_destroyed = -1\n",
-			wantErr: []string{"server.retain_destroyed: must be at least 0, not -1"}},
+			wantErr: []string{"server.retain_destroyed: must be from 0 to 100000000, not -1"}},
 		{name: "listen without port", toml: "[server]\nlisten = \"localhost\"\n",
 			wantErr: []string{`server.listen: "localhost" is not a listen address`}},
 		{name: "http with a bad port", toml: "[server]\nhttp = \"127.0.0.1:http\"\n",
@@ -101,9 +101,9 @@ func TestSettingErrors(t *testing.T) {
 		{name: "empty database", toml: "[server]\ndatabase = \"\"\n",
 			wantErr: []string{"server.database: must name a file"}},
 		{name: "negative power-on rate", toml: "[bmp]\npower_on_rate = -1\n",
-			wantErr: []string{"bmp.power_on_rate: must be a number of boards per second"}},
+			wantErr: []string{"bmp.power_on_rate: must be from 0 to 1000000, not -1"}},
 		{name: "no request attempts", toml: "[bmp]\nrequest_attempts = 0\n",
-			wantErr: []string{"bmp.request_attempts: must be at least 1, not 0"}},
+			wantErr: []string{"bmp.request_attempts: must be from 1 to 100, not 0"}},
 		{name: "wrong type", toml: "[server]\nmax_line_bytes = \"64k\"\n",
 			wantErr: []string{":2:", "server.max_line_bytes: wrong type: want an integer, got a string"}},
 	})
@@ -112,7 +112,7 @@ func TestSettingErrors(t *testing.T) {
 func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "token", "  s3cret\n")
-	path := writeFile(t, dir, "spalloc.toml", "[server]\ndatabase = \"state/spalloc.db\"\nadmin_token_file = \"token\"\n")
+	path := writeFile(t, dir, "spalloc.toml", "[server]\ndatabase = \"state/spalloc.db\"\nadmin_token_file = \"token\"\n"+singleBoard)
 	cfg, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestErrorsAreJoinedAndTyped(t *testing.T) {
 
 func TestLoadReadsTheFileGiven(t *testing.T) {
 	dir := t.TempDir()
-	path := writeFile(t, dir, "c.toml", "[server]\nlisten = \"127.0.0.1:9\"\n")
+	path := writeFile(t, dir, "c.toml", "[server]\nlisten = \"127.0.0.1:9\"\n"+singleBoard)
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}

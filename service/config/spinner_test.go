@@ -132,5 +132,5 @@ func TestReadSpinnerCSVReportsAtMostTenLines(t *testing.T) {
 
 func TestSpinnerCSVMustBeARegularFile(t *testing.T) {
 	_, err := Parse([]byte("[[machine]]\nname = \"sp\"\nstandard_ips = {}\nspinner_csv = \"/dev/null\"\n"), testFile)
-	wantErrorContaining(t, err, `machine "sp": spinner_csv: /dev/null is not a regular file`)
+	wantErrorContaining(t, err, `machine "sp": spinner_csv: cannot read /dev/null: not a regular file (a device)`)
 }
