@@ -722,7 +722,7 @@ func TestWorkerLogsReachabilityOncePerTransition(t *testing.T) {
 	be := newMemBackend()
 	be.setBMPs(endpoint(1, srv))
 	logs := &logRecorder{}
-	startManager(t, be, ManagerOptions{Settings: shortTimeouts(), ProbeInterval: 10 * time.Millisecond, Logger: slog.New(logs)})
+	_, stopMgr := startManager(t, be, ManagerOptions{Settings: shortTimeouts(), ProbeInterval: 10 * time.Millisecond, Logger: slog.New(logs)})
 	noErrors(t, be.awaitOutcomes(t, be.add(op(1, service.OpPowerOn, 5, 0))...))
 
 	srv.SetUnreachable(true)
@@ -737,6 +737,7 @@ func TestWorkerLogsReachabilityOncePerTransition(t *testing.T) {
 	}
 	srv.SetUnreachable(false)
 	be.await(t, "the BMP is marked reachable", func() bool { r, _ := be.reachability(1); return r.reachable })
+	stopMgr() // every log line is written
 
 	want := []string{
 		"INFO BMP worker started",
