@@ -55,6 +55,34 @@ func (s *Service) ClaimAllBMPOps(ctx context.Context, bmpIDs []int64) ([]BMPOp, 
 	return s.ops.claim(bmpIDs, s.now()), nil
 }
 
+// ReleaseBMPOps gives claims back without an outcome: the operations are
+// handed out again by a later claim. A BMP worker releases the operations
+// it will not carry out or could not record (it stops, say because its
+// BMP's address changed, or its stop cut a probe short). Ids of operations
+// that are done, unknown or not claimed are ignored. The BMPs of released
+// operations are woken through the change feed.
+func (s *Service) ReleaseBMPOps(ctx context.Context, opIDs []int64) error {
+	if len(opIDs) == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return errShuttingDown
+	}
+	var bmps []int64
+	for _, id := range opIDs {
+		if o := s.ops.byID[id]; o != nil && o.claimed {
+			o.claimed, o.claimedAt = false, 0
+			bmps = append(bmps, o.bmpID)
+		}
+	}
+	if len(bmps) > 0 {
+		s.feed.publish(Change{BMPs: slices.Compact(slices.Sorted(slices.Values(bmps)))})
+	}
+	return nil
+}
+
 // claim claims the open operations of the BMPs that are not held back by
 // an operation in flight on their board (as it was before this claim:
 // operations claimed together never hold each other back).
