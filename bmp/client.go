@@ -198,12 +198,15 @@ func (c *Client) readLoop() {
 
 // waiter is an outstanding request's slot for its reply.
 type waiter struct {
+	cmd      scp.Command    // the request's command, to check its replies
 	ch       chan scp.Reply // capacity 1
 	answered bool           // a reply was handed over since the last (re)send decision
+	damaged  int            // replies with its sequence number that could not be read
 }
 
 // deliver hands a reply to the operation waiting for its sequence number.
-// Only the first reply per wait is handed over; copies are ignored.
+// Only the first usable reply per wait is handed over; copies, and replies
+// that cannot be read, are ignored.
 func (c *Client) deliver(b []byte) {
 	rep, err := scp.DecodeReply(b)
 	if err != nil {
@@ -212,19 +215,51 @@ func (c *Client) deliver(b []byte) {
 	}
 	c.mu.Lock()
 	w := c.pending[rep.Seq]
-	fresh := w != nil && !w.answered
-	if fresh {
+	var bad error
+	if w != nil && !w.answered {
+		bad = unusable(w.cmd, rep)
+	}
+	fresh := w != nil && !w.answered && bad == nil
+	switch {
+	case fresh:
 		w.answered = true
 		c.replies.Add(1) // before the hand-over, so Stats is current when the caller returns
 		w.ch <- rep      // cannot block: one reply per wait, capacity 1
+	case bad != nil:
+		w.damaged++
 	}
 	c.mu.Unlock()
 	switch {
 	case w == nil:
 		c.ignore(b, fmt.Sprintf("no request outstanding with sequence %d", rep.Seq))
+	case bad != nil:
+		c.ignore(b, fmt.Sprintf("unreadable reply for sequence %d: %v", rep.Seq, bad))
 	case !fresh:
 		c.ignore(b, fmt.Sprintf("duplicate reply for sequence %d", rep.Seq))
 	}
+}
+
+// unusable says why a reply carrying a request's sequence number cannot be
+// the BMP's answer to a request of command cmd, or returns nil. A real BMP
+// answers only with the result codes package scp knows, and an RC_OK reply
+// carries what its command returns; anything else was damaged on the way
+// (cut short, garbled) and counts as no reply, so that a sick link is never
+// taken for an answer about a board.
+func unusable(cmd scp.Command, rep scp.Reply) error {
+	if !rep.RC.Known() {
+		return fmt.Errorf("unknown result code %#04x", uint16(rep.RC))
+	}
+	if !rep.RC.OK() {
+		return nil // error replies carry nothing to check
+	}
+	var err error
+	switch cmd {
+	case scp.CmdVersion:
+		_, err = scp.ParseVersion(rep.Payload)
+	case scp.CmdFPGARead:
+		_, err = scp.ParseFPGARead(rep.Payload)
+	}
+	return err
 }
 
 func (c *Client) ignore(b []byte, reason string) {
@@ -236,14 +271,14 @@ func (c *Client) ignore(b []byte, reason string) {
 
 // register takes the next free sequence number (skipping any still
 // outstanding) and a channel for its reply.
-func (c *Client) register() (uint16, <-chan scp.Reply) {
+func (c *Client) register(cmd scp.Command) (uint16, <-chan scp.Reply) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
 		seq := c.nextSeq
 		c.nextSeq++
 		if _, busy := c.pending[seq]; !busy {
-			w := &waiter{ch: make(chan scp.Reply, 1)}
+			w := &waiter{cmd: cmd, ch: make(chan scp.Reply, 1)}
 			c.pending[seq] = w
 			return seq, w.ch
 		}
@@ -260,22 +295,33 @@ func (c *Client) rearm(seq uint16) {
 	}
 }
 
-func (c *Client) unregister(seq uint16) {
+// unregister forgets seq and returns how many of its replies were damaged.
+func (c *Client) unregister(seq uint16) (damaged int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if w := c.pending[seq]; w != nil {
+		damaged = w.damaged
+	}
 	delete(c.pending, seq)
+	return damaged
 }
 
 // do sends req and waits for an RC_OK reply under policy pol. Retransmits
 // resend the identical datagram (same sequence number), after a time-out
-// or after RetryDelay following a retryable result code.
-func (c *Client) do(ctx context.Context, op string, req scp.Request, pol Policy) (scp.Reply, error) {
+// or after RetryDelay following a retryable result code. An RC_OK reply's
+// payload has been checked against the command (see unusable).
+func (c *Client) do(ctx context.Context, op string, req scp.Request, pol Policy) (rep scp.Reply, err error) {
 	if err := c.acquire(ctx, op); err != nil {
 		return scp.Reply{}, err
 	}
 	defer func() { <-c.sem }()
-	seq, ch := c.register()
-	defer c.unregister(seq)
+	seq, ch := c.register(req.Cmd)
+	defer func() {
+		damaged := c.unregister(seq)
+		if te, ok := err.(*TimeoutError); ok {
+			te.Damaged = damaged
+		}
+	}()
 	req.Seq = seq
 	b, err := req.Encode()
 	if err != nil {
@@ -290,18 +336,18 @@ func (c *Client) do(ctx context.Context, op string, req scp.Request, pol Policy)
 		if _, err := c.conn.Write(b); err != nil {
 			sendErr = err // e.g. ICMP refused; the time-out decides
 		}
-		rep, err := c.await(ctx, op, ch, pol.Timeout)
+		got, err := c.await(ctx, op, ch, pol.Timeout)
 		switch {
 		case err != nil:
 			return scp.Reply{}, err
-		case rep == nil && attempt > pol.Retries:
+		case got == nil && attempt > pol.Retries:
 			return scp.Reply{}, &TimeoutError{BMP: c.addr, Op: op, Attempts: attempt, PerAttempt: pol.Timeout, Err: sendErr}
-		case rep == nil:
+		case got == nil:
 			continue
-		case rep.RC.OK():
-			return *rep, nil
-		case !rep.RC.Retryable() || attempt > pol.Retries:
-			return scp.Reply{}, &ResultError{BMP: c.addr, Op: op, Board: req.Board, Code: rep.RC, Attempts: attempt}
+		case got.RC.OK():
+			return *got, nil
+		case !got.RC.Retryable() || attempt > pol.Retries:
+			return scp.Reply{}, &ResultError{BMP: c.addr, Op: op, Board: req.Board, Code: got.RC, Attempts: attempt}
 		}
 		if err := c.pause(ctx, op, c.opts.RetryDelay); err != nil {
 			return scp.Reply{}, err

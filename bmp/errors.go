@@ -15,22 +15,36 @@ import (
 // operations that were waiting when Close was called.
 var ErrClosed = errors.New("bmp: client closed")
 
-// TimeoutError means the BMP never answered: every attempt of an operation
-// timed out. The BMP (or the network to it) is down or overloaded.
+// TimeoutError means the BMP did not answer: every attempt of an operation
+// timed out without a usable reply. Replies that came too late, or that
+// could not be read (cut short, garbled: see Client), count as no reply.
+// It is a fault of the link to the BMP (or of the BMP as a whole), never of
+// a board.
 type TimeoutError struct {
 	BMP        string        // BMP address
 	Op         string        // e.g. "sver board 3"
 	Attempts   int           // datagrams sent
 	PerAttempt time.Duration // time waited after each send
+	Damaged    int           // replies ignored because they could not be read
 	Err        error         // last send error, if sending failed
 }
 
 func (e *TimeoutError) Error() string {
 	msg := fmt.Sprintf("bmp %s: %s: no reply after %d attempt(s) of %v", e.BMP, e.Op, e.Attempts, e.PerAttempt)
+	if e.Damaged > 0 {
+		msg += fmt.Sprintf(" (%d unreadable repl%s ignored)", e.Damaged, plural(e.Damaged, "y", "ies"))
+	}
 	if e.Err != nil {
 		msg += " (last send error: " + e.Err.Error() + ")"
 	}
 	return msg
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // Timeout reports true, like net.Error.
@@ -39,7 +53,8 @@ func (e *TimeoutError) Timeout() bool { return true }
 func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // ResultError means the BMP answered with a result code other than RC_OK
-// (after any retries the code allows).
+// (after any retries the code allows): an explicit answer about the board
+// the request addressed.
 type ResultError struct {
 	BMP      string
 	Op       string
@@ -51,22 +66,6 @@ type ResultError struct {
 func (e *ResultError) Error() string {
 	return fmt.Sprintf("bmp %s: %s: BMP answered %v (%#02x, %s)", e.BMP, e.Op, e.Code, uint16(e.Code), e.Code.Meaning())
 }
-
-// MalformedReplyError means the BMP answered RC_OK with a payload that does
-// not fit the command (wrong length, unreadable version string).
-type MalformedReplyError struct {
-	BMP     string
-	Op      string
-	Board   int
-	Payload []byte
-	Err     error
-}
-
-func (e *MalformedReplyError) Error() string {
-	return fmt.Sprintf("bmp %s: %s: malformed reply: %v", e.BMP, e.Op, e.Err)
-}
-
-func (e *MalformedReplyError) Unwrap() error { return e.Err }
 
 // FPGAMismatchError means a board's FPGA reported the wrong identity in its
 // FLAG register after power-on: its bitfile did not load properly.
@@ -85,7 +84,7 @@ func (e *FPGAMismatchError) Error() string {
 type BoardsFailedError struct {
 	BMP    string
 	Rounds int
-	Failed map[int]error // per board: *FPGAMismatchError, *ResultError or *MalformedReplyError
+	Failed map[int]error // per board: *FPGAMismatchError or *ResultError
 }
 
 func (e *BoardsFailedError) Error() string {
@@ -98,11 +97,10 @@ func (e *BoardsFailedError) Error() string {
 		e.BMP, len(boards), e.Rounds, strings.Join(parts, "; "))
 }
 
-// boardFault reports whether err blames one board rather than the BMP: the
-// BMP answered, but with an error code or a bad payload. A time-out, a
-// cancelled context or a closed client is not a board fault.
+// boardFault reports whether err is an answer about a board rather than a
+// fault of the link to the BMP: the BMP answered, with an error code. A
+// time-out, a cancelled context or a closed client is not a board fault.
 func boardFault(err error) bool {
 	var re *ResultError
-	var me *MalformedReplyError
-	return errors.As(err, &re) || errors.As(err, &me)
+	return errors.As(err, &re)
 }

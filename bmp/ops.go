@@ -24,11 +24,7 @@ func (c *Client) Version(ctx context.Context, board int) (VersionInfo, error) {
 	if err != nil {
 		return VersionInfo{}, err
 	}
-	v, err := scp.ParseVersion(rep.Payload)
-	if err != nil {
-		return VersionInfo{}, &MalformedReplyError{BMP: c.addr, Op: op, Board: board, Payload: rep.Payload, Err: err}
-	}
-	return v, nil
+	return scp.ParseVersion(rep.Payload) // checked by the client: cannot fail
 }
 
 // Power switches boards of the frame on or off with one packet. Powering on
@@ -77,11 +73,7 @@ func (c *Client) ReadFPGA(ctx context.Context, board, fpga int, addr uint32) (ui
 	if err != nil {
 		return 0, err
 	}
-	v, err := scp.ParseFPGARead(rep.Payload)
-	if err != nil {
-		return 0, &MalformedReplyError{BMP: c.addr, Op: op, Board: board, Payload: rep.Payload, Err: err}
-	}
-	return v, nil
+	return scp.ParseFPGARead(rep.Payload) // checked by the client: cannot fail
 }
 
 // SetLink enables or disables (stops sending on) one link of a board by
@@ -140,8 +132,8 @@ func DefaultCheckOptions() CheckOptions {
 //   - failed == nil, err != nil: the attempt stopped (the BMP did not
 //     answer the power-on or a check in time, ctx ended, or the client was
 //     closed); the boards' state is unknown and the caller may retry the
-//     whole request. A board answering with an error code or bad payload is
-//     a board fault instead, and is retried in the next round.
+//     whole request. A board answering with an error code is a board fault
+//     instead, and is retried in the next round.
 func (c *Client) PowerOnAndCheck(ctx context.Context, boards []int, opts CheckOptions) (failed map[int]error, err error) {
 	if opts.Rounds <= 0 {
 		opts.Rounds = 3

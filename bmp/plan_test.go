@@ -20,7 +20,11 @@ func testOp(id int64, kind string, board int, link geometry.Link) service.BMPOp 
 	if !ok {
 		k = service.OpKind(kind)
 	}
-	return service.BMPOp{ID: id, BMPID: 1, BoardNum: board, Kind: k, Link: link}
+	op := service.BMPOp{ID: id, BMPID: 1, BoardNum: board, Kind: k}
+	if !isPower(k) {
+		op.Links = []geometry.Link{link}
+	}
+	return op
 }
 
 // linksOp builds a link op that switches several links of a board.
@@ -30,8 +34,8 @@ func linksOp(id int64, kind string, board int, links ...geometry.Link) service.B
 	return op
 }
 
-// describe renders a plan as "kind boards [links] ops [sup]" per step, e.g.
-// "on[10 11] ops[1 2]" or "links[3] off[east south] ops[4 5] sup[1]".
+// describe renders a plan as "kind boards [links] ops" per step, e.g.
+// "on[10 11] ops[1 2]" or "links[3] off[east south] ops[4 5]".
 func describe(steps []step) []string {
 	var out []string
 	ids := func(ops []service.BMPOp) []int64 {
@@ -56,9 +60,6 @@ func describe(steps []step) []string {
 			fmt.Fprintf(&b, "links%v %s%v", s.boards, dir, s.links)
 		}
 		fmt.Fprintf(&b, " ops%v", ids(s.ops))
-		if len(s.superseded) > 0 {
-			fmt.Fprintf(&b, " sup%v", ids(s.superseded))
-		}
 		out = append(out, b.String())
 	}
 	return out
@@ -106,30 +107,30 @@ func TestPlanOps(t *testing.T) {
 			want: []string{"on[2 5 9] ops[1 2 3]"},
 		},
 		{
-			name: "link ops for a board are dropped when a power op for it follows",
+			name: "a board's link ops go before a later power op of that board",
 			ops: []service.BMPOp{
 				testOp(1, "on", 3, 0), testOp(2, "loff", 3, N), testOp(3, "loff", 4, S), testOp(4, "off", 3, 0),
 			},
-			want: []string{"off[3] ops[4] sup[1 2]", "links[4] off[south] ops[3]"},
+			want: []string{"on[3] ops[1]", "links[3] off[north] ops[2]", "off[3] ops[4]", "links[4] off[south] ops[3]"},
 		},
 		{
-			name: "last power op per board wins; a stale power-off is dropped",
+			name: "every power op is carried out, a board's in request order",
 			ops: []service.BMPOp{
 				testOp(1, "off", 7, 0), testOp(2, "on", 8, 0), testOp(3, "on", 7, 0), testOp(4, "loff", 7, NE),
 			},
-			want: []string{"on[7 8] ops[2 3] sup[1]", "links[7] off[north_east] ops[4]"},
+			want: []string{"off[7] ops[1]", "on[8] ops[2]", "on[7] ops[3]", "links[7] off[north_east] ops[4]"},
 		},
 		{
-			name: "power-on again after links: first setup superseded by the reset",
+			name: "power-on again after links: set up twice, in order",
 			ops: []service.BMPOp{
 				testOp(1, "on", 0, 0), testOp(2, "loff", 0, E), testOp(3, "on", 0, 0), testOp(4, "loff", 0, E),
 			},
-			want: []string{"on[0] ops[3] sup[1 2]", "links[0] off[east] ops[4]"},
+			want: []string{"on[0] ops[1]", "links[0] off[east] ops[2]", "on[0] ops[3]", "links[0] off[east] ops[4]"},
 		},
 		{
-			name: "dropping a superseded op lets the packets around it merge",
+			name: "a board's second power op goes in a later packet",
 			ops:  []service.BMPOp{testOp(1, "on", 10, 0), testOp(2, "off", 11, 0), testOp(3, "off", 10, 0)},
-			want: []string{"off[10 11] ops[2 3] sup[1]"},
+			want: []string{"on[10] ops[1]", "off[11] ops[2]", "off[10] ops[3]"},
 		},
 		{
 			name: "link directions per board keep their order",
@@ -151,16 +152,16 @@ func TestPlanOps(t *testing.T) {
 			want: []string{"on[0] ops[1]", "links[0] off[west south_west south north] ops[2 4]", "links[1] off[east] ops[3]"},
 		},
 		{
-			name: "an op with several links is superseded as a whole by a later power op",
+			name: "links before a power op of their board go first",
 			ops:  []service.BMPOp{linksOp(1, "loff", 4, E, N), testOp(2, "off", 4, 0)},
-			want: []string{"off[4] ops[2] sup[1]"},
+			want: []string{"links[4] off[east north] ops[1]", "off[4] ops[2]"},
 		},
 		{
 			name: "unknown kinds and bad links are set aside",
 			ops: []service.BMPOp{testOp(1, "reboot", 2, 0), testOp(2, "loff", 2, 6), testOp(3, "loff", 2, -1), testOp(4, "on", 3, 0),
-				linksOp(5, "loff", 2, E, 6)},
+				linksOp(5, "loff", 2, E, 6), {ID: 6, BMPID: 1, BoardNum: 2, Kind: service.OpLinkOn}},
 			want: []string{"on[3] ops[4]"},
-			bad:  []int64{1, 2, 3, 5},
+			bad:  []int64{1, 2, 3, 5, 6},
 		},
 	}
 	for _, tc := range tests {
@@ -181,10 +182,10 @@ func TestPlanOps(t *testing.T) {
 }
 
 // TestPlanOpsProperties checks on generated op lists that each op is
-// carried out, superseded or set aside exactly once; that only the last
-// power op of a board is sent; that link ops survive only when no power op
-// for their board follows; and that every power packet goes before every
-// link write.
+// carried out exactly once; that the ops of a board are carried out in
+// request order (a power op in a step of its own for that board); that no
+// power packet names a board twice; and that a link op goes after every
+// power packet unless a power op of its board follows it (BMP-04).
 func TestPlanOpsProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		n := rapid.IntRange(0, 16).Draw(t, "n")
@@ -194,9 +195,8 @@ func TestPlanOpsProperties(t *testing.T) {
 			board := rapid.IntRange(0, 4).Draw(t, "board")
 			link := geometry.Link(rapid.IntRange(0, 5).Draw(t, "link"))
 			op := testOp(int64(i+1), kind, board, link)
-			if more := rapid.IntRange(0, 2).Draw(t, "more links"); more > 0 && !isPower(op.Kind) {
-				op.Links = []geometry.Link{link}
-				for range more {
+			if !isPower(op.Kind) {
+				for range rapid.IntRange(0, 2).Draw(t, "more links") {
 					op.Links = append(op.Links, geometry.Link(rapid.IntRange(0, 5).Draw(t, "another link")))
 				}
 			}
@@ -206,28 +206,40 @@ func TestPlanOpsProperties(t *testing.T) {
 		if len(bad) > 0 {
 			t.Fatalf("valid ops set aside: %v", bad)
 		}
-		seen := map[int64]int{}
-		sawLinks := false
-		for _, s := range steps {
-			for _, o := range s.allOps() {
-				seen[o.ID]++
-			}
-			if s.kind == stepLinks {
-				sawLinks = true
-			} else if sawLinks {
-				t.Fatalf("power packet after link writes: %q", describe(steps))
-			}
+		stepOf := map[int64]int{}
+		lastPower := -1
+		for i, s := range steps {
 			for _, o := range s.ops {
-				for _, later := range ops {
-					if later.ID > o.ID && later.BoardNum == o.BoardNum && isPower(later.Kind) {
-						t.Fatalf("op %d sent although op %d is a later power op for board %d: %q", o.ID, later.ID, o.BoardNum, describe(steps))
-					}
+				if _, twice := stepOf[o.ID]; twice {
+					t.Fatalf("op %d carried out twice: %q", o.ID, describe(steps))
+				}
+				stepOf[o.ID] = i
+			}
+			if s.kind != stepLinks {
+				lastPower = i
+				if len(slices.Compact(slices.Clone(s.boards))) != len(s.boards) {
+					t.Fatalf("a power packet names a board twice: %q", describe(steps))
 				}
 			}
 		}
-		for _, o := range ops {
-			if seen[o.ID] != 1 {
-				t.Fatalf("op %d accounted for %d times: %q", o.ID, seen[o.ID], describe(steps))
+		for k, o := range ops {
+			i, ok := stepOf[o.ID]
+			if !ok {
+				t.Fatalf("op %d not carried out: %q", o.ID, describe(steps))
+			}
+			powerFollows := false
+			for _, later := range ops[k+1:] {
+				if later.BoardNum != o.BoardNum {
+					continue
+				}
+				j := stepOf[later.ID]
+				if j < i || (j == i && (isPower(o.Kind) || isPower(later.Kind))) {
+					t.Fatalf("op %d of board %d carried out before op %d, or with it: %q", later.ID, o.BoardNum, o.ID, describe(steps))
+				}
+				powerFollows = powerFollows || isPower(later.Kind)
+			}
+			if !isPower(o.Kind) && !powerFollows && i < lastPower {
+				t.Fatalf("link op %d goes before a power packet: %q", o.ID, describe(steps))
 			}
 		}
 	})

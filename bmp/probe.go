@@ -1,27 +1,36 @@
 package bmp
 
-// BMP reachability (spec §6): a worker tells the service when its BMP does
-// not answer at all, so that the BMP's boards become unavailable without
-// being taken out of service, and probes it until it answers again.
+// BMP reachability (spec §6; README, board states): a worker tells the
+// service when its BMP does not answer at all, so that the BMP's boards
+// become unavailable without being taken out of service, and probes it
+// until it answers again.
 //
 //   - At start the worker probes its BMP before claiming anything; a BMP
 //     that does not answer (or whose address cannot be used) is marked
 //     unreachable.
-//   - When ops fail their last attempt without an answer (time-outs, an
-//     address that cannot be used), one probe decides: if the BMP answers
-//     it, only those requests went unanswered and the failures count
-//     against the boards as any other error; if not, the ops are reported
-//     with BMPDown (the service marks the BMP unreachable and re-queues
-//     their jobs), the ops waiting for a retry are given up the same way,
-//     and the worker stops claiming.
+//   - When ops fail an attempt without a usable reply (lost, late, cut
+//     short or garbled replies; an address that cannot be used), a probe
+//     decides: if the BMP does not answer it, the ops are reported with
+//     BMPDown (the service marks the BMP unreachable and re-queues their
+//     jobs), the ops waiting for a retry are given up the same way, and
+//     the worker stops claiming. If it answers, the link is sick but
+//     alive: the ops are tried again with backoff (runBatch's
+//     afterAttempt), and given up the same way after linkAttempts.
 //   - While its BMP is unreachable the worker claims nothing and probes it
 //     every ManagerOptions.ProbeInterval; when it answers, the worker tells
-//     the service (SetBMPReachable) and serves its ops again.
+//     the service (SetBMPReachable), which returns its boards to the pool,
+//     and serves its ops again.
 //
-// A probe is an sver to board 0 of the frame. Any reply, even an error
-// code, shows that the BMP is there; each attempt waits as long as a
-// power-on may take, so that a BMP busy switching boards on is not taken
-// for dead, and a lost datagram is sent once more.
+// The transitions are logged once each: WARN when the BMP stops
+// answering, INFO when it answers again.
+//
+// A probe is a series of sver requests to board 0 of the frame, each a new
+// request (a late answer to an earlier one does not count) that must be
+// answered within the [bmp] time-out, as every request of an op must; any
+// reply, even an error code, shows that the BMP is there. The series lasts
+// as long as a power-on may take plus probeExtraTries time-outs, so that a
+// BMP still busy with a power-on that timed out is not taken for dead, and
+// lost datagrams on a lossy link are sent again.
 
 import (
 	"context"
@@ -44,15 +53,14 @@ type addressError struct{ err error }
 func (e *addressError) Error() string { return e.err.Error() }
 func (e *addressError) Unwrap() error { return e.err }
 
-// isUnreachable reports whether err means the BMP did not answer at all or
-// could not be sent to, rather than answering with an error for a board.
-func isUnreachable(err error) bool {
-	var ae *addressError
-	return isUnanswered(err) || errors.As(err, &ae)
-}
+// probeExtraTries is how many more sver requests a probe sends than a
+// power-on's time-out covers.
+const probeExtraTries = 8
 
 // probe asks the BMP for its version and returns nil if it answered at
-// all; otherwise why not (unreachable, or interrupted by ctx or Close).
+// all; otherwise why not: a *TimeoutError counting every request of the
+// probe, an address that cannot be used, or an interruption by ctx or
+// Close.
 func (w *worker) probe(ctx context.Context) error {
 	w.connect(ctx)
 	if w.client == nil {
@@ -63,12 +71,22 @@ func (w *worker) probe(ctx context.Context) error {
 		return fmt.Errorf("bmp %s: probe: %w", w.addr, err)
 	}
 	o := w.client.opts
-	pol := Policy{Timeout: max(o.Default.Timeout, o.PowerOn.Timeout), Retries: 1}
-	_, err = w.client.do(ctx, "sver board 0 (probe)", req, pol)
-	if err == nil || boardFault(err) {
-		return nil
+	tries := probeExtraTries + int((o.PowerOn.Timeout+o.Default.Timeout-1)/o.Default.Timeout)
+	pol := Policy{Timeout: o.Default.Timeout} // no resend: each try is a new request
+	lost := &TimeoutError{BMP: w.addr, Op: "sver board 0 (probe)", PerAttempt: pol.Timeout}
+	for range tries {
+		_, err := w.client.do(ctx, lost.Op, req, pol)
+		var te *TimeoutError
+		if err == nil || boardFault(err) {
+			return nil
+		}
+		if !errors.As(err, &te) {
+			return err
+		}
+		lost.Attempts++
+		lost.Damaged += te.Damaged
 	}
-	return err
+	return lost
 }
 
 // checkAtStart probes the BMP before the worker claims anything. A BMP
@@ -80,7 +98,7 @@ func (w *worker) checkAtStart(ctx context.Context) {
 	case ctx.Err() != nil:
 	case err == nil:
 		w.tellReachable(ctx)
-	case isUnreachable(err):
+	case isLinkFault(err):
 		w.goDown(err)
 	default:
 		w.cfg.log.Warn("probing the BMP failed", "bmp", w.name(), "err", err)
@@ -113,7 +131,7 @@ func (w *worker) whileDown(ctx context.Context) {
 	case ctx.Err() != nil:
 	case err == nil:
 		w.tellReachable(ctx)
-	case isUnreachable(err):
+	case isLinkFault(err):
 		w.cfg.log.Debug("BMP still unreachable", "bmp", w.name(), "err", err)
 	default:
 		w.cfg.log.Warn("probing the BMP failed", "bmp", w.name(), "err", err)
@@ -130,52 +148,35 @@ func (w *worker) tellReachable(ctx context.Context) {
 		return
 	}
 	if w.down {
-		w.cfg.log.Info("BMP answers again", "bmp", w.name())
+		w.cfg.log.Info("BMP answers again: its boards are available", "bmp", w.name())
 	}
 	w.down, w.downCause = false, nil
 	w.poke() // claim what waited meanwhile
 }
 
-// giveUp reports the ops of a batch that failed their last attempt. If
-// some went unanswered, a probe decides whether the BMP is down (see the
-// top of this file). If the probe is cut short by a stop, the unanswered
-// ops are not reported: they stay claimed and are redone after a restart.
-func (w *worker) giveUp(ctx context.Context, b batch, failed map[int64]error) {
-	var cause error // why the BMP is down; nil = it answers
-	interrupted := false
-	for _, err := range failed {
-		if isUnreachable(err) {
-			probeErr := w.probe(ctx)
-			cause = probeErr
-			interrupted = probeErr != nil && !isUnreachable(probeErr)
-			break
-		}
+// giveUp reports ops whose replies were lost with BMPDown, and the ops
+// waiting for a retry with them (they cannot be carried out while the BMP
+// does not answer), and stops claiming until the BMP answers a probe.
+func (w *worker) giveUp(cause error, lost []service.BMPOp, failed map[int64]error) {
+	for _, op := range lost {
+		w.report(op, w.gaveUp(op, failed[op.ID]), true)
 	}
-	for _, op := range b.ops {
-		err, ok := failed[op.ID]
-		if !ok {
-			continue
-		}
-		unanswered := isUnreachable(err)
-		if unanswered && interrupted {
-			continue
-		}
-		w.report(op, fmt.Errorf("%w (gave up after %d attempt(s))", err, b.attempt), unanswered && cause != nil)
-	}
-	if cause == nil || interrupted {
-		return
-	}
-	w.goDown(cause)
 	for _, r := range w.retries {
 		for _, op := range r.ops {
 			w.report(op, fmt.Errorf("not attempted again: %w", cause), true)
 		}
 	}
 	w.retries = nil
+	w.goDown(cause)
+}
+
+// gaveUp is the final error of an op that failed its last attempt.
+func (w *worker) gaveUp(op service.BMPOp, err error) error {
+	return fmt.Errorf("%w (gave up after %d attempt(s))", err, w.attempts[op.ID])
 }
 
 // report queues an op's final outcome for reporting; bmpDown says that the
-// BMP, not the board, is to blame (service.OpResult.BMPDown).
+// link to the BMP, not the board, is to blame (service.OpResult.BMPDown).
 func (w *worker) report(op service.BMPOp, err error, bmpDown bool) {
 	if len(w.pending) == 0 {
 		w.pendingAt = time.Now()

@@ -3,6 +3,8 @@ package bmp
 import (
 	"context"
 	"testing"
+
+	"github.com/spalloc/spallocd/bmp/scp"
 )
 
 // Sequence numbers wrap at 65535 and skip any still outstanding (§3).
@@ -12,12 +14,12 @@ func TestSequenceWrapSkipsOutstanding(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	held, _ := c.register() // 0 stays outstanding
+	held, _ := c.register(scp.CmdVersion) // 0 stays outstanding
 	if held != 0 {
 		t.Fatalf("first sequence %d, want 0", held)
 	}
 	for i := 1; i < 70000; i++ {
-		seq, _ := c.register()
+		seq, _ := c.register(scp.CmdVersion)
 		if seq == held {
 			t.Fatalf("outstanding sequence %d handed out again", held)
 		}

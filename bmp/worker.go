@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ type backend interface {
 	BMPs(ctx context.Context) ([]service.BMPEndpoint, error)
 	ClaimBMPOps(ctx context.Context, bmpID int64) ([]service.BMPOp, error)
 	CompleteBMPOps(ctx context.Context, results []service.OpResult) error
+	ReleaseBMPOps(ctx context.Context, opIDs []int64) error
 	SetBMPReachable(ctx context.Context, bmpID int64, reachable bool, reason string) error
 }
 
@@ -44,12 +46,26 @@ func (c workerConfig) clientOptions() Options {
 
 func (c workerConfig) attempts() int { return max(1, c.settings.RequestAttempts) }
 
+// Limits of the retries (README, board states).
+const (
+	// linkAttempts is how many times an op whose replies are lost is
+	// tried while its BMP answers probes, before the BMP is taken for
+	// unreachable anyway.
+	linkAttempts = 10
+	// maxRecordBackoff caps the wait between tries of recording outcomes.
+	maxRecordBackoff = 5 * time.Second
+	// stopTimeout bounds each of the last calls of a stopped worker to
+	// the service (recording outcomes, releasing claims).
+	stopTimeout = 2 * time.Second
+)
+
 // batch is a set of claimed ops tried together: the ops of one claim, or
 // the ops that failed one attempt and are tried again.
 type batch struct {
-	ops     []service.BMPOp // request order
-	attempt int             // 1 for the first try
-	due     time.Time       // not before
+	ops       []service.BMPOp // request order
+	attempt   int             // request attempt this try is (1 for the first); tries whose replies were lost do not count
+	linkTries int             // tries before this one whose replies were lost
+	due       time.Time       // not before
 }
 
 // worker drives one BMP. Its goroutine (run) owns everything below done;
@@ -69,7 +85,7 @@ type worker struct {
 	retries   []batch // failed attempts waiting for their retry, by due time
 	pending   []service.OpResult
 	pendingAt time.Time           // when the oldest pending result was added
-	claimedAt map[int64]time.Time // first claim of each op not yet reported
+	claimedAt map[int64]time.Time // first claim of each op claimed and not yet reported
 	attempts  map[int64]int       // attempts made per op not yet reported
 
 	down      bool  // the BMP does not answer: claim nothing, probe (probe.go)
@@ -98,17 +114,31 @@ func (w *worker) poke() {
 
 // run serves the BMP until ctx ends. Work in flight when ctx ends may go
 // on for cfg.stopGrace (packets already sent get their answer and their
-// outcome is recorded); ops never attempted stay claimed and are redone
-// after a restart.
+// outcome is recorded); the ops it claimed and did not get recorded are
+// then released, to be handed out again.
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	exec, release := graceContext(ctx, w.cfg.stopGrace)
-	defer release()
-	defer func() {
-		if w.client != nil {
-			w.client.Close()
-		}
-	}()
+	w.serve(ctx, exec)
+	release()
+	if w.client != nil {
+		w.client.Close()
+	}
+	w.afterStop(ctx, func(ctx context.Context) { w.record(ctx) })
+	w.afterStop(ctx, w.releaseClaims)
+}
+
+// afterStop runs f with a context of its own, bounded by stopTimeout: the
+// last calls of a stopped worker to the service.
+func (w *worker) afterStop(ctx context.Context, f func(context.Context)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	f(ctx)
+}
+
+// serve is run's loop. Nothing is claimed while outcomes wait to be
+// recorded, or while the BMP does not answer.
+func (w *worker) serve(ctx, exec context.Context) {
 	w.checkAtStart(ctx)
 	for ctx.Err() == nil {
 		if w.down {
@@ -121,8 +151,12 @@ func (w *worker) run(ctx context.Context) {
 			w.retries = w.retries[1:]
 			w.runBatch(ctx, exec, b)
 		}
-		w.flush(exec)
-		w.waitForWork(ctx)
+		if !w.record(ctx) {
+			return
+		}
+		if !w.down { // else probe at once
+			w.waitForWork(ctx)
+		}
 	}
 }
 
@@ -183,51 +217,43 @@ func (w *worker) claimAndRun(ctx, exec context.Context) {
 }
 
 // runBatch makes one attempt at a batch: every step of its plan in order.
-// Ops that succeed are reported; ops that fail are tried again after the
-// request retry delay, or reported as failed once the attempts are used up.
+// Ops that succeed are reported; ops that fail are tried again or reported
+// as failed (afterAttempt). Ops of a board that failed this attempt wait
+// for the next one, so that a board's ops keep their order.
 func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 	w.connect(exec)
 	for _, op := range b.ops {
-		w.attempts[op.ID] = b.attempt
+		w.attempts[op.ID]++
 	}
 	steps, bad := planOps(b.ops)
 	for _, op := range bad {
-		w.finish(op, fmt.Errorf("bmp %s: cannot carry out operation %d: kind %q, links %v", w.addr, op.ID, op.Kind, opLinks(op)))
+		w.finish(op, fmt.Errorf("bmp %s: cannot carry out operation %d: kind %q, links %v", w.addr, op.ID, op.Kind, op.Links))
 	}
-	failed := make(map[int64]error)  // op id -> why it failed this attempt
-	boardDown := make(map[int]error) // boards whose power step failed
-	var abort error                  // the BMP stopped answering: skip the rest
+	failed := make(map[int64]error) // op id -> why it failed this attempt
+	blocked := make(map[int]error)  // board number -> its first failure this attempt
+	var abort error                 // the BMP stopped answering: skip the rest
 	for _, s := range steps {
 		if ctx.Err() != nil {
-			break // stopping: the rest stays claimed and is redone after restart
+			return // stopping: what is not reported is released (run)
 		}
 		if s.kind == stepPowerOn {
 			w.flush(exec) // a power-on can take seconds: report what is done first
 		}
-		var errs map[int]error
-		switch {
-		case abort != nil:
-			errs = allBoards(s.boards, fmt.Errorf("not attempted: %w", abort))
-		case s.kind == stepLinks && boardDown[s.boards[0]] != nil:
-			errs = allBoards(s.boards, fmt.Errorf("not attempted: power of board %d failed: %w", s.boards[0], boardDown[s.boards[0]]))
-		default:
-			var fatal error
-			errs, fatal = w.do(exec, s)
-			if fatal != nil {
-				abort = fatal
-			}
+		errs, fatal := w.attempt(exec, s, blocked, abort)
+		if abort == nil {
+			abort = fatal
 		}
-		for _, op := range s.allOps() {
+		for _, op := range s.ops {
 			err := errs[op.BoardNum]
 			switch {
 			case err == nil:
 				w.finish(op, nil)
 			case exec.Err() != nil && isInterrupted(err):
-				// Cut short by the stop grace: unknown, redone after restart.
+				// Cut short by the stop grace: released (run).
 			default:
 				failed[op.ID] = err
-				if s.kind != stepLinks {
-					boardDown[op.BoardNum] = err
+				if blocked[op.BoardNum] == nil {
+					blocked[op.BoardNum] = err
 				}
 			}
 		}
@@ -235,31 +261,95 @@ func (w *worker) runBatch(ctx, exec context.Context, b batch) {
 			w.flush(exec) // a long attempt reports as it goes
 		}
 	}
-	w.afterAttempt(exec, b, failed)
-	w.flush(exec)
+	if ctx.Err() == nil {
+		w.afterAttempt(ctx, b, failed)
+	}
 }
 
-// afterAttempt schedules a retry of the failed ops, or reports them as
-// failed when the batch used its last attempt (giveUp, which may find the
-// BMP down).
-func (w *worker) afterAttempt(ctx context.Context, b batch, failed map[int64]error) {
-	if len(failed) == 0 {
-		return
-	}
-	if b.attempt >= w.cfg.attempts() {
-		w.giveUp(ctx, b, failed)
-		return
-	}
-	var again []service.BMPOp
-	for _, op := range b.ops {
-		if _, ok := failed[op.ID]; ok {
-			again = append(again, op)
+// attempt sends one step for its boards that have not failed yet in this
+// attempt; the others fail with the reason they were left out.
+func (w *worker) attempt(ctx context.Context, s step, blocked map[int]error, abort error) (errs map[int]error, fatal error) {
+	errs = make(map[int]error)
+	send := s
+	send.boards = nil
+	for _, b := range s.boards {
+		switch {
+		case blocked[b] != nil:
+			errs[b] = fmt.Errorf("not attempted: an earlier operation of board %d failed: %w", b, blocked[b])
+		case abort != nil:
+			errs[b] = fmt.Errorf("not attempted: %w", abort)
+		default:
+			send.boards = append(send.boards, b)
 		}
 	}
-	delay := w.cfg.settings.RequestRetryDelay
-	w.cfg.log.Warn("BMP request failed; will try again", "bmp", w.name(), "ops", len(again),
-		"attempt", b.attempt, "of", w.cfg.attempts(), "retry_in", delay, "err", failed[again[0].ID])
-	w.retries = append(w.retries, batch{ops: again, attempt: b.attempt + 1, due: time.Now().Add(delay)})
+	if len(send.boards) == 0 {
+		return errs, nil
+	}
+	sent, fatal := w.do(ctx, send)
+	maps.Copy(errs, sent)
+	return errs, fatal
+}
+
+// afterAttempt decides what becomes of the ops that failed an attempt
+// (README, board states). Ops the BMP answered with an error are tried
+// again after the request retry delay, and reported as failed (blaming
+// their board) once the request attempts are used up. Ops whose replies
+// were lost make the worker probe the BMP: if it does not answer, they are
+// reported with BMPDown and the worker stops claiming until it answers
+// (giveUp); if it does, they are tried again with backoff, up to
+// linkAttempts times.
+func (w *worker) afterAttempt(ctx context.Context, b batch, failed map[int64]error) {
+	var answered, lost []service.BMPOp
+	for _, op := range b.ops {
+		switch err, ok := failed[op.ID]; {
+		case !ok:
+		case isLinkFault(err):
+			lost = append(lost, op)
+		default:
+			answered = append(answered, op)
+		}
+	}
+	if len(answered) > 0 {
+		if b.attempt >= w.cfg.attempts() {
+			for _, op := range answered {
+				w.report(op, w.gaveUp(op, failed[op.ID]), false)
+			}
+		} else {
+			w.retry(batch{ops: answered, attempt: b.attempt + 1, linkTries: b.linkTries}, w.cfg.settings.RequestRetryDelay, failed)
+		}
+	}
+	if len(lost) == 0 {
+		return
+	}
+	cause := w.probe(ctx)
+	switch {
+	case cause != nil && !isLinkFault(cause):
+		// The probe was cut short by a stop: released (run).
+	case cause != nil:
+		w.giveUp(cause, lost, failed)
+	case b.linkTries+1 >= linkAttempts:
+		err := failed[lost[0].ID]
+		w.giveUp(fmt.Errorf("%w, in %d attempts, although the BMP answers probes", err, b.linkTries+1), lost, failed)
+	default:
+		w.retry(batch{ops: lost, attempt: b.attempt, linkTries: b.linkTries + 1}, w.linkBackoff(b.linkTries+1), failed)
+	}
+}
+
+// linkBackoff is the wait before the n-th retry of ops whose replies were
+// lost: the [bmp] time-out, doubled each time, at most the request retry
+// delay.
+func (w *worker) linkBackoff(n int) time.Duration {
+	d := w.cfg.settings.Timeout << min(n-1, 16)
+	return max(0, min(d, w.cfg.settings.RequestRetryDelay))
+}
+
+// retry schedules a batch to be tried again after delay.
+func (w *worker) retry(b batch, delay time.Duration, failed map[int64]error) {
+	w.cfg.log.Warn("BMP request failed; will try again", "bmp", w.name(), "ops", len(b.ops),
+		"attempt", w.attempts[b.ops[0].ID], "retry_in", delay, "err", failed[b.ops[0].ID])
+	b.due = time.Now().Add(delay)
+	w.retries = append(w.retries, b)
+	slices.SortStableFunc(w.retries, func(x, y batch) int { return x.due.Compare(y.due) })
 }
 
 func allBoards(boards []int, err error) map[int]error {
@@ -295,7 +385,7 @@ func (w *worker) do(ctx context.Context, s step) (errs map[int]error, fatal erro
 		if err != nil && first == nil {
 			first = err
 		}
-		if err != nil && fatal == nil && isUnanswered(err) {
+		if err != nil && fatal == nil && isLinkFault(err) {
 			fatal = err
 		}
 	}
@@ -354,33 +444,80 @@ func (w *worker) powerOn(ctx context.Context, boards []int) map[int]error {
 // finish queues an op's final outcome for reporting.
 func (w *worker) finish(op service.BMPOp, err error) { w.report(op, err, false) }
 
-// flush reports the queued outcomes in one service call. A failing call is
-// tried a few times; if it still fails the ops stay claimed in the
-// database and are redone after a restart.
-func (w *worker) flush(ctx context.Context) {
+// flush reports the queued outcomes in one service call. If the call
+// fails they stay queued for the next one: outcomes are never dropped.
+func (w *worker) flush(ctx context.Context) error {
 	if len(w.pending) == 0 {
-		return
+		return nil
 	}
-	var err error
-	for try, wait := 1, 50*time.Millisecond; try <= 3; try, wait = try+1, wait*2 {
-		if err = w.svc.CompleteBMPOps(ctx, w.pending); err == nil || service.KindOf(err) == service.KindUnavailable {
-			break
-		}
-		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
-			break
-		}
-	}
-	if err != nil {
-		w.cfg.log.Error("recording BMP outcomes failed; the operations will be redone after a restart",
-			"bmp", w.name(), "ops", len(w.pending), "err", err)
+	if err := w.svc.CompleteBMPOps(ctx, w.pending); err != nil {
+		return err
 	}
 	w.pending = nil
+	return nil
 }
 
-// isUnanswered reports whether err means the BMP did not answer at all.
-func isUnanswered(err error) bool {
+// record flushes the queued outcomes, trying again with backoff (from 50
+// ms, doubling, at most maxRecordBackoff) until the service takes them; it
+// reports false if ctx ended first (the outcomes stay queued).
+func (w *worker) record(ctx context.Context) bool {
+	failures := 0
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, maxRecordBackoff) {
+		err := w.flush(ctx)
+		if err == nil {
+			if failures > 0 {
+				w.cfg.log.Info("recorded BMP outcomes", "bmp", w.name(), "failed_tries", failures)
+			}
+			return true
+		}
+		failures++
+		if failures == 1 && ctx.Err() == nil {
+			w.cfg.log.Log(ctx, levelOf(err), "recording BMP outcomes failed; trying again until it works, claiming nothing meanwhile",
+				"bmp", w.name(), "ops", len(w.pending), "err", err)
+		}
+		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
+			return false
+		}
+	}
+}
+
+// releaseClaims gives back, when the worker stops, the claims of the ops
+// it did not get recorded (not attempted, cut short, waiting for a retry,
+// or with outcomes the service did not take), so that they are handed out
+// again at once rather than waiting for a restart.
+func (w *worker) releaseClaims(ctx context.Context) {
+	ids := slices.Collect(maps.Keys(w.claimedAt))
+	for _, r := range w.pending {
+		ids = append(ids, r.OpID)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	slices.Sort(ids)
+	if err := w.svc.ReleaseBMPOps(ctx, ids); err != nil {
+		w.cfg.log.Log(ctx, levelOf(err), "releasing claimed BMP operations failed; they are handed out again after a restart",
+			"bmp", w.name(), "ops", len(ids), "err", err)
+		return
+	}
+	w.cfg.log.Info("released claimed BMP operations not carried out", "bmp", w.name(), "ops", len(ids))
+}
+
+// levelOf is the log level of a failed service call: an error, unless the
+// service is stopping (then the restart hands every open operation out).
+func levelOf(err error) slog.Level {
+	if service.KindOf(err) == service.KindUnavailable {
+		return slog.LevelInfo
+	}
+	return slog.LevelError
+}
+
+// isLinkFault reports whether err means the BMP did not answer (no usable
+// reply: none, too late, cut short or garbled) or could not be sent to,
+// rather than answering with an error for a board.
+func isLinkFault(err error) bool {
 	var te *TimeoutError
-	return errors.As(err, &te)
+	var ae *addressError
+	return errors.As(err, &te) || errors.As(err, &ae)
 }
 
 // isInterrupted reports whether err comes from stopping rather than from

@@ -1,9 +1,11 @@
 package bmp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +34,7 @@ type memBackend struct {
 	outcomes map[int64]error
 	bmpDown  map[int64]bool // ops reported with BMPDown
 	reach    []reachCall    // SetBMPReachable calls, in order
+	released []int64        // ops given back by ReleaseBMPOps, in order
 	claims   int            // ClaimBMPOps calls that returned ops
 	changed  chan struct{}
 	feeds    []*memFeed
@@ -119,6 +122,28 @@ func (b *memBackend) CompleteBMPOps(ctx context.Context, results []service.OpRes
 	}
 	b.notify()
 	return nil
+}
+
+// ReleaseBMPOps puts claimed ops back, in request order.
+func (b *memBackend) ReleaseBMPOps(ctx context.Context, opIDs []int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, id := range opIDs {
+		if op, ok := b.claimed[id]; ok {
+			delete(b.claimed, id)
+			b.open = append(b.open, op)
+			b.released = append(b.released, id)
+		}
+	}
+	slices.SortFunc(b.open, func(x, y service.BMPOp) int { return cmp.Compare(x.ID, y.ID) })
+	b.notify()
+	return nil
+}
+
+func (b *memBackend) wasReleased(id int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Contains(b.released, id)
 }
 
 // reachCall is one SetBMPReachable call.
@@ -300,7 +325,11 @@ func startManager(t *testing.T, be *memBackend, opts ManagerOptions) (m *Manager
 }
 
 func op(bmp int64, kind service.OpKind, board int, link geometry.Link) service.BMPOp {
-	return service.BMPOp{BMPID: bmp, Board: geometry.Board{X: 0, Y: 0, Z: board % 3}, BoardNum: board, Kind: kind, Link: link}
+	o := service.BMPOp{BMPID: bmp, Board: geometry.Board{X: 0, Y: 0, Z: board % 3}, BoardNum: board, Kind: kind}
+	if kind == service.OpLinkOn || kind == service.OpLinkOff {
+		o.Links = []geometry.Link{link}
+	}
+	return o
 }
 
 // powerPackets lists the power requests a fake received as "on[..]" or
@@ -411,7 +440,10 @@ func TestWorkerCoalescing(t *testing.T) {
 		{"BMP-02", []service.BMPOp{op(1, off, 10, 0), op(1, off, 11, 0), op(1, off, 13, 0)}, []string{"off[10 11 13]"}, scp.CmdPower},
 		{"BMP-03", []service.BMPOp{op(1, off, 10, 0), op(1, on, 11, 0), op(1, off, 12, 0)}, []string{"off[10]", "on[11]", "off[12]"}, 0},
 		{"BMP-04", []service.BMPOp{op(1, on, 10, 0), op(1, lon, 11, 0), op(1, off, 12, 0)}, []string{"on[10]", "off[12]"}, scp.CmdFPGAWrite},
-		{"last power op per board wins", []service.BMPOp{op(1, on, 10, 0), op(1, off, 10, 0), op(1, on, 10, 0)}, []string{"on[10]"}, 0},
+		// The service supersedes older power requests before a claim; a
+		// claim that still holds several (after a release or a restart) is
+		// carried out in order.
+		{"every power op of a board in request order", []service.BMPOp{op(1, on, 10, 0), op(1, off, 10, 0), op(1, on, 10, 0)}, []string{"on[10]", "off[10]", "on[10]"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -459,6 +491,7 @@ func TestWorkerFaults(t *testing.T) {
 		errIs  func(error) bool
 		powers map[int]int // power-ons that reached each board
 		short  bool        // replies are dropped: use short time-outs
+		down   bool        // the failures are the link's: reported with BMPDown
 	}{
 		{
 			name:   "FLAG mismatch on one board twice: re-powered, success in round 3",
@@ -482,7 +515,7 @@ func TestWorkerFaults(t *testing.T) {
 			powers: map[int]int{0: 1, 1: 1, 2: 1},
 		},
 		{
-			name: "every power-on dropped: every op fails with a time-out",
+			name: "every power-on dropped: every op fails with a time-out, blamed on the link",
 			fault: func(s *fakebmp.Server) {
 				s.AddRule(fakebmp.Rule{Cmds: []scp.Command{scp.CmdPower}, Action: fakebmp.Drop()})
 			},
@@ -490,6 +523,7 @@ func TestWorkerFaults(t *testing.T) {
 			errIs:  func(err error) bool { var te *TimeoutError; return errors.As(err, &te) },
 			powers: map[int]int{0: 0, 1: 0, 2: 0},
 			short:  true,
+			down:   true,
 		},
 		{
 			name: "RC_ARG to one board's STOP writes: that board's ops fail, after a retry",
@@ -531,8 +565,8 @@ func TestWorkerFaults(t *testing.T) {
 			boardFailed := map[int]bool{}
 			for i, err := range errs {
 				b := ops[i].BoardNum
-				if be.wasDown(ids[i]) {
-					t.Errorf("board %d %s: blamed on the BMP, which answers: %v", b, ops[i].Kind, err)
+				if err != nil && be.wasDown(ids[i]) != tc.down {
+					t.Errorf("board %d %s: BMP down %v, want %v: %v", b, ops[i].Kind, be.wasDown(ids[i]), tc.down, err)
 				}
 				if err != nil {
 					boardFailed[b] = true
@@ -651,6 +685,72 @@ func TestWorkerBMPStopsAnswering(t *testing.T) {
 	}
 }
 
+// logRecorder keeps every log record.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r)
+	return nil
+}
+
+// at lists the messages logged at level or above, in order.
+func (l *logRecorder) at(level slog.Level) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.recs {
+		if r.Level >= level {
+			out = append(out, r.Level.String()+" "+r.Message)
+		}
+	}
+	return out
+}
+
+// TestWorkerLogsReachabilityOncePerTransition (issue 14.9): a BMP that stops
+// answering is logged once at WARN, and once at INFO when it answers
+// again, however many probes go unanswered in between.
+func TestWorkerLogsReachabilityOncePerTransition(t *testing.T) {
+	srv := startFake(t, fakebmp.Options{})
+	be := newMemBackend()
+	be.setBMPs(endpoint(1, srv))
+	logs := &logRecorder{}
+	_, stopMgr := startManager(t, be, ManagerOptions{Settings: shortTimeouts(), ProbeInterval: 10 * time.Millisecond, Logger: slog.New(logs)})
+	noErrors(t, be.awaitOutcomes(t, be.add(op(1, service.OpPowerOn, 5, 0))...))
+
+	srv.SetUnreachable(true)
+	be.awaitOutcomes(t, be.add(op(1, service.OpPowerOff, 5, 0))...)
+	be.await(t, "the BMP is marked unreachable", func() bool { r, ok := be.reachability(1); return ok && !r.reachable })
+	probes := srv.Count(scp.CmdVersion)
+	// Several probes go unanswered (no event to wait on: poll).
+	for deadline := time.Now().Add(10 * time.Second); srv.Count(scp.CmdVersion) < probes+22; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker does not probe")
+		}
+	}
+	srv.SetUnreachable(false)
+	be.await(t, "the BMP is marked reachable", func() bool { r, _ := be.reachability(1); return r.reachable })
+	stopMgr() // every log line is written
+
+	want := []string{
+		"INFO BMP worker started",
+		"WARN BMP step failed", // the power-off, before the probe
+		"ERROR BMP operation failed",
+		"WARN BMP unreachable: its boards are unavailable until it answers",
+		"INFO BMP answers again: its boards are available",
+	}
+	if got := logs.at(slog.LevelInfo); !slices.Equal(got, want) {
+		t.Errorf("logged at INFO and above:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 type recorder struct {
 	mu    sync.Mutex
 	steps []StepEvent
@@ -717,7 +817,8 @@ func TestWorkerBadAddress(t *testing.T) {
 }
 
 // TestWorkerStopLetsInFlightPacketFinish: stopping while a power-on is on the
-// wire waits for its answer and records the outcome.
+// wire waits for its answer and records the outcome; the op not started is
+// released.
 func TestWorkerStopLetsInFlightPacketFinish(t *testing.T) {
 	srv := startFake(t, fakebmp.Options{PowerDelay: 100 * time.Millisecond})
 	be := newMemBackend()
@@ -732,8 +833,8 @@ func TestWorkerStopLetsInFlightPacketFinish(t *testing.T) {
 	if srv.Count(scp.CmdFPGAWrite) != 0 {
 		t.Error("link writes were started after the stop")
 	}
-	if !be.isClaimed(ids[1]) {
-		t.Error("the link op not yet started should stay claimed for the restart")
+	if _, done := be.outcome(ids[1]); done || be.isClaimed(ids[1]) || !be.wasReleased(ids[1]) {
+		t.Error("the link op not yet started should be released, to be handed out again")
 	}
 }
 

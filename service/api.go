@@ -238,7 +238,6 @@ type BMPOp struct {
 	BoardNum int // board number in its frame (the BMP's board id)
 	JobID    *int64
 	Kind     OpKind
-	Link     geometry.Link   // link operations: Links[0], for workers that read one link
 	Links    []geometry.Link // link operations: the links to switch, ascending
 	// LeaseUntil is when the claim lapses: a worker that has not reported
 	// or released the operation by then may find it handed out again.

@@ -172,6 +172,27 @@ func TestRestartHandsClaimedOpsOutAgain(t *testing.T) {
 	e.consistent()
 }
 
+// A released claim is handed out again; ids of unknown or unclaimed
+// operations are ignored.
+func TestReleasedOpsAreHandedOutAgain(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	id := e.create(one())
+	_, ops := e.opKinds()
+	if len(ops) != 2 { // power on, disable its 6 links
+		t.Fatalf("%d operations", len(ops))
+	}
+	if err := e.ReleaseBMPOps(e.ctx, []int64{ops[0].ID, ops[1].ID, 99999}); err != nil {
+		t.Fatal(err)
+	}
+	_, again := e.opKinds()
+	if len(again) != 2 || again[0].ID != ops[0].ID || again[1].ID != ops[1].ID {
+		t.Fatalf("after the release %v handed out, want %v", again, ops)
+	}
+	e.completeOps(again, nil)
+	e.wantState(id, service.StateReady)
+	e.consistent()
+}
+
 func TestFailedPowerOffTakesTheBoardOutOfService(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
 	a := e.create(one())

@@ -309,7 +309,6 @@ func (o *op) bmpOp() BMPOp {
 		LeaseUntil: o.leaseUntil}
 	if o.links != 0 {
 		out.Links = linksOf(o.links)
-		out.Link = out.Links[0]
 	}
 	if o.job != 0 {
 		out.JobID = &o.job

@@ -137,3 +137,10 @@ func (r Result) Retryable() bool {
 	}
 	return false
 }
+
+// Known reports whether the code is one of those above, the only codes a
+// BMP answers with.
+func (r Result) Known() bool {
+	_, ok := resultInfos[r]
+	return ok
+}

@@ -19,12 +19,12 @@
 // cannot do what it needs (e.g. mount a small tmpfs without root).
 //
 // One test per numbered item of issue 12, named for what it shows:
-// TestOneServerPerDatabase (1), TestClientsCannotExhaustMemory and
-// BenchmarkNonReadingClients (3), TestConnectionsAreBounded (4),
-// TestUnsafeStartRefused (5), TestConfigCannotHangOrOverflow (6). The pieces
-// for the others:
+// TestOneServerPerDatabase (1), TestBMPLinkFaultsHeal (2),
+// TestClientsCannotExhaustMemory and BenchmarkNonReadingClients (3),
+// TestConnectionsAreBounded (4), TestUnsafeStartRefused (5),
+// TestConfigCannotHangOrOverflow (6). The pieces for more:
 //
-//   - A sick BMP link (2): newRig starts a fakebmp process behind a proxy;
+//   - A sick BMP link: newRig starts a fakebmp process behind a proxy;
 //     rig.proxy.SetFault(udpproxy.Both, udpproxy.Fault{Drop: 0.3}) (or Delay,
 //     Truncate, Garble, per direction) changes the network while spallocd
 //     runs, rig.proxy.Heal() ends it, rig.proxy.Stats() counts datagrams;

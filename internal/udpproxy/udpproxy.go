@@ -1,12 +1,12 @@
-// Package udpproxy is a UDP proxy that misbehaves on purpose: it forwards
-// datagrams between clients and one target (a BMP, real or fake) and can
-// drop, delay, truncate or garble them, in either direction, switchable
-// while it runs. Tests put it between spallocd and a fake BMP to play a
-// sick network.
+// Package udpproxy is a UDP proxy that misbehaves on purpose, for tests: it
+// forwards datagrams between its clients and one target (a BMP, real or
+// fake) and can drop, delay, truncate or garble them, in either direction,
+// switchable while it runs. Tests put it between the BMP workers (or a
+// whole spallocd) and a fake BMP to play a sick network.
 //
-// It owns its sockets and goroutines only; it knows nothing of the SCP
-// protocol it carries. Each client address gets its own socket towards the
-// target, so replies return to the client that asked.
+// It owns its sockets and goroutines and nothing else; it knows nothing of
+// the SCP protocol it carries. Each client address gets its own socket
+// towards the target, so that replies return to the client that asked.
 package udpproxy
 
 import (
@@ -19,9 +19,15 @@ import (
 	"time"
 )
 
+// MaxClients bounds the client addresses a proxy serves at once (each has a
+// socket towards the target until Close). Datagrams from further clients
+// are dropped and counted.
+const MaxClients = 256
+
 // Direction says which datagrams a Fault applies to.
 type Direction int
 
+// Directions.
 const (
 	Requests Direction = 1 << iota // client to target
 	Replies                        // target to client
@@ -29,12 +35,34 @@ const (
 )
 
 // Fault is how the proxy mistreats the datagrams of one direction. The
-// zero Fault forwards everything unchanged.
+// zero Fault forwards everything unchanged. The random choices come from
+// a fixed seed, so that a test run is repeatable in what it damages.
 type Fault struct {
 	Drop     float64       // fraction of datagrams dropped, 0..1
-	Delay    time.Duration // added before a datagram is forwarded
+	Delay    time.Duration // added before each datagram is forwarded
 	Truncate int           // forward only the first Truncate bytes (0: all)
-	Garble   float64       // fraction of datagrams with one byte changed, 0..1
+	Garble   float64       // fraction of datagrams with one byte, at a random offset, changed; 0..1
+}
+
+func (f Fault) validate() error {
+	switch {
+	case f.Drop < 0 || f.Drop > 1 || f.Drop != f.Drop:
+		return fmt.Errorf("udpproxy: Drop %v out of range 0..1", f.Drop)
+	case f.Garble < 0 || f.Garble > 1 || f.Garble != f.Garble:
+		return fmt.Errorf("udpproxy: Garble %v out of range 0..1", f.Garble)
+	case f.Delay < 0:
+		return fmt.Errorf("udpproxy: Delay %v is negative", f.Delay)
+	case f.Truncate < 0:
+		return fmt.Errorf("udpproxy: Truncate %d is negative", f.Truncate)
+	}
+	return nil
+}
+
+// Counts are the datagrams of one direction since Start.
+type Counts struct {
+	Received  int64 // arrived at the proxy
+	Forwarded int64 // sent on (maybe delayed, truncated or garbled)
+	Dropped   int64 // dropped by a Fault, or from a client over MaxClients
 }
 
 // Stats counts datagrams by direction.
@@ -42,12 +70,7 @@ type Stats struct {
 	Requests, Replies Counts
 }
 
-// Counts are the datagrams of one direction.
-type Counts struct {
-	Received  int64 // arrived at the proxy
-	Forwarded int64 // sent on (maybe delayed, truncated or garbled)
-	Dropped   int64
-}
+type counters struct{ received, forwarded, dropped atomic.Int64 }
 
 // Proxy forwards datagrams between clients and one target.
 type Proxy struct {
@@ -55,14 +78,14 @@ type Proxy struct {
 	target *net.UDPAddr
 
 	mu      sync.Mutex
-	faults  [2]Fault // [0] requests, [1] replies
+	faults  [2]Fault // by direction index: 0 requests, 1 replies
 	rng     *rand.Rand
-	clients map[string]*net.UDPConn // by client address: the socket towards the target
+	clients map[string]*net.UDPConn // client address -> socket towards the target
+	delayed map[*time.Timer]struct{}
 	closed  bool
-	timers  map[*time.Timer]struct{} // delayed datagrams not yet sent
 
-	stats [2]struct{ received, forwarded, dropped atomic.Int64 }
-	wg    sync.WaitGroup
+	stats [2]counters
+	wg    sync.WaitGroup // the reader goroutines and the delayed datagrams
 }
 
 // Start listens on listen (e.g. "127.0.0.1:0") and forwards to target
@@ -83,20 +106,27 @@ func Start(listen, target string) (*Proxy, error) {
 	p := &Proxy{
 		front:   front,
 		target:  taddr,
-		rng:     rand.New(rand.NewPCG(1, 2)), // reproducible runs
+		rng:     rand.New(rand.NewPCG(1, 2)),
 		clients: map[string]*net.UDPConn{},
-		timers:  map[*time.Timer]struct{}{},
+		delayed: map[*time.Timer]struct{}{},
 	}
 	p.wg.Add(1)
 	go p.serveFront()
 	return p, nil
 }
 
-// Addr is where clients send to.
+// Addr is the address clients send to.
 func (p *Proxy) Addr() string { return p.front.LocalAddr().String() }
 
-// SetFault changes how datagrams of dir are treated from now on.
-func (p *Proxy) SetFault(dir Direction, f Fault) {
+// SetFault changes how the datagrams of dir are treated from now on
+// (datagrams already delayed keep their fate).
+func (p *Proxy) SetFault(dir Direction, f Fault) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	if dir&Both == 0 || dir&^Both != 0 {
+		return fmt.Errorf("udpproxy: direction %d is not Requests, Replies or Both", dir)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if dir&Requests != 0 {
@@ -105,22 +135,22 @@ func (p *Proxy) SetFault(dir Direction, f Fault) {
 	if dir&Replies != 0 {
 		p.faults[1] = f
 	}
+	return nil
 }
 
 // Heal forwards everything unchanged from now on.
-func (p *Proxy) Heal() { p.SetFault(Both, Fault{}) }
+func (p *Proxy) Heal() { _ = p.SetFault(Both, Fault{}) }
 
 // Stats returns the counts so far.
 func (p *Proxy) Stats() Stats {
-	get := func(i int) Counts {
-		s := &p.stats[i]
-		return Counts{Received: s.received.Load(), Forwarded: s.forwarded.Load(), Dropped: s.dropped.Load()}
+	get := func(c *counters) Counts {
+		return Counts{Received: c.received.Load(), Forwarded: c.forwarded.Load(), Dropped: c.dropped.Load()}
 	}
-	return Stats{Requests: get(0), Replies: get(1)}
+	return Stats{Requests: get(&p.stats[0]), Replies: get(&p.stats[1])}
 }
 
 // Close stops the proxy: its sockets close, delayed datagrams are dropped,
-// and its goroutines end before Close returns.
+// and its goroutines end before Close returns. It is safe to call twice.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -128,10 +158,12 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.closed = true
-	for t := range p.timers {
-		t.Stop()
+	for t := range p.delayed {
+		if t.Stop() {
+			p.wg.Done() // its callback will not run
+		}
 	}
-	p.timers = nil
+	p.delayed = nil
 	err := p.front.Close()
 	for _, c := range p.clients {
 		c.Close()
@@ -141,36 +173,35 @@ func (p *Proxy) Close() error {
 	return err
 }
 
-// serveFront reads datagrams from clients and forwards them to the target.
+// serveFront forwards the clients' datagrams to the target.
 func (p *Proxy) serveFront() {
 	defer p.wg.Done()
 	buf := make([]byte, 64<<10)
 	for {
 		n, from, err := p.front.ReadFromUDP(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // e.g. ICMP port unreachable from an earlier send
-		}
-		back := p.backFor(from)
-		if back == nil {
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil {
+			continue // an ICMP error from an earlier send
+		}
+		back := p.socketFor(from)
+		if back == nil {
+			p.stats[0].received.Add(1)
+			p.stats[0].dropped.Add(1)
+			continue
 		}
 		p.pass(0, buf[:n], func(b []byte) { back.Write(b) })
 	}
 }
 
-// backFor returns the socket towards the target for client from, opening
-// it (and its reader) on first use; nil once closed.
-func (p *Proxy) backFor(from *net.UDPAddr) *net.UDPConn {
+// socketFor returns the socket towards the target for a client, opening it
+// and its reader on first use; nil when closed or over MaxClients.
+func (p *Proxy) socketFor(client *net.UDPAddr) *net.UDPConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		return nil
-	}
-	key := from.String()
-	if c := p.clients[key]; c != nil {
+	key := client.String()
+	if c := p.clients[key]; c != nil || p.closed || len(p.clients) >= MaxClients {
 		return c
 	}
 	c, err := net.DialUDP("udp", nil, p.target)
@@ -179,28 +210,28 @@ func (p *Proxy) backFor(from *net.UDPAddr) *net.UDPConn {
 	}
 	p.clients[key] = c
 	p.wg.Add(1)
-	go p.serveBack(c, from)
+	go p.serveBack(c, client)
 	return c
 }
 
-// serveBack reads the target's replies for one client and forwards them.
+// serveBack forwards the target's replies to one client.
 func (p *Proxy) serveBack(c *net.UDPConn, client *net.UDPAddr) {
 	defer p.wg.Done()
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := c.Read(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // the target was not listening yet, or is gone for now
+			continue // nobody listens at the target (yet)
 		}
 		p.pass(1, buf[:n], func(b []byte) { p.front.WriteToUDP(b, client) })
 	}
 }
 
-// pass applies direction dir's fault to one datagram and sends what is left
-// of it with send, now or after the delay.
+// pass applies direction dir's fault to one datagram and sends what is
+// left of it, now or after the delay.
 func (p *Proxy) pass(dir int, datagram []byte, send func([]byte)) {
 	st := &p.stats[dir]
 	st.received.Add(1)
@@ -208,10 +239,7 @@ func (p *Proxy) pass(dir int, datagram []byte, send func([]byte)) {
 	f := p.faults[dir]
 	drop := f.Drop > 0 && p.rng.Float64() < f.Drop
 	garble := f.Garble > 0 && p.rng.Float64() < f.Garble
-	garbleAt := 0
-	if len(datagram) > 0 {
-		garbleAt = p.rng.IntN(len(datagram))
-	}
+	at, flip := p.rng.Int(), byte(1+p.rng.IntN(255))
 	p.mu.Unlock()
 	if drop {
 		st.dropped.Add(1)
@@ -221,36 +249,38 @@ func (p *Proxy) pass(dir int, datagram []byte, send func([]byte)) {
 	if f.Truncate > 0 && len(out) > f.Truncate {
 		out = out[:f.Truncate]
 	}
-	if garble && garbleAt < len(out) {
-		out[garbleAt] ^= 0xA5
+	if garble && len(out) > 0 {
+		out[at%len(out)] ^= flip
+	}
+	forward := func() {
+		st.forwarded.Add(1)
+		send(out)
 	}
 	if f.Delay <= 0 {
-		st.forwarded.Add(1)
-		send(out)
+		forward()
 		return
 	}
-	p.later(f.Delay, func() {
-		st.forwarded.Add(1)
-		send(out)
-	})
+	p.after(f.Delay, forward)
 }
 
-// later runs f after d unless the proxy closes first.
-func (p *Proxy) later(d time.Duration, f func()) {
+// after runs f after d unless the proxy closes first.
+func (p *Proxy) after(d time.Duration, f func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
+	p.wg.Add(1)
 	var t *time.Timer
 	t = time.AfterFunc(d, func() {
+		defer p.wg.Done()
 		p.mu.Lock()
-		_, pending := p.timers[t]
-		delete(p.timers, t)
+		_, due := p.delayed[t]
+		delete(p.delayed, t)
 		p.mu.Unlock()
-		if pending {
+		if due {
 			f()
 		}
 	})
-	p.timers[t] = struct{}{}
+	p.delayed[t] = struct{}{}
 }
