@@ -121,6 +121,31 @@ func (t *tx) unclaim(ops []*op) error {
 	return t.supersede(superseded)
 }
 
+// releaseClaimsOfLastRun treats the operations of the previous run as
+// released by their workers (claims are not stored): those with a newer
+// power request for their board are superseded, the others are handed out
+// again. So a claim never holds two power operations for one board.
+func (s *Service) releaseClaimsOfLastRun(ctx context.Context) error {
+	var stale []int64
+	s.world.Load().ops.each(func(_ int64, b *bmpOps) {
+		for k, o := range b.ops {
+			if slices.ContainsFunc(b.ops[k+1:], func(n *op) bool { return n.boardID == o.boardID && n.isPower() }) {
+				stale = append(stale, o.id)
+			}
+		}
+	})
+	if len(stale) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(t *tx) error {
+		ops := make([]*op, 0, len(stale))
+		for _, id := range stale {
+			ops = append(ops, t.op(id))
+		}
+		return t.supersede(ops)
+	})
+}
+
 // newerPowerRequest reports whether o's board has a power request newer
 // than o.
 func (t *tx) newerPowerRequest(o *op) bool {

@@ -96,9 +96,11 @@
 // board's operations are handed out in order, so while one of them is
 // claimed its later ones are held back. A worker reports outcomes
 // (CompleteBMPOps) or gives claims back (ReleaseBMPOps); a claim whose
-// lease ran out is handed back by the timed work (Tick). The power-off
-// grace never frees a board while a live lease on one of its operations
-// exists.
+// lease ran out is handed back by the timed work (Tick), and a restart
+// hands back every claim of the last run. A claim handed back is superseded
+// when its board has a newer power request, so a claim never holds two
+// power operations for one board. The power-off grace never frees a board
+// while a live lease on one of its operations exists.
 //
 // # Change feed
 //

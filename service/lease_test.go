@@ -159,3 +159,20 @@ func TestLapsedClaimHoldsItsBoardUntilHandedBack(t *testing.T) {
 	e.wantPower(id, service.StateReady, false)
 	e.consistent()
 }
+
+// A restart hands the claims of the last run back as a worker's release
+// would: an operation with a newer power request for its board is
+// superseded, so a claim never holds two power operations for one board.
+func TestRestartReleasesClaimsLikeAWorker(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	id := e.create(board(0, 0, 0), noKeepalive())
+	e.opKinds() // power on and links in flight when the server stops
+	e.destroy(id)
+	e.Restart(t)
+	kinds, ops := e.opKinds()
+	if len(ops) != 1 || kinds[service.OpPowerOff] != 1 {
+		t.Fatalf("after a restart: %v %+v, want the power-off alone", kinds, ops)
+	}
+	e.completeOps(ops, nil)
+	e.consistent()
+}

@@ -247,6 +247,7 @@ func (m *propModel) claim(rt *rapid.T) {
 		}
 	}
 	m.checkClaimedPeriphery(rt, batch)
+	checkOnePowerOpPerBoard(rt, batch)
 	m.inFlight = append(m.inFlight, batch...)
 }
 
@@ -551,6 +552,28 @@ func sameBoardSet(set map[geometry.Board]bool, boards []geometry.Board) bool {
 		}
 	}
 	return true
+}
+
+// checkOnePowerOpPerBoard: a claim never holds two power operations for one
+// board (a newer power request supersedes the older ones no worker holds,
+// and a board's operations are handed out in order), so workers need not
+// decide between them.
+func checkOnePowerOpPerBoard(rt *rapid.T, batch []service.BMPOp) {
+	type key struct {
+		bmp   int64
+		board int
+	}
+	seen := map[key]int64{}
+	for _, op := range batch {
+		if op.Kind != service.OpPowerOn && op.Kind != service.OpPowerOff {
+			continue
+		}
+		k := key{op.BMPID, op.BoardNum}
+		if other, dup := seen[k]; dup {
+			rt.Fatalf("operations %d and %d power board %d of BMP %d in one claim", other, op.ID, op.BoardNum, op.BMPID)
+		}
+		seen[k] = op.ID
+	}
 }
 
 // checkClaimedPeriphery: when a batch powers on every board of a job, its

@@ -72,6 +72,10 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		s.closeDB()
 		return nil, err
 	}
+	if err := s.releaseClaimsOfLastRun(ctx); err != nil {
+		s.closeDB()
+		return nil, err
+	}
 	s.checkAtOpen(ctx)
 	return s, nil
 }
