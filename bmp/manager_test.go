@@ -254,7 +254,7 @@ func (r *rig) jobBoards(id int64) (string, []geometry.Board) {
 // holder is the job holding a board (nil if none).
 func (r *rig) holder(machine string, b geometry.Board) *int64 {
 	r.t.Helper()
-	res, err := r.svc.WhereIs(r.ctx, service.WhereIsQuery{Machine: machine, Board: &b})
+	res, err := r.svc.WhereIs(r.ctx, service.WhereIsQuery{Machine: &machine, X: &b.X, Y: &b.Y, Z: &b.Z})
 	if err != nil || res == nil {
 		r.t.Fatalf("where_is %v: %v", b, err)
 	}
@@ -588,9 +588,10 @@ func (r *rig) unreachable(machine string, cabinet, frame int) bool {
 }
 
 // TestManagerJOB09UnreachableBMP is JOB-09 on grid(1,1) with a BMP that
-// stops answering: the job is destroyed with the configuration failure
-// reason, no board is taken out of service, and when the BMP answers again
-// a new job gets the same board and becomes ready.
+// stops answering: the BMP is marked unreachable, the job goes back to the
+// queue and waits (the machine could hold it were the BMP there), no board
+// is taken out of service, and when the BMP answers again the job is
+// placed and becomes ready.
 func TestManagerJOB09UnreachableBMP(t *testing.T) {
 	r := newRig(t, grid("m", 1, 1))
 	srv := r.fake("m", 0, 0)
@@ -598,14 +599,9 @@ func TestManagerJOB09UnreachableBMP(t *testing.T) {
 	srv.Await(r.ctx, func() bool { return srv.Count(scp.CmdVersion) > 0 }) // the start probe was answered
 	srv.SetUnreachable(true)
 	id := r.create(service.Shape{Kind: service.ShapeOneBoard})
-	_, boards := r.jobBoards(id)
-	st := r.awaitState(id, service.StateDestroyed)
-	if st.Reason == nil || *st.Reason != service.ReasonConfigFailed {
-		t.Errorf("reason %v, want %q", st.Reason, service.ReasonConfigFailed)
-	}
-	if !r.unreachable("m", 0, 0) {
-		t.Error("the BMP is not marked unreachable")
-	}
+	r.await("the BMP is marked unreachable and the job queued again", func() bool {
+		return r.unreachable("m", 0, 0) && r.status(id).State == service.StateQueued
+	})
 	for z := range 3 {
 		if s := r.boardState("m", geometry.Board{Z: z}); s == service.BoardOutOfService {
 			t.Errorf("board (0,0,%d) taken out of service", z)
@@ -613,15 +609,9 @@ func TestManagerJOB09UnreachableBMP(t *testing.T) {
 	}
 
 	srv.SetUnreachable(false)
-	r.await("the BMP answers and the board is free again", func() bool {
-		return !r.unreachable("m", 0, 0) && r.boardState("m", boards[0]) == service.BoardFree
-	})
-	again := r.create(service.Shape{Kind: service.ShapeOneBoard})
-	r.awaitState(again, service.StateReady)
-	machine, got := r.jobBoards(again)
-	if !slices.Equal(got, boards) {
-		t.Errorf("new job got %v, want the same board %v", got, boards)
-	}
+	r.await("the BMP answers", func() bool { return !r.unreachable("m", 0, 0) })
+	r.awaitState(id, service.StateReady)
+	machine, got := r.jobBoards(id)
 	r.checkJobHardware(machine, 1, 1, got)
 	r.consistent()
 }
@@ -640,9 +630,9 @@ func TestManagerBMPDownAtStart(t *testing.T) {
 	if machine, boards := r.jobBoards(ok); boards[0].Y != 1 {
 		t.Errorf("job on %s %v, want triad (0,1)", machine, boards)
 	}
-	st := r.status(r.create(board(0, 0, 0)))
-	if st.State != service.StateDestroyed {
-		t.Errorf("a job for a board of the down BMP is %v, want destroyed at once", st.State)
+	back := r.create(board(0, 0, 0)) // waits for the BMP
+	if st := r.status(back); st.State != service.StateQueued {
+		t.Errorf("a job for a board of the down BMP is %v, want queued", st.State)
 	}
 	if n := down.Count(scp.CmdPower); n != 0 {
 		t.Errorf("%d power packets sent to the down BMP", n)
@@ -650,7 +640,6 @@ func TestManagerBMPDownAtStart(t *testing.T) {
 
 	down.SetUnreachable(false)
 	r.await("frame 0's BMP is reachable", func() bool { return !r.unreachable("m", 0, 0) })
-	back := r.create(board(0, 0, 0))
 	r.awaitState(back, service.StateReady)
 	machine, boards := r.jobBoards(back)
 	r.checkJobHardware(machine, 1, 2, boards)

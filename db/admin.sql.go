@@ -50,17 +50,6 @@ func (q *Queries) AdminAllocationWaits(ctx context.Context, after int64) ([]Admi
 	return items, nil
 }
 
-const adminBoardHasOpenOp = `-- name: AdminBoardHasOpenOp :one
-SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL)
-`
-
-func (q *Queries) AdminBoardHasOpenOp(ctx context.Context, boardID int64) (bool, error) {
-	row := q.queryRow(ctx, q.adminBoardHasOpenOpStmt, adminBoardHasOpenOp, boardID)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
-}
-
 const adminBoardHistory = `-- name: AdminBoardHistory :many
 SELECT a.job_id, j.owner, a.allocated_at, a.freed_at
 FROM board_allocations a
@@ -225,45 +214,6 @@ func (q *Queries) AdminBoardReports(ctx context.Context, arg AdminBoardReportsPa
 	return items, nil
 }
 
-const adminCountJobs = `-- name: AdminCountJobs :one
-
-SELECT count(*) FROM jobs j
-WHERE j.forgotten = 0
-  AND (?1 & (1 << j.state)) != 0
-  AND (?2 IS NULL OR j.owner = ?2)
-  AND (?3 IS NULL
-       OR j.machine_id IN (SELECT m.id FROM machines m WHERE m.name = ?3)
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m ON m.id = q.machine_id
-                   WHERE m.name = ?3))
-`
-
-type AdminCountJobsParams struct {
-	StateMask int64
-	Owner     interface{}
-	Machine   interface{}
-}
-
-// Operator reads and writes (service/admin*.go): the HTTP admin API and
-// the dashboard.
-// Jobs matching the filters (see AdminListJobs), before paging.
-func (q *Queries) AdminCountJobs(ctx context.Context, arg AdminCountJobsParams) (int64, error) {
-	row := q.queryRow(ctx, q.adminCountJobsStmt, adminCountJobs, arg.StateMask, arg.Owner, arg.Machine)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
-const adminCountOpenOps = `-- name: AdminCountOpenOps :one
-SELECT count(*) FROM bmp_ops WHERE done_at IS NULL
-`
-
-func (q *Queries) AdminCountOpenOps(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.adminCountOpenOpsStmt, adminCountOpenOps)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const adminDeleteDeadLink = `-- name: AdminDeleteDeadLink :exec
 DELETE FROM dead_links WHERE board_id = ? AND link = ?
 `
@@ -279,6 +229,7 @@ func (q *Queries) AdminDeleteDeadLink(ctx context.Context, arg AdminDeleteDeadLi
 }
 
 const adminGetJob = `-- name: AdminGetJob :one
+
 SELECT j.id, j.owner, j.keepalive, j.args, j.kwargs, j.request, j.state, j.power, j.machine_id, j.chip_width, j.chip_height, j.block_x, j.block_y, j.block_w, j.block_h, j.torus, j.destroy_reason, j.created_at, j.allocated_at, j.ready_at, j.destroyed_at, j.keepalive_host, j.forgotten, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
 WHERE j.id = ? AND j.forgotten = 0
 `
@@ -310,6 +261,8 @@ type AdminGetJobRow struct {
 	MachineName   *string
 }
 
+// Operator reads and writes (service/admin*.go): the HTTP admin API and
+// the dashboard.
 func (q *Queries) AdminGetJob(ctx context.Context, id int64) (AdminGetJobRow, error) {
 	row := q.queryRow(ctx, q.adminGetJobStmt, adminGetJob, id)
 	var i AdminGetJobRow
@@ -429,112 +382,8 @@ func (q *Queries) AdminLastJobEventID(ctx context.Context) (int64, error) {
 	return column_1, err
 }
 
-const adminListJobs = `-- name: AdminListJobs :many
-SELECT j.id, j.owner, j.keepalive, j.args, j.kwargs, j.request, j.state, j.power, j.machine_id, j.chip_width, j.chip_height, j.block_x, j.block_y, j.block_w, j.block_h, j.torus, j.destroy_reason, j.created_at, j.allocated_at, j.ready_at, j.destroyed_at, j.keepalive_host, j.forgotten, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
-WHERE j.forgotten = 0
-  AND (?1 & (1 << j.state)) != 0
-  AND (?2 IS NULL OR j.owner = ?2)
-  AND (?3 IS NULL
-       OR j.machine_id IN (SELECT m2.id FROM machines m2 WHERE m2.name = ?3)
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m3 ON m3.id = q.machine_id
-                   WHERE m3.name = ?3))
-ORDER BY j.id DESC
-LIMIT ?5 OFFSET ?4
-`
-
-type AdminListJobsParams struct {
-	StateMask int64
-	Owner     interface{}
-	Machine   interface{}
-	Off       int64
-	Lim       int64
-}
-
-type AdminListJobsRow struct {
-	ID            int64
-	Owner         string
-	Keepalive     *float64
-	Args          string
-	Kwargs        string
-	Request       string
-	State         int64
-	Power         *int64
-	MachineID     *int64
-	ChipWidth     *int64
-	ChipHeight    *int64
-	BlockX        *int64
-	BlockY        *int64
-	BlockW        *int64
-	BlockH        *int64
-	Torus         *int64
-	DestroyReason *string
-	CreatedAt     float64
-	AllocatedAt   *float64
-	ReadyAt       *float64
-	DestroyedAt   *float64
-	KeepaliveHost *string
-	Forgotten     int64
-	MachineName   *string
-}
-
-// Jobs whose state bit is set in state_mask (bit n = state n), of an owner,
-// allocated on or queued on a machine (by name); newest first.
-func (q *Queries) AdminListJobs(ctx context.Context, arg AdminListJobsParams) ([]AdminListJobsRow, error) {
-	rows, err := q.query(ctx, q.adminListJobsStmt, adminListJobs,
-		arg.StateMask,
-		arg.Owner,
-		arg.Machine,
-		arg.Off,
-		arg.Lim,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AdminListJobsRow
-	for rows.Next() {
-		var i AdminListJobsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Owner,
-			&i.Keepalive,
-			&i.Args,
-			&i.Kwargs,
-			&i.Request,
-			&i.State,
-			&i.Power,
-			&i.MachineID,
-			&i.ChipWidth,
-			&i.ChipHeight,
-			&i.BlockX,
-			&i.BlockY,
-			&i.BlockW,
-			&i.BlockH,
-			&i.Torus,
-			&i.DestroyReason,
-			&i.CreatedAt,
-			&i.AllocatedAt,
-			&i.ReadyAt,
-			&i.DestroyedAt,
-			&i.KeepaliveHost,
-			&i.Forgotten,
-			&i.MachineName,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const adminOpenOps = `-- name: AdminOpenOps :many
-SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.claimed_at, o.attempts, o.last_error,
+SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
 FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id
@@ -550,7 +399,6 @@ type AdminOpenOpsRow struct {
 	Op          string
 	Links       *int64
 	CreatedAt   float64
-	ClaimedAt   *float64
 	Attempts    int64
 	LastError   *string
 	X           int64
@@ -578,7 +426,6 @@ func (q *Queries) AdminOpenOps(ctx context.Context, jobID interface{}) ([]AdminO
 			&i.Op,
 			&i.Links,
 			&i.CreatedAt,
-			&i.ClaimedAt,
 			&i.Attempts,
 			&i.LastError,
 			&i.X,
@@ -589,40 +436,6 @@ func (q *Queries) AdminOpenOps(ctx context.Context, jobID interface{}) ([]AdminO
 			&i.Frame,
 			&i.MachineName,
 		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const adminOpenOpsPerBoard = `-- name: AdminOpenOpsPerBoard :many
-SELECT o.board_id, count(*) AS n FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.done_at IS NULL AND b.machine_id = ?
-GROUP BY o.board_id
-`
-
-type AdminOpenOpsPerBoardRow struct {
-	BoardID int64
-	N       int64
-}
-
-func (q *Queries) AdminOpenOpsPerBoard(ctx context.Context, machineID int64) ([]AdminOpenOpsPerBoardRow, error) {
-	rows, err := q.query(ctx, q.adminOpenOpsPerBoardStmt, adminOpenOpsPerBoard, machineID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AdminOpenOpsPerBoardRow
-	for rows.Next() {
-		var i AdminOpenOpsPerBoardRow
-		if err := rows.Scan(&i.BoardID, &i.N); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -27,9 +27,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminAllocationWaitsStmt, err = db.PrepareContext(ctx, adminAllocationWaits); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminAllocationWaits: %w", err)
 	}
-	if q.adminBoardHasOpenOpStmt, err = db.PrepareContext(ctx, adminBoardHasOpenOp); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminBoardHasOpenOp: %w", err)
-	}
 	if q.adminBoardHistoryStmt, err = db.PrepareContext(ctx, adminBoardHistory); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBoardHistory: %w", err)
 	}
@@ -38,12 +35,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.adminBoardReportsStmt, err = db.PrepareContext(ctx, adminBoardReports); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBoardReports: %w", err)
-	}
-	if q.adminCountJobsStmt, err = db.PrepareContext(ctx, adminCountJobs); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminCountJobs: %w", err)
-	}
-	if q.adminCountOpenOpsStmt, err = db.PrepareContext(ctx, adminCountOpenOps); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminCountOpenOps: %w", err)
 	}
 	if q.adminDeleteDeadLinkStmt, err = db.PrepareContext(ctx, adminDeleteDeadLink); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminDeleteDeadLink: %w", err)
@@ -60,14 +51,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminLastJobEventIDStmt, err = db.PrepareContext(ctx, adminLastJobEventID); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminLastJobEventID: %w", err)
 	}
-	if q.adminListJobsStmt, err = db.PrepareContext(ctx, adminListJobs); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminListJobs: %w", err)
-	}
 	if q.adminOpenOpsStmt, err = db.PrepareContext(ctx, adminOpenOps); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminOpenOps: %w", err)
-	}
-	if q.adminOpenOpsPerBoardStmt, err = db.PrepareContext(ctx, adminOpenOpsPerBoard); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminOpenOpsPerBoard: %w", err)
 	}
 	if q.adminPingStmt, err = db.PrepareContext(ctx, adminPing); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminPing: %w", err)
@@ -186,9 +171,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertQueueEntryStmt, err = db.PrepareContext(ctx, insertQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertQueueEntry: %w", err)
 	}
-	if q.listBMPReachabilityStmt, err = db.PrepareContext(ctx, listBMPReachability); err != nil {
-		return nil, fmt.Errorf("error preparing query ListBMPReachability: %w", err)
-	}
 	if q.listBMPsOfMachineStmt, err = db.PrepareContext(ctx, listBMPsOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBMPsOfMachine: %w", err)
 	}
@@ -210,11 +192,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listOpenOpsStmt, err = db.PrepareContext(ctx, listOpenOps); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOpenOps: %w", err)
 	}
-	if q.listPoweringJobsOnBMPStmt, err = db.PrepareContext(ctx, listPoweringJobsOnBMP); err != nil {
-		return nil, fmt.Errorf("error preparing query ListPoweringJobsOnBMP: %w", err)
-	}
 	if q.listQueueEntriesStmt, err = db.PrepareContext(ctx, listQueueEntries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListQueueEntries: %w", err)
+	}
+	if q.listQueuedSinceStmt, err = db.PrepareContext(ctx, listQueuedSince); err != nil {
+		return nil, fmt.Errorf("error preparing query ListQueuedSince: %w", err)
 	}
 	if q.listServedBMPsStmt, err = db.PrepareContext(ctx, listServedBMPs); err != nil {
 		return nil, fmt.Errorf("error preparing query ListServedBMPs: %w", err)
@@ -261,6 +243,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setJobReadyStmt, err = db.PrepareContext(ctx, setJobReady); err != nil {
 		return nil, fmt.Errorf("error preparing query SetJobReady: %w", err)
 	}
+	if q.setKeepaliveHostStmt, err = db.PrepareContext(ctx, setKeepaliveHost); err != nil {
+		return nil, fmt.Errorf("error preparing query SetKeepaliveHost: %w", err)
+	}
 	if q.setMachineMinorFingerprintStmt, err = db.PrepareContext(ctx, setMachineMinorFingerprint); err != nil {
 		return nil, fmt.Errorf("error preparing query SetMachineMinorFingerprint: %w", err)
 	}
@@ -273,9 +258,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.supersedeOpsStmt, err = db.PrepareContext(ctx, supersedeOps); err != nil {
 		return nil, fmt.Errorf("error preparing query SupersedeOps: %w", err)
 	}
-	if q.unclaimAllOpsStmt, err = db.PrepareContext(ctx, unclaimAllOps); err != nil {
-		return nil, fmt.Errorf("error preparing query UnclaimAllOps: %w", err)
-	}
 	return &q, nil
 }
 
@@ -284,11 +266,6 @@ func (q *Queries) Close() error {
 	if q.adminAllocationWaitsStmt != nil {
 		if cerr := q.adminAllocationWaitsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminAllocationWaitsStmt: %w", cerr)
-		}
-	}
-	if q.adminBoardHasOpenOpStmt != nil {
-		if cerr := q.adminBoardHasOpenOpStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminBoardHasOpenOpStmt: %w", cerr)
 		}
 	}
 	if q.adminBoardHistoryStmt != nil {
@@ -304,16 +281,6 @@ func (q *Queries) Close() error {
 	if q.adminBoardReportsStmt != nil {
 		if cerr := q.adminBoardReportsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminBoardReportsStmt: %w", cerr)
-		}
-	}
-	if q.adminCountJobsStmt != nil {
-		if cerr := q.adminCountJobsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminCountJobsStmt: %w", cerr)
-		}
-	}
-	if q.adminCountOpenOpsStmt != nil {
-		if cerr := q.adminCountOpenOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminCountOpenOpsStmt: %w", cerr)
 		}
 	}
 	if q.adminDeleteDeadLinkStmt != nil {
@@ -341,19 +308,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminLastJobEventIDStmt: %w", cerr)
 		}
 	}
-	if q.adminListJobsStmt != nil {
-		if cerr := q.adminListJobsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminListJobsStmt: %w", cerr)
-		}
-	}
 	if q.adminOpenOpsStmt != nil {
 		if cerr := q.adminOpenOpsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminOpenOpsStmt: %w", cerr)
-		}
-	}
-	if q.adminOpenOpsPerBoardStmt != nil {
-		if cerr := q.adminOpenOpsPerBoardStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminOpenOpsPerBoardStmt: %w", cerr)
 		}
 	}
 	if q.adminPingStmt != nil {
@@ -551,11 +508,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertQueueEntryStmt: %w", cerr)
 		}
 	}
-	if q.listBMPReachabilityStmt != nil {
-		if cerr := q.listBMPReachabilityStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listBMPReachabilityStmt: %w", cerr)
-		}
-	}
 	if q.listBMPsOfMachineStmt != nil {
 		if cerr := q.listBMPsOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listBMPsOfMachineStmt: %w", cerr)
@@ -591,14 +543,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listOpenOpsStmt: %w", cerr)
 		}
 	}
-	if q.listPoweringJobsOnBMPStmt != nil {
-		if cerr := q.listPoweringJobsOnBMPStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listPoweringJobsOnBMPStmt: %w", cerr)
-		}
-	}
 	if q.listQueueEntriesStmt != nil {
 		if cerr := q.listQueueEntriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listQueueEntriesStmt: %w", cerr)
+		}
+	}
+	if q.listQueuedSinceStmt != nil {
+		if cerr := q.listQueuedSinceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listQueuedSinceStmt: %w", cerr)
 		}
 	}
 	if q.listServedBMPsStmt != nil {
@@ -676,6 +628,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setJobReadyStmt: %w", cerr)
 		}
 	}
+	if q.setKeepaliveHostStmt != nil {
+		if cerr := q.setKeepaliveHostStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setKeepaliveHostStmt: %w", cerr)
+		}
+	}
 	if q.setMachineMinorFingerprintStmt != nil {
 		if cerr := q.setMachineMinorFingerprintStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setMachineMinorFingerprintStmt: %w", cerr)
@@ -694,11 +651,6 @@ func (q *Queries) Close() error {
 	if q.supersedeOpsStmt != nil {
 		if cerr := q.supersedeOpsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing supersedeOpsStmt: %w", cerr)
-		}
-	}
-	if q.unclaimAllOpsStmt != nil {
-		if cerr := q.unclaimAllOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing unclaimAllOpsStmt: %w", cerr)
 		}
 	}
 	return err
@@ -741,20 +693,15 @@ type Queries struct {
 	db                                 DBTX
 	tx                                 *sql.Tx
 	adminAllocationWaitsStmt           *sql.Stmt
-	adminBoardHasOpenOpStmt            *sql.Stmt
 	adminBoardHistoryStmt              *sql.Stmt
 	adminBoardNotesStmt                *sql.Stmt
 	adminBoardReportsStmt              *sql.Stmt
-	adminCountJobsStmt                 *sql.Stmt
-	adminCountOpenOpsStmt              *sql.Stmt
 	adminDeleteDeadLinkStmt            *sql.Stmt
 	adminGetJobStmt                    *sql.Stmt
 	adminJobEventsStmt                 *sql.Stmt
 	adminJobsByStateStmt               *sql.Stmt
 	adminLastJobEventIDStmt            *sql.Stmt
-	adminListJobsStmt                  *sql.Stmt
 	adminOpenOpsStmt                   *sql.Stmt
-	adminOpenOpsPerBoardStmt           *sql.Stmt
 	adminPingStmt                      *sql.Stmt
 	adminReportsPerBoardStmt           *sql.Stmt
 	adminSetOutOfServiceStmt           *sql.Stmt
@@ -794,7 +741,6 @@ type Queries struct {
 	insertMachineTagStmt               *sql.Stmt
 	insertOpsStmt                      *sql.Stmt
 	insertQueueEntryStmt               *sql.Stmt
-	listBMPReachabilityStmt            *sql.Stmt
 	listBMPsOfMachineStmt              *sql.Stmt
 	listBoardsOfMachineStmt            *sql.Stmt
 	listDeadLinksOfMachineStmt         *sql.Stmt
@@ -802,8 +748,8 @@ type Queries struct {
 	listLiveMachinesStmt               *sql.Stmt
 	listMachineTagsStmt                *sql.Stmt
 	listOpenOpsStmt                    *sql.Stmt
-	listPoweringJobsOnBMPStmt          *sql.Stmt
 	listQueueEntriesStmt               *sql.Stmt
+	listQueuedSinceStmt                *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
 	powerOffAndFreeBoardsStmt          *sql.Stmt
@@ -819,11 +765,11 @@ type Queries struct {
 	setBoardsWaitingStmt               *sql.Stmt
 	setJobPoweringStmt                 *sql.Stmt
 	setJobReadyStmt                    *sql.Stmt
+	setKeepaliveHostStmt               *sql.Stmt
 	setMachineMinorFingerprintStmt     *sql.Stmt
 	setMachinePriorityStmt             *sql.Stmt
 	setServerStateStmt                 *sql.Stmt
 	supersedeOpsStmt                   *sql.Stmt
-	unclaimAllOpsStmt                  *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -831,20 +777,15 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                                 tx,
 		tx:                                 tx,
 		adminAllocationWaitsStmt:           q.adminAllocationWaitsStmt,
-		adminBoardHasOpenOpStmt:            q.adminBoardHasOpenOpStmt,
 		adminBoardHistoryStmt:              q.adminBoardHistoryStmt,
 		adminBoardNotesStmt:                q.adminBoardNotesStmt,
 		adminBoardReportsStmt:              q.adminBoardReportsStmt,
-		adminCountJobsStmt:                 q.adminCountJobsStmt,
-		adminCountOpenOpsStmt:              q.adminCountOpenOpsStmt,
 		adminDeleteDeadLinkStmt:            q.adminDeleteDeadLinkStmt,
 		adminGetJobStmt:                    q.adminGetJobStmt,
 		adminJobEventsStmt:                 q.adminJobEventsStmt,
 		adminJobsByStateStmt:               q.adminJobsByStateStmt,
 		adminLastJobEventIDStmt:            q.adminLastJobEventIDStmt,
-		adminListJobsStmt:                  q.adminListJobsStmt,
 		adminOpenOpsStmt:                   q.adminOpenOpsStmt,
-		adminOpenOpsPerBoardStmt:           q.adminOpenOpsPerBoardStmt,
 		adminPingStmt:                      q.adminPingStmt,
 		adminReportsPerBoardStmt:           q.adminReportsPerBoardStmt,
 		adminSetOutOfServiceStmt:           q.adminSetOutOfServiceStmt,
@@ -884,7 +825,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertMachineTagStmt:               q.insertMachineTagStmt,
 		insertOpsStmt:                      q.insertOpsStmt,
 		insertQueueEntryStmt:               q.insertQueueEntryStmt,
-		listBMPReachabilityStmt:            q.listBMPReachabilityStmt,
 		listBMPsOfMachineStmt:              q.listBMPsOfMachineStmt,
 		listBoardsOfMachineStmt:            q.listBoardsOfMachineStmt,
 		listDeadLinksOfMachineStmt:         q.listDeadLinksOfMachineStmt,
@@ -892,8 +832,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listLiveMachinesStmt:               q.listLiveMachinesStmt,
 		listMachineTagsStmt:                q.listMachineTagsStmt,
 		listOpenOpsStmt:                    q.listOpenOpsStmt,
-		listPoweringJobsOnBMPStmt:          q.listPoweringJobsOnBMPStmt,
 		listQueueEntriesStmt:               q.listQueueEntriesStmt,
+		listQueuedSinceStmt:                q.listQueuedSinceStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
 		powerOffAndFreeBoardsStmt:          q.powerOffAndFreeBoardsStmt,
@@ -909,10 +849,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setBoardsWaitingStmt:               q.setBoardsWaitingStmt,
 		setJobPoweringStmt:                 q.setJobPoweringStmt,
 		setJobReadyStmt:                    q.setJobReadyStmt,
+		setKeepaliveHostStmt:               q.setKeepaliveHostStmt,
 		setMachineMinorFingerprintStmt:     q.setMachineMinorFingerprintStmt,
 		setMachinePriorityStmt:             q.setMachinePriorityStmt,
 		setServerStateStmt:                 q.setServerStateStmt,
 		supersedeOpsStmt:                   q.supersedeOpsStmt,
-		unclaimAllOpsStmt:                  q.unclaimAllOpsStmt,
 	}
 }

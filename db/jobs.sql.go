@@ -292,6 +292,43 @@ func (q *Queries) ListQueueEntries(ctx context.Context) ([]JobQueue, error) {
 	return items, nil
 }
 
+const listQueuedSince = `-- name: ListQueuedSince :many
+SELECT e.job_id, CAST(max(e.at) AS REAL) AS since
+FROM job_events e JOIN jobs j ON j.id = e.job_id
+WHERE j.state = 1
+GROUP BY e.job_id
+`
+
+type ListQueuedSinceRow struct {
+	JobID int64
+	Since float64
+}
+
+// When each queued job entered the queues: its last history entry (created
+// or re-queued).
+func (q *Queries) ListQueuedSince(ctx context.Context) ([]ListQueuedSinceRow, error) {
+	rows, err := q.query(ctx, q.listQueuedSinceStmt, listQueuedSince)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListQueuedSinceRow
+	for rows.Next() {
+		var i ListQueuedSinceRow
+		if err := rows.Scan(&i.JobID, &i.Since); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const requeueJob = `-- name: RequeueJob :exec
 UPDATE jobs
 SET state = 1, power = NULL, machine_id = NULL, chip_width = NULL, chip_height = NULL,
@@ -331,5 +368,20 @@ type SetJobReadyParams struct {
 
 func (q *Queries) SetJobReady(ctx context.Context, arg SetJobReadyParams) error {
 	_, err := q.exec(ctx, q.setJobReadyStmt, setJobReady, arg.ReadyAt, arg.ID)
+	return err
+}
+
+const setKeepaliveHost = `-- name: SetKeepaliveHost :exec
+UPDATE jobs SET keepalive_host = ?1 WHERE id = ?2 AND state < 4
+`
+
+type SetKeepaliveHostParams struct {
+	KeepaliveHost *string
+	ID            int64
+}
+
+// The address of the job's last client (written when it changes).
+func (q *Queries) SetKeepaliveHost(ctx context.Context, arg SetKeepaliveHostParams) error {
+	_, err := q.exec(ctx, q.setKeepaliveHostStmt, setKeepaliveHost, arg.KeepaliveHost, arg.ID)
 	return err
 }

@@ -24,8 +24,9 @@ type FinishOpParams struct {
 	ID        int64
 }
 
-// Claims are kept in memory only (service/opindex.go); an operation's
-// attempts are counted when its outcome is recorded.
+// Claims are kept in memory only (service/bmpop_claim.go); an operation's
+// attempts are counted when its outcome is recorded. (The claimed_at
+// column is a leftover of versions that stored claims; it stays NULL.)
 func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
 	_, err := q.exec(ctx, q.finishOpStmt, finishOp,
 		arg.DoneAt,
@@ -93,8 +94,8 @@ func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) 
 
 const insertOps = `-- name: InsertOps :execresult
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT (value >> 32) & 16777215, value & 4294967295, ?1, ?2,
-       nullif((value >> 56) & 63, 0), ?3
+SELECT value ->> 1, value ->> 0, ?1, ?2,
+       nullif(value ->> 2, 0), ?3
 FROM json_each(?4)
 ORDER BY key
 `
@@ -106,10 +107,9 @@ type InsertOpsParams struct {
 	Items     interface{}
 }
 
-// One operation per item of a JSON array of integers, in array order: the
-// rows get consecutive ids, the last one the result's last insert id. An
-// item packs the board id (bits 0-31), the BMP id (bits 32-55) and, for a
-// link operation, the links mask (bits 56-61; 0 = none) (service.packOp).
+// One operation per item of a JSON array, in array order: the rows get
+// consecutive ids, the last one the result's last insert id. An item is
+// [board id, BMP id, links mask (0 = none)] (service.requestOps).
 func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
 	return q.exec(ctx, q.insertOpsStmt, insertOps,
 		arg.JobID,
@@ -139,7 +139,7 @@ type ListOpenOpsRow struct {
 	BoardNum *int64
 }
 
-// Open operations with where they go, oldest first (the in-memory index).
+// Open operations with where they go, oldest first (the committed world).
 func (q *Queries) ListOpenOps(ctx context.Context) ([]ListOpenOpsRow, error) {
 	rows, err := q.query(ctx, q.listOpenOpsStmt, listOpenOps)
 	if err != nil {
@@ -204,18 +204,4 @@ type SupersedeOpsParams struct {
 func (q *Queries) SupersedeOps(ctx context.Context, arg SupersedeOpsParams) error {
 	_, err := q.exec(ctx, q.supersedeOpsStmt, supersedeOps, arg.DoneAt, arg.Ids)
 	return err
-}
-
-const unclaimAllOps = `-- name: UnclaimAllOps :execrows
-UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT NULL
-`
-
-// Claims stored by versions before claims were kept in memory: those
-// operations are redone.
-func (q *Queries) UnclaimAllOps(ctx context.Context) (int64, error) {
-	result, err := q.exec(ctx, q.unclaimAllOpsStmt, unclaimAllOps)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/spalloc/spallocd/service"
 )
 
 // requireAdmin lets a request through only with the configured admin token
@@ -31,7 +33,8 @@ func (a *api) requireAdmin(next http.Handler) http.Handler {
 			writeErrorMsg(w, http.StatusUnauthorized, "wrong admin token")
 			return
 		}
-		next.ServeHTTP(w, r)
+		// Operator actions are logged by the service with who acted.
+		next.ServeHTTP(w, r.WithContext(service.WithActor(r.Context(), "operator", r.RemoteAddr)))
 	})
 }
 

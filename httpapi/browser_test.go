@@ -48,7 +48,8 @@ func startServer(t *testing.T, cfg *config.Config, opts Options) *demoServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	quiet := slog.New(slog.DiscardHandler)
 	cfg.BMP.PostPowerOnDelay = 0 // fake BMPs answer at once (as spallocd sets it for them)
-	svc, err := service.Open(ctx, service.Options{DBPath: filepath.Join(t.TempDir(), "demo.db"), Logger: quiet})
+	svc, err := service.Open(ctx, service.Options{DBPath: filepath.Join(t.TempDir(), "demo.db"), Logger: quiet,
+		TickInterval: cfg.Server.KeepaliveCheckInterval})
 	if err != nil {
 		t.Fatal(err)
 	}

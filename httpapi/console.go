@@ -141,7 +141,7 @@ func (a *api) machineBMPs(w http.ResponseWriter, r *http.Request) {
 	for _, b := range bmps {
 		out = append(out, bmpWorkJSON{
 			bmpJSON: bmpJSON{ID: b.ID, Cabinet: b.Cabinet, Frame: b.Frame, Address: b.Address,
-				Unreachable: b.Unreachable, UnreachableSince: b.UnreachableSince, LastError: b.LastError},
+				Unreachable: b.Unreachable, UnreachableSince: unixPtr(b.UnreachableSince), LastError: b.LastError},
 			Boards: b.Boards, OpenOps: b.OpenOps, OldestOpAt: unixPtr(b.OldestOp), FailingOps: b.FailingOps})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
@@ -46,7 +47,7 @@ func toBoardJSON(b service.BoardInfo) boardJSON {
 	cx, cy := geometry.BoardToChip(b.Board)
 	out := boardJSON{
 		Logical: toXYZ(b.Board), Chip: [2]int{cx, cy}, IP: b.IP, State: b.State(),
-		Dead: b.Dead, OutOfService: b.OutOfService, Power: b.Power, PowerChangedAt: b.PowerChangedAt,
+		Dead: b.Dead, OutOfService: b.OutOfService, Power: b.Power, PowerChangedAt: unixPtr(b.PowerChangedAt),
 		JobID: b.JobID, WaitingJobID: b.WaitingJobID, PendingOps: b.PendingOps, LastError: b.LastError,
 		Reports: b.Reports, BMPUnreachable: b.BMPUnreachable,
 	}
@@ -124,7 +125,7 @@ func toMachineDetailJSON(m *service.MachineDetail) machineDetailJSON {
 	out.BMPs = make([]bmpJSON, 0, len(m.BMPs))
 	for _, b := range m.BMPs {
 		out.BMPs = append(out.BMPs, bmpJSON{ID: b.ID, Cabinet: b.Cabinet, Frame: b.Frame, Address: b.Address,
-			Unreachable: b.Unreachable, UnreachableSince: b.UnreachableSince, LastError: b.LastError})
+			Unreachable: b.Unreachable, UnreachableSince: unixPtr(b.UnreachableSince), LastError: b.LastError})
 	}
 	out.Boards = make([]boardJSON, 0, len(m.Boards))
 	for _, b := range m.Boards {
@@ -141,27 +142,28 @@ type connectionJSON struct {
 }
 
 type pendingOpJSON struct {
-	ID        int64           `json:"id"`
-	Machine   string          `json:"machine"`
-	Cabinet   int             `json:"cabinet"`
-	Frame     int             `json:"frame"`
-	Board     xyz             `json:"board"`
-	BoardNum  int             `json:"board_num"`
-	JobID     *int64          `json:"job_id"`
-	Op        service.OpKind  `json:"op"`
-	Link      *geometry.Link  `json:"link"`  // link operations: the first of links
-	Links     []geometry.Link `json:"links"` // link operations: every link switched, else null
-	CreatedAt float64         `json:"created_at"`
-	ClaimedAt *float64        `json:"claimed_at"`
-	Attempts  int             `json:"attempts"`
-	LastError *string         `json:"last_error"`
+	ID         int64           `json:"id"`
+	Machine    string          `json:"machine"`
+	Cabinet    int             `json:"cabinet"`
+	Frame      int             `json:"frame"`
+	Board      xyz             `json:"board"`
+	BoardNum   int             `json:"board_num"`
+	JobID      *int64          `json:"job_id"`
+	Op         service.OpKind  `json:"op"`
+	Link       *geometry.Link  `json:"link"`  // link operations: the first of links
+	Links      []geometry.Link `json:"links"` // link operations: every link switched, else null
+	CreatedAt  float64         `json:"created_at"`
+	ClaimedAt  *float64        `json:"claimed_at"`
+	LeaseUntil *float64        `json:"lease_until"` // with claimed_at: when the claim lapses
+	Attempts   int             `json:"attempts"`
+	LastError  *string         `json:"last_error"`
 }
 
 func toPendingOpJSON(p service.PendingOp) pendingOpJSON {
 	return pendingOpJSON{
 		ID: p.ID, Machine: p.Machine, Cabinet: p.Cabinet, Frame: p.Frame, Board: toXYZ(p.Board),
-		BoardNum: p.BoardNum, JobID: p.JobID, Op: p.Kind, Link: p.Link, Links: p.Links, CreatedAt: p.CreatedAt,
-		ClaimedAt: p.ClaimedAt, Attempts: p.Attempts, LastError: p.LastError,
+		BoardNum: p.BoardNum, JobID: p.JobID, Op: p.Kind, Link: p.Link, Links: p.Links, CreatedAt: unixOf(p.CreatedAt),
+		ClaimedAt: unixPtr(p.ClaimedAt), LeaseUntil: unixPtr(p.LeaseUntil), Attempts: p.Attempts, LastError: p.LastError,
 	}
 }
 
@@ -230,9 +232,9 @@ func rawOr(raw json.RawMessage, fallback string) json.RawMessage {
 func toJobJSON(j *service.JobDetail, full bool) jobJSON {
 	out := jobJSON{
 		JobID: j.ID, Owner: j.Owner, State: j.State.String(), StateCode: int(j.State), Power: j.Power,
-		Keepalive: j.Keepalive, Args: rawOr(j.Args, "[]"), Kwargs: rawOr(j.Kwargs, "{}"),
-		Machine: j.MachineName, Reason: j.Reason, CreatedAt: j.CreatedAt,
-		AllocatedAt: j.AllocatedAt, ReadyAt: j.ReadyAt, DestroyedAt: j.DestroyedAt,
+		Keepalive: secondsPtr(j.Keepalive), Args: rawOr(j.Args, "[]"), Kwargs: rawOr(j.Kwargs, "{}"),
+		Machine: j.MachineName, Reason: j.Reason, CreatedAt: unixOf(j.CreatedAt),
+		AllocatedAt: unixPtr(j.AllocatedAt), ReadyAt: unixPtr(j.ReadyAt), DestroyedAt: unixPtr(j.DestroyedAt),
 		Boards: []xyz{}, Connections: []connectionJSON{},
 	}
 	if j.KeepaliveHost != "" {
@@ -265,7 +267,7 @@ func toJobJSON(j *service.JobDetail, full bool) jobJSON {
 	out.PendingOps = toPendingOpsJSON(j.PendingOps)
 	out.History = make([]jobEventJSON, 0, len(j.History))
 	for _, e := range j.History {
-		out.History = append(out.History, jobEventJSON{At: e.At, State: e.State.String(), Power: e.Power, Machine: e.Machine, Detail: e.Detail})
+		out.History = append(out.History, jobEventJSON{At: unixOf(e.At), State: e.State.String(), Power: e.Power, Machine: e.Machine, Detail: e.Detail})
 	}
 	return out
 }
@@ -305,4 +307,13 @@ func toWhereIsJSON(r *service.WhereIsResult) whereIsJSON {
 		Physical: [3]int{r.Physical.Cabinet, r.Physical.Frame, r.Physical.Board},
 		Chip:     r.Chip, BoardChip: r.BoardChip, JobID: r.JobID, JobChip: r.JobChip,
 	}
+}
+
+// secondsPtr is a span as the API shows it: seconds.
+func secondsPtr(d *time.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	v := d.Seconds()
+	return &v
 }

@@ -98,7 +98,7 @@ type consistencyJSON struct {
 // held by a dead job, power that agrees with jobs and pending operations).
 // Problems found are a 200 reply with consistent=false: the check worked.
 func (a *api) consistency(w http.ResponseWriter, r *http.Request) {
-	problems, err := a.svc.Consistency(r.Context())
+	problems, err := a.svc.CheckConsistency(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -292,7 +292,7 @@ func (c *serviceCollector) oldestQueuedWait(ctx context.Context) (float64, error
 	if err != nil || len(jobs) == 0 {
 		return 0, err
 	}
-	return max(0, c.svc.Now()-jobs[0].CreatedAt), nil
+	return max(0, c.svc.Now().Sub(jobs[0].CreatedAt).Seconds()), nil
 }
 
 // feedAllocWaits observes the allocations recorded since the previous

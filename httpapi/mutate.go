@@ -7,12 +7,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
 // Mutations. Each requires the admin token (requireAdmin) and is one
-// service operation; the reply is the changed object's new state.
+// service operation, which logs it with who acted (requireAdmin names
+// them); the reply is the changed object's new state.
 
 type reasonBody struct {
 	Reason string `json:"reason"`
@@ -38,20 +38,10 @@ func (a *api) destroyJob(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, a.opts.MaxBodyBytes, &body) || !requireReason(w, body.Reason) {
 		return
 	}
-	j, err := a.svc.JobDetail(r.Context(), id)
-	if err != nil {
+	if err := a.svc.DestroyJobByOperator(r.Context(), id, body.Reason); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if j.State == service.StateDestroyed {
-		a.writeError(w, r, service.Conflict("job %d is already destroyed", id))
-		return
-	}
-	if err := a.svc.DestroyJob(r.Context(), id, &body.Reason, ""); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	a.log.Info("operator destroyed job", "job", id, "owner", j.Owner, "reason", body.Reason)
 	a.getJob(w, r)
 }
 
@@ -73,7 +63,6 @@ func (a *api) boardOutOfService(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.log.Info("operator took board out of service", "machine", machine, "board", b.String(), "reason", body.Reason, "destroy_job", body.DestroyJob)
 	a.writeBoard(w, r, machine, b)
 }
 
@@ -90,7 +79,6 @@ func (a *api) boardInService(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.log.Info("operator returned board to service", "machine", machine, "board", b.String())
 	a.writeBoard(w, r, machine, b)
 }
 
@@ -116,7 +104,6 @@ func (a *api) powerBoard(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.log.Info("operator switched board power", "machine", machine, "board", b.String(), "on", *body.On)
 	a.writeBoard(w, r, machine, b)
 }
 
@@ -148,7 +135,6 @@ func (a *api) setLink(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.log.Info("operator changed link", "machine", machine, "board", b.String(), "link", l.String(), "dead", *body.Dead)
 	m, err := a.svc.MachineDetail(r.Context(), machine)
 	if err != nil {
 		a.writeError(w, r, err)
@@ -166,7 +152,6 @@ func (a *api) emergencyStop(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.log.Warn("emergency stop", "reason", body.Reason, "remote", r.RemoteAddr)
 	a.health(w, r)
 }
 
@@ -179,7 +164,6 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.log.Warn("resumed after emergency stop", "remote", r.RemoteAddr)
 	a.health(w, r)
 }
 

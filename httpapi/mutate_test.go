@@ -182,7 +182,7 @@ func TestOutOfService(t *testing.T) {
 		}
 	}
 	last := ids[4]
-	if j := e.job(last); j.State != "queued" || j.Waiting == nil || !strings.Contains(j.Waiting.Reason, "no free board on spin") {
+	if j := e.job(last); j.State != "queued" || j.Waiting == nil || !strings.Contains(j.Waiting.Reason, "no free 1 board on spin") {
 		t.Fatalf("fifth job %s waiting %+v, want queued for lack of a free board", j.State, j.Waiting)
 	}
 

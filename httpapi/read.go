@@ -46,6 +46,11 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) {
 		out.Status = "unhealthy"
 		out.Checks["database"] = "not reachable"
 	}
+	out.Checks["writes"] = "ok"
+	if !h.WritesOK {
+		out.Status = "unhealthy"
+		out.Checks["writes"] = fmt.Sprintf("the last %d write transactions failed: %s", h.FailedWrites, h.LastWriteErr)
+	}
 	names := make([]string, 0, len(a.opts.Checks))
 	for name := range a.opts.Checks {
 		names = append(names, name)
@@ -166,7 +171,7 @@ func (a *api) boardHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]allocationJSON, 0, len(hist))
 	for _, h := range hist {
-		out = append(out, allocationJSON{JobID: h.JobID, Owner: h.Owner, AllocatedAt: h.AllocatedAt, FreedAt: h.FreedAt})
+		out = append(out, allocationJSON{JobID: h.JobID, Owner: h.Owner, AllocatedAt: unixOf(h.AllocatedAt), FreedAt: unixPtr(h.FreedAt)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -185,7 +190,7 @@ func (a *api) boardReports(w http.ResponseWriter, r *http.Request) {
 	for _, p := range reps {
 		out = append(out, reportJSON{
 			ID: p.ID, IP: p.IP, JobID: p.JobID, ChipX: p.ChipX, ChipY: p.ChipY, Core: p.Core,
-			Description: p.Description, Reporter: p.Reporter, ReportedAt: p.ReportedAt,
+			Description: p.Description, Reporter: p.Reporter, ReportedAt: unixOf(p.ReportedAt),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -324,13 +329,18 @@ func (a *api) pendingOps(w http.ResponseWriter, r *http.Request) {
 
 // whereIs answers the four where_is forms of the protocol, given as query
 // parameters: machine+x+y+z, machine+cabinet+frame+board,
-// machine+chip_x+chip_y, job_id+chip_x+chip_y.
+// machine+chip_x+chip_y, job_id+chip_x+chip_y (the service decides which
+// sets are valid).
 func (a *api) whereIs(w http.ResponseWriter, r *http.Request) {
 	q, ok := parseWhereIs(w, r)
 	if !ok {
 		return
 	}
 	res, err := a.svc.WhereIs(r.Context(), q)
+	if service.KindOf(err) == service.KindInvalid {
+		writeErrorMsg(w, http.StatusBadRequest, "where_is: "+service.UserMessage(err)+"; give exactly one of: "+service.WhereIsUsage)
+		return
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -342,93 +352,37 @@ func (a *api) whereIs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toWhereIsJSON(res))
 }
 
-// whereIsForms are the accepted parameter sets, as in the protocol.
-var whereIsForms = [][]string{
-	{"machine", "x", "y", "z"},
-	{"machine", "cabinet", "frame", "board"},
-	{"machine", "chip_x", "chip_y"},
-	{"job_id", "chip_x", "chip_y"},
-}
-
-const whereIsUsage = "give exactly one of: machine,x,y,z | machine,cabinet,frame,board | machine,chip_x,chip_y | job_id,chip_x,chip_y"
-
+// parseWhereIs reads the where_is parameters by type: machine a name,
+// job_id and the coordinates integers. Another parameter is refused.
 func parseWhereIs(w http.ResponseWriter, r *http.Request) (service.WhereIsQuery, bool) {
 	var q service.WhereIsQuery
-	given := map[string]string{}
+	ints := map[string]**int{"x": &q.X, "y": &q.Y, "z": &q.Z, "cabinet": &q.Cabinet, "frame": &q.Frame,
+		"board": &q.Board, "chip_x": &q.ChipX, "chip_y": &q.ChipY, "job_id": nil}
 	for name, vals := range r.URL.Query() {
 		if len(vals) > 1 {
 			badParam(w, name, "given more than once")
 			return q, false
 		}
-		given[name] = vals[0]
-	}
-	form := matchForm(given)
-	if form == nil {
-		for name := range given {
-			if !knownWhereIsParam(name) {
-				badParam(w, name, "unknown parameter; "+whereIsUsage)
-				return q, false
-			}
-		}
-		writeErrorMsg(w, http.StatusBadRequest, "where_is: "+whereIsUsage)
-		return q, false
-	}
-	ints := map[string]int{}
-	for _, name := range form {
 		if name == "machine" {
+			q.Machine = &vals[0]
 			continue
 		}
-		v, ok := intParam(w, name, given[name])
+		field, known := ints[name]
+		if !known {
+			badParam(w, name, "unknown parameter; give exactly one of: "+service.WhereIsUsage)
+			return q, false
+		}
+		v, ok := intParam(w, name, vals[0])
 		if !ok {
 			return q, false
 		}
-		ints[name] = v
-	}
-	q.Machine = given["machine"]
-	switch form[1] {
-	case "x":
-		q.Board = &geometry.Board{X: ints["x"], Y: ints["y"], Z: ints["z"]}
-	case "cabinet":
-		q.Physical = &service.Physical{Cabinet: ints["cabinet"], Frame: ints["frame"], Board: ints["board"]}
-	default:
-		q.Chip = &[2]int{ints["chip_x"], ints["chip_y"]}
-	}
-	if form[0] == "job_id" {
-		id := int64(ints["job_id"])
-		q.JobID = &id
-		q.Chip = &[2]int{ints["chip_x"], ints["chip_y"]}
+		if field == nil {
+			id := int64(v)
+			q.JobID = &id
+		} else {
+			*field = &v
+		}
 	}
 	// Host stays empty: an operator looking does not keep a job alive.
 	return q, true
-}
-
-// matchForm returns the form whose parameters are exactly those given.
-func matchForm(given map[string]string) []string {
-	for _, form := range whereIsForms {
-		if len(form) != len(given) {
-			continue
-		}
-		all := true
-		for _, name := range form {
-			if _, ok := given[name]; !ok {
-				all = false
-				break
-			}
-		}
-		if all {
-			return form
-		}
-	}
-	return nil
-}
-
-func knownWhereIsParam(name string) bool {
-	for _, form := range whereIsForms {
-		for _, n := range form {
-			if n == name {
-				return true
-			}
-		}
-	}
-	return false
 }

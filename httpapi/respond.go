@@ -66,7 +66,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	kind := service.KindOf(err)
-	if kind == service.KindInternal {
+	if kind == service.KindInternal && !service.Logged(err) { // the service logs its own
 		a.log.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeErrorMsg(w, statusOf(kind), service.UserMessage(err))

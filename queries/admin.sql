@@ -1,31 +1,6 @@
 -- Operator reads and writes (service/admin*.go): the HTTP admin API and
 -- the dashboard.
 
--- name: AdminCountJobs :one
--- Jobs matching the filters (see AdminListJobs), before paging.
-SELECT count(*) FROM jobs j
-WHERE j.forgotten = 0
-  AND (sqlc.arg(state_mask) & (1 << j.state)) != 0
-  AND (sqlc.narg(owner) IS NULL OR j.owner = sqlc.narg(owner))
-  AND (sqlc.narg(machine) IS NULL
-       OR j.machine_id IN (SELECT m.id FROM machines m WHERE m.name = sqlc.narg(machine))
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m ON m.id = q.machine_id
-                   WHERE m.name = sqlc.narg(machine)));
-
--- name: AdminListJobs :many
--- Jobs whose state bit is set in state_mask (bit n = state n), of an owner,
--- allocated on or queued on a machine (by name); newest first.
-SELECT j.*, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
-WHERE j.forgotten = 0
-  AND (sqlc.arg(state_mask) & (1 << j.state)) != 0
-  AND (sqlc.narg(owner) IS NULL OR j.owner = sqlc.narg(owner))
-  AND (sqlc.narg(machine) IS NULL
-       OR j.machine_id IN (SELECT m2.id FROM machines m2 WHERE m2.name = sqlc.narg(machine))
-       OR j.id IN (SELECT q.job_id FROM job_queue q JOIN machines m3 ON m3.id = q.machine_id
-                   WHERE m3.name = sqlc.narg(machine)))
-ORDER BY j.id DESC
-LIMIT sqlc.arg(lim) OFFSET sqlc.arg(off);
-
 -- name: AdminGetJob :one
 SELECT j.*, m.name AS machine_name FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
 WHERE j.id = ? AND j.forgotten = 0;
@@ -38,7 +13,7 @@ ORDER BY e.id;
 
 -- name: AdminOpenOps :many
 -- Open BMP operations with where they go, oldest first; job_id 0 = all.
-SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.claimed_at, o.attempts, o.last_error,
+SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
 FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id
@@ -46,14 +21,6 @@ JOIN bmps p ON p.id = o.bmp_id
 JOIN machines m ON m.id = b.machine_id
 WHERE o.done_at IS NULL AND (sqlc.arg(job_id) = 0 OR o.job_id = sqlc.arg(job_id))
 ORDER BY o.id;
-
--- name: AdminCountOpenOps :one
-SELECT count(*) FROM bmp_ops WHERE done_at IS NULL;
-
--- name: AdminOpenOpsPerBoard :many
-SELECT o.board_id, count(*) AS n FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.done_at IS NULL AND b.machine_id = ?
-GROUP BY o.board_id;
 
 -- name: AdminReportsPerBoard :many
 SELECT r.board_id, count(*) AS n FROM board_reports r JOIN boards b ON b.id = r.board_id
@@ -110,9 +77,6 @@ ORDER BY e.id;
 
 -- name: AdminPing :one
 SELECT 1;
-
--- name: AdminBoardHasOpenOp :one
-SELECT EXISTS (SELECT 1 FROM bmp_ops WHERE board_id = ? AND done_at IS NULL);
 
 -- name: AdminBoardNotes :many
 -- What the board map needs from the rows beyond the in-memory state: when

@@ -48,6 +48,18 @@ WHERE id IN (
 -- name: CountAnswerableDestroyed :one
 SELECT count(*) FROM jobs WHERE state = 4 AND forgotten = 0;
 
+-- name: SetKeepaliveHost :exec
+-- The address of the job's last client (written when it changes).
+UPDATE jobs SET keepalive_host = sqlc.arg(keepalive_host) WHERE id = sqlc.arg(id) AND state < 4;
+
+-- name: ListQueuedSince :many
+-- When each queued job entered the queues: its last history entry (created
+-- or re-queued).
+SELECT e.job_id, CAST(max(e.at) AS REAL) AS since
+FROM job_events e JOIN jobs j ON j.id = e.job_id
+WHERE j.state = 1
+GROUP BY e.job_id;
+
 -- name: InsertJobEvent :exec
 INSERT INTO job_events (job_id, at, state, power, machine_id, detail) VALUES (?, ?, ?, ?, ?, ?);
 

@@ -1,28 +1,23 @@
--- Claims are kept in memory only (service/opindex.go); an operation's
--- attempts are counted when its outcome is recorded.
+-- Claims are kept in memory only (service/bmpop_claim.go); an operation's
+-- attempts are counted when its outcome is recorded. (The claimed_at
+-- column is a leftover of versions that stored claims; it stays NULL.)
 
 -- name: FinishOp :exec
 UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = sqlc.arg(outcome), last_error = sqlc.narg(last_error),
     attempts = attempts + 1
 WHERE id = sqlc.arg(id);
 
--- name: UnclaimAllOps :execrows
--- Claims stored by versions before claims were kept in memory: those
--- operations are redone.
-UPDATE bmp_ops SET claimed_at = NULL WHERE done_at IS NULL AND claimed_at IS NOT NULL;
-
 -- name: MoveOpenOpsOfBoard :exec
 UPDATE bmp_ops SET board_id = sqlc.arg(new_board_id), bmp_id = sqlc.arg(new_bmp_id)
 WHERE board_id = sqlc.arg(old_board_id) AND done_at IS NULL;
 
 -- name: InsertOps :execresult
--- One operation per item of a JSON array of integers, in array order: the
--- rows get consecutive ids, the last one the result's last insert id. An
--- item packs the board id (bits 0-31), the BMP id (bits 32-55) and, for a
--- link operation, the links mask (bits 56-61; 0 = none) (service.packOp).
+-- One operation per item of a JSON array, in array order: the rows get
+-- consecutive ids, the last one the result's last insert id. An item is
+-- [board id, BMP id, links mask (0 = none)] (service.requestOps).
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT (value >> 32) & 16777215, value & 4294967295, sqlc.narg(job_id), sqlc.arg(op),
-       nullif((value >> 56) & 63, 0), sqlc.arg(created_at)
+SELECT value ->> 1, value ->> 0, sqlc.narg(job_id), sqlc.arg(op),
+       nullif(value ->> 2, 0), sqlc.arg(created_at)
 FROM json_each(sqlc.arg(items))
 ORDER BY key;
 
@@ -39,7 +34,7 @@ UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = 'superseded'
 WHERE id IN (SELECT value FROM json_each(sqlc.arg(ids))) AND done_at IS NULL;
 
 -- name: ListOpenOps :many
--- Open operations with where they go, oldest first (the in-memory index).
+-- Open operations with where they go, oldest first (the committed world).
 SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
 WHERE o.done_at IS NULL

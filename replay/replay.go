@@ -87,12 +87,12 @@ func Run(ctx context.Context, tr *Trace, ms *Machines, opts Options) (*Result, e
 	}
 	start, startCPU := time.Now(), processCPU()
 	svc, err := service.Open(ctx, service.Options{
-		DBPath:      dbPath,
-		Synchronous: opts.Synchronous,
-		ColdStart:   true,
-		Clock:       &r.clock,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FreeDelay:   ms.SecondsBeforeFree,
+		DBPath:       dbPath,
+		Synchronous:  opts.Synchronous,
+		ColdStart:    true,
+		Clock:        &r.clock,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TickInterval: time.Second, // the loop only checkpoints (runBackground)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the service on %s: %w", dbPath, err)

@@ -4,6 +4,8 @@ package service
 // metrics). The contract for httpapi; implementations live in admin*.go.
 
 import (
+	"time"
+
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
@@ -15,7 +17,7 @@ type BoardInfo struct {
 	Dead           bool    // dead in the configuration
 	OutOfService   *string // why, when taken out of service
 	Power          bool    // last state confirmed by the BMP
-	PowerChangedAt *float64
+	PowerChangedAt *time.Time
 	JobID          *int64 // job holding it
 	WaitingJobID   *int64 // ended job whose power-off is pending
 	PendingOps     int    // open BMP operations on this board
@@ -72,8 +74,8 @@ type MachineDetail struct {
 type BMPState struct {
 	BMPEndpoint
 	Unreachable      bool
-	UnreachableSince *float64 // with Unreachable: when it stopped answering (Unix seconds)
-	LastError        *string  // why it was last marked unreachable (kept once it answers again)
+	UnreachableSince *time.Time // with Unreachable: when it stopped answering
+	LastError        *string    // why it was last marked unreachable (kept once it answers again)
 }
 
 // JobFilter selects jobs for the admin list. Zero values mean "any".
@@ -87,7 +89,7 @@ type JobFilter struct {
 
 // JobEvent is one entry of a job's history.
 type JobEvent struct {
-	At      float64
+	At      time.Time
 	State   JobState
 	Power   *bool
 	Machine *string
@@ -108,30 +110,31 @@ type WaitReason struct {
 
 // PendingOp is an open BMP operation.
 type PendingOp struct {
-	ID        int64
-	Machine   string
-	Cabinet   int
-	Frame     int
-	Board     geometry.Board
-	BoardNum  int
-	JobID     *int64
-	Kind      OpKind
-	Link      *geometry.Link  // link operations: the first of Links
-	Links     []geometry.Link // link operations: every link it switches
-	CreatedAt float64
-	ClaimedAt *float64
-	Attempts  int
-	LastError *string
+	ID         int64
+	Machine    string
+	Cabinet    int
+	Frame      int
+	Board      geometry.Board
+	BoardNum   int
+	JobID      *int64
+	Kind       OpKind
+	Link       *geometry.Link  // link operations: the first of Links
+	Links      []geometry.Link // link operations: every link it switches
+	CreatedAt  time.Time
+	ClaimedAt  *time.Time // while a worker holds it
+	LeaseUntil *time.Time // with ClaimedAt: when the claim lapses
+	Attempts   int
+	LastError  *string
 }
 
 // JobDetail is one job with everything an operator may want.
 type JobDetail struct {
 	JobSummary
 	Reason      *string
-	CreatedAt   float64
-	AllocatedAt *float64
-	ReadyAt     *float64
-	DestroyedAt *float64
+	CreatedAt   time.Time
+	AllocatedAt *time.Time
+	ReadyAt     *time.Time
+	DestroyedAt *time.Time
 	MachineInfo *JobMachineInfo
 	PendingOps  []PendingOp
 	History     []JobEvent
@@ -142,8 +145,8 @@ type JobDetail struct {
 type BoardAllocation struct {
 	JobID       int64
 	Owner       string
-	AllocatedAt float64
-	FreedAt     *float64
+	AllocatedAt time.Time
+	FreedAt     *time.Time
 }
 
 // BoardReport is a problem report filed against a board.
@@ -156,14 +159,19 @@ type BoardReport struct {
 	Core        *int
 	Description string
 	Reporter    string
-	ReportedAt  float64
+	ReportedAt  time.Time
 }
 
 // Health is the server's own view of its health.
 type Health struct {
-	DatabaseOK    bool
+	DatabaseOK bool // the database answers a read
+	// WritesOK is false after UnhealthyAfterFailedWrites write
+	// transactions in a row failed inside the database (a full disk, a
+	// lost file); one that commits makes it true again.
+	WritesOK      bool
+	FailedWrites  int    // write transactions failed in a row
+	LastWriteErr  string // why the last of them failed
 	EmergencyStop bool
-	Version       string
 }
 
 // Stats are gauges for /metrics.
@@ -176,8 +184,7 @@ type Stats struct {
 	EmergencyStop  bool
 
 	// Since start: calls that changed (or tried to change) state, and the
-	// transactions that committed them; concurrent calls share one
-	// transaction (group commit), so under load there are fewer of these.
+	// transactions that committed (one per successful call).
 	WriteCalls        uint64
 	WriteTransactions uint64
 	// Calls whose change failed with an internal error (database I/O, a

@@ -4,7 +4,7 @@ package service
 // and machine pages, incident banner) that the other operator reads do not
 // cover: jobs by time range, the boards a job had, BMP work per BMP,
 // utilisation history and the last emergency stop. All of them read the
-// database through the read pool or the committed mirror; the one write
+// database through the read pool or the committed world; the one write
 // here (noteEmergencyStop) runs inside EmergencyStop's transaction.
 
 import (
@@ -33,7 +33,7 @@ func unixOrNil(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return unixSeconds(t)
+	return unix(t)
 }
 
 // QueryJobs lists jobs matching q, newest first, with the number of matches
@@ -65,9 +65,10 @@ func (s *Service) QueryJobs(ctx context.Context, q JobQuery) ([]JobDetail, int, 
 	if err != nil {
 		return nil, 0, s.internal("list jobs", err)
 	}
+	w := s.world.Load()
 	out := make([]JobDetail, len(rows))
 	for i, r := range rows {
-		out[i] = s.jobDetail(jobRow(r))
+		out[i] = s.jobDetail(w, db.AdminGetJobRow(r))
 	}
 	return out, int(total), nil
 }
@@ -100,34 +101,24 @@ func (s *Service) JobAllocations(ctx context.Context, id int64) ([]JobAllocation
 	for i, r := range rows {
 		a := JobAllocation{Machine: r.MachineName, Retired: r.Retired,
 			Board:       geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)},
-			AllocatedAt: fromUnix(r.AllocatedAt)}
+			AllocatedAt: timeAt(r.AllocatedAt)}
 		if r.Cabinet != nil && r.Frame != nil && r.BoardNum != nil {
 			a.Physical = &Physical{Cabinet: int(*r.Cabinet), Frame: int(*r.Frame), Board: int(*r.BoardNum)}
 		}
-		if r.FreedAt != nil {
-			a.FreedAt = ptr(fromUnix(*r.FreedAt))
-		}
+		a.FreedAt = timePtr(r.FreedAt)
 		out[i] = a
 	}
 	return out, nil
 }
 
-// fromUnix converts Unix seconds from the database.
-func fromUnix(s float64) time.Time {
-	sec, frac := math.Modf(s)
-	return time.Unix(int64(sec), int64(frac*1e9))
-}
-
 // JobLastSeen is when a live job's client last sent a command about it (the
 // start of its keepalive clock); false when the job is not live.
 func (s *Service) JobLastSeen(id int64) (time.Time, bool) {
-	s.mirror.mu.RLock()
-	defer s.mirror.mu.RUnlock()
-	j := s.mirror.jobs[id]
-	if j == nil {
+	if s.world.Load().job(id) == nil {
 		return time.Time{}, false
 	}
-	return time.Unix(0, j.touch.at.Load()), true
+	at := s.alive.touchedAt(id)
+	return at, !at.IsZero()
 }
 
 // BMPWork is a BMP of a machine with its reachability and the work it has
@@ -166,7 +157,7 @@ func (s *Service) MachineBMPs(ctx context.Context, machine string) ([]BMPWork, e
 		w := BMPWork{BMPState: b, Boards: boards[[2]int{b.Cabinet, b.Frame}]}
 		if r, ok := ops[b.ID]; ok {
 			w.OpenOps, w.FailingOps = int(r.N), int(r.Failing)
-			w.OldestOp = ptr(fromUnix(r.Oldest))
+			w.OldestOp = ptr(timeAt(r.Oldest))
 		}
 		out[i] = w
 	}
@@ -222,7 +213,7 @@ func (s *Service) MachineUtilisation(ctx context.Context, machine string, step t
 	}
 	to := from.Add(time.Duration(n) * step)
 	rows, err := s.rq.ConsoleAllocationsBetween(ctx, db.ConsoleAllocationsBetweenParams{
-		Name: machine, FromAt: ptr(unixSeconds(from)), ToAt: unixSeconds(to)})
+		Name: machine, FromAt: ptr(unix(from)), ToAt: unix(to)})
 	if err != nil {
 		return nil, s.internal("read board allocations", err)
 	}
@@ -231,11 +222,11 @@ func (s *Service) MachineUtilisation(ctx context.Context, machine string, step t
 	}
 	busy := make([]float64, n) // board-seconds held per bucket
 	for _, r := range rows {
-		end := unixSeconds(now)
+		end := unix(now)
 		if r.FreedAt != nil {
 			end = *r.FreedAt
 		}
-		addSpan(busy, unixSeconds(from), step.Seconds(), r.AllocatedAt, end)
+		addSpan(busy, unix(from), step.Seconds(), r.AllocatedAt, end)
 	}
 	for i := range busy {
 		start := from.Add(time.Duration(i) * step)
@@ -266,9 +257,6 @@ func addSpan(busy []float64, from, step, a, b float64) {
 // emergency stop (server_state), beside the flag itself.
 const keyEmergencyStopInfo = "emergency_stop_info"
 
-// StopByOperator is who stopped, until admin tokens have names.
-const StopByOperator = "operator"
-
 // StopInfo describes the emergency stop in force, or the last one.
 type StopInfo struct {
 	Stopped bool
@@ -286,7 +274,7 @@ type stopInfoJSON struct {
 // noteEmergencyStop records why, when and by whom the emergency stop of
 // this transaction was made.
 func (t *tx) noteEmergencyStop(reason, by string) error {
-	v, err := json.Marshal(stopInfoJSON{Reason: reason, At: t.at, By: by})
+	v, err := json.Marshal(stopInfoJSON{Reason: reason, At: unix(t.now), By: by})
 	if err != nil {
 		return t.dbErr("store emergency stop details", err)
 	}
@@ -299,7 +287,7 @@ func (t *tx) noteEmergencyStop(reason, by string) error {
 // EmergencyStopInfo says whether an emergency stop is in force and what is
 // known of the last one.
 func (s *Service) EmergencyStopInfo(ctx context.Context) (StopInfo, error) {
-	info := StopInfo{Stopped: s.mirror.isStopped()}
+	info := StopInfo{Stopped: s.world.Load().stopped}
 	v, err := s.rq.GetServerState(ctx, keyEmergencyStopInfo)
 	if errors.Is(err, sql.ErrNoRows) {
 		return info, nil
@@ -314,7 +302,7 @@ func (s *Service) EmergencyStopInfo(ctx context.Context) (StopInfo, error) {
 	}
 	info.Reason, info.By = j.Reason, j.By
 	if j.At > 0 {
-		info.At = fromUnix(j.At)
+		info.At = timeAt(j.At)
 	}
 	return info, nil
 }

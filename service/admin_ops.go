@@ -1,17 +1,16 @@
 package service
 
-// Operator writes: boards out of service and back, dead links, maintenance
-// power, emergency stop and resume. Each is one transaction through the
-// writer (Service.write), so it publishes what it changed on the change
-// feed and ends by serving the queues like every other transaction.
+// Operator writes: jobs destroyed, boards out of service and back, dead
+// links, maintenance power, emergency stop and resume. Each is one
+// transaction and is logged once, here, with who did it (WithActor).
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/spalloc/spallocd/db"
-	"github.com/spalloc/spallocd/service/allocator"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
@@ -19,17 +18,69 @@ import (
 // emergency stop.
 const EmergencyStopPrefix = "Emergency stop: "
 
+type actorKey struct{}
+
+// actor is who acts through a context, and from where.
+type actor struct{ who, from string }
+
+// WithActor returns a context that says who acts through it (e.g. the
+// operator a token stands for) and from where (e.g. a client address):
+// operator actions are logged with both and recorded with who.
+func WithActor(ctx context.Context, who, from string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor{who: who, from: from})
+}
+
+// actorOf is who acts through ctx ("operator" when nobody said).
+func actorOf(ctx context.Context) actor {
+	a, _ := ctx.Value(actorKey{}).(actor)
+	if a.who == "" {
+		a.who = "operator"
+	}
+	return a
+}
+
+// logAction queues the log line of an operator action.
+func (t *tx) logAction(level slog.Level, msg string, attrs ...any) {
+	a := actorOf(t.ctx)
+	by := []any{"by", a.who}
+	if a.from != "" {
+		by = append(by, "from", a.from)
+	}
+	t.logAt(level, msg, append(by, attrs...)...)
+}
+
 // adminBoard finds board b of the live machine called name inside a
 // transaction.
-func (t *tx) adminBoard(name string, b geometry.Board) (*machineState, int, error) {
-	m := t.machineByName(name)
-	if m == nil {
-		return nil, 0, noMachine(name)
+func (t *tx) adminBoard(name string, b geometry.Board) (*machine, int, error) {
+	m := t.machineNamed(name)
+	i, err := boardOf(m, name, b)
+	return m, i, err
+}
+
+// DestroyJobByOperator destroys a live job with the operator's reason. An
+// unknown job is NotFound, a destroyed one a Conflict.
+func (s *Service) DestroyJobByOperator(ctx context.Context, id int64, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Invalid("A reason is needed to destroy a job.")
 	}
-	if !m.has(b) {
-		return nil, 0, NotFound("Machine %q has no board %v.", name, b)
+	if s.world.Load().job(id) == nil {
+		st, err := s.storedStatus(ctx, id)
+		switch {
+		case err != nil:
+			return err
+		case st.State == StateUnknown:
+			return NotFound("There is no job %d.", id)
+		}
 	}
-	return m, m.index(b), nil
+	return s.write(ctx, func(t *tx) error {
+		j := t.job(id)
+		if j == nil {
+			return Conflict("Job %d is already destroyed.", id)
+		}
+		t.logAction(slog.LevelInfo, "operator destroyed job", "job", id, "owner", j.owner, "reason", reason)
+		return t.destroyJob(id, &reason, "destroyed by operator")
+	})
 }
 
 // SetBoardInService takes a board out of service (with a reason) or returns
@@ -58,25 +109,24 @@ func (t *tx) takeOutOfServiceByOperator(machine string, b geometry.Board, reason
 	if err != nil {
 		return err
 	}
-	if holder := m.dyn[i].job; destroyJob && holder != 0 {
+	holder := m.dyn(i).job
+	if destroyJob && holder != 0 {
 		why := fmt.Sprintf("Board %v of %s taken out of service: %s", b, m.name, reason)
 		if err := t.destroyJob(holder, &why, "destroyed by operator"); err != nil {
 			return err
 		}
 	}
-	mm := t.editMachine(m.id)
-	err = t.q.AdminSetOutOfService(t.ctx, db.AdminSetOutOfServiceParams{OutOfService: &reason, OutOfServiceAt: &t.at, ID: mm.info[i].id})
+	err = t.q.AdminSetOutOfService(t.ctx, db.AdminSetOutOfServiceParams{OutOfService: &reason, OutOfServiceAt: ptr(unix(t.now)), ID: m.info[i].id})
 	if err != nil {
 		return t.dbErr("take board out of service", err)
 	}
-	d := &mm.dyn[i]
+	d := t.machine(m.id).dyn(i)
 	d.oos = reason
-	if d.job == 0 && d.waiting == 0 {
-		mm.occ.Use[i] = allocator.Unavailable
-	}
-	t.change.machine(mm.name)
-	t.logf("board taken out of service by operator", "machine", mm.name, "board", b.String(), "reason", reason, "job", d.job)
-	return t.rebuildModel(mm)
+	t.setBoard(m.id, i, d)
+	t.change.machine(m.name)
+	t.logAction(slog.LevelInfo, "operator took board out of service", "machine", m.name, "board", b.String(),
+		"reason", reason, "job", holder, "job_destroyed", destroyJob && holder != 0)
+	return t.rebuildModel(t.edit(m.id))
 }
 
 // returnToService puts a board back in the pool. A free board that is on
@@ -87,41 +137,36 @@ func (t *tx) returnToService(machine string, b geometry.Board) error {
 	if err != nil {
 		return err
 	}
-	if m.dyn[i].oos == "" {
+	d := m.dyn(i)
+	if d.oos == "" {
 		return nil
 	}
-	mm := t.editMachine(m.id)
-	if err := t.q.ReturnBoardToService(t.ctx, mm.info[i].id); err != nil {
+	if err := t.q.ReturnBoardToService(t.ctx, m.info[i].id); err != nil {
 		return t.dbErr("return board to service", err)
 	}
-	d := &mm.dyn[i]
 	d.oos = ""
+	t.setBoard(m.id, i, d)
 	if d.job == 0 && d.waiting == 0 {
-		mm.occ.Use[i] = mm.idleUse(i) // unavailable while its BMP is unreachable
-		if err := t.switchOffIfNeeded(mm, i); err != nil {
+		if err := t.switchOffIfNeeded(t.machine(m.id), i); err != nil {
 			return err
 		}
 	}
-	t.change.machine(mm.name)
-	t.logf("board returned to service by operator", "machine", mm.name, "board", b.String())
-	return t.rebuildModel(mm)
+	t.change.machine(m.name)
+	t.logAction(slog.LevelInfo, "operator returned board to service", "machine", m.name, "board", b.String())
+	return t.rebuildModel(t.edit(m.id))
 }
 
-// switchOffIfNeeded queues a power-off for a board that is on or has
-// operations pending (a maintenance power-on may still land). Queuing an
-// operation changes no machine state, so m need not be the tx's copy.
-func (t *tx) switchOffIfNeeded(m *machineState, i int) error {
-	if m.info[i].bmpID == 0 {
+// switchOffIfNeeded requests a power-off for a board that is on or has
+// operations pending (a maintenance power-on may still land).
+func (t *tx) switchOffIfNeeded(m *machine, i int) error {
+	bi := m.info[i]
+	if bi.bmpID == 0 {
 		return nil
 	}
-	busy, err := t.q.AdminBoardHasOpenOp(t.ctx, m.info[i].id)
-	if err != nil {
-		return t.dbErr("check board operations", err)
-	}
-	if !m.dyn[i].power && !busy {
+	if !m.dyn(i).power && len(t.opsOfBoard(bi.bmpID, bi.id)) == 0 {
 		return nil
 	}
-	return t.addOp(m, i, 0, OpPowerOff)
+	return t.requestOps(m, []int{i}, 0, OpPowerOff, nil)
 }
 
 // SetLinkDead marks the link leaving b in direction l dead or alive for the
@@ -132,43 +177,45 @@ func (s *Service) SetLinkDead(ctx context.Context, machine string, b geometry.Bo
 	if !l.Valid() {
 		return Invalid("link must be 0 to 5, not %d", int(l))
 	}
-	return s.write(ctx, func(t *tx) error {
-		m, i, err := t.adminBoard(machine, b)
-		if err != nil {
-			return err
-		}
-		to, _ := geometry.BoardDownLink(b, l, m.width, m.height)
-		j, back := m.index(to), l.Opposite()
-		listed := func(x geometry.Board, y geometry.Link) bool {
-			for _, dl := range m.deadLinks {
-				if dl.Board == x && dl.Link == y {
-					return true
-				}
-			}
-			return false
-		}
-		if dead == (listed(b, l) || listed(to, back)) {
-			return nil // already so
-		}
-		mm := t.editMachine(m.id)
-		if dead {
-			err = t.q.InsertDeadLink(t.ctx, db.InsertDeadLinkParams{BoardID: mm.info[i].id, Link: int64(l), Source: "operator"})
-		} else {
-			err = t.q.AdminDeleteDeadLink(t.ctx, db.AdminDeleteDeadLinkParams{BoardID: mm.info[i].id, Link: int64(l)})
-			if err == nil {
-				err = t.q.AdminDeleteDeadLink(t.ctx, db.AdminDeleteDeadLinkParams{BoardID: mm.info[j].id, Link: int64(back)})
+	return s.write(ctx, func(t *tx) error { return t.setLinkDead(machine, b, l, dead) })
+}
+
+func (t *tx) setLinkDead(machine string, b geometry.Board, l geometry.Link, dead bool) error {
+	m, i, err := t.adminBoard(machine, b)
+	if err != nil {
+		return err
+	}
+	to, _ := geometry.BoardDownLink(b, l, m.width, m.height)
+	j, back := m.index(to), l.Opposite()
+	listed := func(x geometry.Board, y geometry.Link) bool {
+		for _, dl := range m.deadLinks {
+			if dl.Board == x && dl.Link == y {
+				return true
 			}
 		}
-		if err != nil {
-			return t.dbErr("change dead link", err)
+		return false
+	}
+	if dead == (listed(b, l) || listed(to, back)) {
+		return nil // already so
+	}
+	if dead {
+		err = t.q.InsertDeadLink(t.ctx, db.InsertDeadLinkParams{BoardID: m.info[i].id, Link: int64(l), Source: "operator"})
+	} else {
+		err = t.q.AdminDeleteDeadLink(t.ctx, db.AdminDeleteDeadLinkParams{BoardID: m.info[i].id, Link: int64(l)})
+		if err == nil {
+			err = t.q.AdminDeleteDeadLink(t.ctx, db.AdminDeleteDeadLinkParams{BoardID: m.info[j].id, Link: int64(back)})
 		}
-		if err := t.reloadDeadLinks(mm); err != nil {
-			return err
-		}
-		t.change.machine(mm.name)
-		t.logf("link changed by operator", "machine", mm.name, "board", b.String(), "link", l.String(), "dead", dead)
-		return t.rebuildModel(mm)
-	})
+	}
+	if err != nil {
+		return t.dbErr("change dead link", err)
+	}
+	mm := t.edit(m.id)
+	if err := t.reloadDeadLinks(mm); err != nil {
+		return err
+	}
+	t.change.machine(mm.name)
+	t.logAction(slog.LevelInfo, "operator changed link", "machine", mm.name, "board", b.String(), "link", l.String(), "dead", dead)
+	return t.rebuildModel(mm)
 }
 
 // PowerBoard switches a board that is in no job on or off for maintenance.
@@ -181,7 +228,7 @@ func (s *Service) PowerBoard(ctx context.Context, machine string, b geometry.Boa
 		if err != nil {
 			return err
 		}
-		info, d := m.info[i], m.dyn[i]
+		info, d := m.info[i], m.dyn(i)
 		switch {
 		case d.job != 0:
 			return Conflict("Board %v of %s is in job %d; its power follows the job.", b, m.name, d.job)
@@ -198,12 +245,11 @@ func (s *Service) PowerBoard(ctx context.Context, machine string, b geometry.Boa
 		if on {
 			kind = OpPowerOn
 		}
-		mm := t.editMachine(m.id)
-		if err := t.addOp(mm, i, 0, kind); err != nil {
+		if err := t.requestOps(m, []int{i}, 0, kind, nil); err != nil {
 			return err
 		}
-		t.change.machine(mm.name)
-		t.logf("board power switched by operator", "machine", mm.name, "board", b.String(), "on", on)
+		t.change.machine(m.name)
+		t.logAction(slog.LevelInfo, "operator switched board power", "machine", m.name, "board", b.String(), "on", on)
 		return nil
 	})
 }
@@ -218,32 +264,33 @@ func (s *Service) EmergencyStop(ctx context.Context, reason string) error {
 	}
 	return s.write(ctx, func(t *tx) error {
 		why := EmergencyStopPrefix + reason
-		for _, id := range t.liveJobIDs() {
+		jobs := t.liveJobIDs()
+		for _, id := range jobs {
 			if err := t.destroyJob(id, &why, "emergency stop"); err != nil {
 				return err
 			}
 		}
-		for _, m := range t.machinesInOrder() {
+		for _, m := range t.machines() {
 			if err := t.switchOffMachine(m); err != nil {
 				return err
 			}
 		}
-		t.logf("emergency stop", "reason", reason)
-		if err := t.noteEmergencyStop(reason, StopByOperator); err != nil {
+		t.logAction(slog.LevelWarn, "emergency stop", "reason", reason, "jobs_destroyed", len(jobs))
+		if err := t.noteEmergencyStop(reason, actorOf(t.ctx).who); err != nil {
 			return err
 		}
 		return t.setStopped(true)
 	})
 }
 
-// switchOffMachine queues a power-off for every board that is on or has
+// switchOffMachine requests a power-off for every board that is on or has
 // operations pending, except boards already waiting for theirs.
-func (t *tx) switchOffMachine(m *machineState) error {
+func (t *tx) switchOffMachine(m *machine) error {
 	for i := range m.info {
-		if m.dyn[i].waiting != 0 {
+		if t.machine(m.id).dyn(i).waiting != 0 {
 			continue
 		}
-		if err := t.switchOffIfNeeded(m, i); err != nil {
+		if err := t.switchOffIfNeeded(t.machine(m.id), i); err != nil {
 			return err
 		}
 	}
@@ -252,11 +299,14 @@ func (t *tx) switchOffMachine(m *machineState) error {
 
 // Resume ends an emergency stop; new jobs are accepted again.
 func (s *Service) Resume(ctx context.Context) error {
-	if !s.mirror.isStopped() {
+	if !s.world.Load().stopped {
 		return nil
 	}
 	return s.write(ctx, func(t *tx) error {
-		t.logf("resumed after emergency stop")
+		if !t.base.stopped {
+			return nil
+		}
+		t.logAction(slog.LevelWarn, "resumed after emergency stop")
 		return t.setStopped(false)
 	})
 }
@@ -273,7 +323,7 @@ func (t *tx) setStopped(stopped bool) error {
 		return t.dbErr("store emergency stop", err)
 	}
 	t.stopped = &stopped
-	for _, m := range t.machinesInOrder() {
+	for _, m := range t.machines() {
 		t.change.machine(m.name)
 	}
 	return nil

@@ -68,12 +68,12 @@ type Shape struct {
 }
 
 // CreateJobRequest is create_job after the transport parsed its arguments.
-// Validation of values (sizes, ratio, owner, machine+tags, require_torus with
-// single-board forms) is the service's: it returns KindInvalid errors with
-// the exact messages of behaviour-cases.md.
+// Validation of values (sizes, ratio, owner, keepalive, machine+tags,
+// require_torus with single-board forms) is the service's: it returns
+// KindInvalid errors naming what is wrong, and creates nothing.
 type CreateJobRequest struct {
-	Owner         string
-	Keepalive     *float64        // seconds; nil = never time out (the transport applies the 60 s default when absent)
+	Owner         string          // 1 to MaxOwnerBytes bytes
+	Keepalive     *float64        // seconds as sent, 0 to MaxKeepalive; nil = never time out (the transport applies the 60 s default when absent)
 	Args          json.RawMessage // positional arguments exactly as sent (list_jobs "args")
 	Kwargs        json.RawMessage // keyword arguments as sent, without owner and keepalive (list_jobs "kwargs")
 	Shape         Shape
@@ -90,9 +90,9 @@ type CreateJobRequest struct {
 type JobStatus struct {
 	State         JobState
 	Power         *bool
-	Keepalive     *float64
+	Keepalive     *time.Duration
 	Reason        *string
-	StartTime     *float64 // Unix seconds
+	StartTime     *time.Time
 	KeepaliveHost *string
 }
 
@@ -114,8 +114,8 @@ type JobMachineInfo struct {
 type JobSummary struct {
 	ID            int64
 	Owner         string
-	StartTime     float64
-	Keepalive     *float64
+	StartTime     time.Time
+	Keepalive     *time.Duration
 	State         JobState
 	Power         *bool
 	Args          json.RawMessage
@@ -145,15 +145,20 @@ type Physical struct {
 	Cabinet, Frame, Board int
 }
 
-// WhereIsQuery selects one of the four where_is forms: Machine with exactly
-// one of Board, Physical, Chip; or JobID with Chip.
+// WhereIsQuery is where_is as given: the keyword arguments the transport
+// parsed (nil = not given). The service accepts exactly one of four forms:
+// Machine with X, Y, Z (a logical board); Machine with Cabinet, Frame,
+// Board (a physical slot); Machine with ChipX, ChipY (a chip of the
+// machine); JobID with ChipX, ChipY (a chip relative to a job). Anything
+// else, Unknown keywords included, is KindInvalid.
 type WhereIsQuery struct {
-	Machine  string
-	Board    *geometry.Board
-	Physical *Physical
-	Chip     *[2]int
-	JobID    *int64
-	Host     string // for the job form: counts as a keepalive
+	Machine               *string
+	X, Y, Z               *int
+	Cabinet, Frame, Board *int
+	ChipX, ChipY          *int
+	JobID                 *int64
+	Unknown               []string // names of other keyword arguments given
+	Host                  string   // for the job form: counts as a keepalive
 }
 
 // WhereIsResult is a where_is answer.
@@ -178,14 +183,26 @@ type ProblemReport struct {
 }
 
 // Change is what one committed operation changed, for subscribers of the
-// change feed: TCP notifications, dashboard updates, BMP worker wake-ups.
+// change feed: TCP notifications, dashboard updates, BMP worker wake-ups,
+// metrics. A subscriber that takes changes late gets them merged.
 type Change struct {
 	Jobs     []int64
 	Machines []string
-	BMPs     []int64 // BMPs that have new operations to claim
+	BMPs     []int64 // BMPs that have operations to claim
 	// Ended lists the jobs of Jobs that were destroyed: they never change
 	// again (and ids are never reused), so subscribers may forget them.
 	Ended []int64
+	// Allocations lists the jobs given boards, in the order they were
+	// (merged changes keep every one, up to a bound).
+	Allocations []Allocation
+}
+
+// Allocation is a job given boards, with how long it had been queued (since
+// it was created, or re-queued after its boards failed).
+type Allocation struct {
+	Job     int64
+	Machine string
+	Wait    time.Duration
 }
 
 // ReloadReport says what applying a configuration did, per machine name.
@@ -221,8 +238,10 @@ type BMPOp struct {
 	BoardNum int // board number in its frame (the BMP's board id)
 	JobID    *int64
 	Kind     OpKind
-	Link     geometry.Link   // link operations: Links[0], for workers that read one link
 	Links    []geometry.Link // link operations: the links to switch, ascending
+	// LeaseUntil is when the claim lapses: a worker that has not reported
+	// or released the operation by then may find it handed out again.
+	LeaseUntil time.Time
 }
 
 // OpResult is a worker's outcome for one operation; Err nil means done.
@@ -252,15 +271,13 @@ type SystemClock struct{}
 
 func (SystemClock) Now() time.Time { return time.Now() }
 
-// Options configure Open.
+// Options configure Open. The server settings (free delay, power-off grace,
+// retention, BMP time-outs) come with the configuration (ApplyConfig).
 type Options struct {
-	DBPath          string
-	Synchronous     string // "NORMAL" (default) or "FULL"
-	ColdStart       bool   // forget everything in the database
-	Clock           Clock  // default SystemClock
-	Logger          *slog.Logger
-	FreeDelay       time.Duration // extra wait after a confirmed power-off before boards are reused
-	PowerOffGrace   time.Duration // free boards anyway when a power-off has not completed by then (0 = never)
-	RetainDestroyed int           // destroyed jobs kept answerable; 0 = all, negative = none
-	TickInterval    time.Duration // how often Run does timed work (keepalive_check_interval); default 5s
+	DBPath       string
+	Synchronous  string        // "NORMAL" (default) or "FULL"
+	ColdStart    bool          // forget everything in the database
+	Clock        Clock         // default SystemClock
+	Logger       *slog.Logger  // default slog.Default()
+	TickInterval time.Duration // how often Run does timed work (keepalive_check_interval); Run needs it
 }

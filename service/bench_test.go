@@ -42,7 +42,7 @@ func load1200(b *testing.B) *loaded {
 	}
 	l := &loaded{svc: ts}
 	mk := func(shape service.Shape) int64 {
-		id, err := ts.CreateJob(ctx, request(shape, noKeepalive()))
+		id, err := ts.CreateJob(ctx, request(shape, noKeepalive(), fromHost("127.0.0.1")))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -95,8 +95,36 @@ func (l latencies) report(b *testing.B) {
 	b.ReportMetric(float64(s[len(s)-1].Microseconds()), "max-µs")
 }
 
-func BenchmarkCreateJob(b *testing.B) {
+func BenchmarkCreateJob(b *testing.B) { benchCreate(b, load1200(b)) }
+
+// BenchmarkCreateJobWhileChecking is BenchmarkCreateJob while the
+// consistency check runs in a loop beside it: the check holds the writer
+// only to take its snapshot, so creates hardly wait for it.
+func BenchmarkCreateJobWhileChecking(b *testing.B) {
 	l := load1200(b)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		n := 0
+		for ctx.Err() == nil {
+			if problems, err := l.svc.CheckConsistency(context.Background()); err != nil || len(problems) > 0 {
+				b.Errorf("consistency check: %v %v", problems, err)
+				break
+			}
+			n++
+		}
+		done <- n
+	}()
+	start := time.Now()
+	benchCreate(b, l)
+	stop()
+	checks := <-done
+	b.ReportMetric(float64(checks)/time.Since(start).Seconds(), "checks/s")
+}
+
+// benchCreate creates (and, untimed, destroys) one-board jobs, reporting
+// the latencies of create_job.
+func benchCreate(b *testing.B, l *loaded) {
 	ctx := context.Background()
 	var lat latencies
 	b.ResetTimer()

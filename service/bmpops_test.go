@@ -126,18 +126,24 @@ func TestFreeDelayKeepsBoardsAfterPowerOff(t *testing.T) {
 	e.consistent()
 }
 
+// The power-off grace frees boards whose power-off does not complete, but
+// never while a worker holds an operation for them under a live lease.
 func TestPowerOffGraceFreesBoardsOfAnUnreachableBMP(t *testing.T) {
-	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1))+"[bmp]\nunreachable_free_after = \"1m\"\n")
+	const grace = 10 * time.Second
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1))+"[bmp]\nunreachable_free_after = \"10s\"\n")
 	a := e.create(rect(1, 1), noKeepalive())
 	b := e.create(rect(1, 1), noKeepalive())
 	e.finish()
 	e.destroy(a)
-	e.opKinds() // claimed, never answered
-	e.Clock.Advance(2 * time.Minute)
+	_, ops := e.opKinds() // claimed, never answered
+	lease := ops[0].LeaseUntil.Sub(e.Clock.Now())
+	if lease <= grace+time.Second {
+		t.Fatalf("lease of a power-off %v, want more than the grace", lease)
+	}
+	e.Clock.Advance(lease - time.Second) // the grace has run out, the lease not
 	e.tick()
-	e.wantState(b, service.StateQueued) // never while an operation is in flight
-	e.Restart(t)                        // the worker died: its claims are released
-	e.Clock.Advance(2 * time.Minute)
+	e.wantState(b, service.StateQueued)
+	e.Clock.Advance(2 * time.Second) // the lease has lapsed: the worker is gone
 	e.tick()
 	e.wantOn(b, "m")
 	e.finish()
@@ -348,7 +354,7 @@ func TestRenamedMachineWaitsForPendingPowerOff(t *testing.T) {
 func TestPendingOpsShowClaims(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
 	e.create(one())
-	claimedAt := float64(e.Clock.Now().UnixNano()) / 1e9
+	claimedAt := e.Clock.Now()
 	_, ops := e.opKinds()
 	pending, err := e.PendingOps(e.ctx)
 	if err != nil {
@@ -358,7 +364,7 @@ func TestPendingOpsShowClaims(t *testing.T) {
 		t.Fatalf("%d pending operations, %d claimed", len(pending), len(ops))
 	}
 	for _, p := range pending {
-		if p.ClaimedAt == nil || *p.ClaimedAt != claimedAt || p.Attempts != 1 {
+		if p.ClaimedAt == nil || !p.ClaimedAt.Equal(claimedAt) || p.LeaseUntil == nil || !p.LeaseUntil.After(claimedAt) || p.Attempts != 1 {
 			t.Errorf("claimed operation %d shows claimed_at %v, attempts %d; want %v, 1", p.ID, p.ClaimedAt, p.Attempts, claimedAt)
 		}
 	}

@@ -76,6 +76,15 @@ func Internal(msg string, err error) error {
 	return &Error{Kind: KindInternal, Msg: msg, Err: err}
 }
 
+// Logged reports whether the service has logged err already: every error
+// it returns is one of its own, and it logs those of kind internal where
+// they happen. A transport logs only errors for which Logged is false (its
+// own), so that each failure is logged once.
+func Logged(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
 // KindOf returns the kind of err (KindInternal for foreign errors).
 func KindOf(err error) Kind {
 	var e *Error

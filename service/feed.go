@@ -1,9 +1,10 @@
 package service
 
 // The change feed: after each commit the service publishes what changed;
-// subscribers (TCP notifications, dashboard, BMP worker wake-ups) collect it
-// in pending sets and are signalled on a 1-buffered channel, so publishing
-// never blocks the writer and a slow subscriber's changes coalesce.
+// subscribers (TCP notifications, dashboard, BMP worker wake-ups, metrics)
+// collect it in pending sets and are signalled on a 1-buffered channel, so
+// publishing never blocks the writer and a slow subscriber's changes
+// coalesce (allocations accumulate until it takes them).
 
 import (
 	"slices"
@@ -16,6 +17,7 @@ type changeSet struct {
 	machines map[string]struct{}
 	bmps     map[int64]struct{}
 	ended    map[int64]struct{} // of jobs
+	allocs   []Allocation
 }
 
 func (c *changeSet) job(id int64) {
@@ -48,6 +50,13 @@ func (c *changeSet) bmp(id int64) {
 	c.bmps[id] = struct{}{}
 }
 
+// allocated records a job given boards, with how long it waited.
+func (c *changeSet) allocated(a Allocation) { c.allocs = append(c.allocs, a) }
+
+func (c *changeSet) empty() bool {
+	return len(c.jobs) == 0 && len(c.machines) == 0 && len(c.bmps) == 0 && len(c.allocs) == 0
+}
+
 // take returns the set as a sorted Change and clears it.
 func (c *changeSet) take() Change {
 	var ch Change
@@ -67,9 +76,14 @@ func (c *changeSet) take() Change {
 	slices.Sort(ch.Machines)
 	slices.Sort(ch.BMPs)
 	slices.Sort(ch.Ended)
+	ch.Allocations = c.allocs
 	*c = changeSet{}
 	return ch
 }
+
+// maxPendingAllocations bounds the allocations a subscription keeps for
+// its owner; the oldest go first.
+const maxPendingAllocations = 1 << 16
 
 // feed fans changes out to subscriptions.
 type feed struct {
@@ -89,7 +103,7 @@ func (f *feed) subscribe() *Subscription {
 }
 
 func (f *feed) publish(ch Change) {
-	if len(ch.Jobs) == 0 && len(ch.Machines) == 0 && len(ch.BMPs) == 0 {
+	if len(ch.Jobs) == 0 && len(ch.Machines) == 0 && len(ch.BMPs) == 0 && len(ch.Allocations) == 0 {
 		return
 	}
 	f.mu.Lock()
@@ -134,6 +148,10 @@ func (sub *Subscription) add(ch Change) {
 	}
 	for _, id := range ch.Ended {
 		sub.pending.end(id)
+	}
+	sub.pending.allocs = append(sub.pending.allocs, ch.Allocations...)
+	if n := len(sub.pending.allocs); n > maxPendingAllocations { // a subscriber that never takes
+		sub.pending.allocs = slices.Clone(sub.pending.allocs[n-maxPendingAllocations:])
 	}
 	sub.mu.Unlock()
 	select {

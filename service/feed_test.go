@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/internal/testutil"
@@ -157,4 +158,31 @@ func TestMinorChangeKeepsJobs(t *testing.T) {
 	// Both bottom-left boards are dead now: no 1x1 block can ever fit.
 	e.wantDestroyed(e.create(rect(1, 1)), nsma)
 	e.consistent()
+}
+
+// The feed carries each allocation with how long the job waited in the
+// queue (since it was created, or re-queued), as it happens; a subscriber
+// that takes late gets every one.
+func TestFeedCarriesAllocationWaits(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	sub := e.Subscribe()
+	defer sub.Close()
+	first := e.create(rect(1, 1))
+	if ch := take(t, sub); !slices.Equal(ch.Allocations, []service.Allocation{{Job: first, Machine: "m", Wait: 0}}) {
+		t.Fatalf("allocations %+v, want job %d at once", ch.Allocations, first)
+	}
+	second := e.create(rect(1, 1))
+	third := e.create(one())
+	e.Clock.Advance(90 * time.Second)
+	e.destroyAndFree(first)
+	e.finish()
+	e.Clock.Advance(30 * time.Second)
+	e.destroyAndFree(second) // third waits for the power-off of second's boards
+	want := []service.Allocation{{Job: second, Machine: "m", Wait: 90 * time.Second}, {Job: third, Machine: "m", Wait: 120 * time.Second}}
+	if ch := take(t, sub); !slices.Equal(ch.Allocations, want) {
+		t.Fatalf("allocations %+v, want %+v", ch.Allocations, want)
+	}
+	if ch := take(t, sub); len(ch.Allocations) != 0 {
+		t.Fatalf("allocations reported twice: %+v", ch.Allocations)
+	}
 }

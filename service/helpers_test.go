@@ -51,6 +51,7 @@ func maxDeadBoards(n int) mod    { return func(r *service.CreateJobRequest) { r.
 func maxDeadLinks(n int) mod     { return func(r *service.CreateJobRequest) { r.MaxDeadLinks = &n } }
 func torus() mod                 { return func(r *service.CreateJobRequest) { r.RequireTorus = true } }
 func owner(o string) mod         { return func(r *service.CreateJobRequest) { r.Owner = o } }
+func fromHost(h string) mod      { return func(r *service.CreateJobRequest) { r.Host = h } }
 func request(shape service.Shape, mods ...mod) service.CreateJobRequest {
 	ka := service.DefaultKeepaliveSecs
 	r := service.CreateJobRequest{Owner: "me", Keepalive: &ka, Shape: shape}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,12 +34,12 @@ func TestJOB01AllocationGoesThroughPowerToReady(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
 	id := e.create(one(), keepalive(123))
 	st := e.status(id)
-	if st.State != service.StatePower || st.Power == nil || !*st.Power || st.Keepalive == nil || *st.Keepalive != 123 || st.Reason != nil {
+	if st.State != service.StatePower || st.Power == nil || !*st.Power || st.Keepalive == nil || *st.Keepalive != 123*time.Second || st.Reason != nil {
 		t.Fatalf("after create: %+v", st)
 	}
 	e.finish()
 	e.wantPower(id, service.StateReady, true)
-	if k := e.status(id).Keepalive; k == nil || *k != 123 {
+	if k := e.status(id).Keepalive; k == nil || *k != 123*time.Second {
 		t.Fatalf("keepalive %v", k)
 	}
 }
@@ -204,7 +205,9 @@ func TestJOB05Keepalive(t *testing.T) {
 		"job_keepalive":        func(e *env, id int64) { e.Keepalive(e.ctx, id, "h") },
 		"power_on_job_boards":  func(e *env, id int64) { e.PowerOnJob(e.ctx, id, "h") },
 		"where_is by job": func(e *env, id int64) {
-			e.WhereIs(e.ctx, service.WhereIsQuery{JobID: &id, Chip: &[2]int{0, 0}, Host: "h"})
+			q := jobChipQ(id, 0, 0)
+			q.Host = "h"
+			e.WhereIs(e.ctx, q)
 		},
 	}
 	for name, touch := range touches {
@@ -241,7 +244,7 @@ func TestJOB05WhatDoesNotCountAsKeepalive(t *testing.T) {
 	for range 6 {
 		e.Clock.Advance(150 * time.Millisecond)
 		e.ListJobs(e.ctx)
-		e.WhereIs(e.ctx, service.WhereIsQuery{Machine: "m", Chip: &[2]int{0, 0}})
+		e.WhereIs(e.ctx, chipQ("m", 0, 0))
 		e.tick()
 	}
 	e.wantDestroyed(id, service.ReasonTimedOut)
@@ -483,7 +486,7 @@ func TestJOB11IdsAreUniqueAndIssuedToCancelledJobs(t *testing.T) {
 // PROTO-04 and PROTO-06 as far as the service decides them.
 func TestJobStateAndListShapes(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 2)))
-	t0 := float64(testutil.Epoch.UnixNano()) / 1e9
+	t0 := testutil.Epoch
 	j1, err := e.CreateJob(e.ctx, service.CreateJobRequest{Owner: "me", Keepalive: ptrTo(60.0), Shape: one(),
 		Tags: []string{"default"}, Args: json.RawMessage(`[]`), Kwargs: json.RawMessage(`{"tags":["default"]}`), Host: "10.0.0.1"})
 	if err != nil {
@@ -493,7 +496,7 @@ func TestJobStateAndListShapes(t *testing.T) {
 	e.finish()
 	e.Keepalive(e.ctx, j2, "127.0.0.1")
 	st := e.status(j1)
-	if st.State != service.StateReady || !*st.Power || *st.Keepalive != 60 || *st.StartTime != t0 || *st.KeepaliveHost != "10.0.0.1" {
+	if st.State != service.StateReady || !*st.Power || *st.Keepalive != time.Minute || !st.StartTime.Equal(t0) || *st.KeepaliveHost != "10.0.0.1" {
 		t.Fatalf("job 1: %+v", st)
 	}
 	st = e.status(j2)
@@ -524,7 +527,10 @@ func TestInvalidRequestsCreateNothing(t *testing.T) {
 		"negative ratio": {request(nb(4), minRatio(-1)), "Aspect ratio cannot be negative."},
 		"negative dead":  {request(nb(4), maxDeadBoards(-1)), "max_dead_boards cannot be negative."},
 		"negative links": {request(nb(4), maxDeadLinks(-2)), "max_dead_links cannot be negative."},
-		"negative ka":    {request(one(), keepalive(-1)), "keepalive must be a non-negative number of seconds or null"},
+		"negative ka":    {request(one(), keepalive(-1)), "keepalive must be a non-negative number of seconds, at most 3153600000, or null"},
+		"endless ka":     {request(one(), keepalive(4e9)), "keepalive must be a non-negative number of seconds, at most 3153600000, or null"},
+		"long owner": {request(one(), owner(strings.Repeat("é", 129))),
+			"owner must be at most 256 bytes long, not 258"},
 	}
 	for name, c := range cases {
 		_, err := e.CreateJob(e.ctx, c.req)
@@ -534,6 +540,10 @@ func TestInvalidRequestsCreateNothing(t *testing.T) {
 	}
 	if jobs, _ := e.ListJobs(e.ctx); len(jobs) != 0 {
 		t.Fatalf("jobs created: %+v", jobs)
+	}
+	id := e.create(one(), owner(strings.Repeat("o", service.MaxOwnerBytes)))
+	if e.state(id) != service.StatePower || id != 1 {
+		t.Fatalf("a job with a %d-byte owner is job %d, %v; want job 1 (invalid requests take no id)", service.MaxOwnerBytes, id, e.state(id))
 	}
 }
 

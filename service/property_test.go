@@ -247,6 +247,7 @@ func (m *propModel) claim(rt *rapid.T) {
 		}
 	}
 	m.checkClaimedPeriphery(rt, batch)
+	checkOnePowerOpPerBoard(rt, batch)
 	m.inFlight = append(m.inFlight, batch...)
 }
 
@@ -372,7 +373,9 @@ func (m *propModel) check(rt *rapid.T) {
 
 type machineModel struct {
 	summary service.MachineSummary
-	alloc   *allocator.Machine // dead = configured dead + out of service
+	// dead = configured dead + out of service: what a machine could ever
+	// hold does not depend on whether its BMPs answer now.
+	alloc *allocator.Machine
 }
 
 func (m *propModel) machineModels(rt *rapid.T) map[string]machineModel {
@@ -386,7 +389,17 @@ func (m *propModel) machineModels(rt *rapid.T) map[string]machineModel {
 		for i, l := range s.DeadLinks {
 			links[i] = allocator.BoardLink{Board: l.Board, Link: l.Link}
 		}
-		am, err := allocator.NewMachine(s.Width, s.Height, s.DeadBoards, links)
+		md, err := m.svc.MachineDetail(m.ctx, s.Name)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		var dead []geometry.Board
+		for _, b := range md.Boards {
+			if b.Dead || b.OutOfService != nil {
+				dead = append(dead, b.Board)
+			}
+		}
+		am, err := allocator.NewMachine(s.Width, s.Height, dead, links)
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -539,6 +552,28 @@ func sameBoardSet(set map[geometry.Board]bool, boards []geometry.Board) bool {
 		}
 	}
 	return true
+}
+
+// checkOnePowerOpPerBoard: a claim never holds two power operations for one
+// board (a newer power request supersedes the older ones no worker holds,
+// and a board's operations are handed out in order), so workers need not
+// decide between them.
+func checkOnePowerOpPerBoard(rt *rapid.T, batch []service.BMPOp) {
+	type key struct {
+		bmp   int64
+		board int
+	}
+	seen := map[key]int64{}
+	for _, op := range batch {
+		if op.Kind != service.OpPowerOn && op.Kind != service.OpPowerOff {
+			continue
+		}
+		k := key{op.BMPID, op.BoardNum}
+		if other, dup := seen[k]; dup {
+			rt.Fatalf("operations %d and %d power board %d of BMP %d in one claim", other, op.ID, op.BoardNum, op.BMPID)
+		}
+		seen[k] = op.ID
+	}
 }
 
 // checkClaimedPeriphery: when a batch powers on every board of a job, its

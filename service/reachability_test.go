@@ -5,6 +5,7 @@ package service_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,33 +97,36 @@ func (e *env) deadBoards(machine string) []geometry.Board {
 
 func b(x, y, z int) geometry.Board { return geometry.Board{X: x, Y: y, Z: z} }
 
-// JOB-09 with a BMP that does not answer: the job is destroyed, its board
-// is not taken out of service, and once the BMP answers again a new job
-// gets the same board.
+// JOB-09 with a BMP that does not answer (issue 13, defect 2): the job is
+// not destroyed but queued again, waiting for the BMP by name; its board is
+// not taken out of service; new jobs wait too; once the BMP answers, both
+// are placed.
 func TestJOB09UnreachableBMPThenHealthyAgain(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
 	bmp := e.bmpOf("m", 0, 0)
 	id := e.create(one())
 	first := e.boards(id)[0]
+	if first != b(0, 0, 0) {
+		t.Fatalf("first job got %v", first)
+	}
 	_, ops := e.opKinds()
 	e.completeDown(ops)
-	e.wantDestroyed(id, service.ReasonConfigFailed)
+	e.wantState(id, service.StateQueued)
+	e.wantWaitingFor(id, "the BMP of cabinet 0, frame 0 (10.1.0.0)")
 
 	st := e.bmpState("m", bmp)
 	if !st.Unreachable || st.UnreachableSince == nil || st.LastError == nil || *st.LastError != errNoReply.Error() {
 		t.Fatalf("BMP after no reply: %+v", st)
 	}
 	want := map[geometry.Board]string{first: service.BoardWaiting, b(0, 0, 1): service.BoardUnreachable, b(0, 0, 2): service.BoardUnreachable}
-	if first != b(0, 0, 0) {
-		t.Fatalf("first job got %v", first)
-	}
 	if got := e.boardStates("m"); !equalMaps(got, want) {
 		t.Fatalf("board map %v, want %v", got, want)
 	}
 	if got := e.deadBoards("m"); len(got) != 3 {
 		t.Fatalf("list_machines dead boards %v, want the BMP's 3 boards", got)
 	}
-	e.wantDestroyed(e.create(one()), nsma) // nothing can hold it while the BMP is down
+	second := e.create(one()) // the machine could hold it: it waits
+	e.wantState(second, service.StateQueued)
 	e.consistent()
 
 	// The power-off of the first board is asked again, not lost.
@@ -135,13 +139,9 @@ func TestJOB09UnreachableBMPThenHealthyAgain(t *testing.T) {
 	if st := e.bmpState("m", bmp); st.Unreachable || st.LastError == nil {
 		t.Fatalf("BMP after it answered: %+v, want reachable with the last error kept", st)
 	}
-	e.finish() // the power-off gets through
-	again := e.create(one())
-	e.finish()
-	e.wantState(again, service.StateReady)
-	if got := e.boards(again); len(got) != 1 || got[0] != first {
-		t.Fatalf("new job got %v, want the same board %v", got, first)
-	}
+	e.finish() // the power-off gets through, the jobs are powered
+	e.wantState(id, service.StateReady)
+	e.wantState(second, service.StateReady)
 	for bd, s := range e.boardStates("m") {
 		if s == service.BoardOutOfService {
 			t.Errorf("board %v out of service", bd)
@@ -150,9 +150,21 @@ func TestJOB09UnreachableBMPThenHealthyAgain(t *testing.T) {
 	e.consistent()
 }
 
+// wantWaitingFor checks that a queued job's waiting reason names what.
+func (e *env) wantWaitingFor(id int64, what string) {
+	e.t.Helper()
+	d, err := e.JobDetail(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if d.Waiting == nil || !strings.Contains(d.Waiting.Reason, what) {
+		e.t.Fatalf("job %d waits %+v, want a reason naming %q", id, d.Waiting, what)
+	}
+}
+
 // A BMP found unreachable (e.g. at start) leaves jobs on other BMPs alone;
-// a job waiting for its operations goes elsewhere; a ready job on it keeps
-// its boards; its boards return when it answers.
+// a ready job on it keeps its boards; new jobs go to the boards of other
+// BMPs; its boards return when it answers.
 func TestUnreachableBMPAtStart(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 2)))
 	bmp0, bmp1 := e.bmpOf("m", 0, 0), e.bmpOf("m", 0, 1)
@@ -162,8 +174,6 @@ func TestUnreachableBMPAtStart(t *testing.T) {
 	if e.boards(ready)[0].Y != 0 {
 		t.Fatalf("first job on %v, want triad (0,0)", e.boards(ready))
 	}
-	waiting := e.create(board(0, 0, 1)) // held by the ready job: queued
-	e.wantState(waiting, service.StateQueued)
 
 	e.setReachable(bmp0, false, "no reply to sver")
 	e.setReachable(bmp0, false, "another reason") // already so: nothing changes
@@ -174,14 +184,14 @@ func TestUnreachableBMPAtStart(t *testing.T) {
 		t.Fatalf("BMP 1: %+v", st)
 	}
 	e.wantState(ready, service.StateReady) // its boards are not taken away
-	e.wantState(waiting, service.StateQueued)
 	other := e.create(rect(1, 1))
 	e.finish()
 	e.wantState(other, service.StateReady)
 	if e.boards(other)[0].Y != 1 {
 		t.Fatalf("job on %v, want triad (0,1)", e.boards(other))
 	}
-	e.wantDestroyed(e.create(board(0, 0, 2)), nsma)
+	waiting := e.create(board(0, 0, 2)) // held by the ready job
+	e.wantState(waiting, service.StateQueued)
 	e.consistent()
 
 	e.destroy(ready) // its power-off waits for the BMP
@@ -190,7 +200,7 @@ func TestUnreachableBMPAtStart(t *testing.T) {
 	e.wantState(waiting, service.StateQueued) // until the power-off completes
 	e.finish()
 	e.wantState(waiting, service.StateReady)
-	if got := e.boards(waiting); len(got) != 1 || got[0] != b(0, 0, 1) {
+	if got := e.boards(waiting); len(got) != 1 || got[0] != b(0, 0, 2) {
 		t.Fatalf("waiting job got %v", got)
 	}
 	e.consistent()
@@ -251,10 +261,11 @@ func TestPowerOffOfAnUnreachableBMP(t *testing.T) {
 			t.Errorf("board %v is %s after the grace, want %s", bd, s, service.BoardUnreachable)
 		}
 	}
-	e.wantDestroyed(e.create(rect(1, 1)), nsma)
+	next := e.create(rect(1, 1)) // waits for the BMP
+	e.wantState(next, service.StateQueued)
+	e.wantWaitingFor(next, "does not answer")
 	e.consistent()
 	e.setReachable(e.bmpOf("m", 0, 0), true, "")
-	next := e.create(rect(1, 1))
 	e.finish()
 	e.wantState(next, service.StateReady)
 	e.consistent()
@@ -308,14 +319,17 @@ func TestBMPReachabilitySurvivesRestart(t *testing.T) {
 	if st := e.bmpState("m", bmp); !st.Unreachable || *st.LastError != "cannot open the address" {
 		t.Fatalf("after restart: %+v", st)
 	}
-	e.wantDestroyed(e.create(one()), nsma)
+	queued := e.create(one())
+	e.wantState(queued, service.StateQueued)
+	e.wantWaitingFor(queued, "the BMP of cabinet 0, frame 0")
 	e.consistent()
 	if err := e.SetBMPReachable(e.ctx, 9999, true, ""); service.KindOf(err) != service.KindNotFound {
 		t.Fatalf("unknown BMP: %v", err)
 	}
 	e.setReachable(bmp, true, "")
+	e.wantState(queued, service.StatePower)
 	e.finish()
-	e.wantState(e.create(one()), service.StatePower)
+	e.wantState(queued, service.StateReady)
 	e.consistent()
 }
 

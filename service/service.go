@@ -1,16 +1,3 @@
-// Package service is the one domain API of spallocd: every operation the
-// v1 protocol server, the HTTP admin API, the BMP workers and the trace
-// replay perform goes through it, each as one database transaction.
-//
-// It owns the job life cycle, the queues, keepalives, reconfiguration and the
-// change feed. Pure rules live below it (geometry, allocator, config); it is
-// the only importer of package db. It never opens a socket.
-//
-// Concurrency: one writer at a time (a mutex around the single writer
-// connection); reads come from an in-memory mirror that changes only after a
-// commit, or from the read pool. Keepalive clocks live in memory only. The
-// open BMP operations are also indexed in memory, for the writer only
-// (opindex.go), so that claims and completions need no queries.
 package service
 
 import (
@@ -20,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,48 +15,43 @@ import (
 	"github.com/spalloc/spallocd/db"
 )
 
-// DefaultTickInterval is how often Run does timed work when Options does
-// not say.
-const DefaultTickInterval = 5 * time.Second
-
-// settings are the server settings a configuration reload may change.
-type settings struct {
-	freeDelay time.Duration
-	grace     time.Duration
-	retain    int
-}
-
 // Service is the running domain layer over one database.
 type Service struct {
 	db    *db.DB
-	wconn *sql.Conn   // the writer connection, held for the service's life (see writer.go)
+	wconn *sql.Conn   // the writer connection, held for the service's life
 	wq    *db.Queries // on wconn; used only under wmu
 	rq    *db.Queries // on the read pool
 	clock Clock
 	log   *slog.Logger
+	tick  time.Duration
 
-	wmu        sync.Mutex    // the writer: one transaction at a time
-	queueMu    sync.Mutex    // guards queued
-	queued     []*writeCall  // calls of write waiting for the writer (group commit)
-	writes     atomic.Uint64 // calls of write done (Stats)
-	commits    atomic.Uint64 // write transactions committed (Stats)
-	writeFails atomic.Uint64 // calls of write that failed with an internal error (Stats)
-	closed     atomic.Bool   // set under wmu
-	answerable int64         // destroyed jobs not forgotten; guarded by wmu
-	settings   atomic.Pointer[settings]
+	wmu        sync.Mutex            // the writer (doc.go, "Locks")
+	closed     atomic.Bool           // set under wmu
+	answerable int64                 // destroyed jobs not forgotten; under wmu
+	memo       map[int64]queueMemo   // machine id -> head that did not fit; under wmu
+	version    atomic.Uint64         // occupancy versions, never reused
+	world      atomic.Pointer[world] // the committed state
+	alive      keepalives            // keepalive clocks
+	feed       *feed
 
-	mirror  *mirror
-	ops     *opIndex // open BMP operations; guarded by wmu
-	feed    *feed
-	version atomic.Uint64
-	tick    time.Duration
+	writes       atomic.Uint64 // write calls (Stats)
+	commits      atomic.Uint64 // write transactions committed (Stats)
+	writeFails   atomic.Uint64 // write calls failed with an internal error (Stats)
+	failedWrites atomic.Int64  // write transactions failed in a row inside the database (Health)
+	lastWriteErr atomic.Pointer[string]
 }
 
 // Open opens (or creates) the database and loads the service state from it.
 // Every live job's keepalive clock starts afresh. Operations claimed by BMP
-// workers of a previous run are handed out again.
+// workers of a previous run are handed out again (claims are not stored).
+// The server settings come with ApplyConfig.
 func Open(ctx context.Context, opts Options) (*Service, error) {
-	opts = withDefaults(opts)
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	if opts.ColdStart {
 		if err := removeDatabase(opts.DBPath); err != nil {
 			return nil, err
@@ -78,31 +61,23 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, Internal("cannot open the database", err)
 	}
-	s := &Service{db: d, clock: opts.Clock, log: opts.Logger, mirror: newMirror(), ops: newOpIndex(), feed: newFeed(), tick: opts.TickInterval}
+	s := &Service{db: d, clock: opts.Clock, log: opts.Logger, tick: opts.TickInterval,
+		memo: map[int64]queueMemo{}, feed: newFeed()}
+	s.world.Store(emptyWorld())
 	if err := s.prepare(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}
-	s.settings.Store(&settings{freeDelay: opts.FreeDelay, grace: opts.PowerOffGrace, retain: opts.RetainDestroyed})
 	if err := s.load(ctx); err != nil {
+		s.closeDB()
+		return nil, err
+	}
+	if err := s.releaseClaimsOfLastRun(ctx); err != nil {
 		s.closeDB()
 		return nil, err
 	}
 	s.checkAtOpen(ctx)
 	return s, nil
-}
-
-func withDefaults(opts Options) Options {
-	if opts.Clock == nil {
-		opts.Clock = SystemClock{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.TickInterval <= 0 {
-		opts.TickInterval = DefaultTickInterval
-	}
-	return opts
 }
 
 // prepare takes the writer connection and compiles every query once for it
@@ -146,8 +121,7 @@ func removeDatabase(path string) error {
 func (s *Service) checkAtOpen(ctx context.Context) {
 	problems, err := s.CheckConsistency(ctx)
 	if err != nil {
-		s.log.Error("consistency check failed", "err", err)
-		return
+		return // logged by the check
 	}
 	for _, p := range problems {
 		s.log.Warn("database inconsistency", "problem", p)
@@ -166,16 +140,54 @@ func (s *Service) Close() error {
 	return s.closeDB()
 }
 
+// Now is the service's clock: the time job and board times are measured
+// against.
+func (s *Service) Now() time.Time { return stamp(s.clock.Now()) }
+
 // Subscribe returns a subscription to the change feed. Publishing never
 // blocks: a slow subscriber's pending changes coalesce.
 func (s *Service) Subscribe() *Subscription { return s.feed.subscribe() }
 
-// nextVersion returns a number never returned before (occupancy versions).
-func (s *Service) nextVersion() uint64 { return s.version.Add(1) }
+// internal logs err and returns a service error that hides it. Every
+// internal error the service returns went through here (or was logged
+// where it was made): transports do not log them again (Logged).
+func (s *Service) internal(what string, err error) error {
+	var se *Error
+	if errors.As(err, &se) {
+		return err
+	}
+	s.log.Error("internal error", "op", what, "err", err)
+	return Internal("internal error ("+what+")", err)
+}
 
-// now is the service clock as Unix seconds.
-func (s *Service) now() float64 { return unixSeconds(s.clock.Now()) }
+// ---- the writer connection ----
+//
+// The service holds the pool's only writer connection for its whole life
+// and runs its transactions on it with plain BEGIN IMMEDIATE / COMMIT
+// statements and queries prepared on it, instead of database/sql
+// transactions: a database/sql transaction starts a goroutine to watch its
+// context and wraps every statement anew, which cost more than a short
+// write transaction's own work. Everything that uses the writer connection
+// holds wmu.
 
-// Now is the service clock as Unix seconds (the time the job and board
-// times are measured against).
-func (s *Service) Now() float64 { return s.now() }
+// begin starts a write transaction, taking SQLite's write lock at once.
+func (s *Service) begin(ctx context.Context) error {
+	_, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	return err
+}
+
+// commitSQL commits the write transaction.
+func (s *Service) commitSQL(ctx context.Context) error {
+	_, err := s.wconn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// rollback ends the write transaction without changes. SQLite may have
+// rolled back already (after some I/O errors), which is fine; any other
+// failure leaves the connection unusable for writes, so it is logged.
+func (s *Service) rollback(ctx context.Context) {
+	_, err := s.wconn.ExecContext(ctx, "ROLLBACK")
+	if err != nil && !strings.Contains(err.Error(), "no transaction is active") {
+		s.log.Error("database rollback failed", "err", err)
+	}
+}

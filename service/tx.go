@@ -1,15 +1,14 @@
 package service
 
-// Write transactions. Every state change runs as one function inside
-// Service.write: it holds the writer lock, opens a transaction on the single
-// writer connection, lets the function change the database and copies of
-// the in-memory state, commits, and only then publishes the copies and the
-// change feed. A failed function or commit leaves memory untouched.
+// Write transactions (doc.go, "Writes"). A write function runs once, on
+// its caller's goroutine, holding the writer: it changes the database and
+// copies of what it touches of the committed world; the commit publishes a
+// new world built from the copies. A failure drops the copies.
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -17,239 +16,226 @@ import (
 	"github.com/spalloc/spallocd/db"
 )
 
-// tx is one write transaction in progress.
+// tx is one write transaction in progress (or, with q nil, an update of
+// memory alone: claims of BMP operations).
 type tx struct {
-	s   *Service
-	ctx context.Context
-	q   *db.Queries
-	now time.Time
-	at  float64 // now as Unix seconds
+	s    *Service
+	ctx  context.Context
+	q    *db.Queries
+	now  time.Time
+	base *world // the committed world it started from
 
-	machines      map[int64]*machineState // copies being edited
-	owned         map[int64]uint8         // which parts of each copy are private
-	queuesChanged map[int64]bool          // machines whose queue changed (flushQueues)
-	order         []*machineState         // a new machine list (ApplyConfig), else nil
-	jobs          map[int64]*jobState     // new or edited live jobs
-	ended         map[int64]bool          // jobs destroyed in this transaction
-	stopped       *bool                   // new emergency-stop flag, if changed
-	newSet        *settings               // new settings (ApplyConfig), if changed
-	retired       []int64                 // machines retired in this transaction
-	created       []int64                 // machines created in this transaction
+	edited        map[int64]*machine // machines changed in this transaction (copies)
+	order         []*machine         // a new machine list (ApplyConfig), else nil
+	retired       []int64            // machines retired in this transaction
+	created       []int64            // machines created in this transaction
+	queuesChanged map[int64]bool     // machines whose queue changed (writeQueues)
+
+	jobs  map[int64]*job   // new or changed live jobs (copies)
+	ended map[int64]bool   // jobs destroyed
+	born  map[int64]string // jobs created, with their client's address
+
+	ops     map[int64]*bmpOps // operations of BMPs changed in this transaction (copies)
+	opBMP   map[int64]int64   // operations added: id -> BMP
+	opsDone map[int64]bool    // operations done or superseded
+
+	stopped  *bool     // new emergency-stop flag
+	settings *settings // new settings (ApplyConfig)
 
 	change   changeSet
 	logs     []logEntry
-	undo     []func() // puts the operation index back if the transaction does not commit
-	destroys int      // jobs destroyed (retention runs once at the end)
-	forgot   int64    // destroyed jobs forgotten (retention)
+	destroys int   // jobs destroyed (retention runs once at the end)
+	forgot   int64 // destroyed jobs forgotten (retention)
 }
 
 // logEntry is a log line emitted after the commit.
 type logEntry struct {
+	level slog.Level
 	msg   string
 	attrs []any
 }
 
-// write runs fn as one transaction. Once started, a transaction runs to its
-// end whatever happens to ctx, so that a client hanging up never leaves half
-// an operation (transactions are short: no I/O but the database).
-//
-// Group commit: calls that arrive while another transaction holds the
-// writer are queued, and the next holder runs all queued calls in one
-// transaction, one after another, each as if alone (each ends with its own
-// queue service and retention). One commit then serves many callers, which
-// is what bounds job churn. No caller returns before its change has
-// committed. If any call of a group fails, the group is rolled back and
-// every call runs again in a transaction of its own, so that one failure
-// never undoes another caller's change.
-func (s *Service) write(ctx context.Context, fn func(t *tx) error) (err error) {
-	defer func() {
-		if err != nil && KindOf(err) == KindInternal {
-			s.writeFails.Add(1)
-		}
-	}()
-	call := &writeCall{fn: fn}
-	s.queueMu.Lock()
-	s.queued = append(s.queued, call)
-	s.queueMu.Unlock()
+var errShuttingDown = Unavailable("The server is shutting down.")
 
+// write runs fn as one transaction and publishes what it changed. Once
+// started, a transaction runs to its end whatever happens to ctx, so that a
+// client hanging up never leaves half an operation (transactions are
+// short: no I/O but the database).
+func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	defer s.writes.Add(1)
-	if call.ran {
-		return call.err // a previous holder ran it in its group
-	}
-	s.queueMu.Lock()
-	group := s.queued
-	s.queued = nil
-	s.queueMu.Unlock()
-	s.runGroup(context.WithoutCancel(ctx), group)
-	return call.err
-}
-
-// writeCall is one call of write waiting for (or done by) a group.
-type writeCall struct {
-	fn  func(t *tx) error
-	err error
-	ran bool // set under wmu
-}
-
-// runGroup runs a group of calls (the caller holds wmu).
-func (s *Service) runGroup(ctx context.Context, group []*writeCall) {
-	if len(group) > 1 {
-		err := s.commit(ctx, func(t *tx) error {
-			for _, c := range group {
-				if err := s.runTx(t, c.fn); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil || errors.Is(err, errShuttingDown) {
-			for _, c := range group {
-				c.err, c.ran = err, true
-			}
-			return
-		}
-	}
-	for _, c := range group {
-		c.err, c.ran = s.commit(ctx, func(t *tx) error { return s.runTx(t, c.fn) }), true
-	}
-}
-
-// commit runs fn in one transaction and publishes what it changed (the
-// caller holds wmu).
-func (s *Service) commit(ctx context.Context, fn func(t *tx) error) error {
+	s.writes.Add(1)
 	if s.closed.Load() {
 		return errShuttingDown
 	}
+	ctx = context.WithoutCancel(ctx)
 	if err := s.begin(ctx); err != nil {
-		return s.internal("begin transaction", err)
+		return s.writeFailed(s.internal("begin transaction", err))
 	}
-	t := s.newTx(ctx)
+	t := s.newTx(ctx, s.wq)
 	if err := s.runGuarded(t, fn); err != nil {
 		s.rollback(ctx)
-		t.rollBack()
+		if KindOf(err) == KindInternal {
+			s.writeFailed(err)
+		}
 		return err
 	}
 	if err := s.commitSQL(ctx); err != nil {
 		s.rollback(ctx)
-		t.rollBack()
-		return s.internal("commit", err)
+		return s.writeFailed(s.internal("commit", err))
 	}
 	s.commits.Add(1)
+	s.failedWrites.Store(0)
 	s.publish(t)
 	return nil
 }
 
-// runGuarded runs fn and writes the queues it changed. A panic in fn (a
-// bug) becomes an internal error, so that it neither leaves the writer
-// connection inside a transaction nor takes down the calls grouped with it
-// (they are redone alone).
-func (s *Service) runGuarded(t *tx, fn func(t *tx) error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("panic in a write transaction; rolled back", "panic", p, "stack", string(debug.Stack()))
-			err = Internal("internal error", fmt.Errorf("panic: %v", p))
-		}
-	}()
+// writeValue is write for a function with a result.
+func writeValue[T any](s *Service, ctx context.Context, fn func(t *tx) (T, error)) (T, error) {
+	var v T
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		v, err = fn(t)
+		return err
+	})
+	return v, err
+}
+
+// update changes the operations' claims, which live in memory alone: the
+// same copies and publication as write, without a database transaction
+// and without serving the queues.
+func (s *Service) update(fn func(t *tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed.Load() {
+		return errShuttingDown
+	}
+	t := s.newTx(context.Background(), nil)
 	if err := fn(t); err != nil {
 		return err
 	}
-	return t.flushQueues()
+	if len(t.ops) > 0 || !t.change.empty() {
+		s.publish(t)
+	}
+	return nil
 }
 
-var errShuttingDown = Unavailable("The server is shutting down.")
-
-func (s *Service) newTx(ctx context.Context) *tx {
-	now := s.clock.Now()
-	return &tx{s: s, ctx: ctx, q: s.wq, now: now, at: unixSeconds(now),
-		machines: map[int64]*machineState{}, owned: map[int64]uint8{}, queuesChanged: map[int64]bool{}, jobs: map[int64]*jobState{}, ended: map[int64]bool{}}
+// writeFailed counts a transaction that failed inside the database (Health).
+func (s *Service) writeFailed(err error) error {
+	s.writeFails.Add(1)
+	s.failedWrites.Add(1)
+	msg := err.Error()
+	s.lastWriteErr.Store(&msg)
+	return err
 }
 
-// runTx runs fn and the work every transaction ends with: serving the
-// queues and applying the retention of destroyed jobs.
-func (s *Service) runTx(t *tx, fn func(t *tx) error) error {
+// runGuarded runs fn and the work every transaction ends with: serving the
+// queues, the retention of destroyed jobs and writing the queues' net
+// change. A panic in fn (a bug) becomes an internal error, so that it never
+// leaves the writer connection inside a transaction.
+func (s *Service) runGuarded(t *tx, fn func(t *tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = s.internal("write transaction", fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+		}
+	}()
 	if err := fn(t); err != nil {
 		return err
 	}
 	if err := t.serveQueues(); err != nil {
 		return err
 	}
-	return t.applyRetention()
-}
-
-// internal logs err and returns a service error that hides it.
-func (s *Service) internal(what string, err error) error {
-	var se *Error
-	if errors.As(err, &se) {
+	if err := t.applyRetention(); err != nil {
 		return err
 	}
-	s.log.Error("database error", "op", what, "err", err)
-	return Internal("internal error ("+what+")", err)
+	return t.writeQueues()
+}
+
+func (s *Service) newTx(ctx context.Context, q *db.Queries) *tx {
+	return &tx{s: s, ctx: ctx, q: q, now: stamp(s.clock.Now()), base: s.world.Load(),
+		edited: map[int64]*machine{}, queuesChanged: map[int64]bool{},
+		jobs: map[int64]*job{}, ended: map[int64]bool{}, born: map[int64]string{},
+		ops: map[int64]*bmpOps{}, opBMP: map[int64]int64{}, opsDone: map[int64]bool{}}
+}
+
+// publish makes the transaction's world the committed one, then updates
+// the keepalive registry, logs, and tells subscribers what changed.
+func (s *Service) publish(t *tx) {
+	s.world.Store(t.result())
+	for id, host := range t.born {
+		s.alive.add(id, t.now, host)
+	}
+	for id := range t.ended {
+		s.alive.remove(id)
+	}
+	s.answerable += int64(t.destroys) - t.forgot
+	for _, e := range t.logs {
+		s.log.Log(context.Background(), e.level, e.msg, e.attrs...)
+	}
+	s.feed.publish(t.change.take())
+}
+
+// result builds the new world from the base and the transaction's copies.
+func (t *tx) result() *world {
+	w := *t.base
+	switch {
+	case t.order != nil:
+		w.machines = make([]*machine, len(t.order))
+		for k, m := range t.order {
+			w.machines[k] = t.machine(m.id)
+		}
+		w.index = newMachineIndex(w.machines)
+	case len(t.edited) > 0:
+		w.machines = slices.Clone(w.machines)
+		for k, m := range w.machines {
+			if e := t.edited[m.id]; e != nil {
+				w.machines[k] = e
+			}
+		}
+	}
+	w.jobs = w.jobs.with(t.jobs, t.ended)
+	if len(t.ops) > 0 {
+		w.ops = w.ops.with(t.ops, nil)
+		w.opBMP = w.opBMP.with(t.opBMP, t.opsDone)
+	}
+	if t.stopped != nil {
+		w.stopped = *t.stopped
+	}
+	if t.settings != nil {
+		w.settings = *t.settings
+	}
+	return &w
+}
+
+// logf queues a log line (INFO) for after the commit.
+func (t *tx) logf(msg string, attrs ...any) { t.logAt(slog.LevelInfo, msg, attrs...) }
+
+// logAt queues a log line at a level for after the commit.
+func (t *tx) logAt(level slog.Level, msg string, attrs ...any) {
+	t.logs = append(t.logs, logEntry{level: level, msg: msg, attrs: attrs})
 }
 
 // dbErr wraps a query failure inside a transaction.
 func (t *tx) dbErr(what string, err error) error { return t.s.internal(what, err) }
 
-// publish swaps the transaction's copies into the mirror and tells
-// subscribers what changed.
-func (s *Service) publish(t *tx) {
-	mr := s.mirror
-	mr.mu.Lock()
-	if t.order != nil {
-		ms := make([]*machineState, len(t.order))
-		for i, m := range t.order {
-			ms[i] = t.machine(m.id)
-		}
-		mr.setMachines(ms)
-	} else {
-		for _, m := range t.machines {
-			mr.replaceMachine(m)
-		}
-	}
-	for id, j := range t.jobs {
-		mr.jobs[id] = j
-	}
-	for id := range t.ended {
-		delete(mr.jobs, id)
-	}
-	if t.stopped != nil {
-		mr.stopped = *t.stopped
-	}
-	mr.mu.Unlock()
-	if t.newSet != nil {
-		s.settings.Store(t.newSet)
-	}
-	s.answerable += int64(t.destroys) - t.forgot
-	for _, e := range t.logs {
-		s.log.Info(e.msg, e.attrs...)
-	}
-	s.feed.publish(t.change.take())
-}
+// ---- machines as the transaction sees them ----
 
-// logf queues a log line for after the commit.
-func (t *tx) logf(msg string, attrs ...any) {
-	t.logs = append(t.logs, logEntry{msg: msg, attrs: attrs})
-}
-
-// ---- access to state inside a transaction ----
-
-// machinesInOrder is the machine list as this transaction sees it.
-func (t *tx) machinesInOrder() []*machineState {
+// machines is the machine list as this transaction sees it.
+func (t *tx) machines() []*machine {
 	base := t.order
 	if base == nil {
-		base = t.s.mirror.machines // the writer lock keeps it stable
+		base = t.base.machines
 	}
-	out := make([]*machineState, len(base))
+	out := make([]*machine, len(base))
 	for i, m := range base {
 		out[i] = t.machine(m.id)
 	}
 	return out
 }
 
-// machine returns the transaction's view of a machine, or nil.
-func (t *tx) machine(id int64) *machineState {
-	if m, ok := t.machines[id]; ok {
+// machine returns the transaction's view of a live machine, or nil.
+func (t *tx) machine(id int64) *machine {
+	if m, ok := t.edited[id]; ok {
 		return m
 	}
 	if t.order != nil {
@@ -260,12 +246,12 @@ func (t *tx) machine(id int64) *machineState {
 		}
 		return nil
 	}
-	return t.s.mirror.byID[id]
+	return t.base.machine(id)
 }
 
-// machineByName finds a machine of the transaction's list by name.
-func (t *tx) machineByName(name string) *machineState {
-	for _, m := range t.machinesInOrder() {
+// machineNamed finds a machine of the transaction's list by name.
+func (t *tx) machineNamed(name string) *machine {
+	for _, m := range t.machines() {
 		if m.name == name {
 			return m
 		}
@@ -273,67 +259,76 @@ func (t *tx) machineByName(name string) *machineState {
 	return nil
 }
 
-// Parts of a machine a transaction owns (has copied) and may change.
-const (
-	ownQueue  = 1 << iota // the queue
-	ownBoards             // board states and occupancy
-)
-
-// edit returns the transaction's copy of a machine, owning at least the
-// given parts; scalar fields (priority, tags, model, ...) may always be
-// replaced on it. Published states are never changed.
-func (t *tx) edit(id int64, parts uint8) *machineState {
-	m, ok := t.machines[id]
-	if !ok {
-		base := t.machine(id)
-		if base == nil {
-			return nil
-		}
-		c := *base
-		m = &c
-		t.machines[id] = m
+// edit returns the transaction's copy of a machine, copying it when first
+// asked; nil for an unknown machine.
+func (t *tx) edit(id int64) *machine {
+	if m, ok := t.edited[id]; ok {
+		return m
 	}
-	need := parts &^ t.owned[id]
-	if need&ownQueue != 0 {
-		m.queue = slices.Clone(m.queue)
+	base := t.machine(id)
+	if base == nil {
+		return nil
 	}
-	if need&ownBoards != 0 {
-		m.dyn = slices.Clone(m.dyn)
-		m.occ = m.occ.Clone()
-	}
-	t.owned[id] |= parts
+	m := base.copyForEdit()
+	t.edited[id] = m
 	return m
 }
 
-// editMachine returns a private copy of a machine whose boards, queue and
-// fields may all change.
-func (t *tx) editMachine(id int64) *machineState { return t.edit(id, ownQueue|ownBoards) }
-
-// editQueue returns a private copy of a machine whose queue may change.
-func (t *tx) editQueue(id int64) *machineState { return t.edit(id, ownQueue) }
-
 // addMachine records a machine created in this transaction.
-func (t *tx) addMachine(m *machineState) {
-	t.machines[m.id] = m
-	t.owned[m.id] = ownQueue | ownBoards
+func (t *tx) addMachine(m *machine) {
+	t.edited[m.id] = m
+	t.created = append(t.created, m.id)
 }
 
 // bump marks a machine's occupancy or model as changed.
-func (t *tx) bump(m *machineState) { m.version = t.s.nextVersion() }
+func (t *tx) bump(m *machine) { m.version = t.s.version.Add(1) }
+
+// boardRef finds a board of a live machine by its id.
+func (t *tx) boardRef(boardID int64) (boardRef, bool) {
+	ref, ok := t.base.index.boardIDs[boardID]
+	if ok && t.machine(ref.machine) == nil {
+		return boardRef{}, false // its machine was retired in this transaction
+	}
+	return ref, ok
+}
+
+// setBoard changes the state of board i of a machine, and so its
+// occupancy. It copies the chunk of board states it writes the first time.
+func (t *tx) setBoard(id int64, i int, d boardDyn) {
+	m := t.edit(id)
+	c := i / boardChunk
+	if base := t.base.machine(id); base != nil && m.boards.chunks[c] == base.boards.chunks[c] {
+		cp := *m.boards.chunks[c]
+		m.boards.chunks[c] = &cp
+	}
+	m.boards.chunks[c][i%boardChunk] = d
+	t.refreshUse(m, i)
+}
+
+// refreshUse derives board i's occupancy from its state again (m is the
+// transaction's copy).
+func (t *tx) refreshUse(m *machine, i int) {
+	if u := t.boardUse(m, i); m.occ.Use[i] != u {
+		m.occ.Use[i] = u
+		t.bump(m)
+	}
+}
+
+// ---- jobs as the transaction sees them ----
 
 // job returns the live job as this transaction sees it, or nil.
-func (t *tx) job(id int64) *jobState {
+func (t *tx) job(id int64) *job {
 	if t.ended[id] {
 		return nil
 	}
 	if j, ok := t.jobs[id]; ok {
 		return j
 	}
-	return t.s.mirror.jobs[id]
+	return t.base.job(id)
 }
 
-// editJob returns a private copy of a live job to change, or nil.
-func (t *tx) editJob(id int64) *jobState {
+// editJob returns the transaction's copy of a live job, or nil.
+func (t *tx) editJob(id int64) *job {
 	if j, ok := t.jobs[id]; ok && !t.ended[id] {
 		return j
 	}
@@ -348,14 +343,14 @@ func (t *tx) editJob(id int64) *jobState {
 
 // liveJobIDs lists the live jobs as this transaction sees them, ascending.
 func (t *tx) liveJobIDs() []int64 {
-	ids := make([]int64, 0, len(t.s.mirror.jobs)+len(t.jobs))
-	for id := range t.s.mirror.jobs {
+	ids := make([]int64, 0, t.base.jobs.len()+len(t.jobs))
+	t.base.jobs.each(func(id int64, _ *job) {
 		if !t.ended[id] {
 			ids = append(ids, id)
 		}
-	}
+	})
 	for id := range t.jobs {
-		if _, old := t.s.mirror.jobs[id]; !old && !t.ended[id] {
+		if _, old := t.base.jobs.get(id); !old && !t.ended[id] {
 			ids = append(ids, id)
 		}
 	}
@@ -366,15 +361,26 @@ func (t *tx) liveJobIDs() []int64 {
 // endJob removes a job from the live set.
 func (t *tx) endJob(id int64) {
 	delete(t.jobs, id)
+	delete(t.born, id)
 	t.ended[id] = true
 	t.destroys++
 	t.change.end(id)
 }
 
+// ---- settings ----
+
+// currentSettings are the server settings as this transaction sees them.
+func (t *tx) currentSettings() settings {
+	if t.settings != nil {
+		return *t.settings
+	}
+	return t.base.settings
+}
+
 // applyRetention forgets the oldest destroyed jobs beyond the retention
-// setting (JOB-06): they answer state 0 from then on.
+// setting: they answer state 0 from then on.
 func (t *tx) applyRetention() error {
-	if retain := t.settings().retain; t.destroys > 0 && retain != 0 {
+	if retain := t.currentSettings().retain; t.destroys > 0 && retain != 0 {
 		return t.forgetBeyond(retain)
 	}
 	return nil
@@ -394,13 +400,3 @@ func (t *tx) forgetBeyond(retain int) error {
 	t.forgot += n
 	return nil
 }
-
-// settings are the server settings as this transaction sees them.
-func (t *tx) settings() settings {
-	if t.newSet != nil {
-		return *t.newSet
-	}
-	return *t.s.settings.Load()
-}
-
-func unixSeconds(tm time.Time) float64 { return float64(tm.UnixNano()) / 1e9 }

@@ -17,9 +17,23 @@ func big() string {
 	return testutil.GridTOML(g)
 }
 
+// The four where_is forms.
+func chipQ(machine string, x, y int) service.WhereIsQuery {
+	return service.WhereIsQuery{Machine: &machine, ChipX: &x, ChipY: &y}
+}
+func boardQ(machine string, b geometry.Board) service.WhereIsQuery {
+	return service.WhereIsQuery{Machine: &machine, X: &b.X, Y: &b.Y, Z: &b.Z}
+}
+func slotQ(machine string, c, f, b int) service.WhereIsQuery {
+	return service.WhereIsQuery{Machine: &machine, Cabinet: &c, Frame: &f, Board: &b}
+}
+func jobChipQ(id int64, x, y int) service.WhereIsQuery {
+	return service.WhereIsQuery{JobID: &id, ChipX: &x, ChipY: &y}
+}
+
 func (e *env) whereChip(machine string, x, y int) *service.WhereIsResult {
 	e.t.Helper()
-	r, err := e.WhereIs(e.ctx, service.WhereIsQuery{Machine: machine, Chip: &[2]int{x, y}})
+	r, err := e.WhereIs(e.ctx, chipQ(machine, x, y))
 	if err != nil {
 		e.t.Fatalf("where_is chip (%d,%d): %v", x, y, err)
 	}
@@ -28,7 +42,7 @@ func (e *env) whereChip(machine string, x, y int) *service.WhereIsResult {
 
 func (e *env) whereBoard(machine string, b geometry.Board) *service.WhereIsResult {
 	e.t.Helper()
-	r, err := e.WhereIs(e.ctx, service.WhereIsQuery{Machine: machine, Board: &b})
+	r, err := e.WhereIs(e.ctx, boardQ(machine, b))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -37,7 +51,7 @@ func (e *env) whereBoard(machine string, b geometry.Board) *service.WhereIsResul
 
 func (e *env) wherePhys(machine string, c, f, b int) *service.WhereIsResult {
 	e.t.Helper()
-	r, err := e.WhereIs(e.ctx, service.WhereIsQuery{Machine: machine, Physical: &service.Physical{Cabinet: c, Frame: f, Board: b}})
+	r, err := e.WhereIs(e.ctx, slotQ(machine, c, f, b))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -46,7 +60,7 @@ func (e *env) wherePhys(machine string, c, f, b int) *service.WhereIsResult {
 
 func (e *env) whereJob(id int64, x, y int) *service.WhereIsResult {
 	e.t.Helper()
-	r, err := e.WhereIs(e.ctx, service.WhereIsQuery{JobID: &id, Chip: &[2]int{x, y}})
+	r, err := e.WhereIs(e.ctx, jobChipQ(id, x, y))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -182,17 +196,26 @@ func TestWHERE08UnknownMachineOrJob(t *testing.T) {
 
 func TestWHERE09OnlyFourKeywordSets(t *testing.T) {
 	e := newEnv(t, big())
-	id := int64(1)
-	b := b3(0, 0, 0)
+	id, zero, name := int64(1), 0, "big"
+	withBoard := func(q service.WhereIsQuery) service.WhereIsQuery {
+		q.X, q.Y, q.Z = &zero, &zero, &zero
+		return q
+	}
+	noZ := boardQ("big", b3(0, 0, 0))
+	noZ.Z = nil
+	unknown := boardQ("big", b3(0, 0, 0))
+	unknown.Unknown = []string{"w"}
 	cases := []struct {
 		q    service.WhereIsQuery
-		keys string
+		keys string // sorted
 	}{
 		{service.WhereIsQuery{}, ""},
-		{service.WhereIsQuery{Machine: "big", Chip: &[2]int{0, 0}, Board: &b}, "machine, x, y, z, chip_x, chip_y"},
-		{service.WhereIsQuery{JobID: &id, Board: &b}, "job_id, x, y, z"},
-		{service.WhereIsQuery{Machine: "big"}, "machine"},
-		{service.WhereIsQuery{Machine: "big", JobID: &id, Chip: &[2]int{0, 0}}, "machine, job_id, chip_x, chip_y"},
+		{noZ, "machine, x, y"},
+		{withBoard(chipQ("big", 0, 0)), "chip_x, chip_y, machine, x, y, z"},
+		{withBoard(service.WhereIsQuery{JobID: &id}), "job_id, x, y, z"},
+		{service.WhereIsQuery{Machine: &name}, "machine"},
+		{service.WhereIsQuery{Machine: &name, JobID: &id, ChipX: &zero, ChipY: &zero}, "chip_x, chip_y, job_id, machine"},
+		{unknown, "machine, w, x, y, z"},
 	}
 	for _, c := range cases {
 		_, err := e.WhereIs(e.ctx, c.q)
@@ -400,5 +423,35 @@ func TestPROTO08BoardPositions(t *testing.T) {
 	}
 	if b := at("m1", service.Physical{Board: 1}); b == nil || *b != b3(0, 0, 1) {
 		t.Errorf("slot of a dead board: %v", b)
+	}
+}
+
+// Job chips wrap around the machine (issue 17, item 3): they are taken
+// relative to the job's per-coordinate minimum, wrapped modulo the
+// machine's size in chips (negative ones too), and answered when they fall
+// on one of the job's boards. A logical board outside the machine is none.
+func TestWhereIsJobChipWrapsAroundTheMachine(t *testing.T) {
+	e := newEnv(t, testutil.Grids(grid("m3", 1, 1), grid("m42", 4, 2)))
+	small := e.create(board(0, 0, 2), onMachine("m3"))
+	for _, c := range [][2]int{{2, 27}, {2, 3}, {-10, -9}, {14, 15}} {
+		r := e.whereJob(small, c[0], c[1])
+		if r == nil || r.Chip != [2]int{6, 11} || r.JobChip == nil || *r.JobChip != [2]int{2, 3} || r.Logical != b3(0, 0, 2) {
+			t.Errorf("job chip %v of a job on board (0,0,2) of a 12x12-chip machine: %+v, want chip [6 11], job chip [2 3]", c, r)
+		}
+	}
+	if r := e.whereJob(small, 7, 0); r != nil { // on another board of the machine
+		t.Errorf("job chip (7,0) answered %+v, want null (on another board)", r)
+	}
+	wide := e.create(board(0, 0, 0), onMachine("m42"))
+	for _, c := range [][2]int{{48, 0}, {0, 24}, {-48, 48}} {
+		r := e.whereJob(wide, c[0], c[1])
+		if r == nil || r.Chip != [2]int{0, 0} || r.JobChip == nil || *r.JobChip != [2]int{0, 0} || r.Logical != b3(0, 0, 0) {
+			t.Errorf("job chip %v of a job on board (0,0,0) of a 48x24-chip machine: %+v, want its chip (0,0)", c, r)
+		}
+	}
+	for _, bd := range []geometry.Board{b3(4, 0, 0), b3(0, 2, 0), b3(-1, 0, 0), b3(0, 0, 3)} {
+		if r := e.whereBoard("m42", bd); r != nil {
+			t.Errorf("logical board %v outside the machine answered %+v, want null", bd, r)
+		}
 	}
 }

@@ -32,7 +32,7 @@ func (c *constBackend) Keepalive(context.Context, int64, string) error { return 
 // req/s and latency percentiles.
 func BenchmarkPollTransport(b *testing.B) {
 	be := &constBackend{st: service.JobStatus{State: service.StateReady, Power: ptr(true),
-		Keepalive: ptr(60.0), StartTime: ptr(1795725029.061818), KeepaliveHost: ptr("127.0.0.1")}}
+		Keepalive: ptr(time.Minute), StartTime: ptr(time.UnixMicro(1795725029061818)), KeepaliveHost: ptr("127.0.0.1")}}
 	s := newServer(be, Options{Logger: quietLogger()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -113,7 +113,7 @@ func PollLoad(b *testing.B, addr string, n int, line []byte) {
 // against a backend that answers at once (no sockets).
 func BenchmarkRespond(b *testing.B) {
 	be := &constBackend{st: service.JobStatus{State: service.StateReady, Power: ptr(true),
-		Keepalive: ptr(60.0), StartTime: ptr(1795725029.061818), KeepaliveHost: ptr("127.0.0.1")}}
+		Keepalive: ptr(time.Minute), StartTime: ptr(time.UnixMicro(1795725029061818)), KeepaliveHost: ptr("127.0.0.1")}}
 	e := &env{svc: be, rec: service.NopRecorder{}, host: "127.0.0.1", watches: &watches{}, log: quietLogger()}
 	line := []byte(`{"command": "get_job_state", "args": [1], "kwargs": {}}`)
 	var reply []byte

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 
 	"github.com/spalloc/spallocd/internal/buildinfo"
 	"github.com/spalloc/spallocd/service"
@@ -59,9 +58,9 @@ func respond(ctx context.Context, e *env, line, b []byte) []byte {
 var errBadRequest = service.Invalid("bad request")
 
 // serviceMessage is the exception text for a service error; internal
-// details go to the log only.
+// details go to the log only, once (the service logs its own).
 func (e *env) serviceMessage(cmd string, err error) string {
-	if service.KindOf(err) == service.KindInternal {
+	if service.KindOf(err) == service.KindInternal && !service.Logged(err) {
 		e.log.Error("tcpserver: command failed", "command", cmd, "remote", e.remote, "err", err)
 	}
 	return service.UserMessage(err)
@@ -235,10 +234,9 @@ func parseCreateJob(req *request) (op, error) {
 	if err != nil {
 		return nil, err
 	}
-	if owner == nil {
-		return nil, fmt.Errorf("owner must be specified for all jobs")
+	if owner != nil { // else "": the service says what is wrong with it
+		r.Owner = *owner
 	}
-	r.Owner = *owner
 	if r.Shape, err = parseShape(positional(req)); err != nil {
 		return nil, err
 	}
@@ -568,78 +566,42 @@ func (o whereIsOp) exec(ctx context.Context, e *env, b []byte) ([]byte, error) {
 	return appendWhereIs(b, w), nil
 }
 
-// whereIsForms are the four valid keyword sets, each sorted.
-var whereIsForms = [][]string{
-	{"board", "cabinet", "frame", "machine"},
-	{"chip_x", "chip_y", "job_id"},
-	{"chip_x", "chip_y", "machine"},
-	{"machine", "x", "y", "z"},
-}
-
+// parseWhereIs reads where_is's keyword arguments by type; which sets of
+// them are valid is the service's to say (WhereIsQuery).
 func parseWhereIs(req *request) (op, error) {
 	const cmd = "where_is"
 	if n := len(positional(req)); n > 0 {
 		return nil, fmt.Errorf("where_is takes keyword arguments only (%d positional given)", n)
 	}
-	kw := map[string][]byte{}
-	var keys []string
+	var q service.WhereIsQuery
+	ints := map[string]**int{"x": &q.X, "y": &q.Y, "z": &q.Z, "cabinet": &q.Cabinet, "frame": &q.Frame,
+		"board": &q.Board, "chip_x": &q.ChipX, "chip_y": &q.ChipY}
 	for _, k := range req.kwargs {
 		if isNull(k.value) {
 			continue
 		}
-		kw[k.name] = k.value
-		keys = append(keys, k.name)
-	}
-	sort.Strings(keys)
-	form := -1
-	for i, f := range whereIsForms {
-		if strings.Join(f, ",") == strings.Join(keys, ",") {
-			form = i
-		}
-	}
-	if form < 0 {
-		return nil, fmt.Errorf("Invalid arguments: %s", strings.Join(keys, ", "))
-	}
-
-	var q service.WhereIsQuery
-	var err error
-	ints := func(names ...string) ([]int, error) {
-		out := make([]int, len(names))
-		for i, n := range names {
-			if out[i], err = needInt(cmd, n, kw[n]); err != nil {
+		switch field, isInt := ints[k.name]; {
+		case isInt:
+			v, err := needInt(cmd, k.name, k.value)
+			if err != nil {
 				return nil, err
 			}
+			*field = &v
+		case k.name == "machine":
+			name, err := needString(cmd, k.name, k.value)
+			if err != nil {
+				return nil, err
+			}
+			q.Machine = &name
+		case k.name == "job_id":
+			id, err := needInt64(cmd, k.name, k.value)
+			if err != nil {
+				return nil, err
+			}
+			q.JobID = &id
+		default:
+			q.Unknown = append(q.Unknown, k.name)
 		}
-		return out, nil
-	}
-	if form == 1 {
-		id, err := needInt64(cmd, "job_id", kw["job_id"])
-		if err != nil {
-			return nil, err
-		}
-		q.JobID = &id
-	} else if q.Machine, err = needString(cmd, "machine", kw["machine"]); err != nil {
-		return nil, err
-	}
-	switch form {
-	case 0:
-		v, err := ints("cabinet", "frame", "board")
-		if err != nil {
-			return nil, err
-		}
-		q.Physical = &service.Physical{Cabinet: v[0], Frame: v[1], Board: v[2]}
-	case 3:
-		v, err := ints("x", "y", "z")
-		if err != nil {
-			return nil, err
-		}
-		q.Board = &geometry.Board{X: v[0], Y: v[1], Z: v[2]}
-	default:
-		v, err := ints("chip_x", "chip_y")
-		if err != nil {
-			return nil, err
-		}
-		q.Chip = &[2]int{v[0], v[1]}
 	}
 	return whereIsOp{q: q}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
@@ -36,8 +37,8 @@ func TestRespondExactBytes(t *testing.T) {
 		{"create_job", nil, `{"command":"create_job","kwargs":{"owner":"me"}}`, `{"return":1}`,
 			[]string{"CreateJob me"}},
 		{"get_job_state ready", func(f *fakeBackend) {
-			f.state = service.JobStatus{State: service.StateReady, Power: ptr(true), Keepalive: ptr(60.0),
-				StartTime: ptr(1795725029.061818), KeepaliveHost: ptr("127.0.0.1")}
+			f.state = service.JobStatus{State: service.StateReady, Power: ptr(true), Keepalive: ptr(time.Minute),
+				StartTime: ptr(time.UnixMicro(1795725029061818)), KeepaliveHost: ptr("127.0.0.1")}
 		}, `{"command":"get_job_state","args":[1]}`,
 			`{"return":{"state":3,"power":true,"keepalive":60.0,"reason":null,"start_time":1795725029.061818,"keepalivehost":"127.0.0.1"}}`,
 			[]string{"JobState 1 127.0.0.1"}},
@@ -69,10 +70,10 @@ func TestRespondExactBytes(t *testing.T) {
 		{"list_jobs empty", nil, `{"command":"list_jobs"}`, `{"return":[]}`, nil},
 		{"list_jobs", func(f *fakeBackend) {
 			f.jobs = []service.JobSummary{
-				{ID: 1, Owner: "me", StartTime: 1700000000.5, Keepalive: ptr(60.0), State: service.StateReady,
+				{ID: 1, Owner: "me", StartTime: time.UnixMicro(1700000000500000), Keepalive: ptr(time.Minute), State: service.StateReady,
 					Power: ptr(true), Args: json.RawMessage(`[]`), Kwargs: json.RawMessage(`{"tags":["default"]}`),
 					MachineName: ptr("m"), Boards: []geometry.Board{bd(0, 1, 0)}, KeepaliveHost: "127.0.0.1"},
-				{ID: 2, Owner: "me", StartTime: 1700000001, Keepalive: ptr(60.0), State: service.StateQueued,
+				{ID: 2, Owner: "me", StartTime: time.Unix(1700000001, 0), Keepalive: ptr(time.Minute), State: service.StateQueued,
 					Args: json.RawMessage(`[1,2]`), Kwargs: json.RawMessage(`{"require_torus":true}`)},
 			}
 		}, `{"command":"list_jobs"}`,

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spalloc/spallocd/service"
@@ -103,11 +104,22 @@ func appendOptBool(b []byte, v *bool) []byte {
 	return appendBool(b, *v)
 }
 
-func appendOptFloat(b []byte, v *float64) []byte {
-	if v == nil {
+// appendTime writes an instant as the protocol has it: Unix seconds.
+func appendTime(b []byte, t time.Time) []byte { return appendFloat(b, float64(t.UnixMicro())/1e6) }
+
+func appendOptTime(b []byte, t *time.Time) []byte {
+	if t == nil {
 		return append(b, "null"...)
 	}
-	return appendFloat(b, *v)
+	return appendTime(b, *t)
+}
+
+// appendOptSeconds writes a span as the protocol has it: seconds.
+func appendOptSeconds(b []byte, d *time.Duration) []byte {
+	if d == nil {
+		return append(b, "null"...)
+	}
+	return appendFloat(b, d.Seconds())
 }
 
 func appendOptString(b []byte, v *string) []byte {
@@ -204,11 +216,11 @@ func appendJobState(b []byte, st service.JobStatus) []byte {
 	b = append(b, `,"power":`...)
 	b = appendOptBool(b, st.Power)
 	b = append(b, `,"keepalive":`...)
-	b = appendOptFloat(b, st.Keepalive)
+	b = appendOptSeconds(b, st.Keepalive)
 	b = append(b, `,"reason":`...)
 	b = appendOptString(b, st.Reason)
 	b = append(b, `,"start_time":`...)
-	b = appendOptFloat(b, st.StartTime)
+	b = appendOptTime(b, st.StartTime)
 	b = append(b, `,"keepalivehost":`...)
 	b = appendOptString(b, st.KeepaliveHost)
 	return append(b, '}')
@@ -252,9 +264,9 @@ func appendJobSummary(b []byte, j service.JobSummary) []byte {
 	b = append(b, `,"owner":`...)
 	b = appendString(b, j.Owner)
 	b = append(b, `,"start_time":`...)
-	b = appendFloat(b, j.StartTime)
+	b = appendTime(b, j.StartTime)
 	b = append(b, `,"keepalive":`...)
-	b = appendOptFloat(b, j.Keepalive)
+	b = appendOptSeconds(b, j.Keepalive)
 	b = append(b, `,"state":`...)
 	b = appendInt(b, int64(j.State))
 	b = append(b, `,"power":`...)

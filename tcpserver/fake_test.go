@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
@@ -75,7 +76,7 @@ func (f *fakeBackend) JobState(ctx context.Context, id int64, host string) (serv
 	if f.stateByID {
 		// Lets concurrent tests match replies to requests.
 		st.State = service.JobState(id % 5)
-		st.Keepalive = ptr(float64(id))
+		st.Keepalive = ptr(time.Duration(id) * time.Second)
 	}
 	return st, f.record("JobState %d %s", id, host)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
@@ -17,8 +18,8 @@ import (
 // fuzzer also drives every encoder.
 func fullFake() *fakeBackend {
 	return &fakeBackend{
-		state: service.JobStatus{State: service.StateReady, Power: ptr(true), Keepalive: ptr(60.0),
-			StartTime: ptr(1.5), KeepaliveHost: ptr("127.0.0.1"), Reason: ptr("why\n")},
+		state: service.JobStatus{State: service.StateReady, Power: ptr(true), Keepalive: ptr(time.Minute),
+			StartTime: ptr(time.UnixMicro(1500000)), KeepaliveHost: ptr("127.0.0.1"), Reason: ptr("why\n")},
 		info: &service.JobMachineInfo{Width: 8, Height: 8, MachineName: "m\"",
 			Connections: []service.Connection{cn(0, 0, "10.0.0.1")}, Boards: []geometry.Board{bd(0, 0, 0)}},
 		jobs: []service.JobSummary{{ID: 1, Owner: "o", Args: json.RawMessage(`[1]`), Kwargs: json.RawMessage(`{"a":null}`),

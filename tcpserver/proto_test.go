@@ -296,6 +296,8 @@ func TestInvalidRequestsChangeNothing(t *testing.T) {
 			"require_torus must be False when allocating boards."},
 		{`{"command":"create_job","args":[3],"kwargs":{"owner":"me","min_ratio":-1}}`, "Aspect ratio cannot be negative."},
 		{`{"command":"create_job","kwargs":{"owner":"me","colour":"red"}}`, "create_job got unexpected keyword argument 'colour'"},
+		{`{"command":"create_job","kwargs":{"owner":"` + strings.Repeat("x", 300) + `"}}`, "owner must be at most 256 bytes long, not 300"},
+		{`{"command":"where_is","kwargs":{"machine":"m","x":0,"y":0,"z":0,"w":1}}`, "Invalid arguments: machine, w, x, y, z"},
 		{`{"command":"where_is","kwargs":{"machine":"m","x":0,"y":0}}`, "Invalid arguments: machine, x, y"},
 		{`{"command":"get_job_state","args":[],"kwargs":{}}`, "get_job_state: missing required argument 'job_id'"},
 	}

@@ -276,7 +276,7 @@ func (r *replayer) checkWhereIsJob(q request, h map[string]any) error {
 	}
 	ox, oy := geometry.BoardToChip(perCoordinateMin(j.Boards))
 	mx, my := geometry.Mod(ox+cx, 12*f.w), geometry.Mod(oy+cy, 12*f.h)
-	byChip, err := r.h.svc.WhereIs(bg, service.WhereIsQuery{Machine: *j.MachineName, Chip: &[2]int{mx, my}})
+	byChip, err := r.h.svc.WhereIs(bg, service.WhereIsQuery{Machine: j.MachineName, ChipX: &mx, ChipY: &my})
 	if err != nil {
 		return err
 	}

@@ -113,13 +113,10 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 		return nil, err
 	}
 	d.svc, err = service.Open(ctx, service.Options{
-		DBPath:          cfg.Server.Database,
-		ColdStart:       o.coldStart,
-		Logger:          log,
-		FreeDelay:       cfg.Server.FreeDelay,
-		PowerOffGrace:   cfg.BMP.UnreachableFreeAfter,
-		RetainDestroyed: cfg.Server.RetainDestroyed,
-		TickInterval:    cfg.Server.KeepaliveCheckInterval,
+		DBPath:       cfg.Server.Database,
+		ColdStart:    o.coldStart,
+		Logger:       log,
+		TickInterval: cfg.Server.KeepaliveCheckInterval,
 	})
 	if err != nil {
 		return nil, err

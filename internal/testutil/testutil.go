@@ -93,13 +93,14 @@ func ParseConfig(t testing.TB, tomlConfig string) *config.Config {
 // NewService opens a service on a fresh database file in t.TempDir(),
 // applies the configuration and closes the service when the test ends. The
 // service runs on a FakeClock at Epoch unless WithRealClock is given; no
-// background loop runs (call Tick, or start Run yourself). An empty
+// background loop runs (call Tick, or start Run yourself: it ticks every
+// second unless WithOptions says otherwise). An empty
 // configuration means no machines.
 func NewService(t testing.TB, tomlConfig string, opts ...Option) *Service {
 	t.Helper()
 	clock := NewFakeClock(Epoch)
 	o := service.Options{DBPath: filepath.Join(t.TempDir(), "spalloc.db"), Clock: clock,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TickInterval: time.Second}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -2,10 +2,9 @@ package service
 
 // Operator reads behind the HTTP admin API, the dashboard and the metrics:
 // board maps, jobs with their history, BMP operations, board history and
-// reports, health and gauges. Board and job state comes from the in-memory
-// mirror (what the protocol answers); what only the database keeps (times,
-// history, errors, reports) from the read pool. Operator writes are in
-// admin_ops.go, why a job waits in admin_wait.go.
+// reports, health and gauges. Live state comes from the committed world
+// (what the protocol answers); what only the database keeps (times,
+// history, errors, reports) from the read pool.
 
 import (
 	"context"
@@ -23,24 +22,28 @@ const (
 	maxJobLimit     = 1000
 )
 
+// UnhealthyAfterFailedWrites is how many write transactions in a row must
+// fail inside the database before Health says writes fail.
+const UnhealthyAfterFailedWrites = 3
+
 // noMachine is the error for an unknown machine name.
 func noMachine(name string) error { return NotFound("There is no machine %q.", name) }
 
-// liveBoard finds board b of the live machine called name in the mirror.
-func (s *Service) liveBoard(name string, b geometry.Board) (*machineState, int, error) {
-	m := s.mirror.machineByName(name)
+// boardOf finds board b of m, the machine called name (nil: none).
+func boardOf(m *machine, name string, b geometry.Board) (int, error) {
 	if m == nil {
-		return nil, 0, noMachine(name)
+		return 0, noMachine(name)
 	}
 	if !m.has(b) {
-		return nil, 0, NotFound("Machine %q has no board %v.", name, b)
+		return 0, NotFound("Machine %q has no board %v.", name, b)
 	}
-	return m, m.index(b), nil
+	return m.index(b), nil
 }
 
 // MachineDetail returns a live machine with its full board map.
 func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetail, error) {
-	m := s.mirror.machineByName(name)
+	w := s.world.Load()
+	m := w.machineNamed(name)
 	if m == nil {
 		return nil, noMachine(name)
 	}
@@ -48,41 +51,38 @@ func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetai
 	if err != nil {
 		return nil, s.internal("read boards", err)
 	}
-	ops, err := s.openOpsPerBoard(ctx, m.id)
-	if err != nil {
-		return nil, err
-	}
 	reports, err := s.reportsPerBoard(ctx, m.id)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[int64]db.AdminBoardNotesRow, len(rows))
+	notes := make(map[int64]db.AdminBoardNotesRow, len(rows))
 	for _, r := range rows {
-		byID[r.ID] = r
+		notes[r.ID] = r
 	}
+	ops := openOpsPerBoard(w, m)
 	md := &MachineDetail{MachineSummary: machineSummary(m), Priority: m.priority, QueueLen: len(m.queue),
 		Boards: make([]BoardInfo, len(m.info))}
-	for _, bi := range m.bmps {
-		md.BMPs = append(md.BMPs, bmpStateOf(m, bi))
+	for _, b := range m.bmps {
+		md.BMPs = append(md.BMPs, bmpStateOf(m, b))
 	}
 	for i := range m.info {
-		md.Boards[i] = boardInfoOf(m, i, byID[m.info[i].id], ops, reports)
+		md.Boards[i] = boardInfoOf(m, i, notes[m.info[i].id], ops, reports)
 	}
 	return md, nil
 }
 
 // openOpsPerBoard counts the open BMP operations of each board of a
 // machine, by board id.
-func (s *Service) openOpsPerBoard(ctx context.Context, machineID int64) (map[int64]int, error) {
-	rows, err := s.rq.AdminOpenOpsPerBoard(ctx, machineID)
-	if err != nil {
-		return nil, s.internal("count BMP operations", err)
+func openOpsPerBoard(w *world, m *machine) map[int64]int {
+	out := map[int64]int{}
+	for _, b := range m.bmps {
+		if ops, ok := w.ops.get(b.id); ok {
+			for _, o := range ops.ops {
+				out[o.boardID]++
+			}
+		}
 	}
-	out := make(map[int64]int, len(rows))
-	for _, r := range rows {
-		out[r.BoardID] = int(r.N)
-	}
-	return out, nil
+	return out
 }
 
 // reportsPerBoard counts the problem reports of each board of a machine,
@@ -101,20 +101,19 @@ func (s *Service) reportsPerBoard(ctx context.Context, machineID int64) (map[int
 	return out, nil
 }
 
-// boardInfoOf is board i of m: live state from the mirror, times and errors
+// boardInfoOf is board i of m: live state from the world, times and errors
 // from its row.
-func boardInfoOf(m *machineState, i int, row db.AdminBoardNotesRow, ops, reports map[int64]int) BoardInfo {
-	info, d := m.info[i], m.dyn[i]
+func boardInfoOf(m *machine, i int, row db.AdminBoardNotesRow, ops, reports map[int64]int) BoardInfo {
+	info, d := m.info[i], m.dyn(i)
 	bi := BoardInfo{Board: m.board(i), IP: info.ip, Dead: info.dead, Power: d.power,
-		PowerChangedAt: row.PowerChangedAt, LastError: row.LastError,
-		PendingOps: ops[info.id], Reports: reports[info.id]}
+		PowerChangedAt: timePtr(row.PowerChangedAt), LastError: row.LastError,
+		PendingOps: ops[info.id], Reports: reports[info.id], BMPUnreachable: m.bmpDown(i)}
 	if info.hasPos {
 		p := info.phys
 		bi.Physical = &p
 	}
 	if d.oos != "" {
-		reason := d.oos
-		bi.OutOfService = &reason
+		bi.OutOfService = ptr(d.oos)
 	}
 	if d.job != 0 {
 		bi.JobID = ptr(d.job)
@@ -122,24 +121,20 @@ func boardInfoOf(m *machineState, i int, row db.AdminBoardNotesRow, ops, reports
 	if d.waiting != 0 {
 		bi.WaitingJobID = ptr(d.waiting)
 	}
-	bi.BMPUnreachable = m.bmpDown(i)
 	return bi
 }
 
-func bmpStateOf(m *machineState, b bmpInfo) BMPState {
+func bmpStateOf(m *machine, b bmpInfo) BMPState {
 	st := BMPState{BMPEndpoint: BMPEndpoint{ID: b.id, Machine: m.name, Cabinet: b.cabinet, Frame: b.frame, Address: b.address},
 		Unreachable: b.unreachable}
 	if b.unreachable {
-		st.UnreachableSince = ptr(b.downSince)
+		st.UnreachableSince = ptr(b.since)
 	}
 	if b.lastErr != "" {
 		st.LastError = ptr(b.lastErr)
 	}
 	return st
 }
-
-// jobRow is a job as AdminListJobs and AdminGetJob read it.
-type jobRow = db.AdminGetJobRow
 
 // stateMask selects job states for AdminListJobs: bit n is state n.
 func stateMask(states []JobState) int64 {
@@ -164,32 +159,10 @@ func orNil(s string) any {
 // Jobs lists jobs matching f, newest first, with the total number of
 // matches before paging. A machine filter matches jobs allocated on the
 // machine and jobs queued on it. Queued jobs say why they wait; pending
-// operations and history are left out (JobDetail has them).
+// operations and history are left out (JobDetail has them). It is
+// QueryJobs without a time range.
 func (s *Service) Jobs(ctx context.Context, f JobFilter) ([]JobDetail, int, error) {
-	switch {
-	case f.Limit <= 0:
-		f.Limit = defaultJobLimit
-	case f.Limit > maxJobLimit:
-		f.Limit = maxJobLimit
-	}
-	if f.Offset < 0 {
-		return nil, 0, Invalid("offset must not be negative")
-	}
-	mask := stateMask(f.States)
-	total, err := s.rq.AdminCountJobs(ctx, db.AdminCountJobsParams{StateMask: mask, Owner: orNil(f.Owner), Machine: orNil(f.Machine)})
-	if err != nil {
-		return nil, 0, s.internal("count jobs", err)
-	}
-	rows, err := s.rq.AdminListJobs(ctx, db.AdminListJobsParams{StateMask: mask, Owner: orNil(f.Owner),
-		Machine: orNil(f.Machine), Lim: int64(f.Limit), Off: int64(f.Offset)})
-	if err != nil {
-		return nil, 0, s.internal("list jobs", err)
-	}
-	out := make([]JobDetail, len(rows))
-	for i, r := range rows {
-		out[i] = s.jobDetail(jobRow(r))
-	}
-	return out, int(total), nil
+	return s.QueryJobs(ctx, JobQuery{JobFilter: f})
 }
 
 // JobDetail returns one job with its boards, pending operations, history
@@ -202,7 +175,7 @@ func (s *Service) JobDetail(ctx context.Context, id int64) (*JobDetail, error) {
 	if err != nil {
 		return nil, s.internal("read job", err)
 	}
-	d := s.jobDetail(r)
+	d := s.jobDetail(s.world.Load(), r)
 	if d.PendingOps, err = s.openOps(ctx, id); err != nil {
 		return nil, err
 	}
@@ -212,7 +185,7 @@ func (s *Service) JobDetail(ctx context.Context, id int64) (*JobDetail, error) {
 	}
 	d.History = make([]JobEvent, len(events))
 	for i, e := range events {
-		d.History[i] = JobEvent{At: e.At, State: JobState(e.State), Power: boolPtr(e.Power), Machine: e.MachineName, Detail: derefOr(e.Detail, "")}
+		d.History[i] = JobEvent{At: timeAt(e.At), State: JobState(e.State), Power: boolPtr(e.Power), Machine: e.MachineName, Detail: derefOr(e.Detail, "")}
 	}
 	return &d, nil
 }
@@ -226,72 +199,70 @@ func boolPtr(p *int64) *bool {
 }
 
 // jobDetail combines a job's row with its live state, if it is live: the
-// mirror is what the protocol answers, the row has the times.
-func (s *Service) jobDetail(r jobRow) JobDetail {
+// world is what the protocol answers, the row has the times.
+func (s *Service) jobDetail(w *world, r db.AdminGetJobRow) JobDetail {
 	d := JobDetail{
-		JobSummary: JobSummary{ID: r.ID, Owner: r.Owner, StartTime: r.CreatedAt, Keepalive: r.Keepalive,
+		JobSummary: JobSummary{ID: r.ID, Owner: r.Owner, StartTime: timeAt(r.CreatedAt), Keepalive: durationPtr(r.Keepalive),
 			State: JobState(r.State), Power: boolPtr(r.Power), Args: json.RawMessage(r.Args),
 			Kwargs: json.RawMessage(r.Kwargs), MachineName: r.MachineName, KeepaliveHost: derefOr(r.KeepaliveHost, "")},
-		Reason: r.DestroyReason, CreatedAt: r.CreatedAt, AllocatedAt: r.AllocatedAt, ReadyAt: r.ReadyAt,
-		DestroyedAt: r.DestroyedAt,
+		Reason: r.DestroyReason, CreatedAt: timeAt(r.CreatedAt), AllocatedAt: timePtr(r.AllocatedAt),
+		ReadyAt: timePtr(r.ReadyAt), DestroyedAt: timePtr(r.DestroyedAt),
 	}
-	mr := s.mirror
-	mr.mu.RLock()
-	defer mr.mu.RUnlock()
-	j := mr.jobs[r.ID]
+	j := w.job(r.ID)
 	if j == nil {
 		return d
 	}
-	names := make(map[int64]string, len(mr.machines))
-	for _, m := range mr.machines {
-		names[m.id] = m.name
-	}
-	d.JobSummary = summary(j, names)
+	d.JobSummary = s.summary(j, w.machineNames())
 	if j.hasBoards() {
-		if m := mr.byID[j.machine]; m != nil {
+		if m := w.machine(j.machine); m != nil {
 			d.MachineInfo = machineInfo(j, m)
 		}
 	}
 	if j.state == StateQueued {
-		d.Waiting = waitReason(j, mr.machines, mr.jobs)
+		d.Waiting = waitReason(w, j)
 	}
 	return d
 }
 
-// openOps lists open BMP operations, of one job or (job 0) of all.
+// openOps lists open BMP operations, of one job or (job 0) of all, with
+// their claims.
 func (s *Service) openOps(ctx context.Context, job int64) ([]PendingOp, error) {
 	rows, err := s.rq.AdminOpenOps(ctx, job)
 	if err != nil {
 		return nil, s.internal("list BMP operations", err)
 	}
+	w := s.world.Load()
 	out := make([]PendingOp, len(rows))
 	for i, r := range rows {
 		p := PendingOp{ID: r.ID, Machine: r.MachineName, Cabinet: int(r.Cabinet), Frame: int(r.Frame),
 			Board: geometry.Board{X: int(r.X), Y: int(r.Y), Z: int(r.Z)}, BoardNum: intOf(r.BoardNum),
-			JobID: r.JobID, Kind: OpKind(r.Op), CreatedAt: r.CreatedAt,
+			JobID: r.JobID, Kind: OpKind(r.Op), CreatedAt: timeAt(r.CreatedAt),
 			Attempts: int(r.Attempts), LastError: r.LastError}
 		if r.Links != nil {
 			p.Links = linksOf(*r.Links)
 			p.Link = &p.Links[0]
 		}
+		addClaim(w, &p)
 		out[i] = p
 	}
-	s.addClaims(out)
 	return out, nil
 }
 
-// addClaims fills in which operations a worker has in hand now (claims
-// are kept in memory only); one in hand is in its next attempt.
-func (s *Service) addClaims(ops []PendingOp) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	for i := range ops {
-		if o := s.ops.byID[ops[i].ID]; o != nil && o.claimed {
-			at := o.claimedAt
-			ops[i].ClaimedAt = &at
-			ops[i].Attempts++
-		}
+// addClaim fills in whether a worker has the operation in hand now; one in
+// hand is in its next attempt.
+func addClaim(w *world, p *PendingOp) {
+	bmpID, ok := w.opBMP.get(p.ID)
+	if !ok {
+		return
 	}
+	ops, _ := w.ops.get(bmpID)
+	k, found := searchOp(ops.ops, p.ID)
+	if !found || ops.ops[k].claimedAt.IsZero() {
+		return
+	}
+	o := ops.ops[k]
+	p.ClaimedAt, p.LeaseUntil = ptr(o.claimedAt), ptr(o.leaseUntil)
+	p.Attempts++
 }
 
 // PendingOps lists the open BMP operations in the order they were requested.
@@ -300,7 +271,7 @@ func (s *Service) PendingOps(ctx context.Context) ([]PendingOp, error) { return 
 // BoardHistory lists the allocations of a board, newest first, over every
 // incarnation of the machine (a re-created machine keeps its history).
 func (s *Service) BoardHistory(ctx context.Context, machine string, b geometry.Board) ([]BoardAllocation, error) {
-	if _, _, err := s.liveBoard(machine, b); err != nil {
+	if _, err := boardOf(s.world.Load().machineNamed(machine), machine, b); err != nil {
 		return nil, err
 	}
 	rows, err := s.rq.AdminBoardHistory(ctx, db.AdminBoardHistoryParams{Machine: machine, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z)})
@@ -309,14 +280,14 @@ func (s *Service) BoardHistory(ctx context.Context, machine string, b geometry.B
 	}
 	out := make([]BoardAllocation, len(rows))
 	for i, r := range rows {
-		out[i] = BoardAllocation{JobID: r.JobID, Owner: r.Owner, AllocatedAt: r.AllocatedAt, FreedAt: r.FreedAt}
+		out[i] = BoardAllocation{JobID: r.JobID, Owner: r.Owner, AllocatedAt: timeAt(r.AllocatedAt), FreedAt: timePtr(r.FreedAt)}
 	}
 	return out, nil
 }
 
 // BoardReports lists the problem reports filed against a board, newest first.
 func (s *Service) BoardReports(ctx context.Context, machine string, b geometry.Board) ([]BoardReport, error) {
-	if _, _, err := s.liveBoard(machine, b); err != nil {
+	if _, err := boardOf(s.world.Load().machineNamed(machine), machine, b); err != nil {
 		return nil, err
 	}
 	rows, err := s.rq.AdminBoardReports(ctx, db.AdminBoardReportsParams{Machine: machine, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z)})
@@ -326,7 +297,7 @@ func (s *Service) BoardReports(ctx context.Context, machine string, b geometry.B
 	out := make([]BoardReport, len(rows))
 	for i, r := range rows {
 		out[i] = BoardReport{ID: r.ID, IP: r.Ip, JobID: r.JobID, ChipX: intPtr(r.ChipX), ChipY: intPtr(r.ChipY),
-			Core: intPtr(r.Core), Description: r.Description, Reporter: derefOr(r.Reporter, ""), ReportedAt: r.ReportedAt}
+			Core: intPtr(r.Core), Description: r.Description, Reporter: derefOr(r.Reporter, ""), ReportedAt: timeAt(r.ReportedAt)}
 	}
 	return out, nil
 }
@@ -339,14 +310,20 @@ func intPtr(p *int64) *int {
 	return &v
 }
 
-// Health reports whether the database answers and whether an emergency stop
-// is in force.
+// Health reports whether the database answers, whether writes commit, and
+// whether an emergency stop is in force.
 func (s *Service) Health(ctx context.Context) Health {
 	_, err := s.rq.AdminPing(ctx)
 	if err != nil {
 		s.log.Warn("health check: database does not answer", "err", err)
 	}
-	return Health{DatabaseOK: err == nil, EmergencyStop: s.mirror.isStopped()}
+	failed := s.failedWrites.Load()
+	h := Health{DatabaseOK: err == nil, WritesOK: failed < UnhealthyAfterFailedWrites, FailedWrites: int(failed),
+		EmergencyStop: s.world.Load().stopped}
+	if p := s.lastWriteErr.Load(); p != nil && failed > 0 {
+		h.LastWriteErr = *p
+	}
+	return h
 }
 
 // boardStates lists every board state, so that gauges exist with 0.
@@ -354,9 +331,10 @@ var boardStates = []string{BoardFree, BoardJob, BoardWaiting, BoardPowering, Boa
 
 // Stats returns the gauges of /metrics.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
+	w := s.world.Load()
 	st := Stats{JobsByState: map[JobState]int{}, BoardsByState: map[string]map[string]int{},
-		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: s.mirror.isStopped(),
-		WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load(),
+		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: w.stopped,
+		PendingBMPOps: w.opBMP.len(), WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load(),
 		WriteFailures: s.writeFails.Load()}
 	rows, err := s.rq.AdminJobsByState(ctx)
 	if err != nil {
@@ -365,16 +343,8 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	for _, r := range rows {
 		st.JobsByState[JobState(r.State)] = int(r.N)
 	}
-	open, err := s.rq.AdminCountOpenOps(ctx)
-	if err != nil {
-		return st, s.internal("count BMP operations", err)
-	}
-	st.PendingBMPOps = int(open)
-	for _, m := range s.mirror.machineList() {
-		ops, err := s.openOpsPerBoard(ctx, m.id)
-		if err != nil {
-			return st, err
-		}
+	for _, m := range w.machines {
+		ops := openOpsPerBoard(w, m)
 		counts := make(map[string]int, len(boardStates))
 		for _, name := range boardStates {
 			counts[name] = 0
@@ -382,7 +352,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		powered := 0
 		for i := range m.info {
 			counts[boardInfoOf(m, i, db.AdminBoardNotesRow{}, ops, nil).State()]++
-			if m.dyn[i].power {
+			if m.dyn(i).power {
 				powered++
 			}
 		}
@@ -405,7 +375,8 @@ func (s *Service) LastJobEventID(ctx context.Context) (int64, error) {
 
 // AllocationWaits returns, for each allocation recorded in the job history
 // after event id after, how long the job had been queued (seconds), and the
-// id to pass next time.
+// id to pass next time. (The change feed carries the same waits as they
+// happen: Change.Allocations.)
 func (s *Service) AllocationWaits(ctx context.Context, after int64) ([]float64, int64, error) {
 	rows, err := s.rq.AdminAllocationWaits(ctx, after)
 	if err != nil {
@@ -418,10 +389,4 @@ func (s *Service) AllocationWaits(ctx context.Context, after int64) ([]float64, 
 		last = max(last, r.ID)
 	}
 	return waits, last, nil
-}
-
-// Consistency runs the consistency check of spec §1 (CheckConsistency) and
-// returns the problems found (none = consistent).
-func (s *Service) Consistency(ctx context.Context) ([]string, error) {
-	return s.CheckConsistency(ctx)
 }

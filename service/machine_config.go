@@ -1,44 +1,45 @@
 package service
 
-// Machines: applying a configuration (spec §4 reload rules) and the
-// machine queries of the v1 protocol.
+// Applying a configuration: server settings and machines (reload rules:
+// machines match by name; a minor change keeps jobs, a major one or a
+// removal destroys them and retires the machine).
 
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/spalloc/spallocd/db"
-	"github.com/spalloc/spallocd/service/allocator"
 	"github.com/spalloc/spallocd/service/config"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-// ApplyConfig brings machines in line with cfg (spec §4 reload rules) and
-// applies its server settings that can change live (retention, free delay,
-// power-off grace). Machines match by name: an unchanged machine is not
-// written at all; a minor change (tags, dead boards or links) keeps its
-// jobs; a major change (size, positions, addresses) or a removal destroys
-// its jobs ("Machine removed."), powers their boards off and retires the
-// machine, re-creating it if it is still configured. Queued jobs are then
-// re-queued against the new machines in their original order.
+// ApplyConfig brings machines in line with cfg and applies its settings
+// (retention, free delay, power-off grace, and the [bmp] settings that
+// bound how long a claim of BMP operations lasts). Machines match by name:
+// an unchanged machine is not written at all; a minor change (tags, dead
+// boards or links) keeps its jobs; a major change (size, positions,
+// addresses) or a removal destroys its jobs ("Machine removed."), powers
+// their boards off and retires the machine, re-creating it if it is still
+// configured. Queued jobs are then re-queued against the new machines in
+// their original order.
 func (s *Service) ApplyConfig(ctx context.Context, cfg *config.Config) (ReloadReport, error) {
 	if cfg == nil {
 		return ReloadReport{}, Invalid("no configuration given")
 	}
-	var rep ReloadReport
-	err := s.write(ctx, func(t *tx) error {
-		rep = ReloadReport{}
-		return t.applyConfig(cfg, &rep)
+	return writeValue(s, ctx, func(t *tx) (ReloadReport, error) {
+		var rep ReloadReport
+		err := t.applyConfig(cfg, &rep)
+		return rep, err
 	})
-	return rep, err
 }
 
 func (t *tx) applyConfig(cfg *config.Config, rep *ReloadReport) error {
 	if err := t.applySettings(cfg); err != nil {
 		return err
 	}
-	old := t.machinesInOrder()
-	byName := make(map[string]*machineState, len(old))
+	old := t.machines()
+	byName := make(map[string]*machine, len(old))
 	for _, m := range old {
 		byName[m.name] = m
 	}
@@ -66,8 +67,8 @@ func (t *tx) applyConfig(cfg *config.Config, rep *ReloadReport) error {
 }
 
 // syncMachines applies each configured machine in priority order.
-func (t *tx) syncMachines(ms []config.Machine, old map[string]*machineState, rep *ReloadReport) ([]*machineState, bool, error) {
-	order := make([]*machineState, 0, len(ms))
+func (t *tx) syncMachines(ms []config.Machine, old map[string]*machine, rep *ReloadReport) ([]*machine, bool, error) {
+	order := make([]*machine, 0, len(ms))
 	changed := false
 	for i := range ms {
 		cm := &ms[i]
@@ -91,7 +92,7 @@ func (t *tx) syncMachines(ms []config.Machine, old map[string]*machineState, rep
 	return order, changed, nil
 }
 
-func (t *tx) syncMachine(om *machineState, cm *config.Machine, priority int) (*machineState, string, error) {
+func (t *tx) syncMachine(om *machine, cm *config.Machine, priority int) (*machine, string, error) {
 	switch {
 	case om == nil:
 		m, err := t.createMachine(cm, priority)
@@ -113,25 +114,26 @@ func (t *tx) syncMachine(om *machineState, cm *config.Machine, priority int) (*m
 	return t.machine(om.id), kind, nil
 }
 
-func (t *tx) setPriority(om *machineState, priority int) error {
+func (t *tx) setPriority(om *machine, priority int) error {
 	if om.priority == priority {
 		return nil
 	}
 	if err := t.q.SetMachinePriority(t.ctx, db.SetMachinePriorityParams{Priority: int64(priority), ID: om.id}); err != nil {
 		return t.dbErr("set machine priority", err)
 	}
-	t.edit(om.id, 0).priority = priority
+	t.edit(om.id).priority = priority
 	return nil
 }
 
-// applySettings takes the live-changeable server settings from cfg.
+// applySettings takes the server settings from cfg.
 func (t *tx) applySettings(cfg *config.Config) error {
-	old := t.settings()
-	next := settings{freeDelay: cfg.Server.FreeDelay, grace: cfg.BMP.UnreachableFreeAfter, retain: cfg.Server.RetainDestroyed}
+	old := t.currentSettings()
+	next := settings{freeDelay: cfg.Server.FreeDelay, powerOffGrace: cfg.BMP.UnreachableFreeAfter,
+		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP}
 	if next == old {
 		return nil
 	}
-	t.newSet = &next
+	t.settings = &next
 	if next.retain != old.retain && next.retain != 0 {
 		return t.forgetBeyond(next.retain)
 	}
@@ -140,15 +142,15 @@ func (t *tx) applySettings(cfg *config.Config) error {
 
 // ---- creating a machine ----
 
-func (t *tx) createMachine(cm *config.Machine, priority int) (*machineState, error) {
+func (t *tx) createMachine(cm *config.Machine, priority int) (*machine, error) {
 	id, err := t.q.InsertMachine(t.ctx, db.InsertMachineParams{Name: cm.Name, Priority: int64(priority),
 		Width: int64(cm.Width), Height: int64(cm.Height), MajorFingerprint: cm.MajorFingerprint(),
-		MinorFingerprint: cm.MinorFingerprint(), CreatedAt: t.at})
+		MinorFingerprint: cm.MinorFingerprint(), CreatedAt: unix(t.now)})
 	if err != nil {
 		return nil, t.dbErr("insert machine", err)
 	}
-	m := &machineState{id: id, name: cm.Name, priority: priority, width: cm.Width, height: cm.Height,
-		major: cm.MajorFingerprint(), minor: cm.MinorFingerprint(), memo: &queueMemo{}}
+	m := &machine{id: id, name: cm.Name, priority: priority, width: cm.Width, height: cm.Height,
+		major: cm.MajorFingerprint(), minor: cm.MinorFingerprint()}
 	if err := t.insertTags(m, cm.Tags); err != nil {
 		return nil, err
 	}
@@ -164,16 +166,15 @@ func (t *tx) createMachine(cm *config.Machine, priority int) (*machineState, err
 	if m.model, err = buildModel(m); err != nil {
 		return nil, t.s.internal("machine model", err)
 	}
-	m.occ = allocator.NewOccupancy(m.model.m)
+	m.occ = occupancyOf(m, func(int64) bool { return false })
 	t.bump(m)
 	t.addMachine(m)
-	t.created = append(t.created, id)
 	t.change.machine(m.name)
 	t.logf("machine added", "machine", m.name, "width", m.width, "height", m.height)
 	return m, nil
 }
 
-func (t *tx) insertTags(m *machineState, tags []string) error {
+func (t *tx) insertTags(m *machine, tags []string) error {
 	m.tags = nil
 	for _, tag := range tags {
 		if slices.Contains(m.tags, tag) {
@@ -188,7 +189,7 @@ func (t *tx) insertTags(m *machineState, tags []string) error {
 	return nil
 }
 
-func (t *tx) insertBMPs(m *machineState, bmps []config.BMP) error {
+func (t *tx) insertBMPs(m *machine, bmps []config.BMP) error {
 	for _, b := range bmps {
 		id, err := t.q.InsertBMP(t.ctx, db.InsertBMPParams{MachineID: m.id, Cabinet: int64(b.Cabinet),
 			Frame: int64(b.Frame), Address: b.Address})
@@ -202,9 +203,9 @@ func (t *tx) insertBMPs(m *machineState, bmps []config.BMP) error {
 
 // insertBoards writes a row for every board position of the machine, dead
 // ones included.
-func (t *tx) insertBoards(m *machineState, cm *config.Machine) error {
+func (t *tx) insertBoards(m *machine, cm *config.Machine) error {
 	n := 3 * m.width * m.height
-	m.info, m.dyn, m.phys = make([]boardInfo, n), make([]boardDyn, n), make(map[Physical]int, n)
+	m.info, m.boards, m.phys = make([]boardInfo, n), newBoardTable(n), make(map[Physical]int, n)
 	pos := make(map[geometry.Board]config.BoardPos, n)
 	for _, p := range slices.Concat(cm.Boards, cm.DeadBoardPositions) {
 		pos[p.Board] = p
@@ -228,16 +229,16 @@ func (t *tx) insertBoards(m *machineState, cm *config.Machine) error {
 	return nil
 }
 
-func (t *tx) insertBoard(m *machineState, b geometry.Board, p config.BoardPos, hasPos, dead bool) (boardInfo, error) {
-	bi := boardInfo{dead: dead, hasPos: hasPos}
+func (t *tx) insertBoard(m *machine, b geometry.Board, p config.BoardPos, hasPos, dead bool) (boardInfo, error) {
+	bi := boardInfo{dead: dead, hasPos: hasPos, bmp: -1}
 	arg := db.InsertBoardParams{MachineID: m.id, X: int64(b.X), Y: int64(b.Y), Z: int64(b.Z), Dead: b2i(dead)}
 	if hasPos {
 		bi.phys, bi.ip = Physical{Cabinet: p.Cabinet, Frame: p.Frame, Board: p.BoardNum}, p.IP
 		arg.Cabinet, arg.Frame, arg.BoardNum = ptr(int64(p.Cabinet)), ptr(int64(p.Frame)), ptr(int64(p.BoardNum))
 		arg.Ip = strPtr(p.IP)
-		if bmp := m.bmpAt(p.Cabinet, p.Frame); bmp != nil {
-			bi.bmpID = bmp.id
-			arg.BmpID = &bmp.id
+		if k := m.bmpAt(p.Cabinet, p.Frame); k >= 0 {
+			bi.bmpID, bi.bmp = m.bmps[k].id, k
+			arg.BmpID = &bi.bmpID
 		}
 	}
 	id, err := t.q.InsertBoard(t.ctx, arg)
@@ -248,16 +249,7 @@ func (t *tx) insertBoard(m *machineState, b geometry.Board, p config.BoardPos, h
 	return bi, nil
 }
 
-func (m *machineState) bmpAt(cabinet, frame int) *bmpInfo {
-	for i := range m.bmps {
-		if m.bmps[i].cabinet == cabinet && m.bmps[i].frame == frame {
-			return &m.bmps[i]
-		}
-	}
-	return nil
-}
-
-func (t *tx) insertDeadLinks(m *machineState, links []config.DeadLink) error {
+func (t *tx) insertDeadLinks(m *machine, links []config.DeadLink) error {
 	for _, l := range links {
 		if !m.has(l.Board) {
 			continue
@@ -273,8 +265,7 @@ func (t *tx) insertDeadLinks(m *machineState, links []config.DeadLink) error {
 
 // reloadDeadLinks reads the machine's dead links (configuration and
 // operator entries) back from the database.
-func (t *tx) reloadDeadLinks(m *machineState) error {
-	m.deadLinks = nil
+func (t *tx) reloadDeadLinks(m *machine) error {
 	if err := loadDeadLinks(t.ctx, t.q, m); err != nil {
 		return t.dbErr("read dead links", err)
 	}
@@ -285,8 +276,8 @@ func (t *tx) reloadDeadLinks(m *machineState) error {
 
 // updateMinor applies new tags, dead boards and dead links; jobs keep their
 // boards (a board newly dead stays with its job until released).
-func (t *tx) updateMinor(om *machineState, cm *config.Machine) error {
-	m := t.edit(om.id, 0)
+func (t *tx) updateMinor(om *machine, cm *config.Machine) error {
+	m := t.edit(om.id)
 	if err := t.q.DeleteMachineTags(t.ctx, m.id); err != nil {
 		return t.dbErr("delete machine tags", err)
 	}
@@ -313,14 +304,14 @@ func (t *tx) updateMinor(om *machineState, cm *config.Machine) error {
 	return t.rebuildModel(m)
 }
 
-func (t *tx) updateDeadBoards(m *machineState, deadBoards []geometry.Board) error {
+func (t *tx) updateDeadBoards(m *machine, deadBoards []geometry.Board) error {
 	dead := make(map[int]bool, len(deadBoards))
 	for _, b := range deadBoards {
 		if m.has(b) {
 			dead[m.index(b)] = true
 		}
 	}
-	m.info = slices.Clone(m.info) // shared with the published copy
+	m.info = slices.Clone(m.info) // the published copy shares it
 	for i := range m.info {
 		if m.info[i].dead == dead[i] {
 			continue
@@ -335,7 +326,7 @@ func (t *tx) updateDeadBoards(m *machineState, deadBoards []geometry.Board) erro
 
 // retireMachine destroys the jobs on a machine, drops its queue and marks
 // it retired (kept for history).
-func (t *tx) retireMachine(om *machineState) error {
+func (t *tx) retireMachine(om *machine) error {
 	for _, id := range t.liveJobIDs() {
 		if j := t.job(id); j.machine == om.id {
 			if err := t.destroy(id, ptr(ReasonMachineRemoved), "machine removed or changed"); err != nil {
@@ -343,11 +334,11 @@ func (t *tx) retireMachine(om *machineState) error {
 			}
 		}
 	}
-	m := t.edit(om.id, 0)
-	for _, id := range slices.Clone(m.queue) {
+	m := t.edit(om.id)
+	for _, id := range m.queue { // dequeue replaces the queue
 		t.dequeue(m, id)
 	}
-	if err := t.q.RetireMachine(t.ctx, db.RetireMachineParams{RetiredAt: &t.at, ID: m.id}); err != nil {
+	if err := t.q.RetireMachine(t.ctx, db.RetireMachineParams{RetiredAt: ptr(unix(t.now)), ID: m.id}); err != nil {
 		return t.dbErr("retire machine", err)
 	}
 	t.retired = append(t.retired, m.id)
@@ -358,7 +349,7 @@ func (t *tx) retireMachine(om *machineState) error {
 
 // recreateMachine replaces a machine whose layout changed (see
 // carryOverAll for the boards it shares with the old one).
-func (t *tx) recreateMachine(om *machineState, cm *config.Machine, priority int) (*machineState, error) {
+func (t *tx) recreateMachine(om *machine, cm *config.Machine, priority int) (*machine, error) {
 	if err := t.retireMachine(om); err != nil {
 		return nil, err
 	}
@@ -370,17 +361,15 @@ type slotKey struct {
 	boardNum int
 }
 
-func slotOf(m *machineState, i int) (slotKey, bool) {
+func slotOf(m *machine, i int) (slotKey, bool) {
 	bi := m.info[i]
 	if !bi.hasPos {
 		return slotKey{}, false
 	}
-	for _, b := range m.bmps {
-		if b.id == bi.bmpID {
-			return slotKey{address: b.address, boardNum: bi.phys.Board}, true
-		}
+	if bi.bmp < 0 {
+		return slotKey{}, false
 	}
-	return slotKey{}, false
+	return slotKey{address: m.bmps[bi.bmp].address, boardNum: bi.phys.Board}, true
 }
 
 // carryOverAll: boards of machines retired in this transaction that sit at
@@ -415,36 +404,38 @@ func (t *tx) carryOverAll() error {
 	return nil
 }
 
-func (t *tx) carryOver(old *machineState, slots map[slotKey]boardRef) error {
+func (t *tx) carryOver(old *machine, slots map[slotKey]boardRef) error {
 	for i := range old.info {
 		k, ok := slotOf(old, i)
 		to, found := slots[k]
 		if !ok || !found {
 			continue
 		}
-		hasOps := len(t.s.ops.byBoard[old.info[i].id]) > 0
-		if err := t.carryBoard(old, i, t.machine(to.machine), to.index, hasOps); err != nil {
+		if err := t.carryBoard(old, i, to); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *tx) carryBoard(old *machineState, i int, m *machineState, j int, hasOps bool) error {
-	d := old.dyn[i]
+func (t *tx) carryBoard(old *machine, i int, to boardRef) error {
+	d := old.dyn(i)
+	from := old.info[i].id
+	hasOps := len(t.opsOfBoard(old.info[i].bmpID, from)) > 0
 	if d == (boardDyn{}) && !hasOps {
 		return nil
 	}
-	from, to := old.info[i].id, m.info[j].id
+	m, j := t.machine(to.machine), to.index
+	toID, toBMP := m.info[j].id, m.info[j].bmpID
 	if hasOps {
-		err := t.q.MoveOpenOpsOfBoard(t.ctx, db.MoveOpenOpsOfBoardParams{NewBoardID: to, NewBmpID: m.info[j].bmpID, OldBoardID: from})
+		err := t.q.MoveOpenOpsOfBoard(t.ctx, db.MoveOpenOpsOfBoardParams{NewBoardID: toID, NewBmpID: toBMP, OldBoardID: from})
 		if err != nil {
 			return t.dbErr("move operations", err)
 		}
-		t.indexMove(from, to, m.info[j].bmpID, m.board(j), m.info[j].phys.Board)
-		t.change.bmp(m.info[j].bmpID)
+		t.moveOps(old.info[i].bmpID, from, toBMP, toID, m.board(j), m.info[j].phys.Board)
+		t.change.bmp(toBMP)
 	}
-	if err := t.q.CarryBoardState(t.ctx, carryParams(d, to, t.at)); err != nil {
+	if err := t.q.CarryBoardState(t.ctx, carryParams(d, toID, t.now)); err != nil {
 		return t.dbErr("carry board state", err)
 	}
 	if d.waiting != 0 {
@@ -452,22 +443,19 @@ func (t *tx) carryBoard(old *machineState, i int, m *machineState, j int, hasOps
 			return t.dbErr("free old board", err)
 		}
 	}
-	m.dyn[j] = boardDyn{waiting: d.waiting, waitingSince: d.waitingSince, freeAt: d.freeAt, power: d.power, oos: d.oos}
-	m.occ.Use[j] = boardUse(m.dyn[j], nil)
+	t.setBoard(m.id, j, boardDyn{waiting: d.waiting, waitingSince: d.waitingSince, freeAt: d.freeAt, power: d.power, oos: d.oos})
 	return nil
 }
 
-func carryParams(d boardDyn, id int64, at float64) db.CarryBoardStateParams {
-	p := db.CarryBoardStateParams{ID: id, Power: b2i(d.power), PowerChangedAt: &at}
+func carryParams(d boardDyn, id int64, now time.Time) db.CarryBoardStateParams {
+	p := db.CarryBoardStateParams{ID: id, Power: b2i(d.power), PowerChangedAt: ptr(unix(now))}
 	if d.oos != "" {
-		p.OutOfService, p.OutOfServiceAt = &d.oos, &at
+		p.OutOfService, p.OutOfServiceAt = &d.oos, ptr(unix(now))
 	}
 	if d.waiting != 0 {
-		p.WaitingJobID, p.WaitingSince = &d.waiting, &d.waitingSince
+		p.WaitingJobID, p.WaitingSince = &d.waiting, ptr(unix(d.waitingSince))
 	}
-	if d.freeAt != 0 {
-		p.FreeAt = &d.freeAt
-	}
+	p.FreeAt = unixPtr(d.freeAt)
 	return p
 }
 
@@ -484,13 +472,13 @@ func (t *tx) requeueAll() error {
 	return nil
 }
 
-func (t *tx) requeueOn(j *jobState) error {
+func (t *tx) requeueOn(j *job) error {
 	want := t.candidates(j)
 	if len(want) == 0 {
 		return t.destroy(j.id, ptr(CancelledPrefix+ReasonNoMachines), "no machine can hold it after reconfiguration")
 	}
-	for _, m := range t.machinesInOrder() {
-		wanted := slices.ContainsFunc(want, func(w *machineState) bool { return w.id == m.id })
+	for _, m := range t.machines() {
+		wanted := slices.ContainsFunc(want, func(w *machine) bool { return w.id == m.id })
 		switch {
 		case wanted && !m.queued(j.id):
 			t.enqueue(m, j.id)
@@ -499,59 +487,4 @@ func (t *tx) requeueOn(j *jobState) error {
 		}
 	}
 	return nil
-}
-
-// ---- reads ----
-
-// ListMachines lists the machines in priority order. Dead boards include
-// boards taken out of service and boards of unreachable BMPs (no job can
-// get them either).
-func (s *Service) ListMachines(ctx context.Context) ([]MachineSummary, error) {
-	ms := s.mirror.machineList()
-	out := make([]MachineSummary, len(ms))
-	for i, m := range ms {
-		out[i] = machineSummary(m)
-	}
-	return out, nil
-}
-
-func machineSummary(m *machineState) MachineSummary {
-	sum := MachineSummary{Name: m.name, Tags: slices.Clone(m.tags), Width: m.width, Height: m.height,
-		DeadBoards: []geometry.Board{}, DeadLinks: slices.Clone(m.deadLinks)}
-	if sum.DeadLinks == nil {
-		sum.DeadLinks = []DeadLink{}
-	}
-	down := m.downBMPs()
-	for i := range m.info {
-		if m.info[i].dead || m.dyn[i].oos != "" || down[m.info[i].bmpID] {
-			sum.DeadBoards = append(sum.DeadBoards, m.board(i))
-		}
-	}
-	sortBoards(sum.DeadBoards)
-	return sum
-}
-
-// BoardPosition returns nil when the machine or board does not exist, or the
-// board has no configured position.
-func (s *Service) BoardPosition(ctx context.Context, machine string, b geometry.Board) (*Physical, error) {
-	m := s.mirror.machineByName(machine)
-	if m == nil || !m.has(b) || !m.info[m.index(b)].hasPos {
-		return nil, nil
-	}
-	p := m.info[m.index(b)].phys
-	return &p, nil
-}
-
-// BoardAtPosition returns nil when the machine or slot does not exist.
-func (s *Service) BoardAtPosition(ctx context.Context, machine string, p Physical) (*geometry.Board, error) {
-	m := s.mirror.machineByName(machine)
-	if m == nil {
-		return nil, nil
-	}
-	i, ok := m.phys[p]
-	if !ok {
-		return nil, nil
-	}
-	b := m.board(i)
-	return &b, nil
 }

@@ -1,0 +1,166 @@
+package faults
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spalloc/spallocd/internal/testutil"
+	"github.com/spalloc/spallocd/internal/udpproxy"
+	"github.com/spalloc/spallocd/tcpserver/client"
+)
+
+// awaitUnreachable waits until the server says whether the machine's BMP
+// answers.
+func awaitUnreachable(t *testing.T, srv *testutil.Server, unreachable bool) {
+	t.Helper()
+	testutil.WaitFor(t, func() bool { _, down := machineState(t, srv); return down == unreachable })
+}
+
+// A BMP outage does not destroy jobs (issue 13, defect 2): when the
+// machine's only BMP stops answering, the job being powered goes back to the
+// queue and waits for it, with a reason naming it, also across a restart
+// of the server; when the BMP answers again the job is placed and powered.
+// No board is taken out of service.
+func TestBMPOutageKeepsJobsQueued(t *testing.T) {
+	r := newRig(t, "power_on_timeout = \"300ms\"\npower_off_timeout = \"300ms\"\n")
+	srv := r.start(t)
+	c := testutil.Dial(t, srv.V1)
+	r.proxy.SetFault(udpproxy.Both, udpproxy.Fault{Drop: 1})
+	id := createJob(t, c, []any{1}, nil)
+	awaitUnreachable(t, srv, true)
+	awaitState(t, c, id, client.StateQueued)
+	if code, body := testutil.HTTPGet(t, srv.HTTP, "/api/v1/jobs/"+strconv.FormatInt(id, 10)); code != 200 ||
+		!strings.Contains(body, "the BMP of cabinet 0, frame 0") || !strings.Contains(body, "does not answer") {
+		t.Fatalf("the waiting job: %d %s, want a reason naming the BMP", code, body)
+	}
+
+	if code := srv.Stop(t); code != 0 {
+		t.Fatalf("spallocd exited with %d", code)
+	}
+	srv = r.start(t) // the BMP is still down
+	c = testutil.Dial(t, srv.V1)
+	awaitUnreachable(t, srv, true)
+	awaitState(t, c, id, client.StateQueued)
+
+	r.proxy.Heal()
+	awaitUnreachable(t, srv, false)
+	awaitState(t, c, id, client.StateReady)
+	if states, _ := machineState(t, srv); slices.Contains(states, "out_of_service") {
+		t.Errorf("boards %v: taken out of service by the outage", states)
+	}
+}
+
+// A full disk (issue 12, item 5): every write fails with an exception and
+// changes nothing; after three failed writes in a row /healthz says writes
+// fail (503); reads go on; once there is space again writes succeed, the
+// server is healthy again, and every job it acknowledged is there after a
+// restart.
+func TestFullDiskMakesWritesUnhealthyUntilSpaceReturns(t *testing.T) {
+	r := newRig(t, "")
+	dir := testutil.SmallFS(t, 16<<20)
+	r.db = filepath.Join(dir, "spalloc.db")
+	srv := r.start(t)
+	c := testutil.Dial(t, srv.V1)
+	before := createJob(t, c, []any{1}, nil)
+	awaitState(t, c, before, client.StateReady)
+
+	filler := filepath.Join(dir, "filler")
+	fill(t, filler)
+	for i := range 3 {
+		_, err := c.CreateJob(testutil.Ctx(t), []any{1}, map[string]any{"owner": "faults", "keepalive": nil})
+		var exc *client.ServerError
+		if !errors.As(err, &exc) {
+			t.Fatalf("create_job %d on a full disk: %v, want an exception", i, err)
+		}
+	}
+	if code, body := testutil.HTTPGet(t, srv.HTTP, "/healthz"); code != 503 || !strings.Contains(body, `"writes"`) {
+		t.Fatalf("/healthz on a full disk: %d %s, want 503 saying writes fail", code, body)
+	}
+	if st, err := c.GetJobState(testutil.Ctx(t), before); err != nil || st.State != client.StateReady {
+		t.Fatalf("get_job_state on a full disk: %+v %v", st, err)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	after := createJob(t, c, []any{1}, nil)
+	if code, body := testutil.HTTPGet(t, srv.HTTP, "/healthz"); code != 200 {
+		t.Fatalf("/healthz with space again: %d %s", code, body)
+	}
+	awaitState(t, c, after, client.StateReady)
+	if code := srv.Stop(t); code != 0 {
+		t.Fatalf("spallocd exited with %d", code)
+	}
+	srv = r.start(t)
+	c = testutil.Dial(t, srv.V1)
+	for _, id := range []int64{before, after} {
+		if st, err := c.GetJobState(testutil.Ctx(t), id); err != nil || st.State != client.StateReady {
+			t.Fatalf("job %d after a restart: %+v %v", id, st, err)
+		}
+	}
+	if st, err := c.GetJobState(testutil.Ctx(t), after+1); err != nil || st.State != 0 {
+		t.Fatalf("job %d (after the last acknowledged one): %+v %v, want unknown", after+1, st, err)
+	}
+}
+
+// fill writes a file until the file system is full.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			return // full
+		}
+	}
+}
+
+// Claims of BMP operations do not outlive their worker's failure (issue 13,
+// defect 1): a job is being powered when the disk fills, so its worker
+// cannot record the outcomes; once there is space again, the job becomes
+// ready (the outcomes recorded, or the operations handed out again when
+// their lease runs out) instead of staying in state power until a restart.
+func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
+	bins := testutil.Build(t)
+	dir := testutil.SmallFS(t, 16<<20)
+	bmpAddr := testutil.StartFakeBMP(t, bins, "--power-delay", "1s")
+	config := filepath.Join(t.TempDir(), "spalloc.toml")
+	testutil.WriteFile(t, config, fastTOML+"retries = 0\npower_on_timeout = \"1500ms\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
+		testutil.MachineTOML("m", 2, bmpAddr, "10.9.0"))
+	srv := testutil.StartServer(t, bins, "--config", config, "--db", filepath.Join(dir, "spalloc.db"))
+	c := testutil.Dial(t, srv.V1)
+
+	id := createJob(t, c, []any{1}, nil)
+	filler := filepath.Join(dir, "filler")
+	fill(t, filler) // before the power-on (1 s) is answered
+	// Wait until the worker's attempts to record it have failed.
+	testutil.WaitFor(t, func() bool {
+		code, _ := testutil.HTTPGet(t, srv.HTTP, "/healthz")
+		return code == 503
+	})
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	// The lease of the claim (the worst case under these settings, about
+	// 4 s, plus 10 s) bounds the wait.
+	pollUntil(t, 45*time.Second, "the job is ready once the disk has space again", func() bool {
+		st, err := c.GetJobState(testutil.Ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.State == client.StateReady
+	})
+	if code, body := testutil.HTTPGet(t, srv.HTTP, "/api/v1/consistency"); code != 200 || !strings.Contains(body, `"consistent":true`) {
+		t.Fatalf("consistency after the full disk: %d %s", code, body)
+	}
+}

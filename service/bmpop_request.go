@@ -1,0 +1,145 @@
+package service
+
+// Requesting BMP operations, and the rule that a newer power request for a
+// board supersedes its older requests that no worker holds (the last
+// request wins; requests a worker holds finish first, and ClaimBMPOps hands
+// out a board's requests in order).
+
+import (
+	"database/sql"
+	"fmt"
+	"strconv"
+
+	"github.com/spalloc/spallocd/db"
+)
+
+// requestOps requests one operation of the given kind for each board index
+// of m (switching the links of masks[k] for link operations), in order.
+// Power requests supersede every older request for their boards that is not
+// in flight; link requests come right after the power requests of the same
+// boards, which already did that. Boards without a BMP are skipped.
+func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []int64) error {
+	var ops []*op
+	for k, i := range idx {
+		bi := m.info[i]
+		if bi.bmpID == 0 {
+			continue
+		}
+		o := &op{bmpID: bi.bmpID, boardID: bi.id, job: job, kind: kind, board: m.board(i), boardNum: bi.phys.Board}
+		if masks != nil {
+			o.links = masks[k]
+		}
+		ops = append(ops, o)
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if o := ops[0]; o.isPower() {
+		if err := t.supersede(t.supersededBy(ops)); err != nil {
+			return err
+		}
+	}
+	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: unix(t.now), Items: opItems(ops)})
+	if err != nil {
+		return t.dbErr("request BMP operations", err)
+	}
+	if err := numberOps(res, ops); err != nil {
+		return t.s.internal("request BMP operations", err)
+	}
+	t.addOps(ops)
+	for _, o := range ops {
+		t.change.bmp(o.bmpID)
+	}
+	return nil
+}
+
+// opItems renders new operations as InsertOps reads them: a JSON array of
+// [board id, BMP id, links mask].
+func opItems(ops []*op) string {
+	b := make([]byte, 0, 2+24*len(ops))
+	b = append(b, '[')
+	for k, o := range ops {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, o.boardID, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, o.bmpID, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, o.links, 10)
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
+}
+
+// supersededBy lists the open operations that new power requests
+// supersede: every one of their boards that no worker holds now.
+func (t *tx) supersededBy(requests []*op) []*op {
+	boards := make(map[int64]bool, len(requests))
+	bmps := map[int64]bool{}
+	for _, o := range requests {
+		boards[o.boardID] = true
+		bmps[o.bmpID] = true
+	}
+	var out []*op
+	for bmpID := range bmps {
+		for _, o := range t.opsOf(bmpID) {
+			if boards[o.boardID] && !o.inFlight(t.now) {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// supersede marks open operations done: a newer request wins over them.
+func (t *tx) supersede(ops []*op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ops))
+	for k, o := range ops {
+		ids[k] = o.id
+	}
+	if err := t.q.SupersedeOps(t.ctx, db.SupersedeOpsParams{DoneAt: ptr(unix(t.now)), Ids: idList(ids)}); err != nil {
+		return t.dbErr("supersede operations", err)
+	}
+	t.dropOps(ops)
+	return nil
+}
+
+// numberOps gives the rows of one InsertOps their ids: consecutive, in
+// order, the last one the statement's last insert id.
+func numberOps(res sql.Result, ops []*op) error {
+	last, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != int64(len(ops)) {
+		return fmt.Errorf("%d rows inserted for %d operations", n, len(ops))
+	}
+	for k, o := range ops {
+		o.id = last - int64(len(ops)-1-k)
+	}
+	return nil
+}
+
+// idList renders ids as a JSON array: one bulk statement instead of one
+// per board keeps allocation, release and completions fast (each
+// statement costs tens of microseconds).
+func idList(ids []int64) string {
+	b := make([]byte, 0, 2+8*len(ids))
+	b = append(b, '[')
+	for k, id := range ids {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}

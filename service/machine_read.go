@@ -1,0 +1,62 @@
+package service
+
+// The v1 protocol's machine reads, answered from the committed world.
+
+import (
+	"context"
+	"slices"
+
+	"github.com/spalloc/spallocd/service/geometry"
+)
+
+// ListMachines lists the machines in priority order. Dead boards include
+// boards taken out of service and boards of unreachable BMPs (no job can
+// get them either).
+func (s *Service) ListMachines(ctx context.Context) ([]MachineSummary, error) {
+	w := s.world.Load()
+	out := make([]MachineSummary, len(w.machines))
+	for i, m := range w.machines {
+		out[i] = machineSummary(m)
+	}
+	return out, nil
+}
+
+func machineSummary(m *machine) MachineSummary {
+	sum := MachineSummary{Name: m.name, Tags: slices.Clone(m.tags), Width: m.width, Height: m.height,
+		DeadBoards: []geometry.Board{}, DeadLinks: slices.Clone(m.deadLinks)}
+	if sum.DeadLinks == nil {
+		sum.DeadLinks = []DeadLink{}
+	}
+	for i := range m.info {
+		if m.gone(i) || m.bmpDown(i) {
+			sum.DeadBoards = append(sum.DeadBoards, m.board(i))
+		}
+	}
+	sortBoards(sum.DeadBoards)
+	return sum
+}
+
+// BoardPosition returns nil when the machine or board does not exist, or the
+// board has no configured position.
+func (s *Service) BoardPosition(ctx context.Context, machine string, b geometry.Board) (*Physical, error) {
+	m := s.world.Load().machineNamed(machine)
+	if m == nil || !m.has(b) || !m.info[m.index(b)].hasPos {
+		return nil, nil
+	}
+	p := m.info[m.index(b)].phys
+	return &p, nil
+}
+
+// BoardAtPosition returns nil when the machine or slot does not exist.
+func (s *Service) BoardAtPosition(ctx context.Context, machine string, p Physical) (*geometry.Board, error) {
+	m := s.world.Load().machineNamed(machine)
+	if m == nil {
+		return nil, nil
+	}
+	i, ok := m.phys[p]
+	if !ok {
+		return nil, nil
+	}
+	b := m.board(i)
+	return &b, nil
+}
