@@ -8,10 +8,11 @@ import (
 
 // Config is a loaded, validated configuration.
 type Config struct {
-	Server   ServerSettings
-	BMP      BMPSettings
-	Machines []Machine // in priority order (the order of the file)
-	Path     string    // the file it came from, as given to Load or Parse ("" if none)
+	Server    ServerSettings
+	BMP       BMPSettings
+	Scheduler SchedulerSettings
+	Machines  []Machine // in priority order (the order of the file)
+	Path      string    // the file it came from, as given to Load or Parse ("" if none)
 	// Warnings are things that work but are probably not meant (e.g. an
 	// admin token readable by every user), each naming file and field.
 	Warnings []string
@@ -55,6 +56,26 @@ type BMPSettings struct {
 	PowerOnRate          float64       // power_on_rate: boards per second per BMP; 0 = unlimited
 	UnreachableFreeAfter time.Duration // unreachable_free_after: free boards whose power-off never got through
 }
+
+// SchedulerSettings are the [scheduler] keys: the order in which queued
+// jobs are served.
+type SchedulerSettings struct {
+	Policy string // policy: PolicyReserve or PolicyFIFO
+}
+
+// The scheduling policies ([scheduler] policy).
+const (
+	// PolicyReserve serves each machine's queue in order, but a head that
+	// cannot be placed reserves a region, and later jobs that fit outside
+	// every reservation start first (docs/scheduling.md).
+	PolicyReserve = "reserve"
+	// PolicyFIFO serves each machine's queue strictly in order: nothing
+	// starts while the head of the queue waits.
+	PolicyFIFO = "fifo"
+)
+
+// Policies lists the accepted [scheduler] policy values, the default first.
+var Policies = []string{PolicyReserve, PolicyFIFO}
 
 // Machine is one resolved machine.
 type Machine struct {
@@ -129,7 +150,7 @@ type FakeBMP struct {
 // Default returns the configuration used for keys that are not given: no
 // machines and the defaults of spec §4 and bmp-protocol.md §5.
 func Default() *Config {
-	return &Config{Server: defaultServer(), BMP: defaultBMP()}
+	return &Config{Server: defaultServer(), BMP: defaultBMP(), Scheduler: SchedulerSettings{Policy: PolicyReserve}}
 }
 
 func defaultServer() ServerSettings {

@@ -8,9 +8,14 @@ import (
 // The raw* types mirror the file. Pointers mark keys whose absence matters.
 
 type rawFile struct {
-	Server  rawServer    `toml:"server"`
-	BMP     rawBMP       `toml:"bmp"`
-	Machine []rawMachine `toml:"machine"`
+	Server    rawServer    `toml:"server"`
+	BMP       rawBMP       `toml:"bmp"`
+	Scheduler rawScheduler `toml:"scheduler"`
+	Machine   []rawMachine `toml:"machine"`
+}
+
+type rawScheduler struct {
+	Policy *string `toml:"policy"`
 }
 
 type rawServer struct {
