@@ -105,6 +105,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteQueueEntryStmt, err = db.PrepareContext(ctx, deleteQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteQueueEntry: %w", err)
 	}
+	if q.deleteReservationStmt, err = db.PrepareContext(ctx, deleteReservation); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteReservation: %w", err)
+	}
 	if q.deleteServerStateStmt, err = db.PrepareContext(ctx, deleteServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteServerState: %w", err)
 	}
@@ -198,6 +201,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listQueuedSinceStmt, err = db.PrepareContext(ctx, listQueuedSince); err != nil {
 		return nil, fmt.Errorf("error preparing query ListQueuedSince: %w", err)
 	}
+	if q.listReservationsStmt, err = db.PrepareContext(ctx, listReservations); err != nil {
+		return nil, fmt.Errorf("error preparing query ListReservations: %w", err)
+	}
 	if q.listServedBMPsStmt, err = db.PrepareContext(ctx, listServedBMPs); err != nil {
 		return nil, fmt.Errorf("error preparing query ListServedBMPs: %w", err)
 	}
@@ -251,6 +257,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setMachinePriorityStmt, err = db.PrepareContext(ctx, setMachinePriority); err != nil {
 		return nil, fmt.Errorf("error preparing query SetMachinePriority: %w", err)
+	}
+	if q.setReservationStmt, err = db.PrepareContext(ctx, setReservation); err != nil {
+		return nil, fmt.Errorf("error preparing query SetReservation: %w", err)
 	}
 	if q.setServerStateStmt, err = db.PrepareContext(ctx, setServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query SetServerState: %w", err)
@@ -396,6 +405,11 @@ func (q *Queries) Close() error {
 	if q.deleteQueueEntryStmt != nil {
 		if cerr := q.deleteQueueEntryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteQueueEntryStmt: %w", cerr)
+		}
+	}
+	if q.deleteReservationStmt != nil {
+		if cerr := q.deleteReservationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteReservationStmt: %w", cerr)
 		}
 	}
 	if q.deleteServerStateStmt != nil {
@@ -553,6 +567,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listQueuedSinceStmt: %w", cerr)
 		}
 	}
+	if q.listReservationsStmt != nil {
+		if cerr := q.listReservationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listReservationsStmt: %w", cerr)
+		}
+	}
 	if q.listServedBMPsStmt != nil {
 		if cerr := q.listServedBMPsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listServedBMPsStmt: %w", cerr)
@@ -643,6 +662,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setMachinePriorityStmt: %w", cerr)
 		}
 	}
+	if q.setReservationStmt != nil {
+		if cerr := q.setReservationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setReservationStmt: %w", cerr)
+		}
+	}
 	if q.setServerStateStmt != nil {
 		if cerr := q.setServerStateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setServerStateStmt: %w", cerr)
@@ -719,6 +743,7 @@ type Queries struct {
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
 	deleteQueueEntryStmt               *sql.Stmt
+	deleteReservationStmt              *sql.Stmt
 	deleteServerStateStmt              *sql.Stmt
 	destroyJobStmt                     *sql.Stmt
 	finishOpStmt                       *sql.Stmt
@@ -750,6 +775,7 @@ type Queries struct {
 	listOpenOpsStmt                    *sql.Stmt
 	listQueueEntriesStmt               *sql.Stmt
 	listQueuedSinceStmt                *sql.Stmt
+	listReservationsStmt               *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
 	powerOffAndFreeBoardsStmt          *sql.Stmt
@@ -768,6 +794,7 @@ type Queries struct {
 	setKeepaliveHostStmt               *sql.Stmt
 	setMachineMinorFingerprintStmt     *sql.Stmt
 	setMachinePriorityStmt             *sql.Stmt
+	setReservationStmt                 *sql.Stmt
 	setServerStateStmt                 *sql.Stmt
 	supersedeOpsStmt                   *sql.Stmt
 }
@@ -803,6 +830,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
 		deleteQueueEntryStmt:               q.deleteQueueEntryStmt,
+		deleteReservationStmt:              q.deleteReservationStmt,
 		deleteServerStateStmt:              q.deleteServerStateStmt,
 		destroyJobStmt:                     q.destroyJobStmt,
 		finishOpStmt:                       q.finishOpStmt,
@@ -834,6 +862,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listOpenOpsStmt:                    q.listOpenOpsStmt,
 		listQueueEntriesStmt:               q.listQueueEntriesStmt,
 		listQueuedSinceStmt:                q.listQueuedSinceStmt,
+		listReservationsStmt:               q.listReservationsStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
 		powerOffAndFreeBoardsStmt:          q.powerOffAndFreeBoardsStmt,
@@ -852,6 +881,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setKeepaliveHostStmt:               q.setKeepaliveHostStmt,
 		setMachineMinorFingerprintStmt:     q.setMachineMinorFingerprintStmt,
 		setMachinePriorityStmt:             q.setMachinePriorityStmt,
+		setReservationStmt:                 q.setReservationStmt,
 		setServerStateStmt:                 q.setServerStateStmt,
 		supersedeOpsStmt:                   q.supersedeOpsStmt,
 	}

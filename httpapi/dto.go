@@ -84,6 +84,17 @@ type machineJSON struct {
 	DeadLinks   []deadLinkJSON `json:"dead_links"`
 	QueueLength *int           `json:"queue_length,omitempty"`
 	BoardCounts map[string]int `json:"board_counts,omitempty"`
+	// Reservation is the region of triads the blocked head of the queue
+	// holds (scheduler policy "reserve"); null when there is none.
+	Reservation *reservationJSON `json:"reservation"`
+}
+
+type reservationJSON struct {
+	Job int64 `json:"job"`
+	X   int   `json:"x"` // bottom-left triad
+	Y   int   `json:"y"`
+	W   int   `json:"w"` // triads
+	H   int   `json:"h"`
 }
 
 func toMachineJSON(m service.MachineSummary) machineJSON {
@@ -96,6 +107,9 @@ func toMachineJSON(m service.MachineSummary) machineJSON {
 	}
 	for _, l := range m.DeadLinks {
 		out.DeadLinks = append(out.DeadLinks, toDeadLinkJSON(l))
+	}
+	if r := m.Reservation; r != nil {
+		out.Reservation = &reservationJSON{Job: r.Job, X: r.X, Y: r.Y, W: r.Width, H: r.Height}
 	}
 	return out
 }

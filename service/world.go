@@ -31,6 +31,10 @@ type settings struct {
 	powerOffGrace time.Duration // free boards anyway when their power-off does not complete (0 = never)
 	retain        int           // destroyed jobs kept answerable; 0 = all, negative = none
 	bmp           config.BMPSettings
+	// policy is the [scheduler] policy; "" until a configuration is
+	// applied (queue service then serves heads only and keeps the
+	// reservations it finds).
+	policy string
 }
 
 func emptyWorld() *world { return &world{index: newMachineIndex(nil)} }
@@ -148,7 +152,14 @@ type machine struct {
 	boards  boardTable           // board states, by board index
 	occ     *allocator.Occupancy // derived from boards (boardUse)
 	version uint64               // changes whenever occupancy or model change; never reused
-	queue   []int64              // queued job ids, ascending (= creation order)
+	// gain is the version of the last change that could let a placement
+	// succeed that failed before: any change of occupancy or model except
+	// a free board given to a job (queue service's hints, job_reserve.go).
+	gain  uint64
+	queue []int64 // queued job ids, ascending (= creation order)
+	// reservation is the region the blocked head of the queue holds under
+	// the reserve policy (job_reserve.go); nil: none.
+	reservation *reservation
 }
 
 // copyForEdit returns a copy of m that a transaction may change. The
@@ -259,6 +270,7 @@ type job struct {
 	power   bool  // wanted power, meaningful while it holds boards
 	machine int64 // 0 while queued
 	boards  []geometry.Board
+	block   allocator.Region // the triads its allocation keeps from others (Allocation.Footprint)
 	single  bool
 	chipW   int
 	chipH   int
