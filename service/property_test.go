@@ -57,7 +57,7 @@ type propModel struct {
 	t        *testing.T
 	ctx      context.Context
 	svc      *testutil.Service
-	policy   string // [scheduler] policy
+	policy   string                          // [scheduler] policy
 	reserved map[string]*service.Reservation // by machine, at the last check
 	specs    []machineSpec
 	version  int // bumps addresses on major changes
