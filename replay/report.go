@@ -22,7 +22,8 @@ func TraceName(path string) string {
 // original's numbers and the trace's limits when ref is not nil.
 func WriteTable(w io.Writer, res *Result, ref *TraceReference) error {
 	m := &res.Metrics
-	fmt.Fprintf(w, "trace %s: %d jobs on %s\n", TraceName(res.Trace.Path), m.Jobs, describeMachines(res.Machines))
+	fmt.Fprintf(w, "trace %s: %d jobs on %s, scheduler policy %s\n", TraceName(res.Trace.Path), m.Jobs,
+		describeMachines(res.Machines), res.Policy)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if ref == nil {
 		fmt.Fprintln(tw, "figure\tthis replay\t")
