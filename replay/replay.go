@@ -37,7 +37,7 @@ type Options struct {
 type Result struct {
 	Trace    *Trace
 	Machines *Machines
-	Policy   string // the [scheduler] policy it was replayed under
+	Policy   string    // the [scheduler] policy it was replayed under
 	Outcomes []Outcome // in trace order
 	Timing   Timing
 	Calls    Calls
