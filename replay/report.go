@@ -283,6 +283,13 @@ func WriteSummary(w io.Writer, rows []SummaryRow) error {
 		return nil
 	}
 	fmt.Fprintln(w, "\ngoals:")
+	writeGoals(w, goals)
+	return nil
+}
+
+// writeGoals writes one line per goal: ok or MISS, the trace ("all" for
+// goals over every trace) and what was checked.
+func writeGoals(w io.Writer, goals []Goal) {
 	for _, g := range goals {
 		mark := "ok  "
 		if !g.OK {
@@ -294,5 +301,4 @@ func WriteSummary(w io.Writer, rows []SummaryRow) error {
 		}
 		fmt.Fprintf(w, "  %s %-20s %s\n", mark, where, g.What)
 	}
-	return nil
 }
