@@ -84,12 +84,24 @@ type machineJSON struct {
 	DeadLinks   []deadLinkJSON `json:"dead_links"`
 	QueueLength *int           `json:"queue_length,omitempty"`
 	BoardCounts map[string]int `json:"board_counts,omitempty"`
+	Drained     *drainJSON     `json:"drained"` // null: it takes allocations
+}
+
+// drainJSON says why, since when (Unix seconds) and by whom a machine is
+// drained.
+type drainJSON struct {
+	Reason string  `json:"reason"`
+	At     float64 `json:"at"`
+	By     string  `json:"by"`
 }
 
 func toMachineJSON(m service.MachineSummary) machineJSON {
 	out := machineJSON{
 		Name: m.Name, Tags: m.Tags, Width: m.Width, Height: m.Height,
 		DeadBoards: boardsXYZ(m.DeadBoards), DeadLinks: make([]deadLinkJSON, 0, len(m.DeadLinks)),
+	}
+	if d := m.Drained; d != nil {
+		out.Drained = &drainJSON{Reason: d.Reason, At: unixOf(d.At), By: d.By}
 	}
 	if out.Tags == nil {
 		out.Tags = []string{}

@@ -143,6 +143,8 @@ func (a *api) routes() http.Handler {
 				r.Put("/machines/{machine}/boards/{x}/{y}/{z}/links/{link}", a.setLink)
 				r.Post("/emergency_stop", a.emergencyStop)
 				r.Post("/resume", a.resume)
+				r.Post("/machines/{machine}/drain", a.drainMachine)
+				r.Post("/machines/{machine}/undrain", a.undrainMachine)
 			})
 		})
 	})

@@ -70,7 +70,7 @@ func setDuration(rep reporter, field string, v *duration, dst *time.Duration) {
 	r := mustRange(durationRanges, rep.key(field))
 	*dst = time.Duration(*v)
 	if *dst < r[0] || *dst > r[1] {
-		rep.addf(field, "must be from %s to %s, not %s", formatDuration(r[0]), formatDuration(r[1]), formatDuration(*dst))
+		rep.addf(field, "must be from %s to %s, not %s", FormatDuration(r[0]), FormatDuration(r[1]), FormatDuration(*dst))
 	}
 }
 
@@ -87,8 +87,8 @@ func setFloat(rep reporter, field string, v *float64, dst *float64) {
 	}
 }
 
-// formatDuration writes d as one would in the file: "24h", "1m30s", "10ms".
-func formatDuration(d time.Duration) string {
+// FormatDuration writes d as one would in the file: "24h", "1m30s", "10ms".
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
