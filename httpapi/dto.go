@@ -33,6 +33,8 @@ type boardJSON struct {
 	State          string   `json:"state"`
 	Dead           bool     `json:"dead"`
 	OutOfService   *string  `json:"out_of_service"`
+	OutOfServiceAt *float64 `json:"out_of_service_at"` // with out_of_service: since when
+	OutOfServiceBy *string  `json:"out_of_service_by"` // with out_of_service: the admin token's name, "server" (problem reports), null (BMP failure)
 	Power          bool     `json:"power"`
 	PowerChangedAt *float64 `json:"power_changed_at"`
 	JobID          *int64   `json:"job_id"`
@@ -47,7 +49,8 @@ func toBoardJSON(b service.BoardInfo) boardJSON {
 	cx, cy := geometry.BoardToChip(b.Board)
 	out := boardJSON{
 		Logical: toXYZ(b.Board), Chip: [2]int{cx, cy}, IP: b.IP, State: b.State(),
-		Dead: b.Dead, OutOfService: b.OutOfService, Power: b.Power, PowerChangedAt: unixPtr(b.PowerChangedAt),
+		Dead: b.Dead, OutOfService: b.OutOfService, OutOfServiceAt: unixPtr(b.OutOfServiceAt), OutOfServiceBy: b.OutOfServiceBy,
+		Power: b.Power, PowerChangedAt: unixPtr(b.PowerChangedAt),
 		JobID: b.JobID, WaitingJobID: b.WaitingJobID, PendingOps: b.PendingOps, LastError: b.LastError,
 		Reports: b.Reports, BMPUnreachable: b.BMPUnreachable,
 	}

@@ -42,6 +42,9 @@ func actorOf(ctx context.Context) actor {
 	return a
 }
 
+// ActorName is who acts through ctx (WithActor): the admin token's name.
+func ActorName(ctx context.Context) string { return actorOf(ctx).who }
+
 // byOperator says who acted in a job's history: "by operator alice", or
 // "by operator" for the unnamed token (whose name is "operator").
 func (a actor) byOperator() string {
@@ -91,7 +94,11 @@ func (s *Service) DestroyJobByOperator(ctx context.Context, id int64, reason str
 			return Conflict("Job %d is already destroyed.", id)
 		}
 		t.logAction(slog.LevelInfo, "operator destroyed job", "job", id, "owner", j.owner, "reason", reason)
-		if err := t.audit(ActionDestroyJob, jobTarget(id), reason); err != nil {
+		target := jobTarget(id)
+		if m := t.machine(j.machine); m != nil {
+			target.machine = m.name
+		}
+		if err := t.audit(ActionDestroyJob, target, reason); err != nil {
 			return err
 		}
 		return t.destroyJob(id, &reason, "destroyed "+actorOf(t.ctx).byOperator())
