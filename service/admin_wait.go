@@ -36,7 +36,7 @@ func waitReason(w *world, j *job) *WaitReason {
 // ownerLimited is why a queued job of w waits for its owner ("" = it does
 // not).
 func ownerLimited(w *world, j *job) string {
-	if p := w.settings.policy; limitsOwners(p) {
+	if p := w.settings.limits; limitsOwners(p) {
 		return ownerLimitReason(p, w.owners()[j.owner], j)
 	}
 	return ""

@@ -132,7 +132,7 @@ func (t *tx) setPriority(om *machine, priority int) error {
 func (t *tx) applySettings(cfg *config.Config) error {
 	old := t.currentSettings()
 	next := settings{freeDelay: cfg.Server.FreeDelay, powerOffGrace: cfg.BMP.UnreachableFreeAfter,
-		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP, policy: cfg.Policy}
+		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP, limits: cfg.Policy}
 	if next == old {
 		return nil
 	}

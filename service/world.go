@@ -32,7 +32,7 @@ type settings struct {
 	powerOffGrace time.Duration // free boards anyway when their power-off does not complete (0 = never)
 	retain        int           // destroyed jobs kept answerable; 0 = all, negative = none
 	bmp           config.BMPSettings
-	policy        config.PolicySettings
+	limits        config.PolicySettings // [policy]: limits on jobs and owners, sick boards
 }
 
 func emptyWorld() *world { return &world{index: newMachineIndex(nil), derived: &derived{}} }
