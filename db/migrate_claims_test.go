@@ -1,0 +1,72 @@
+package db_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/spalloc/spallocd/db"
+)
+
+// Migration 16 drops bmp_ops.claimed_at (claims are memory-only leases) and
+// puts it back on the way down; operations keep their rows either way.
+func TestClaimedAtMigrationKeepsOperations(t *testing.T) {
+	ctx := context.Background()
+	d := openTemp(t)
+	exec := func(q string) {
+		t.Helper()
+		if _, err := d.Write.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`INSERT INTO machines (id, name, priority, width, height, major_fingerprint, minor_fingerprint, created_at)
+	      VALUES (1, 'm', 0, 1, 1, '', '', 0)`)
+	exec(`INSERT INTO bmps (id, machine_id, cabinet, frame, address) VALUES (1, 1, 0, 0, '10.0.0.1')`)
+	exec(`INSERT INTO boards (id, machine_id, x, y, z, bmp_id) VALUES (1, 1, 0, 0, 0, 1)`)
+	exec(`INSERT INTO bmp_ops (id, bmp_id, board_id, op, created_at) VALUES (7, 1, 1, 'power_on', 1)`)
+	if slices.Contains(columns(t, d, "bmp_ops"), "claimed_at") {
+		t.Fatalf("bmp_ops still has claimed_at: %v", columns(t, d, "bmp_ops"))
+	}
+
+	m, err := db.NewMigrator(d.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.DownTo(ctx, 15); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(columns(t, d, "bmp_ops"), "claimed_at") {
+		t.Fatalf("down from 16 did not restore claimed_at: %v", columns(t, d, "bmp_ops"))
+	}
+	if got := opRows(t, d, "links"); !slices.Equal(got, []string{"7 power_on <nil> open"}) {
+		t.Fatalf("operations after down: %q", got)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := opRows(t, d, "links"); !slices.Equal(got, []string{"7 power_on <nil> open"}) {
+		t.Fatalf("operations after up: %q", got)
+	}
+}
+
+// columns lists the columns of table, in order.
+func columns(t *testing.T, d *db.DB, table string) []string {
+	t.Helper()
+	rows, err := d.Write.Query(`SELECT name FROM pragma_table_info(?)`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
