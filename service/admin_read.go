@@ -362,31 +362,3 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	}
 	return st, nil
 }
-
-// LastJobEventID returns the id of the newest job history entry (0 when
-// there is none): the starting watermark of AllocationWaits.
-func (s *Service) LastJobEventID(ctx context.Context) (int64, error) {
-	id, err := s.rq.AdminLastJobEventID(ctx)
-	if err != nil {
-		return 0, s.internal("read job history", err)
-	}
-	return id, nil
-}
-
-// AllocationWaits returns, for each allocation recorded in the job history
-// after event id after, how long the job had been queued (seconds), and the
-// id to pass next time. (The change feed carries the same waits as they
-// happen: Change.Allocations.)
-func (s *Service) AllocationWaits(ctx context.Context, after int64) ([]float64, int64, error) {
-	rows, err := s.rq.AdminAllocationWaits(ctx, after)
-	if err != nil {
-		return nil, after, s.internal("read job history", err)
-	}
-	waits := make([]float64, len(rows))
-	last := after
-	for i, r := range rows {
-		waits[i] = r.Wait
-		last = max(last, r.ID)
-	}
-	return waits, last, nil
-}

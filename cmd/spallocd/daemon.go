@@ -121,6 +121,14 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	if err != nil {
 		return nil, err
 	}
+	// Subscribed before the configuration is applied: the allocations that
+	// makes count too. ObserveAllocations closes it once it runs.
+	allocs := d.svc.Subscribe()
+	defer func() {
+		if err != nil {
+			allocs.Close()
+		}
+	}()
 	report, err := d.svc.ApplyConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("apply configuration: %w", err)
@@ -135,6 +143,7 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	runCtx, stopRun := context.WithCancel(context.Background())
 	d.stopRun = stopRun
 	d.goRun(func() error { return d.svc.Run(runCtx) })
+	d.goRun(func() error { return d.metrics.ObserveAllocations(runCtx, allocs) })
 	d.serveTCP(cfg)
 	d.serveHTTP()
 
