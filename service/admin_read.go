@@ -34,7 +34,7 @@ func boardOf(m *machine, name string, b geometry.Board) (int, error) {
 	if m == nil {
 		return 0, noMachine(name)
 	}
-	if !m.has(b) {
+	if !m.has(b) || m.absent(m.index(b)) {
 		return 0, NotFound("Machine %q has no board %v.", name, b)
 	}
 	return m.index(b), nil
@@ -61,12 +61,14 @@ func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetai
 	}
 	ops := openOpsPerBoard(w, m)
 	md := &MachineDetail{MachineSummary: machineSummary(m), Priority: m.priority, QueueLen: len(m.queue),
-		Boards: make([]BoardInfo, len(m.info))}
+		Boards: make([]BoardInfo, 0, len(m.info))}
 	for _, b := range m.bmps {
 		md.BMPs = append(md.BMPs, bmpStateOf(m, b))
 	}
 	for i := range m.info {
-		md.Boards[i] = boardInfoOf(m, i, notes[m.info[i].id], ops, reports)
+		if !m.absent(i) {
+			md.Boards = append(md.Boards, boardInfoOf(m, i, notes[m.info[i].id], ops, reports))
+		}
 	}
 	return md, nil
 }
@@ -351,6 +353,9 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		}
 		powered := 0
 		for i := range m.info {
+			if m.absent(i) {
+				continue
+			}
 			counts[boardInfoOf(m, i, db.AdminBoardNotesRow{}, ops, nil).State()]++
 			if m.dyn(i).power {
 				powered++

@@ -138,6 +138,11 @@ type MachineSummary struct {
 	Width, Height int // triads
 	DeadBoards    []geometry.Board
 	DeadLinks     []DeadLink
+	// Absent lists the slots among DeadBoards that the machine does not
+	// have: the two empty slots of a single-board machine. The v1 protocol
+	// lists them as dead boards, as the original did; operator views leave
+	// them out (see machine.absent).
+	Absent []geometry.Board
 }
 
 // Physical is a board's slot: cabinet, frame, board.
