@@ -6,6 +6,7 @@ import (
 
 	"github.com/spalloc/spallocd/bmp"
 	"github.com/spalloc/spallocd/bmp/fakebmp"
+	"github.com/spalloc/spallocd/service/config"
 )
 
 // BenchmarkVersionRoundTrip measures one sver over loopback UDP to the fake.
@@ -18,7 +19,7 @@ func BenchmarkVersionRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.Options{})
+	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.OptionsFrom(config.Default().BMP))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func BenchmarkPowerOnAndCheck24(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.Options{})
+	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.OptionsFrom(config.Default().BMP))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func BenchmarkPowerOnAndCheck24(b *testing.B) {
 	boards := fakebmp.DefaultBoards()
 	ctx := context.Background()
 	for b.Loop() {
-		if failed, err := c.PowerOnAndCheck(ctx, boards, bmp.CheckOptions{}); err != nil || failed != nil {
+		if failed, err := c.PowerOnAndCheck(ctx, boards, bmp.CheckOptions{Rounds: config.Default().BMP.FPGACheckRounds}); err != nil || failed != nil {
 			b.Fatal(failed, err)
 		}
 	}

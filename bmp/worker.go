@@ -35,15 +35,6 @@ type workerConfig struct {
 	probeEvery time.Duration // how often an unreachable BMP is probed (probe.go)
 }
 
-func (c workerConfig) clientOptions() Options {
-	s := c.settings
-	return Options{
-		Default:  Policy{Timeout: s.Timeout, Retries: s.Retries},
-		PowerOn:  Policy{Timeout: s.PowerOnTimeout, Retries: s.PowerOnRetries},
-		PowerOff: Policy{Timeout: s.PowerOffTimeout, Retries: s.PowerOffRetries},
-	}
-}
-
 func (c workerConfig) attempts() int { return max(1, c.settings.RequestAttempts) }
 
 // Limits of the retries (README, board states).
@@ -186,7 +177,7 @@ func (w *worker) connect(ctx context.Context) {
 	if w.client != nil {
 		return
 	}
-	w.client, w.dialErr = Dial(ctx, w.addr, w.cfg.clientOptions())
+	w.client, w.dialErr = Dial(ctx, w.addr, OptionsFrom(w.cfg.settings))
 	if w.dialErr != nil {
 		w.client, w.dialErr = nil, &addressError{w.dialErr}
 		if !w.down { // else said already; probes try again quietly
