@@ -281,7 +281,6 @@ func (SystemClock) Now() time.Time { return time.Now() }
 type Options struct {
 	DBPath       string
 	Synchronous  string        // "NORMAL" (default) or "FULL"
-	ColdStart    bool          // forget everything in the database
 	Clock        Clock         // default SystemClock
 	Logger       *slog.Logger  // default slog.Default()
 	TickInterval time.Duration // how often Run does timed work (keepalive_check_interval); Run needs it

@@ -112,9 +112,13 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	if err := d.fakes.sync(cfg); err != nil {
 		return nil, err
 	}
+	if o.coldStart {
+		if err := d.lock.RemoveDatabase(); err != nil {
+			return nil, err
+		}
+	}
 	d.svc, err = service.Open(ctx, service.Options{
 		DBPath:       cfg.Server.Database,
-		ColdStart:    o.coldStart,
 		Logger:       log,
 		TickInterval: cfg.Server.KeepaliveCheckInterval,
 	})
