@@ -13,17 +13,8 @@ import (
 func TestClaimedAtMigrationKeepsOperations(t *testing.T) {
 	ctx := context.Background()
 	d := openTemp(t)
-	exec := func(q string) {
-		t.Helper()
-		if _, err := d.Write.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`INSERT INTO machines (id, name, priority, width, height, major_fingerprint, minor_fingerprint, created_at)
-	      VALUES (1, 'm', 0, 1, 1, '', '', 0)`)
-	exec(`INSERT INTO bmps (id, machine_id, cabinet, frame, address) VALUES (1, 1, 0, 0, '10.0.0.1')`)
-	exec(`INSERT INTO boards (id, machine_id, x, y, z, bmp_id) VALUES (1, 1, 0, 0, 0, 1)`)
-	exec(`INSERT INTO bmp_ops (id, bmp_id, board_id, op, created_at) VALUES (7, 1, 1, 'power_on', 1)`)
+	seedBoard(t, d)
+	execSQL(t, d, `INSERT INTO bmp_ops (id, bmp_id, board_id, op, created_at) VALUES (7, 1, 1, 'power_on', 1)`)
 	if slices.Contains(columns(t, d, "bmp_ops"), "claimed_at") {
 		t.Fatalf("bmp_ops still has claimed_at: %v", columns(t, d, "bmp_ops"))
 	}
