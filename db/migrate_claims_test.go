@@ -43,21 +43,5 @@ func TestClaimedAtMigrationKeepsOperations(t *testing.T) {
 // columns lists the columns of table, in order.
 func columns(t *testing.T, d *db.DB, table string) []string {
 	t.Helper()
-	rows, err := d.Write.Query(`SELECT name FROM pragma_table_info(?)`, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return names(t, d, `SELECT name FROM pragma_table_info(?)`, table)
 }
