@@ -139,6 +139,11 @@ type MachineSummary struct {
 	DeadBoards    []geometry.Board
 	DeadLinks     []DeadLink
 	Drained       *Drain // nil: it takes allocations (list_machines does not show it)
+	// Absent lists the slots among DeadBoards that the machine does not
+	// have: the two empty slots of a single-board machine. The v1 protocol
+	// lists them as dead boards, as the original did; operator views leave
+	// them out (see machine.absent).
+	Absent []geometry.Board
 }
 
 // Physical is a board's slot: cabinet, frame, board.
@@ -277,7 +282,6 @@ func (SystemClock) Now() time.Time { return time.Now() }
 type Options struct {
 	DBPath       string
 	Synchronous  string        // "NORMAL" (default) or "FULL"
-	ColdStart    bool          // forget everything in the database
 	Clock        Clock         // default SystemClock
 	Logger       *slog.Logger  // default slog.Default()
 	TickInterval time.Duration // how often Run does timed work (keepalive_check_interval); Run needs it
