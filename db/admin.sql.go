@@ -9,47 +9,6 @@ import (
 	"context"
 )
 
-const adminAllocationWaits = `-- name: AdminAllocationWaits :many
-SELECT e.id, CAST(e.at - (SELECT p.at FROM job_events p
-                          WHERE p.job_id = e.job_id AND p.id < e.id
-                          ORDER BY p.id DESC LIMIT 1) AS REAL) AS wait
-FROM job_events e
-WHERE e.id > ?1 AND e.state = 2
-  AND (SELECT p.state FROM job_events p WHERE p.job_id = e.job_id AND p.id < e.id
-       ORDER BY p.id DESC LIMIT 1) = 1
-ORDER BY e.id
-`
-
-type AdminAllocationWaitsRow struct {
-	ID   int64
-	Wait float64
-}
-
-// Allocations (a job moving from queued to power) recorded after event id
-// after, with how long the job had been queued.
-func (q *Queries) AdminAllocationWaits(ctx context.Context, after int64) ([]AdminAllocationWaitsRow, error) {
-	rows, err := q.query(ctx, q.adminAllocationWaitsStmt, adminAllocationWaits, after)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AdminAllocationWaitsRow
-	for rows.Next() {
-		var i AdminAllocationWaitsRow
-		if err := rows.Scan(&i.ID, &i.Wait); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const adminBoardHistory = `-- name: AdminBoardHistory :many
 SELECT a.job_id, j.owner, a.allocated_at, a.freed_at
 FROM board_allocations a
@@ -110,19 +69,21 @@ func (q *Queries) AdminBoardHistory(ctx context.Context, arg AdminBoardHistoryPa
 }
 
 const adminBoardNotes = `-- name: AdminBoardNotes :many
-SELECT id, power_changed_at, last_error FROM boards
-WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL)
+SELECT id, power_changed_at, last_error, out_of_service_at, out_of_service_by FROM boards
+WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL OR out_of_service_at IS NOT NULL)
 `
 
 type AdminBoardNotesRow struct {
 	ID             int64
 	PowerChangedAt *float64
 	LastError      *string
+	OutOfServiceAt *float64
+	OutOfServiceBy *string
 }
 
 // What the board map needs from the rows beyond the in-memory state: when
-// the power last changed and the last BMP error (boards with neither are
-// left out).
+// the power last changed, the last BMP error, and when and by whom it was
+// taken out of service (boards with none of these are left out).
 func (q *Queries) AdminBoardNotes(ctx context.Context, machineID int64) ([]AdminBoardNotesRow, error) {
 	rows, err := q.query(ctx, q.adminBoardNotesStmt, adminBoardNotes, machineID)
 	if err != nil {
@@ -132,7 +93,13 @@ func (q *Queries) AdminBoardNotes(ctx context.Context, machineID int64) ([]Admin
 	var items []AdminBoardNotesRow
 	for rows.Next() {
 		var i AdminBoardNotesRow
-		if err := rows.Scan(&i.ID, &i.PowerChangedAt, &i.LastError); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.PowerChangedAt,
+			&i.LastError,
+			&i.OutOfServiceAt,
+			&i.OutOfServiceBy,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -371,17 +338,6 @@ func (q *Queries) AdminJobsByState(ctx context.Context) ([]AdminJobsByStateRow, 
 	return items, nil
 }
 
-const adminLastJobEventID = `-- name: AdminLastJobEventID :one
-SELECT CAST(coalesce(max(id), 0) AS INTEGER) FROM job_events
-`
-
-func (q *Queries) AdminLastJobEventID(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.adminLastJobEventIDStmt, adminLastJobEventID)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
-}
-
 const adminOpenOps = `-- name: AdminOpenOps :many
 SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
@@ -495,19 +451,26 @@ func (q *Queries) AdminReportsPerBoard(ctx context.Context, machineID int64) ([]
 }
 
 const adminSetOutOfService = `-- name: AdminSetOutOfService :exec
-UPDATE boards SET out_of_service = ?1, out_of_service_at = ?2
-WHERE id = ?3
+UPDATE boards SET out_of_service = ?1, out_of_service_at = ?2,
+    out_of_service_by = ?3
+WHERE id = ?4
 `
 
 type AdminSetOutOfServiceParams struct {
 	OutOfService   *string
 	OutOfServiceAt *float64
+	OutOfServiceBy *string
 	ID             int64
 }
 
 // An operator takes a board out of service: unlike a BMP failure, a job
 // holding the board keeps it.
 func (q *Queries) AdminSetOutOfService(ctx context.Context, arg AdminSetOutOfServiceParams) error {
-	_, err := q.exec(ctx, q.adminSetOutOfServiceStmt, adminSetOutOfService, arg.OutOfService, arg.OutOfServiceAt, arg.ID)
+	_, err := q.exec(ctx, q.adminSetOutOfServiceStmt, adminSetOutOfService,
+		arg.OutOfService,
+		arg.OutOfServiceAt,
+		arg.OutOfServiceBy,
+		arg.ID,
+	)
 	return err
 }

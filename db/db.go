@@ -24,9 +24,6 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
-	if q.adminAllocationWaitsStmt, err = db.PrepareContext(ctx, adminAllocationWaits); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminAllocationWaits: %w", err)
-	}
 	if q.adminBoardHistoryStmt, err = db.PrepareContext(ctx, adminBoardHistory); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBoardHistory: %w", err)
 	}
@@ -47,9 +44,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.adminJobsByStateStmt, err = db.PrepareContext(ctx, adminJobsByState); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminJobsByState: %w", err)
-	}
-	if q.adminLastJobEventIDStmt, err = db.PrepareContext(ctx, adminLastJobEventID); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminLastJobEventID: %w", err)
 	}
 	if q.adminOpenOpsStmt, err = db.PrepareContext(ctx, adminOpenOps); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminOpenOps: %w", err)
@@ -96,8 +90,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countAnswerableDestroyedStmt, err = db.PrepareContext(ctx, countAnswerableDestroyed); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAnswerableDestroyed: %w", err)
 	}
+	if q.countAuditEntriesStmt, err = db.PrepareContext(ctx, countAuditEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAuditEntries: %w", err)
+	}
 	if q.deleteConfigDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, deleteConfigDeadLinksOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteConfigDeadLinksOfMachine: %w", err)
+	}
+	if q.deleteDrainStmt, err = db.PrepareContext(ctx, deleteDrain); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteDrain: %w", err)
 	}
 	if q.deleteMachineTagsStmt, err = db.PrepareContext(ctx, deleteMachineTags); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteMachineTags: %w", err)
@@ -141,6 +141,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getServerStateStmt, err = db.PrepareContext(ctx, getServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query GetServerState: %w", err)
 	}
+	if q.insertAuditEntryStmt, err = db.PrepareContext(ctx, insertAuditEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditEntry: %w", err)
+	}
 	if q.insertBMPStmt, err = db.PrepareContext(ctx, insertBMP); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertBMP: %w", err)
 	}
@@ -174,6 +177,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertQueueEntryStmt, err = db.PrepareContext(ctx, insertQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertQueueEntry: %w", err)
 	}
+	if q.listAuditEntriesStmt, err = db.PrepareContext(ctx, listAuditEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAuditEntries: %w", err)
+	}
 	if q.listBMPsOfMachineStmt, err = db.PrepareContext(ctx, listBMPsOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBMPsOfMachine: %w", err)
 	}
@@ -182,6 +188,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, listDeadLinksOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeadLinksOfMachine: %w", err)
+	}
+	if q.listDrainsStmt, err = db.PrepareContext(ctx, listDrains); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDrains: %w", err)
 	}
 	if q.listLiveJobsStmt, err = db.PrepareContext(ctx, listLiveJobs); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLiveJobs: %w", err)
@@ -213,6 +222,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.powerOffAndFreeBoardsStmt, err = db.PrepareContext(ctx, powerOffAndFreeBoards); err != nil {
 		return nil, fmt.Errorf("error preparing query PowerOffAndFreeBoards: %w", err)
 	}
+	if q.recentBoardReportsStmt, err = db.PrepareContext(ctx, recentBoardReports); err != nil {
+		return nil, fmt.Errorf("error preparing query RecentBoardReports: %w", err)
+	}
 	if q.requeueJobStmt, err = db.PrepareContext(ctx, requeueJob); err != nil {
 		return nil, fmt.Errorf("error preparing query RequeueJob: %w", err)
 	}
@@ -243,6 +255,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setBoardsWaitingStmt, err = db.PrepareContext(ctx, setBoardsWaiting); err != nil {
 		return nil, fmt.Errorf("error preparing query SetBoardsWaiting: %w", err)
 	}
+	if q.setDrainStmt, err = db.PrepareContext(ctx, setDrain); err != nil {
+		return nil, fmt.Errorf("error preparing query SetDrain: %w", err)
+	}
 	if q.setJobPoweringStmt, err = db.PrepareContext(ctx, setJobPowering); err != nil {
 		return nil, fmt.Errorf("error preparing query SetJobPowering: %w", err)
 	}
@@ -272,11 +287,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
-	if q.adminAllocationWaitsStmt != nil {
-		if cerr := q.adminAllocationWaitsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminAllocationWaitsStmt: %w", cerr)
-		}
-	}
 	if q.adminBoardHistoryStmt != nil {
 		if cerr := q.adminBoardHistoryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminBoardHistoryStmt: %w", cerr)
@@ -310,11 +320,6 @@ func (q *Queries) Close() error {
 	if q.adminJobsByStateStmt != nil {
 		if cerr := q.adminJobsByStateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminJobsByStateStmt: %w", cerr)
-		}
-	}
-	if q.adminLastJobEventIDStmt != nil {
-		if cerr := q.adminLastJobEventIDStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminLastJobEventIDStmt: %w", cerr)
 		}
 	}
 	if q.adminOpenOpsStmt != nil {
@@ -392,9 +397,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countAnswerableDestroyedStmt: %w", cerr)
 		}
 	}
+	if q.countAuditEntriesStmt != nil {
+		if cerr := q.countAuditEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAuditEntriesStmt: %w", cerr)
+		}
+	}
 	if q.deleteConfigDeadLinksOfMachineStmt != nil {
 		if cerr := q.deleteConfigDeadLinksOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteConfigDeadLinksOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.deleteDrainStmt != nil {
+		if cerr := q.deleteDrainStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteDrainStmt: %w", cerr)
 		}
 	}
 	if q.deleteMachineTagsStmt != nil {
@@ -467,6 +482,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getServerStateStmt: %w", cerr)
 		}
 	}
+	if q.insertAuditEntryStmt != nil {
+		if cerr := q.insertAuditEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditEntryStmt: %w", cerr)
+		}
+	}
 	if q.insertBMPStmt != nil {
 		if cerr := q.insertBMPStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertBMPStmt: %w", cerr)
@@ -522,6 +542,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertQueueEntryStmt: %w", cerr)
 		}
 	}
+	if q.listAuditEntriesStmt != nil {
+		if cerr := q.listAuditEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditEntriesStmt: %w", cerr)
+		}
+	}
 	if q.listBMPsOfMachineStmt != nil {
 		if cerr := q.listBMPsOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listBMPsOfMachineStmt: %w", cerr)
@@ -535,6 +560,11 @@ func (q *Queries) Close() error {
 	if q.listDeadLinksOfMachineStmt != nil {
 		if cerr := q.listDeadLinksOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDeadLinksOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.listDrainsStmt != nil {
+		if cerr := q.listDrainsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDrainsStmt: %w", cerr)
 		}
 	}
 	if q.listLiveJobsStmt != nil {
@@ -587,6 +617,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing powerOffAndFreeBoardsStmt: %w", cerr)
 		}
 	}
+	if q.recentBoardReportsStmt != nil {
+		if cerr := q.recentBoardReportsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recentBoardReportsStmt: %w", cerr)
+		}
+	}
 	if q.requeueJobStmt != nil {
 		if cerr := q.requeueJobStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing requeueJobStmt: %w", cerr)
@@ -635,6 +670,11 @@ func (q *Queries) Close() error {
 	if q.setBoardsWaitingStmt != nil {
 		if cerr := q.setBoardsWaitingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setBoardsWaitingStmt: %w", cerr)
+		}
+	}
+	if q.setDrainStmt != nil {
+		if cerr := q.setDrainStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setDrainStmt: %w", cerr)
 		}
 	}
 	if q.setJobPoweringStmt != nil {
@@ -716,7 +756,6 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                                 DBTX
 	tx                                 *sql.Tx
-	adminAllocationWaitsStmt           *sql.Stmt
 	adminBoardHistoryStmt              *sql.Stmt
 	adminBoardNotesStmt                *sql.Stmt
 	adminBoardReportsStmt              *sql.Stmt
@@ -724,7 +763,6 @@ type Queries struct {
 	adminGetJobStmt                    *sql.Stmt
 	adminJobEventsStmt                 *sql.Stmt
 	adminJobsByStateStmt               *sql.Stmt
-	adminLastJobEventIDStmt            *sql.Stmt
 	adminOpenOpsStmt                   *sql.Stmt
 	adminPingStmt                      *sql.Stmt
 	adminReportsPerBoardStmt           *sql.Stmt
@@ -740,7 +778,9 @@ type Queries struct {
 	consoleListJobsStmt                *sql.Stmt
 	consoleOpenOpsPerBMPStmt           *sql.Stmt
 	countAnswerableDestroyedStmt       *sql.Stmt
+	countAuditEntriesStmt              *sql.Stmt
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
+	deleteDrainStmt                    *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
 	deleteQueueEntryStmt               *sql.Stmt
 	deleteReservationStmt              *sql.Stmt
@@ -755,6 +795,7 @@ type Queries struct {
 	getJobStmt                         *sql.Stmt
 	getOpsStmt                         *sql.Stmt
 	getServerStateStmt                 *sql.Stmt
+	insertAuditEntryStmt               *sql.Stmt
 	insertBMPStmt                      *sql.Stmt
 	insertBoardStmt                    *sql.Stmt
 	insertBoardAllocationsStmt         *sql.Stmt
@@ -766,9 +807,11 @@ type Queries struct {
 	insertMachineTagStmt               *sql.Stmt
 	insertOpsStmt                      *sql.Stmt
 	insertQueueEntryStmt               *sql.Stmt
+	listAuditEntriesStmt               *sql.Stmt
 	listBMPsOfMachineStmt              *sql.Stmt
 	listBoardsOfMachineStmt            *sql.Stmt
 	listDeadLinksOfMachineStmt         *sql.Stmt
+	listDrainsStmt                     *sql.Stmt
 	listLiveJobsStmt                   *sql.Stmt
 	listLiveMachinesStmt               *sql.Stmt
 	listMachineTagsStmt                *sql.Stmt
@@ -779,6 +822,7 @@ type Queries struct {
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
 	powerOffAndFreeBoardsStmt          *sql.Stmt
+	recentBoardReportsStmt             *sql.Stmt
 	requeueJobStmt                     *sql.Stmt
 	retireMachineStmt                  *sql.Stmt
 	returnBoardToServiceStmt           *sql.Stmt
@@ -789,6 +833,7 @@ type Queries struct {
 	setBoardsFreeAtStmt                *sql.Stmt
 	setBoardsPowerStmt                 *sql.Stmt
 	setBoardsWaitingStmt               *sql.Stmt
+	setDrainStmt                       *sql.Stmt
 	setJobPoweringStmt                 *sql.Stmt
 	setJobReadyStmt                    *sql.Stmt
 	setKeepaliveHostStmt               *sql.Stmt
@@ -803,7 +848,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                                 tx,
 		tx:                                 tx,
-		adminAllocationWaitsStmt:           q.adminAllocationWaitsStmt,
 		adminBoardHistoryStmt:              q.adminBoardHistoryStmt,
 		adminBoardNotesStmt:                q.adminBoardNotesStmt,
 		adminBoardReportsStmt:              q.adminBoardReportsStmt,
@@ -811,7 +855,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminGetJobStmt:                    q.adminGetJobStmt,
 		adminJobEventsStmt:                 q.adminJobEventsStmt,
 		adminJobsByStateStmt:               q.adminJobsByStateStmt,
-		adminLastJobEventIDStmt:            q.adminLastJobEventIDStmt,
 		adminOpenOpsStmt:                   q.adminOpenOpsStmt,
 		adminPingStmt:                      q.adminPingStmt,
 		adminReportsPerBoardStmt:           q.adminReportsPerBoardStmt,
@@ -827,7 +870,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		consoleListJobsStmt:                q.consoleListJobsStmt,
 		consoleOpenOpsPerBMPStmt:           q.consoleOpenOpsPerBMPStmt,
 		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,
+		countAuditEntriesStmt:              q.countAuditEntriesStmt,
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
+		deleteDrainStmt:                    q.deleteDrainStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
 		deleteQueueEntryStmt:               q.deleteQueueEntryStmt,
 		deleteReservationStmt:              q.deleteReservationStmt,
@@ -842,6 +887,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getJobStmt:                         q.getJobStmt,
 		getOpsStmt:                         q.getOpsStmt,
 		getServerStateStmt:                 q.getServerStateStmt,
+		insertAuditEntryStmt:               q.insertAuditEntryStmt,
 		insertBMPStmt:                      q.insertBMPStmt,
 		insertBoardStmt:                    q.insertBoardStmt,
 		insertBoardAllocationsStmt:         q.insertBoardAllocationsStmt,
@@ -853,9 +899,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertMachineTagStmt:               q.insertMachineTagStmt,
 		insertOpsStmt:                      q.insertOpsStmt,
 		insertQueueEntryStmt:               q.insertQueueEntryStmt,
+		listAuditEntriesStmt:               q.listAuditEntriesStmt,
 		listBMPsOfMachineStmt:              q.listBMPsOfMachineStmt,
 		listBoardsOfMachineStmt:            q.listBoardsOfMachineStmt,
 		listDeadLinksOfMachineStmt:         q.listDeadLinksOfMachineStmt,
+		listDrainsStmt:                     q.listDrainsStmt,
 		listLiveJobsStmt:                   q.listLiveJobsStmt,
 		listLiveMachinesStmt:               q.listLiveMachinesStmt,
 		listMachineTagsStmt:                q.listMachineTagsStmt,
@@ -866,6 +914,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
 		powerOffAndFreeBoardsStmt:          q.powerOffAndFreeBoardsStmt,
+		recentBoardReportsStmt:             q.recentBoardReportsStmt,
 		requeueJobStmt:                     q.requeueJobStmt,
 		retireMachineStmt:                  q.retireMachineStmt,
 		returnBoardToServiceStmt:           q.returnBoardToServiceStmt,
@@ -876,6 +925,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setBoardsFreeAtStmt:                q.setBoardsFreeAtStmt,
 		setBoardsPowerStmt:                 q.setBoardsPowerStmt,
 		setBoardsWaitingStmt:               q.setBoardsWaitingStmt,
+		setDrainStmt:                       q.setDrainStmt,
 		setJobPoweringStmt:                 q.setJobPoweringStmt,
 		setJobReadyStmt:                    q.setJobReadyStmt,
 		setKeepaliveHostStmt:               q.setKeepaliveHostStmt,

@@ -243,9 +243,9 @@ func watchJSErrors(ctx context.Context) func() []string {
 func TestDashboardInBrowser(t *testing.T) {
 	srv := startDemoServer(t)
 	ctx := newBrowser(t)
-	want := map[string]int{}
+	want := map[string]int{} // boards drawn: a single-board machine has one
 	for _, m := range srv.cfg.Machines {
-		want[m.Name] = 3 * m.Width * m.Height
+		want[m.Name] = len(m.Boards) + len(m.ListedDeadBoards())
 	}
 
 	jsErrors := watchJSErrors(ctx)
@@ -275,6 +275,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		if got != n {
 			t.Errorf("machine %s shows %d boards, want %d", name, got, n)
 		}
+	}
+	// The single-board machine's card counts its one board, no dead ones.
+	soloCounts, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`document.querySelector('#machine-demo-board .counts').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "1 free · 0 queued"; soloCounts != want {
+		t.Errorf("demo-board's card says %q, want %q", soloCounts, want)
 	}
 	freeBefore, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(
 		`[...%s].filter(p => p.getAttribute('fill') === %q).length`, boardsOf("demo-4x2"), freeFill)))

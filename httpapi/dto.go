@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/spalloc/spallocd/service"
@@ -25,6 +26,12 @@ func boardsXYZ(bs []geometry.Board) []xyz {
 	return out
 }
 
+// present is bs without the slots the machine does not have (operator
+// views do not show them: service.MachineSummary.Absent).
+func present(bs, absent []geometry.Board) []geometry.Board {
+	return slices.DeleteFunc(slices.Clone(bs), func(b geometry.Board) bool { return slices.Contains(absent, b) })
+}
+
 type boardJSON struct {
 	Logical        xyz      `json:"logical"`
 	Physical       *[3]int  `json:"physical"` // [cabinet, frame, board]
@@ -33,6 +40,8 @@ type boardJSON struct {
 	State          string   `json:"state"`
 	Dead           bool     `json:"dead"`
 	OutOfService   *string  `json:"out_of_service"`
+	OutOfServiceAt *float64 `json:"out_of_service_at"` // with out_of_service: since when
+	OutOfServiceBy *string  `json:"out_of_service_by"` // with out_of_service: the admin token's name, "server" (problem reports), null (BMP failure)
 	Power          bool     `json:"power"`
 	PowerChangedAt *float64 `json:"power_changed_at"`
 	JobID          *int64   `json:"job_id"`
@@ -47,7 +56,8 @@ func toBoardJSON(b service.BoardInfo) boardJSON {
 	cx, cy := geometry.BoardToChip(b.Board)
 	out := boardJSON{
 		Logical: toXYZ(b.Board), Chip: [2]int{cx, cy}, IP: b.IP, State: b.State(),
-		Dead: b.Dead, OutOfService: b.OutOfService, Power: b.Power, PowerChangedAt: unixPtr(b.PowerChangedAt),
+		Dead: b.Dead, OutOfService: b.OutOfService, OutOfServiceAt: unixPtr(b.OutOfServiceAt), OutOfServiceBy: b.OutOfServiceBy,
+		Power: b.Power, PowerChangedAt: unixPtr(b.PowerChangedAt),
 		JobID: b.JobID, WaitingJobID: b.WaitingJobID, PendingOps: b.PendingOps, LastError: b.LastError,
 		Reports: b.Reports, BMPUnreachable: b.BMPUnreachable,
 	}
@@ -84,9 +94,18 @@ type machineJSON struct {
 	DeadLinks   []deadLinkJSON `json:"dead_links"`
 	QueueLength *int           `json:"queue_length,omitempty"`
 	BoardCounts map[string]int `json:"board_counts,omitempty"`
+	Drained     *drainJSON     `json:"drained"` // null: it takes allocations
 	// Reservation is the region of triads the blocked head of the queue
 	// holds (scheduler policy "reserve"); null when there is none.
 	Reservation *reservationJSON `json:"reservation"`
+}
+
+// drainJSON says why, since when (Unix seconds) and by whom a machine is
+// drained.
+type drainJSON struct {
+	Reason string  `json:"reason"`
+	At     float64 `json:"at"`
+	By     string  `json:"by"`
 }
 
 type reservationJSON struct {
@@ -100,7 +119,10 @@ type reservationJSON struct {
 func toMachineJSON(m service.MachineSummary) machineJSON {
 	out := machineJSON{
 		Name: m.Name, Tags: m.Tags, Width: m.Width, Height: m.Height,
-		DeadBoards: boardsXYZ(m.DeadBoards), DeadLinks: make([]deadLinkJSON, 0, len(m.DeadLinks)),
+		DeadBoards: boardsXYZ(present(m.DeadBoards, m.Absent)), DeadLinks: make([]deadLinkJSON, 0, len(m.DeadLinks)),
+	}
+	if d := m.Drained; d != nil {
+		out.Drained = &drainJSON{Reason: d.Reason, At: unixOf(d.At), By: d.By}
 	}
 	if out.Tags == nil {
 		out.Tags = []string{}
@@ -208,30 +230,33 @@ type waitingJSON struct {
 }
 
 type jobJSON struct {
-	JobID         int64            `json:"job_id"`
-	Owner         string           `json:"owner"`
-	State         string           `json:"state"`
-	StateCode     int              `json:"state_code"`
-	Power         *bool            `json:"power"`
-	Keepalive     *float64         `json:"keepalive"`
-	KeepaliveHost *string          `json:"keepalivehost"`
-	LastSeen      *float64         `json:"last_seen"`  // live jobs: when its client last sent a command about it
-	ExpiresAt     *float64         `json:"expires_at"` // live jobs with a keepalive: when it times out if its client stays silent
-	Args          json.RawMessage  `json:"args"`
-	Kwargs        json.RawMessage  `json:"kwargs"`
-	Machine       *string          `json:"machine"`
-	Boards        []xyz            `json:"boards"`
-	Reason        *string          `json:"reason"`
-	CreatedAt     float64          `json:"created_at"`
-	AllocatedAt   *float64         `json:"allocated_at"`
-	ReadyAt       *float64         `json:"ready_at"`
-	DestroyedAt   *float64         `json:"destroyed_at"`
-	Width         *int             `json:"width"`  // chips, once allocated
-	Height        *int             `json:"height"` // chips, once allocated
-	Connections   []connectionJSON `json:"connections"`
-	Waiting       *waitingJSON     `json:"waiting"`
-	PendingOps    []pendingOpJSON  `json:"pending_ops,omitempty"`
-	History       []jobEventJSON   `json:"history,omitempty"`
+	JobID         int64    `json:"job_id"`
+	Owner         string   `json:"owner"`
+	State         string   `json:"state"`
+	StateCode     int      `json:"state_code"`
+	Power         *bool    `json:"power"`
+	Keepalive     *float64 `json:"keepalive"`
+	KeepaliveHost *string  `json:"keepalivehost"`
+	LastSeen      *float64 `json:"last_seen"`  // live jobs: when its client last sent a command about it
+	ExpiresAt     *float64 `json:"expires_at"` // live jobs with a keepalive: when it times out if its client stays silent
+	// DurationExpiresAt: live jobs under max_job_duration: when that
+	// destroys them, whatever their client does.
+	DurationExpiresAt *float64         `json:"duration_expires_at"`
+	Args              json.RawMessage  `json:"args"`
+	Kwargs            json.RawMessage  `json:"kwargs"`
+	Machine           *string          `json:"machine"`
+	Boards            []xyz            `json:"boards"`
+	Reason            *string          `json:"reason"`
+	CreatedAt         float64          `json:"created_at"`
+	AllocatedAt       *float64         `json:"allocated_at"`
+	ReadyAt           *float64         `json:"ready_at"`
+	DestroyedAt       *float64         `json:"destroyed_at"`
+	Width             *int             `json:"width"`  // chips, once allocated
+	Height            *int             `json:"height"` // chips, once allocated
+	Connections       []connectionJSON `json:"connections"`
+	Waiting           *waitingJSON     `json:"waiting"`
+	PendingOps        []pendingOpJSON  `json:"pending_ops,omitempty"`
+	History           []jobEventJSON   `json:"history,omitempty"`
 }
 
 // rawOr returns raw, or fallback when raw is empty (JSON needs a value).
@@ -249,7 +274,7 @@ func toJobJSON(j *service.JobDetail, full bool) jobJSON {
 		Keepalive: secondsPtr(j.Keepalive), Args: rawOr(j.Args, "[]"), Kwargs: rawOr(j.Kwargs, "{}"),
 		Machine: j.MachineName, Reason: j.Reason, CreatedAt: unixOf(j.CreatedAt),
 		AllocatedAt: unixPtr(j.AllocatedAt), ReadyAt: unixPtr(j.ReadyAt), DestroyedAt: unixPtr(j.DestroyedAt),
-		Boards: []xyz{}, Connections: []connectionJSON{},
+		DurationExpiresAt: unixPtr(j.DurationExpiresAt), Boards: []xyz{}, Connections: []connectionJSON{},
 	}
 	if j.KeepaliveHost != "" {
 		h := j.KeepaliveHost

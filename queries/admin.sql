@@ -54,33 +54,19 @@ SELECT state, count(*) AS n FROM jobs WHERE forgotten = 0 GROUP BY state;
 -- name: AdminSetOutOfService :exec
 -- An operator takes a board out of service: unlike a BMP failure, a job
 -- holding the board keeps it.
-UPDATE boards SET out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at)
+UPDATE boards SET out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at),
+    out_of_service_by = sqlc.arg(out_of_service_by)
 WHERE id = sqlc.arg(id);
 
 -- name: AdminDeleteDeadLink :exec
 DELETE FROM dead_links WHERE board_id = ? AND link = ?;
-
--- name: AdminLastJobEventID :one
-SELECT CAST(coalesce(max(id), 0) AS INTEGER) FROM job_events;
-
--- name: AdminAllocationWaits :many
--- Allocations (a job moving from queued to power) recorded after event id
--- after, with how long the job had been queued.
-SELECT e.id, CAST(e.at - (SELECT p.at FROM job_events p
-                          WHERE p.job_id = e.job_id AND p.id < e.id
-                          ORDER BY p.id DESC LIMIT 1) AS REAL) AS wait
-FROM job_events e
-WHERE e.id > sqlc.arg(after) AND e.state = 2
-  AND (SELECT p.state FROM job_events p WHERE p.job_id = e.job_id AND p.id < e.id
-       ORDER BY p.id DESC LIMIT 1) = 1
-ORDER BY e.id;
 
 -- name: AdminPing :one
 SELECT 1;
 
 -- name: AdminBoardNotes :many
 -- What the board map needs from the rows beyond the in-memory state: when
--- the power last changed and the last BMP error (boards with neither are
--- left out).
-SELECT id, power_changed_at, last_error FROM boards
-WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL);
+-- the power last changed, the last BMP error, and when and by whom it was
+-- taken out of service (boards with none of these are left out).
+SELECT id, power_changed_at, last_error, out_of_service_at, out_of_service_by FROM boards
+WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL OR out_of_service_at IS NOT NULL);

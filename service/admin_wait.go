@@ -22,19 +22,34 @@ func (s *Service) waitReason(w *world, j *job) *WaitReason {
 	r := s.reader(w)
 	wr := &WaitReason{Positions: []QueuePosition{}}
 	var reasons []string
+	limited := ownerLimited(w, j) // then only drains add to it
+	if limited != "" {
+		reasons = append(reasons, limited)
+	}
 	for _, m := range w.machines {
 		pos := queuePosition(m, j.id)
 		if pos == 0 {
 			continue
 		}
 		wr.Positions = append(wr.Positions, QueuePosition{Machine: m.name, Position: pos})
-		reasons = append(reasons, r.machineWaitReason(j, m))
+		if limited == "" || m.drain != nil {
+			reasons = append(reasons, r.machineWaitReason(j, m))
+		}
 	}
-	if len(reasons) == 0 {
+	if len(wr.Positions) == 0 {
 		reasons = append(reasons, "in no machine's queue")
 	}
 	wr.Reason = strings.Join(reasons, "; ")
 	return wr
+}
+
+// ownerLimited is why a queued job of w waits for its owner ("" = it does
+// not).
+func ownerLimited(w *world, j *job) string {
+	if p := w.settings.limits; limitsOwners(p) {
+		return ownerLimitReason(p, w.owners()[j.owner], j)
+	}
+	return ""
 }
 
 // queuePosition is the job's 1-based place in m's queue, 0 if absent.
@@ -49,14 +64,15 @@ func queuePosition(m *machine, id int64) int {
 
 // machineWaitReason says what keeps j waiting on m. Queue service passes
 // over jobs the machine cannot hold with its current out-of-service boards
-// and jobs that are not eligible (they neither wait in line nor block it),
-// so only the jobs ahead that it serves count.
+// and jobs that are not eligible, e.g. whose owner is over a limit (they
+// neither wait in line nor block it), so only the jobs ahead that it
+// serves count. A drained machine says so first.
 func (t *tx) machineWaitReason(j *job, m *machine) string {
-	if !m.model.Feasible(j.areq) {
-		return fmt.Sprintf("%s cannot hold it while some of its boards are out of service", m.name)
-	}
 	if ok, why := t.machineAccepts(m); !ok {
 		return why
+	}
+	if !m.model.Feasible(j.areq) {
+		return fmt.Sprintf("%s cannot hold it while some of its boards are out of service", m.name)
 	}
 	if ok, why := t.jobEligible(j); !ok {
 		return why

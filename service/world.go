@@ -23,6 +23,7 @@ type world struct {
 	opBMP    idMap[int64]   // open operation id -> its BMP id
 	stopped  bool           // emergency stop
 	settings settings
+	derived  *derived // computed from the rest on first use (job_limits.go); nil = not cached
 }
 
 // settings are the server settings a configuration (re)load sets.
@@ -31,13 +32,14 @@ type settings struct {
 	powerOffGrace time.Duration // free boards anyway when their power-off does not complete (0 = never)
 	retain        int           // destroyed jobs kept answerable; 0 = all, negative = none
 	bmp           config.BMPSettings
+	limits        config.PolicySettings // [policy]: limits on jobs and owners, sick boards
 	// policy is the [scheduler] policy; "" until a configuration is
 	// applied (queue service then serves heads only and keeps the
 	// reservations it finds).
 	policy string
 }
 
-func emptyWorld() *world { return &world{index: newMachineIndex(nil)} }
+func emptyWorld() *world { return &world{index: newMachineIndex(nil), derived: &derived{}} }
 
 // machineIndex finds machines and boards of a machine list. It depends only
 // on the list's machines and their boards' ids and addresses, which change
@@ -157,6 +159,7 @@ type machine struct {
 	// a free board given to a job (queue service's hints, job_reserve.go).
 	gain  uint64
 	queue []int64 // queued job ids, ascending (= creation order)
+	drain *Drain  // nil: takes allocations; never written in place
 	// reservation is the region the blocked head of the queue holds under
 	// the reserve policy (job_reserve.go); nil: none.
 	reservation *reservation

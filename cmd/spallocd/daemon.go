@@ -21,29 +21,37 @@ import (
 	"github.com/spalloc/spallocd/tcpserver"
 )
 
-// shutdownGrace bounds each step of a graceful stop: in-flight protocol
-// requests, HTTP requests, and BMP packets.
-const shutdownGrace = 5 * time.Second
+// A graceful stop takes at most shutdownGrace (README, "Signals"):
+// in-flight v1 and HTTP requests and the BMP workers' work in flight
+// finish side by side, and then the database is closed, in the last
+// closeReserve. BMP packets in flight get bmpStopGrace for their answers,
+// so that the workers' last calls to the service (bmp.StopCallsTimeout)
+// end, with a margin, before the database is closed.
+const (
+	shutdownGrace = 5 * time.Second
+	closeReserve  = time.Second
+	bmpStopGrace  = shutdownGrace - closeReserve - bmp.StopCallsTimeout - 250*time.Millisecond
+)
 
 // daemon is one running server: every component and how to stop it.
 type daemon struct {
-	log        *slog.Logger
-	opts       *options
-	svc        *service.Service
-	fakes      *fakeFleet
-	bmps       *bmp.Manager
-	tcp        *tcpserver.Server
-	lock       *db.Lock
-	tcpLn      net.Listener // bound, not yet served
-	httpLn     net.Listener // bound, not yet served
-	tcpAddr    string       // where the v1 protocol listens
-	httpAddr   string       // where the admin API listens
-	adminToken string
-	http       *http.Server
-	reloader   *reloader
-	metrics    *httpapi.Metrics
-	registry   *prometheus.Registry
-	httpDone   chan struct{} // closed at shutdown: ends dashboard event streams
+	log      *slog.Logger
+	opts     *options
+	svc      *service.Service
+	fakes    *fakeFleet
+	bmps     *bmp.Manager
+	tcp      *tcpserver.Server
+	lock     *db.Lock
+	tcpLn    net.Listener // bound, not yet served
+	httpLn   net.Listener // bound, not yet served
+	tcpAddr  string       // where the v1 protocol listens
+	httpAddr string       // where the admin API listens
+	tokens   *httpapi.Tokens
+	http     *http.Server
+	reloader *reloader
+	metrics  *httpapi.Metrics
+	registry *prometheus.Registry
+	httpDone chan struct{} // closed at shutdown: ends dashboard event streams
 
 	bmpCtx   context.Context
 	stopBMPs context.CancelFunc
@@ -112,15 +120,27 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	if err := d.fakes.sync(cfg); err != nil {
 		return nil, err
 	}
+	if o.coldStart {
+		if err := d.lock.RemoveDatabase(); err != nil {
+			return nil, err
+		}
+	}
 	d.svc, err = service.Open(ctx, service.Options{
 		DBPath:       cfg.Server.Database,
-		ColdStart:    o.coldStart,
 		Logger:       log,
 		TickInterval: cfg.Server.KeepaliveCheckInterval,
 	})
 	if err != nil {
 		return nil, err
 	}
+	// Subscribed before the configuration is applied: the allocations that
+	// makes count too. ObserveAllocations closes it once it runs.
+	allocs := d.svc.Subscribe()
+	defer func() {
+		if err != nil {
+			allocs.Close()
+		}
+	}()
 	report, err := d.svc.ApplyConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("apply configuration: %w", err)
@@ -135,13 +155,14 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	runCtx, stopRun := context.WithCancel(context.Background())
 	d.stopRun = stopRun
 	d.goRun(func() error { return d.svc.Run(runCtx) })
+	d.goRun(func() error { return d.metrics.ObserveAllocations(runCtx, allocs) })
 	d.serveTCP(cfg)
 	d.serveHTTP()
 
 	d.bmpCtx, d.stopBMPs = context.WithCancel(context.Background())
 	d.bmps = bmp.NewManager(d.svc, bmp.ManagerOptions{
 		Settings: cfg.BMP, Resolve: d.fakes.resolve, SettingsFor: d.fakes.settingsFor(cfg.BMP), Logger: log,
-		Observer: bmpMetrics{d.metrics}})
+		Observer: bmpMetrics{d.metrics}, StopGrace: bmpStopGrace})
 	d.goRun(func() error { return d.bmps.Run(d.bmpCtx) })
 
 	if o.configPath != "" {
@@ -166,7 +187,7 @@ func (d *daemon) goRun(f func() error) {
 	}()
 }
 
-// listen binds the v1 protocol and HTTP ports (and reads the admin token,
+// listen binds the v1 protocol and HTTP ports (and reads the admin tokens,
 // which the HTTP API needs); nothing is served yet.
 func (d *daemon) listen(cfg *config.Config) error {
 	var err error
@@ -177,9 +198,11 @@ func (d *daemon) listen(cfg *config.Config) error {
 	if cfg.Server.HTTP == "" {
 		return nil
 	}
-	if d.adminToken, err = cfg.Server.AdminToken(); err != nil {
+	tokens, err := readTokens(d.log, cfg)
+	if err != nil {
 		return err
 	}
+	d.tokens = httpapi.NewTokens(tokens)
 	if d.httpLn, err = net.Listen("tcp", cfg.Server.HTTP); err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
@@ -208,7 +231,7 @@ func (d *daemon) serveHTTP() {
 	}
 	d.httpDone = make(chan struct{})
 	h := httpapi.New(d.svc, httpapi.Options{
-		AdminToken: d.adminToken, Logger: d.log, Version: buildinfo.Version(),
+		Tokens: d.tokens, Logger: d.log, Version: buildinfo.Version(),
 		Registry: d.registry, Metrics: d.metrics, Done: d.httpDone,
 		Checks: map[string]func(context.Context) error{"bmp_workers": d.bmpWorkersAlive},
 	})
@@ -258,6 +281,13 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	logWarnings(d.log, cfg)
+	var tokens []config.NamedToken
+	if d.tokens != nil {
+		if tokens, err = readTokens(d.log, cfg); err != nil {
+			d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
+			return
+		}
+	}
 	if err := d.fakes.sync(cfg); err != nil {
 		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
 		return
@@ -268,9 +298,26 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	logReload(d.log, report)
+	if d.tokens != nil {
+		d.tokens.Set(tokens)
+	}
 	if err := d.bmps.Sync(ctx); err != nil {
 		d.log.Error("BMP workers after reload", "err", err)
 	}
+}
+
+// readTokens reads the admin tokens of cfg and logs whose they are.
+func readTokens(log *slog.Logger, cfg *config.Config) ([]config.NamedToken, error) {
+	tokens, err := cfg.ReadAdminTokens()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(tokens))
+	for i, t := range tokens {
+		names[i] = t.Name
+	}
+	log.Info("admin tokens", "names", names)
+	return tokens, nil
 }
 
 func logWarnings(log *slog.Logger, cfg *config.Config) {
@@ -297,17 +344,25 @@ func (d *daemon) wait(ctx context.Context) error {
 }
 
 // shutdown stops accepting, lets in-flight requests and BMP packets finish
-// (bounded), and closes the database. Boards of running jobs stay powered.
+// side by side, and closes the database, all within shutdownGrace. Boards
+// of running jobs stay powered.
 func (d *daemon) shutdown() {
 	if d.reloader != nil {
 		d.reloader.close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace-closeReserve)
 	defer cancel()
 	for _, ln := range []net.Listener{d.tcpLn, d.httpLn} {
 		if ln != nil {
 			ln.Close()
 		}
+	}
+	// The BMP workers get their grace from now, not after the requests.
+	if d.stopBMPs != nil {
+		d.stopBMPs()
+	}
+	if d.stopRun != nil {
+		d.stopRun()
 	}
 	if d.tcp != nil {
 		d.tcp.Shutdown(ctx)
@@ -315,12 +370,6 @@ func (d *daemon) shutdown() {
 	if d.http != nil {
 		close(d.httpDone)
 		d.http.Shutdown(ctx)
-	}
-	if d.stopBMPs != nil {
-		d.stopBMPs()
-	}
-	if d.stopRun != nil {
-		d.stopRun()
 	}
 	for _, done := range d.done {
 		select {

@@ -10,9 +10,13 @@ import (
 type Config struct {
 	Server    ServerSettings
 	BMP       BMPSettings
+	Policy    PolicySettings
 	Scheduler SchedulerSettings
-	Machines  []Machine // in priority order (the order of the file)
-	Path      string    // the file it came from, as given to Load or Parse ("" if none)
+	// AdminTokens are the named tokens of [[admin_token]], in file order
+	// (ReadAdminTokens adds [server] admin_token_file's).
+	AdminTokens []AdminToken
+	Machines    []Machine // in priority order (the order of the file)
+	Path        string    // the file it came from, as given to Load or Parse ("" if none)
 	// Warnings are things that work but are probably not meant (e.g. an
 	// admin token readable by every user), each naming file and field.
 	Warnings []string
@@ -150,7 +154,8 @@ type FakeBMP struct {
 // Default returns the configuration used for keys that are not given: no
 // machines and the defaults of spec §4 and bmp-protocol.md §5.
 func Default() *Config {
-	return &Config{Server: defaultServer(), BMP: defaultBMP(), Scheduler: SchedulerSettings{Policy: PolicyReserve}}
+	return &Config{Server: defaultServer(), BMP: defaultBMP(), Policy: defaultPolicy(),
+		Scheduler: SchedulerSettings{Policy: PolicyReserve}}
 }
 
 func defaultServer() ServerSettings {

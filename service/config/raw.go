@@ -8,10 +8,12 @@ import (
 // The raw* types mirror the file. Pointers mark keys whose absence matters.
 
 type rawFile struct {
-	Server    rawServer    `toml:"server"`
-	BMP       rawBMP       `toml:"bmp"`
-	Scheduler rawScheduler `toml:"scheduler"`
-	Machine   []rawMachine `toml:"machine"`
+	Server     rawServer       `toml:"server"`
+	BMP        rawBMP          `toml:"bmp"`
+	Policy     rawPolicy       `toml:"policy"`
+	Scheduler  rawScheduler    `toml:"scheduler"`
+	AdminToken []rawAdminToken `toml:"admin_token"`
+	Machine    []rawMachine    `toml:"machine"`
 }
 
 type rawScheduler struct {
