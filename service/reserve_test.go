@@ -336,3 +336,52 @@ func TestReserveStarvationProbe(t *testing.T) {
 	}
 	t.Fatalf("the 48-board job (%d) never started: %+v", big, e.status(big))
 }
+
+// A drained machine chooses no reservation and lets nothing in; one that
+// stands is kept, and the head is served again once the machine is
+// undrained.
+func TestReserveOnADrainedMachine(t *testing.T) {
+	e, j1, _, h := threeTriads(t, "reserve")
+	if err := e.DrainMachine(e.ctx, "m", "maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	e.wantReserved("m", h, 1, 0, 2, 1) // kept
+	e.destroy(h)
+	e.wantReserved("m", 0, 0, 0, 0, 0) // its job gone
+	e.destroyAndFree(j1)               // triads 0 and 2 free
+	h = e.create(rect(2, 1))
+	small := e.create(rect(1, 1))
+	e.wantReserved("m", 0, 0, 0, 0, 0) // drained: nothing chosen
+	e.wantState(small, service.StateQueued)
+	e.wantWaitingFor(small, "machine drained: maintenance")
+	if err := e.UndrainMachine(e.ctx, "m"); err != nil {
+		t.Fatal(err)
+	}
+	e.wantReserved("m", h, 0, 0, 2, 1) // meets j2 only, as 1-2 would; lower x
+	e.wantTriads(small, 2)
+	e.consistent()
+}
+
+// A job whose owner is at a limit never becomes the head: it holds no
+// reservation, and the job behind it reserves and is served as if it were
+// not there. Once the owner is under the limit it is ahead of that job
+// again, and is served first, like a job sent back to the queue: it may
+// take boards of the region (the region's job then waits for it too).
+func TestReserveWithAnOwnerOverALimit(t *testing.T) {
+	e := newEnv(t, "[policy]\nmax_live_jobs_per_owner = 1\n"+withPolicy("reserve", testutil.GridTOML(grid("m", 3, 1))))
+	a1 := e.create(rect(1, 1), owner("a"))
+	b1 := e.create(rect(1, 1), owner("b"))
+	e.finish()
+	e.wantTriads(a1, 0)
+	e.wantTriads(b1, 1)
+	limited := e.create(rect(1, 1), owner("a")) // fits on triad 2, but a holds a job
+	e.wantState(limited, service.StateQueued)
+	e.wantReserved("m", 0, 0, 0, 0, 0)
+	e.wantWaitingFor(limited, "owner limit")
+	c := e.create(rect(2, 1), owner("c"))
+	e.wantReserved("m", c, 1, 0, 2, 1)
+	e.destroyAndFree(a1) // a is under its limit: its older job is served first
+	e.wantTriads(limited, 2)
+	e.wantReserved("m", c, 1, 0, 2, 1)
+	e.consistent()
+}
