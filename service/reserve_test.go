@@ -24,17 +24,7 @@ func withPolicy(policy, machines string) string {
 // reservation is machine's reservation (nil: none).
 func (e *env) reservation(machine string) *service.Reservation {
 	e.t.Helper()
-	ms, err := e.ListMachines(e.ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Name == machine {
-			return m.Reservation
-		}
-	}
-	e.t.Fatalf("no machine %q", machine)
-	return nil
+	return e.machineSummary(machine).Reservation
 }
 
 // wantReserved checks machine's reservation: for job, region x,y w×h; job
