@@ -156,7 +156,8 @@ func compareJobs(j, d *job) string {
 		return fmt.Sprintf("state %v in memory, %v in the database", j.state, d.state)
 	case j.machine != d.machine || !slices.Equal(j.boards, d.boards):
 		return fmt.Sprintf("boards %v on machine %d in memory, %v on %d in the database", j.boards, j.machine, d.boards, d.machine)
-	case j.hasBoards() && (j.power != d.power || j.single != d.single || j.chipW != d.chipW || j.chipH != d.chipH || j.torus != d.torus):
+	case j.hasBoards() && (j.power != d.power || j.single != d.single || j.chipW != d.chipW || j.chipH != d.chipH || j.torus != d.torus ||
+		j.block != d.block):
 		return "power or allocation in memory differs from the database"
 	case j.owner != d.owner || !equalPtr(j.keepalive, d.keepalive) || j.req.alloc() != d.req.alloc():
 		return "request in memory differs from the database"
