@@ -217,9 +217,10 @@ func TestReserveWhileTheRegionsBMPDoesNotAnswer(t *testing.T) {
 	e.consistent()
 }
 
-// A reload that re-creates the machine destroys its jobs and drops its
-// reservation with it; a reload to fifo forgets every reservation, one
-// back to reserve lets the blocked head reserve again.
+// A reload to fifo forgets every reservation, one back to reserve lets the
+// blocked head reserve again; a changed machine keeps the region while the
+// head can still start there; a reload that re-creates the machine destroys
+// its jobs and drops its reservation with it.
 func TestReserveAcrossReloads(t *testing.T) {
 	e, j1, j2, h := threeTriads(t, "reserve")
 	e.Apply(t, withPolicy("fifo", testutil.GridTOML(grid("m", 3, 1))))
@@ -227,6 +228,16 @@ func TestReserveAcrossReloads(t *testing.T) {
 	e.consistent()
 	e.Apply(t, withPolicy("reserve", testutil.GridTOML(grid("m", 3, 1))))
 	e.wantReserved("m", h, 1, 0, 2, 1)
+	e.consistent()
+
+	// A minor change: the region's bottom-left board dead in the
+	// configuration. h can never start there: the region moves.
+	deadCorner := grid("m", 3, 1)
+	deadCorner.DeadBoards, deadCorner.PositionDeadBoards = []geometry.Board{{X: 1, Y: 0, Z: 0}}, true
+	if rep := e.Apply(t, withPolicy("reserve", testutil.GridTOML(deadCorner))); len(rep.Minor) != 1 {
+		t.Fatalf("reload %+v, want a minor change", rep)
+	}
+	e.wantReserved("m", h, 0, 0, 2, 1)
 	e.consistent()
 
 	bigger := grid("m", 4, 1)
