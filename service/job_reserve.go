@@ -18,6 +18,7 @@ package service
 import (
 	"context"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/spalloc/spallocd/db"
@@ -57,6 +58,12 @@ type serveHint struct {
 	whole  map[allocator.Request]bool // requests that fit nowhere on the machine
 	region allocator.Region           // the reservation beside recorded
 	beside map[allocator.Request]bool // requests that fit nowhere outside region (whole's too)
+	// scanned: every job queued behind the head with an id up to scanned
+	// is known not to fit outside region (a scan stops advancing it at a
+	// job that is not eligible, which may become so without the machine
+	// changing). New jobs queue at the end, so a pass looks at those after
+	// it only.
+	scanned int64
 }
 
 // hint returns what is known to fail on m (read only: note failures with
@@ -73,22 +80,36 @@ func (t *tx) hint(m *machine) *serveHint {
 	return h
 }
 
+// writable returns the transaction's own copy of m's hint, copying the
+// committed one first.
+func (t *tx) writable(m *machine) *serveHint {
+	h := t.hint(m)
+	if t.hints[m.id] != h {
+		c := *h
+		c.whole, c.beside = maps.Clone(h.whole), maps.Clone(h.beside)
+		t.hints[m.id], h = &c, &c
+	}
+	return h
+}
+
 // failed notes that r does not fit on m: anywhere (whole), or outside
 // region (beside the reservation).
 func (t *tx) failed(m *machine, r allocator.Request, whole bool, region allocator.Region) {
-	h := t.hint(m)
-	if t.hints[m.id] != h { // the committed one: copy it
-		c := &serveHint{gain: h.gain, region: h.region, whole: maps.Clone(h.whole), beside: maps.Clone(h.beside)}
-		t.hints[m.id], h = c, c
-	}
+	h := t.writable(m)
 	if whole { // then it fits beside no region either
 		h.whole[r], h.beside[r] = true, true
 		return
 	}
+	h.besideOf(region)[r] = true
+}
+
+// beside returns the requests known not to fit outside region, starting
+// afresh (from whole) for a new region.
+func (h *serveHint) besideOf(region allocator.Region) map[allocator.Request]bool {
 	if h.region != region {
-		h.region, h.beside = region, maps.Clone(h.whole)
+		h.region, h.beside, h.scanned = region, maps.Clone(h.whole), 0
 	}
-	h.beside[r] = true
+	return h.beside
 }
 
 // knownToFail reports whether r is known not to fit on m outside region.
@@ -97,6 +118,23 @@ func (h *serveHint) knownToFail(r allocator.Request, region allocator.Region) bo
 		return h.beside[r]
 	}
 	return h.whole[r]
+}
+
+// scannedTo is the id up to which the jobs behind the head are known not
+// to fit outside region (0: none).
+func (h *serveHint) scannedTo(region allocator.Region) int64 {
+	if h.region == region {
+		return h.scanned
+	}
+	return 0
+}
+
+// scanned notes that every job behind m's head up to id is known not to
+// fit outside region (or has been allocated).
+func (t *tx) scanned(m *machine, id int64, region allocator.Region) {
+	h := t.writable(m)
+	h.besideOf(region)
+	h.scanned = id
 }
 
 // serveQueues runs queue service (doc.go, "Writes"): passes over the
@@ -131,7 +169,7 @@ func (t *tx) serveReserving(m *machine) (bool, error) {
 	if ok, _ := t.machineAccepts(m); !ok {
 		return false, nil
 	}
-	h, k := t.headOf(m)
+	h, _ := t.headOf(m)
 	if h == nil {
 		t.forgetReservation(m)
 		return false, nil
@@ -145,28 +183,42 @@ func (t *tx) serveReserving(m *machine) (bool, error) {
 	region := t.reserveFor(m, h)
 	m = t.machine(m.id)
 	hint := t.hint(m)
+	from, _ := slices.BinarySearch(m.queue, max(h.id, hint.scannedTo(region))+1)
+	advance := true              // every job so far is known not to fit
 	var room *allocator.Openings // made when first needed: most passes find nothing to try
-	for _, id := range m.queue[k+1:] {
+	for _, id := range m.queue[from:] {
 		j := t.job(id)
-		if j == nil || j.state != StateQueued || hint.knownToFail(j.areq, region) {
-			continue
-		}
-		if ok, _ := t.jobEligible(j); !ok {
-			continue
-		}
-		if room == nil {
-			o := allocator.OpeningsOf(m.model.m, m.occ, region)
-			room = &o
-		}
-		if room.MayFit(m.model.m, j.areq) {
-			if a, ok := allocator.PlaceAvoiding(m.model.m, m.occ, j.areq, region); ok {
-				return true, t.allocate(id, m, a)
+		switch {
+		case j == nil || j.state != StateQueued || hint.knownToFail(j.areq, region):
+		case !t.eligible(j):
+			advance = false
+		default:
+			if room == nil {
+				o := allocator.OpeningsOf(m.model.m, m.occ, region)
+				room = &o
 			}
+			if room.MayFit(m.model.m, j.areq) {
+				if a, ok := allocator.PlaceAvoiding(m.model.m, m.occ, j.areq, region); ok {
+					if advance {
+						t.scanned(m, id, region)
+					}
+					return true, t.allocate(id, m, a)
+				}
+			}
+			t.failed(m, j.areq, false, region)
 		}
-		t.failed(m, j.areq, false, region)
+		if advance {
+			t.scanned(m, id, region)
+		}
 		hint = t.hint(m)
 	}
 	return false, nil
+}
+
+// eligible is jobEligible without the reason.
+func (t *tx) eligible(j *job) bool {
+	ok, _ := t.jobEligible(j)
+	return ok
 }
 
 // headOf is the head of m's queue: the first job in it that is queued,

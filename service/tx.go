@@ -331,15 +331,30 @@ func (t *tx) setBoard(id int64, i int, d boardDyn) {
 // transaction's copy).
 func (t *tx) refreshUse(m *machine, i int) {
 	u := t.boardUse(m, i)
-	switch was := m.occ.Use[i]; {
-	case was == u:
-	case was == allocator.Free && (u == allocator.HeldBlock || u == allocator.HeldSingle):
-		m.occ.Use[i] = u
-		t.bump(m)
-	default:
-		m.occ.Use[i] = u
-		t.bumpGain(m)
+	was := m.occ.Use[i]
+	if was == u {
+		return
 	}
+	m.occ.Use[i] = u
+	if gainsRoom(was, u) {
+		t.bumpGain(m)
+	} else {
+		t.bump(m)
+	}
+}
+
+// gainsRoom reports whether a board's change of use could let a placement
+// succeed that failed before. Giving a free board to a job cannot, nor can
+// a single board's job ending (its board waits for its power-off, in a
+// triad that single boards share either way); anything else might.
+func gainsRoom(was, now allocator.BoardUse) bool {
+	switch {
+	case was == allocator.Free:
+		return now != allocator.HeldBlock && now != allocator.HeldSingle
+	case was == allocator.HeldSingle:
+		return now != allocator.Waiting
+	}
+	return true
 }
 
 // ---- jobs as the transaction sees them ----
