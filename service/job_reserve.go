@@ -61,8 +61,9 @@ type serveHint struct {
 	// scanned: every job queued behind the head with an id up to scanned
 	// is known not to fit outside region (a scan stops advancing it at a
 	// job that is not eligible, which may become so without the machine
-	// changing). New jobs queue at the end, so a pass looks at those after
-	// it only.
+	// changing). While nothing is freed, jobs join a queue only at its end
+	// (a job sent back to its place in the queue frees its boards first),
+	// so a pass looks at the jobs after it only.
 	scanned int64
 }
 
@@ -103,7 +104,7 @@ func (t *tx) failed(m *machine, r allocator.Request, whole bool, region allocato
 	h.besideOf(region)[r] = true
 }
 
-// beside returns the requests known not to fit outside region, starting
+// besideOf returns the requests known not to fit outside region, starting
 // afresh (from whole) for a new region.
 func (h *serveHint) besideOf(region allocator.Region) map[allocator.Request]bool {
 	if h.region != region {
