@@ -45,9 +45,16 @@ func (t *tx) candidates(j *job) []*machine {
 // Queues change in memory; writeQueues writes their net change when the
 // transaction ends, so that a job queued and allocated at once writes no
 // queue row.
+//
+// A job put anywhere but at the end (sent back to its place) counts as a
+// gain of room: the reserve policy's hints assume that jobs they have not
+// seen come after those they have.
 func (t *tx) enqueue(m *machine, id int64) {
 	mm := t.edit(m.id)
 	if i, found := slices.BinarySearch(mm.queue, id); !found {
+		if i < len(mm.queue) {
+			t.bumpGain(mm)
+		}
 		mm.queue = slices.Insert(slices.Clip(mm.queue), i, id) // a new slice
 		t.queuesChanged[m.id] = true
 	}

@@ -61,9 +61,8 @@ type serveHint struct {
 	// scanned: every job queued behind the head with an id up to scanned
 	// is known not to fit outside region (a scan stops advancing it at a
 	// job that is not eligible, which may become so without the machine
-	// changing). While nothing is freed, jobs join a queue only at its end
-	// (a job sent back to its place in the queue frees its boards first),
-	// so a pass looks at the jobs after it only.
+	// changing). Jobs joining a queue anywhere but at its end count as a
+	// gain (enqueue), so a pass looks at the jobs after it only.
 	scanned int64
 }
 
