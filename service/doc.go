@@ -12,11 +12,12 @@
 //
 // The database is the record. In memory there is one committed world
 // (world.go): the live machines in priority order with their BMPs, boards,
-// allocator models, occupancy, queues and drains; the live jobs; the open BMP
-// operations of each BMP with their claims; the emergency stop; the
-// settings. A world is immutable once published: the service holds the
-// current one in an atomic pointer, readers load it and read without a
-// lock, and each commit swaps in a new one. Nothing reachable from a
+// allocator models, occupancy, queues, reservations (job_reserve.go) and
+// drains; the live jobs; the open BMP operations of each BMP with their
+// claims; the emergency stop; the settings. A world is immutable once
+// published: the service holds the current one in an atomic pointer,
+// readers load it and read without a lock, and each commit swaps in a new
+// one. Nothing reachable from a
 // published world is ever written again.
 //
 // Besides the world there are:
@@ -30,7 +31,10 @@
 //   - the writer's hints (queueMemo): "the head of this machine's queue did
 //     not fit at occupancy version V". Versions are never reused, so a hint
 //     left by a transaction that rolled back never matches a state it did
-//     not see; a wrong hint could only cost an allocation attempt;
+//     not see; a wrong hint could only cost an allocation attempt. The
+//     reserve policy's hints (serveHint: "these requests do not fit, beside
+//     this region, since the machine last gained room") are published with
+//     the commit instead, since they stay valid across allocations;
 //   - what is derived from a published world on first use (world.derived:
 //     what each owner's live jobs hold, job_limits.go), computed once
 //     under a sync.Once and never changed after; each new world starts

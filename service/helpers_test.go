@@ -126,6 +126,22 @@ func (e *env) boards(id int64) []geometry.Board {
 	return nil
 }
 
+// machineSummary is a machine's list_machines entry.
+func (e *env) machineSummary(machine string) service.MachineSummary {
+	e.t.Helper()
+	ms, err := e.ListMachines(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == machine {
+			return m
+		}
+	}
+	e.t.Fatalf("no machine %q", machine)
+	return service.MachineSummary{}
+}
+
 func (e *env) machineOf(id int64) string {
 	e.t.Helper()
 	if info := e.info(id); info != nil {

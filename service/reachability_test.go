@@ -82,17 +82,7 @@ func (e *env) bmpState(machine string, id int64) service.BMPState {
 
 func (e *env) deadBoards(machine string) []geometry.Board {
 	e.t.Helper()
-	ms, err := e.ListMachines(e.ctx)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Name == machine {
-			return m.DeadBoards
-		}
-	}
-	e.t.Fatalf("no machine %s", machine)
-	return nil
+	return e.machineSummary(machine).DeadBoards
 }
 
 func b(x, y, z int) geometry.Board { return geometry.Board{X: x, Y: y, Z: z} }

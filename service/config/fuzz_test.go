@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/spalloc/spallocd/service/geometry"
@@ -29,6 +30,9 @@ func FuzzParse(f *testing.F) {
 			checkMachineInvariants(t, &cfg.Machines[i])
 		}
 		checkPolicyInvariants(t, cfg)
+		if !slices.Contains(Policies, cfg.Scheduler.Policy) {
+			t.Fatalf("scheduler policy %q is none of %v", cfg.Scheduler.Policy, Policies)
+		}
 	})
 }
 

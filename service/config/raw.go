@@ -11,8 +11,13 @@ type rawFile struct {
 	Server     rawServer       `toml:"server"`
 	BMP        rawBMP          `toml:"bmp"`
 	Policy     rawPolicy       `toml:"policy"`
+	Scheduler  rawScheduler    `toml:"scheduler"`
 	AdminToken []rawAdminToken `toml:"admin_token"`
 	Machine    []rawMachine    `toml:"machine"`
+}
+
+type rawScheduler struct {
+	Policy *string `toml:"policy"`
 }
 
 type rawServer struct {
