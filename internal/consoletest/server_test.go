@@ -1,0 +1,203 @@
+package consoletest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spalloc/spallocd/internal/testutil"
+	"github.com/spalloc/spallocd/tcpserver/client"
+)
+
+// adminToken is the admin token of the servers the tests start.
+const adminToken = "console-test-token"
+
+// server is a running spallocd process: its dashboard and admin API at
+// url, the v1 protocol at V1.
+type server struct {
+	*testutil.Server
+	url string // http://host:port
+}
+
+// startServer runs spallocd on a fresh database with the admin token and a
+// configuration of settings (TOML tables such as [bmp]) and machines.
+func startServer(t *testing.T, settings, machines string) *server {
+	t.Helper()
+	bins := testutil.Build(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "admin-token"), []byte(adminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "spalloc.toml")
+	testutil.WriteFile(t, config, "[server]\nadmin_token_file = \"admin-token\"\n"+settings+machines)
+	srv := testutil.StartServer(t, bins, "--config", config, "--db", filepath.Join(dir, "spalloc.db"))
+	return &server{Server: srv, url: "http://" + srv.HTTP}
+}
+
+// startDemo runs spallocd with the built-in demo's machines (a 4 x 2-triad
+// machine with a dead board and a dead link, and a single board), served by
+// fake BMPs inside the server.
+func startDemo(t *testing.T) *server {
+	t.Helper()
+	return startServer(t, "", exampleMachines(t, "demo.toml", ""))
+}
+
+// exampleMachines is the [[machine]] tables of examples/<file>, with the
+// files they name found in examples/, and fake BMPs (fakeBMP, such as
+// "{}", added to each machine) unless the example has them already.
+func exampleMachines(t *testing.T, file, fakeBMP string) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	start := strings.Index(text, "[[machine]]")
+	if start < 0 {
+		t.Fatalf("examples/%s has no [[machine]]", file)
+	}
+	text = strings.ReplaceAll(text[start:], `spinner_csv = "`, `spinner_csv = "`+dir+string(filepath.Separator))
+	if fakeBMP != "" {
+		text = strings.ReplaceAll(text, "[[machine]]\n", "[[machine]]\nfake_bmp = "+fakeBMP+"\n")
+	}
+	return text
+}
+
+// request sends an HTTP request to the server (with the admin token if
+// token is set) and returns the status and body.
+func (s *server) request(t *testing.T, method, path string, body any, token string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(testutil.Ctx(t), method, s.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp.StatusCode, out
+}
+
+// get reads path of the admin API (under /api/v1) into v.
+func (s *server) get(t *testing.T, path string, v any) {
+	t.Helper()
+	code, body := s.request(t, http.MethodGet, "/api/v1"+path, nil, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", path, err, body)
+	}
+}
+
+// post sends a change to the admin API with the admin token.
+func (s *server) post(t *testing.T, path string, body any) {
+	t.Helper()
+	if code, reply := s.request(t, http.MethodPost, "/api/v1"+path, body, adminToken); code != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", path, code, reply)
+	}
+}
+
+// board is what the tests read of a board.
+type board struct {
+	Logical      [3]int  `json:"logical"`
+	Physical     *[3]int `json:"physical"`
+	State        string  `json:"state"`
+	OutOfService *string `json:"out_of_service"`
+	Power        bool    `json:"power"`
+	PendingOps   int     `json:"pending_ops"`
+	JobID        *int64  `json:"job_id"`
+}
+
+func (s *server) board(t *testing.T, machine string, b [3]int) board {
+	t.Helper()
+	var out board
+	s.get(t, fmt.Sprintf("/machines/%s/boards/%d/%d/%d", machine, b[0], b[1], b[2]), &out)
+	return out
+}
+
+// job is what the tests read of a job.
+type job struct {
+	State      string   `json:"state"`
+	Reason     *string  `json:"reason"`
+	ReadyAt    *float64 `json:"ready_at"`
+	Boards     [][3]int `json:"boards"`
+	PendingOps []any    `json:"pending_ops"`
+}
+
+func (s *server) job(t *testing.T, id int64) job {
+	t.Helper()
+	var out job
+	s.get(t, fmt.Sprintf("/jobs/%d", id), &out)
+	return out
+}
+
+// awaitJob polls job id until cond holds (BMP work takes a moment).
+func (s *server) awaitJob(t *testing.T, id int64, what string, cond func(job) bool) job {
+	t.Helper()
+	var j job
+	eventually(t, fmt.Sprintf("job %d %s", id, what), func() bool { j = s.job(t, id); return cond(j) })
+	return j
+}
+
+func ready(j job) bool { return j.ReadyAt != nil && j.State == "ready" && len(j.PendingOps) == 0 }
+
+// emergencyStopped says whether an emergency stop is in force.
+func (s *server) emergencyStopped(t *testing.T) bool {
+	t.Helper()
+	var st struct {
+		Stopped bool `json:"stopped"`
+	}
+	s.get(t, "/emergency_stop", &st)
+	return st.Stopped
+}
+
+// eventually polls a server-side condition for up to 30 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) dial(t *testing.T) *client.Client { return testutil.Dial(t, s.V1) }
+
+func createJob(t *testing.T, c *client.Client, args []any, kwargs map[string]any) int64 {
+	t.Helper()
+	id, err := c.CreateJob(testutil.Ctx(t), args, kwargs)
+	if err != nil {
+		t.Fatalf("create_job %v %v: %v", args, kwargs, err)
+	}
+	return id
+}
