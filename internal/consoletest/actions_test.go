@@ -195,3 +195,52 @@ func TestConsoleJobAndStopActions(t *testing.T) {
 		t.Fatal("still stopped after resume")
 	}
 }
+
+// slowBoards are two single-board machines whose fake BMPs take seconds to
+// power a board, so that a job is seen in state power and then ready.
+const slowBoards = `[[machine]]
+name = "slow-a"
+single_board = { bmp_ip = "10.21.0.0", spinnaker_ip = "10.21.0.1" }
+fake_bmp = { power_delay = "3s" }
+
+[[machine]]
+name = "slow-b"
+single_board = { bmp_ip = "10.22.0.0", spinnaker_ip = "10.22.0.1" }
+fake_bmp = { power_delay = "3s" }
+`
+
+// TestConsoleButtonsSurviveLiveUpdates: a live update that changes nothing
+// about an action (the job or board powered meanwhile) keeps its button
+// the same element, so that a click never lands on a button that a refresh
+// has just replaced (it would be lost, and a test's click fails with "could
+// not find node").
+func TestConsoleButtonsSurviveLiveUpdates(t *testing.T) {
+	srv := startServer(t, "", slowBoards)
+	p := openTab(t, srv.url, 1400, 1000)
+	c := srv.dial(t)
+
+	a := createJob(t, c, nil, map[string]any{"owner": "grace", "machine": "slow-a"})
+	p.open(fmt.Sprintf("/jobs/%d", a))
+	p.await(`document.querySelector('#job-state').innerText === 'power' &&
+		!!(window.kept = document.querySelector('#job-actions [data-action=destroy_job]'))`, "the job powering, with its action")
+	p.await(`document.querySelector('#job-state').innerText === 'ready'`, "the job ready")
+	if !evalJS[bool](p, `window.kept.isConnected`) {
+		t.Error("the job page replaced its destroy button when the job became ready")
+	}
+
+	b := createJob(t, c, nil, map[string]any{"owner": "heidi", "machine": "slow-b"})
+	p.open("/machines/slow-b")
+	p.click(hexSel("slow-b", [3]int{}))
+	p.await(`/Pending ops/.test(document.querySelector('#details').innerText) &&
+		!!(window.kept = document.querySelector('#details [data-action=out_of_service]')) &&
+		!!(window.keptLink = document.querySelector('#details [data-action=link_dead]'))`, "the board's details while it powers")
+	srv.awaitJob(t, b, "ready", ready)
+	p.await(`/Power\s+on/.test(document.querySelector('#details').innerText) && !/Pending ops/.test(document.querySelector('#details').innerText)`,
+		"the details showing the board powered")
+	if !evalJS[bool](p, `window.kept.isConnected && window.keptLink.isConnected`) {
+		t.Error("the details panel replaced its action buttons when the board was powered")
+	}
+	// And the kept button works.
+	p.click(`#details [data-action=out_of_service]`)
+	p.await(`!!document.querySelector('#action-dialog[open] input[name=destroy_job]')`, "the out-of-service dialog of a board in a job")
+}

@@ -4,7 +4,7 @@
 // wants one); a failure shows the API's own message. Only actions the API
 // has are offered.
 
-import { el, replace, byId, request, machinePath, xyz, words } from './dom.js';
+import { el, replace, keep, byId, request, machinePath, xyz, words } from './dom.js';
 
 const TOKEN_KEY = 'spallocd.admin-token';
 
@@ -139,92 +139,110 @@ export function tokenButton() {
 }
 
 // ---- actions ----
+//
+// An action is {id, label, cls, ...} as run() takes it. offer() shows a set
+// of actions as buttons and keeps the very same buttons while a refresh
+// offers the same actions: a click never lands on a button that a live
+// update has just replaced.
 
-// button offers action (its id names it in the page: data-action).
-function button(label, cls, action) {
-  return el('button', { type: 'button', class: `action ${cls || ''}`, 'data-action': action.id, text: label, onclick: () => run(action) });
+function button(action) {
+  return el('button', { type: 'button', class: `action ${action.cls || ''}`, 'data-action': action.id, text: action.label, onclick: () => run(action) });
+}
+
+// actionKey is everything a button does: what it says, asks and sends.
+function actionKey(a) {
+  return [a.id, a.label, a.title, a.text, a.fields, a.send({})];
+}
+
+// offer fills target with the buttons of actions (falsy entries skipped),
+// laid out by render; unchanged actions keep their buttons.
+function offer(target, actions, render = (buttons) => buttons) {
+  const list = actions.filter(Boolean);
+  keep(target, JSON.stringify(list.map(actionKey)), () => render(list.map(button)));
 }
 
 const boardPath = (m, b) => `${machinePath(m)}/boards/${b.logical.join('/')}`;
 
 const LINKS = ['east', 'north_east', 'north', 'west', 'south_west', 'south'];
 
-// boardActions are the actions on board b of machine m that the API
-// allows in its current state; deadLinks is the set of its dead link names.
-export function boardActions(m, b, deadLinks) {
+// showBoardActions offers in target the actions on board b of machine m
+// that the API allows in its current state; deadLinks is the set of its
+// dead link names.
+export function showBoardActions(target, m, b, deadLinks) {
   const name = `board ${xyz(b.logical)} of ${m}`;
-  const out = [];
-  if (!b.out_of_service) {
-    const fields = [{ name: 'reason', label: 'Reason', required: true, placeholder: 'e.g. FPGA errors on link 3' }];
-    if (b.job_id) fields.push({ name: 'destroy_job', type: 'checkbox', label: `also destroy job ${b.job_id} (otherwise it keeps the board)` });
-    out.push(button('Take out of service…', 'danger', {
-      id: 'out_of_service', title: `Take ${name} out of service`, danger: true, confirm: 'Take out of service', fields,
+  const free = !b.job_id && !b.waiting_job_id;
+  const actions = [
+    b.out_of_service ? {
+      id: 'in_service', label: 'Return to service', title: `Return ${name} to service`, confirm: 'Return to service',
+      send: () => ({ method: 'POST', path: `${boardPath(m, b)}/in_service`, body: {} }),
+    } : {
+      id: 'out_of_service', label: 'Take out of service…', cls: 'danger', title: `Take ${name} out of service`, danger: true,
+      confirm: 'Take out of service',
+      fields: [{ name: 'reason', label: 'Reason', required: true, placeholder: 'e.g. FPGA errors on link 3' },
+        b.job_id && { name: 'destroy_job', type: 'checkbox', label: `also destroy job ${b.job_id} (otherwise it keeps the board)` }].filter(Boolean),
       text: 'No job will be given this board until it is returned to service, also after a restart.',
       send: (v) => ({ method: 'POST', path: `${boardPath(m, b)}/out_of_service`, body: { reason: v.reason, destroy_job: !!v.destroy_job } }),
-    }));
-  } else {
-    out.push(button('Return to service', '', {
-      id: 'in_service', title: `Return ${name} to service`, confirm: 'Return to service',
-      send: () => ({ method: 'POST', path: `${boardPath(m, b)}/in_service`, body: {} }),
-    }));
-  }
-  const free = !b.job_id && !b.waiting_job_id;
-  if (free && b.out_of_service && !b.dead) {
-    out.push(button('Power on', 'danger', {
-      id: 'power_on', title: `Power ${name} on`, danger: true, confirm: 'Power on',
+    },
+    free && b.out_of_service && !b.dead && {
+      id: 'power_on', label: 'Power on', cls: 'danger', title: `Power ${name} on`, danger: true, confirm: 'Power on',
       text: 'Switches the board on for maintenance through its BMP.',
       send: () => ({ method: 'POST', path: `${boardPath(m, b)}/power`, body: { on: true } }),
-    }));
-  }
-  if (free && (b.power || b.pending_ops)) {
-    out.push(button('Power off', 'danger', {
-      id: 'power_off', title: `Power ${name} off`, danger: true, confirm: 'Power off',
+    },
+    free && (b.power || b.pending_ops) && {
+      id: 'power_off', label: 'Power off', cls: 'danger', title: `Power ${name} off`, danger: true, confirm: 'Power off',
       send: () => ({ method: 'POST', path: `${boardPath(m, b)}/power`, body: { on: false } }),
-    }));
-  }
-  return el('div', { class: 'actions' }, out, linkTable(m, b, name, deadLinks));
+    },
+  ];
+  const links = LINKS.map((l) => {
+    const dead = deadLinks.has(l);
+    return {
+      id: dead ? 'link_alive' : 'link_dead', link: l, label: dead ? 'Mark alive' : 'Mark dead', cls: 'small danger',
+      title: `Mark link ${words(l)} of ${name} ${dead ? 'alive' : 'dead'}`, danger: true, confirm: dead ? 'Mark alive' : 'Mark dead',
+      text: dead
+        ? 'New allocations may use this link again (in both directions).'
+        : 'New allocations avoid this link; running jobs keep their boards.',
+      send: () => ({ method: 'PUT', path: `${boardPath(m, b)}/links/${l}`, body: { dead: !dead } }),
+    };
+  });
+  offer(target, [...actions, ...links], (buttons) => {
+    const main = buttons.slice(0, buttons.length - LINKS.length);
+    const linkButtons = buttons.slice(-LINKS.length);
+    return el('div', { class: 'actions' }, main, el('table', { class: 'small links' },
+      el('thead', {}, el('tr', {}, el('th', { text: 'Link' }), el('th', { text: 'State' }), el('th', { text: '' }))),
+      el('tbody', {}, LINKS.map((l, i) => el('tr', { 'data-link': l },
+        el('td', { text: words(l) }), el('td', { text: deadLinks.has(l) ? 'dead' : 'alive' }), el('td', {}, linkButtons[i]))))));
+  });
 }
 
-function linkTable(m, b, name, deadLinks) {
-  return el('table', { class: 'small links' },
-    el('thead', {}, el('tr', {}, el('th', { text: 'Link' }), el('th', { text: 'State' }), el('th', { text: '' }))),
-    el('tbody', {}, LINKS.map((l) => {
-      const dead = deadLinks.has(l);
-      return el('tr', { 'data-link': l },
-        el('td', { text: words(l) }), el('td', { text: dead ? 'dead' : 'alive' }),
-        el('td', {}, button(dead ? 'Mark alive' : 'Mark dead', 'small danger', {
-          id: dead ? 'link_alive' : 'link_dead', title: `Mark link ${words(l)} of ${name} ${dead ? 'alive' : 'dead'}`, danger: true,
-          confirm: dead ? 'Mark alive' : 'Mark dead',
-          text: dead
-            ? 'New allocations may use this link again (in both directions).'
-            : 'New allocations avoid this link; running jobs keep their boards.',
-          send: () => ({ method: 'PUT', path: `${boardPath(m, b)}/links/${l}`, body: { dead: !dead } }),
-        })));
-    })));
-}
-
-export function destroyJobButton(j) {
-  return button('Destroy job…', 'danger', {
-    id: 'destroy_job', title: `Destroy job ${j.job_id} of ${j.owner}`, danger: true, confirm: 'Destroy job',
+// showJobActions offers in target the actions on job j.
+export function showJobActions(target, j) {
+  offer(target, [j.state !== 'destroyed' && {
+    id: 'destroy_job', label: 'Destroy job…', cls: 'danger', title: `Destroy job ${j.job_id} of ${j.owner}`, danger: true,
+    confirm: 'Destroy job',
     text: 'The job ends now and its boards are powered off; its owner sees the reason.',
     fields: [{ name: 'reason', label: 'Reason (the owner will see it)', required: true }],
     send: (v) => ({ method: 'POST', path: `/jobs/${j.job_id}/destroy`, body: { reason: v.reason } }),
-  });
+  }]);
 }
 
-export function emergencyStopButton() {
-  return button('Emergency stop…', 'danger', {
-    id: 'emergency_stop', title: 'Emergency stop', danger: true, confirm: 'Stop everything',
-    text: 'Destroys every job on every machine, powers every board off and refuses new jobs until an operator resumes.',
-    fields: [{ name: 'reason', label: 'Reason', required: true, placeholder: 'e.g. cooling failure in the machine room' }],
-    send: (v) => ({ method: 'POST', path: '/emergency_stop', body: { reason: v.reason } }),
-  });
+const emergencyStop = {
+  id: 'emergency_stop', label: 'Emergency stop…', cls: 'danger', title: 'Emergency stop', danger: true, confirm: 'Stop everything',
+  text: 'Destroys every job on every machine, powers every board off and refuses new jobs until an operator resumes.',
+  fields: [{ name: 'reason', label: 'Reason', required: true, placeholder: 'e.g. cooling failure in the machine room' }],
+  send: (v) => ({ method: 'POST', path: '/emergency_stop', body: { reason: v.reason } }),
+};
+
+const resume = {
+  id: 'resume', label: 'Resume', cls: 'primary', title: 'Resume after the emergency stop', confirm: 'Resume',
+  text: 'New jobs are accepted again.',
+  send: () => ({ method: 'POST', path: '/resume', body: {} }),
+};
+
+// showMachineActions offers in target the machine-wide actions: the
+// emergency stop (or resume while it is in force).
+export function showMachineActions(target, stopped) {
+  offer(target, [stopped ? resume : emergencyStop]);
 }
 
-export function resumeButton() {
-  return button('Resume', 'primary', {
-    id: 'resume', title: 'Resume after the emergency stop', confirm: 'Resume',
-    text: 'New jobs are accepted again.',
-    send: () => ({ method: 'POST', path: '/resume', body: {} }),
-  });
-}
+// resumeButton is the banner's way out of an emergency stop.
+export function resumeButton() { return button(resume); }

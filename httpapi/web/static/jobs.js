@@ -2,11 +2,11 @@
 // pages), and the job page.
 
 import {
-  el, replace, keep, byId, getJSON, APIError, machinePath, summary, fillTable, duration, when, now, ago, xyz, cfb, jobSize,
+  el, replace, byId, getJSON, APIError, machinePath, summary, fillTable, duration, when, now, ago, xyz, cfb, jobSize,
   requestInWords, stateBadge, jobColour, colourChips,
 } from './dom.js';
 import { machineCard } from './machine.js';
-import { destroyJobButton } from './console.js';
+import { showJobActions } from './console.js';
 
 // waiting is how long a job waited (queued: so far) for its boards.
 function waiting(j) {
@@ -167,7 +167,7 @@ export async function refreshJob() {
   const id = Number(document.body.dataset.job);
   const j = await getJSON(`/jobs/${id}`);
   replace(byId('job-state'), stateBadge(j.state));
-  keep(byId('job-actions'), j.state, () => (j.state === 'destroyed' ? null : destroyJobButton(j)));
+  showJobActions(byId('job-actions'), j);
   replace(byId('job-summary'), summary([
     ['Owner', j.owner],
     ['State', j.state + (j.power === true ? ', powered on' : j.power === false ? ', powered off' : '')],

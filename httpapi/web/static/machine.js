@@ -3,10 +3,10 @@
 // by cabinet and frame, queue, boards needing attention).
 
 import {
-  el, svg, replace, keep, byId, getJSON, machinePath, summary, fillTable, duration, when, ago, xyz, cfb, words,
+  el, svg, replace, byId, getJSON, machinePath, summary, fillTable, duration, when, ago, xyz, cfb, words,
 } from './dom.js';
 import { BoardMap, boardKey } from './map.js';
-import { boardActions, emergencyStopButton, resumeButton } from './console.js';
+import { showBoardActions, showMachineActions } from './console.js';
 import { fillJobRows } from './jobs.js';
 
 // ---- machine cards, kept across refreshes so maps update in place ----
@@ -96,14 +96,20 @@ export function showDetails(m, b) {
     b.last_error && ['Last BMP error', b.last_error],
     ['Reports', String(b.reports)],
   ];
-  const base = `/api/v1${machinePath(m.name)}/boards/${b.logical.join('/')}`;
-  replace(details,
-    el('button', { type: 'button', class: 'close', title: 'close', text: '×', onclick: closeDetails }),
-    el('h4', { text: `Board ${xyz(b.logical)}` }),
-    summary(rows, 'kv'),
-    el('p', {}, el('a', { href: `${base}/history`, text: 'allocation history' }), ' · ',
-      el('a', { href: `${base}/reports`, text: 'issue reports' })),
-    boardActions(m.name, b, dead));
+  if (details.dataset.board !== selected || details.hidden) {
+    const base = `/api/v1${machinePath(m.name)}/boards/${b.logical.join('/')}`;
+    replace(details,
+      el('button', { type: 'button', class: 'close', title: 'close', text: '×', onclick: closeDetails }),
+      el('h4', { text: `Board ${xyz(b.logical)}` }),
+      el('div', { class: 'board-summary' }),
+      el('p', {}, el('a', { href: `${base}/history`, text: 'allocation history' }), ' · ',
+        el('a', { href: `${base}/reports`, text: 'issue reports' })),
+      el('div', { class: 'board-actions' }));
+  }
+  // The summary is text and links; the actions keep their buttons while
+  // they stay the same.
+  replace(details.querySelector('.board-summary'), summary(rows, 'kv'));
+  showBoardActions(details.querySelector('.board-actions'), m.name, b, dead);
   details.hidden = false;
   details.dataset.board = selected;
   for (const c of cards.values()) c.map.update(c.map.m, { ...c.map.opts, selected });
@@ -128,7 +134,7 @@ export async function refreshMachine(health) {
   const [m, bmps, queued] = await Promise.all([
     getJSON(path), getJSON(`${path}/bmps`), getJSON(`/jobs?state=queued&machine=${encodeURIComponent(name)}&limit=500`),
   ]);
-  keep(byId('machine-actions'), String(health.emergency_stop), () => (health.emergency_stop ? resumeButton() : emergencyStopButton()));
+  showMachineActions(byId('machine-actions'), health.emergency_stop);
   replace(byId('machine-summary'), summary([
     ['Size', `${m.width}×${m.height} triads, ${m.boards.length} boards`],
     ['Tags', m.tags.join(', ') || '—'],
