@@ -110,19 +110,21 @@ func (q *Queries) AdminBoardHistory(ctx context.Context, arg AdminBoardHistoryPa
 }
 
 const adminBoardNotes = `-- name: AdminBoardNotes :many
-SELECT id, power_changed_at, last_error FROM boards
-WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL)
+SELECT id, power_changed_at, last_error, out_of_service_at, out_of_service_by FROM boards
+WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL OR out_of_service_at IS NOT NULL)
 `
 
 type AdminBoardNotesRow struct {
 	ID             int64
 	PowerChangedAt *float64
 	LastError      *string
+	OutOfServiceAt *float64
+	OutOfServiceBy *string
 }
 
 // What the board map needs from the rows beyond the in-memory state: when
-// the power last changed and the last BMP error (boards with neither are
-// left out).
+// the power last changed, the last BMP error, and when and by whom it was
+// taken out of service (boards with none of these are left out).
 func (q *Queries) AdminBoardNotes(ctx context.Context, machineID int64) ([]AdminBoardNotesRow, error) {
 	rows, err := q.query(ctx, q.adminBoardNotesStmt, adminBoardNotes, machineID)
 	if err != nil {
@@ -132,7 +134,13 @@ func (q *Queries) AdminBoardNotes(ctx context.Context, machineID int64) ([]Admin
 	var items []AdminBoardNotesRow
 	for rows.Next() {
 		var i AdminBoardNotesRow
-		if err := rows.Scan(&i.ID, &i.PowerChangedAt, &i.LastError); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.PowerChangedAt,
+			&i.LastError,
+			&i.OutOfServiceAt,
+			&i.OutOfServiceBy,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -495,19 +503,26 @@ func (q *Queries) AdminReportsPerBoard(ctx context.Context, machineID int64) ([]
 }
 
 const adminSetOutOfService = `-- name: AdminSetOutOfService :exec
-UPDATE boards SET out_of_service = ?1, out_of_service_at = ?2
-WHERE id = ?3
+UPDATE boards SET out_of_service = ?1, out_of_service_at = ?2,
+    out_of_service_by = ?3
+WHERE id = ?4
 `
 
 type AdminSetOutOfServiceParams struct {
 	OutOfService   *string
 	OutOfServiceAt *float64
+	OutOfServiceBy *string
 	ID             int64
 }
 
 // An operator takes a board out of service: unlike a BMP failure, a job
 // holding the board keeps it.
 func (q *Queries) AdminSetOutOfService(ctx context.Context, arg AdminSetOutOfServiceParams) error {
-	_, err := q.exec(ctx, q.adminSetOutOfServiceStmt, adminSetOutOfService, arg.OutOfService, arg.OutOfServiceAt, arg.ID)
+	_, err := q.exec(ctx, q.adminSetOutOfServiceStmt, adminSetOutOfService,
+		arg.OutOfService,
+		arg.OutOfServiceAt,
+		arg.OutOfServiceBy,
+		arg.ID,
+	)
 	return err
 }

@@ -160,18 +160,25 @@ func (q *Queries) PowerOffAndFreeBoards(ctx context.Context, arg PowerOffAndFree
 }
 
 const returnBoardToService = `-- name: ReturnBoardToService :exec
-UPDATE boards SET out_of_service = NULL, out_of_service_at = NULL WHERE id = ?
+UPDATE boards SET out_of_service = NULL, out_of_service_at = NULL, out_of_service_by = NULL,
+    returned_at = ?1
+WHERE id = ?2
 `
 
-func (q *Queries) ReturnBoardToService(ctx context.Context, id int64) error {
-	_, err := q.exec(ctx, q.returnBoardToServiceStmt, returnBoardToService, id)
+type ReturnBoardToServiceParams struct {
+	ReturnedAt *float64
+	ID         int64
+}
+
+func (q *Queries) ReturnBoardToService(ctx context.Context, arg ReturnBoardToServiceParams) error {
+	_, err := q.exec(ctx, q.returnBoardToServiceStmt, returnBoardToService, arg.ReturnedAt, arg.ID)
 	return err
 }
 
 const setBoardOutOfService = `-- name: SetBoardOutOfService :exec
 UPDATE boards
 SET out_of_service = ?1, out_of_service_at = ?2,
-    last_error = coalesce(?3, last_error),
+    out_of_service_by = NULL, last_error = coalesce(?3, last_error),
     job_id = NULL, waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
 WHERE id = ?4
 `

@@ -96,8 +96,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countAnswerableDestroyedStmt, err = db.PrepareContext(ctx, countAnswerableDestroyed); err != nil {
 		return nil, fmt.Errorf("error preparing query CountAnswerableDestroyed: %w", err)
 	}
+	if q.countAuditEntriesStmt, err = db.PrepareContext(ctx, countAuditEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query CountAuditEntries: %w", err)
+	}
 	if q.deleteConfigDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, deleteConfigDeadLinksOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteConfigDeadLinksOfMachine: %w", err)
+	}
+	if q.deleteDrainStmt, err = db.PrepareContext(ctx, deleteDrain); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteDrain: %w", err)
 	}
 	if q.deleteMachineTagsStmt, err = db.PrepareContext(ctx, deleteMachineTags); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteMachineTags: %w", err)
@@ -138,6 +144,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getServerStateStmt, err = db.PrepareContext(ctx, getServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query GetServerState: %w", err)
 	}
+	if q.insertAuditEntryStmt, err = db.PrepareContext(ctx, insertAuditEntry); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditEntry: %w", err)
+	}
 	if q.insertBMPStmt, err = db.PrepareContext(ctx, insertBMP); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertBMP: %w", err)
 	}
@@ -171,6 +180,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertQueueEntryStmt, err = db.PrepareContext(ctx, insertQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertQueueEntry: %w", err)
 	}
+	if q.listAuditEntriesStmt, err = db.PrepareContext(ctx, listAuditEntries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAuditEntries: %w", err)
+	}
 	if q.listBMPsOfMachineStmt, err = db.PrepareContext(ctx, listBMPsOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListBMPsOfMachine: %w", err)
 	}
@@ -179,6 +191,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listDeadLinksOfMachineStmt, err = db.PrepareContext(ctx, listDeadLinksOfMachine); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeadLinksOfMachine: %w", err)
+	}
+	if q.listDrainsStmt, err = db.PrepareContext(ctx, listDrains); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDrains: %w", err)
 	}
 	if q.listLiveJobsStmt, err = db.PrepareContext(ctx, listLiveJobs); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLiveJobs: %w", err)
@@ -206,6 +221,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.powerOffAndFreeBoardsStmt, err = db.PrepareContext(ctx, powerOffAndFreeBoards); err != nil {
 		return nil, fmt.Errorf("error preparing query PowerOffAndFreeBoards: %w", err)
+	}
+	if q.recentBoardReportsStmt, err = db.PrepareContext(ctx, recentBoardReports); err != nil {
+		return nil, fmt.Errorf("error preparing query RecentBoardReports: %w", err)
 	}
 	if q.requeueJobStmt, err = db.PrepareContext(ctx, requeueJob); err != nil {
 		return nil, fmt.Errorf("error preparing query RequeueJob: %w", err)
@@ -236,6 +254,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setBoardsWaitingStmt, err = db.PrepareContext(ctx, setBoardsWaiting); err != nil {
 		return nil, fmt.Errorf("error preparing query SetBoardsWaiting: %w", err)
+	}
+	if q.setDrainStmt, err = db.PrepareContext(ctx, setDrain); err != nil {
+		return nil, fmt.Errorf("error preparing query SetDrain: %w", err)
 	}
 	if q.setJobPoweringStmt, err = db.PrepareContext(ctx, setJobPowering); err != nil {
 		return nil, fmt.Errorf("error preparing query SetJobPowering: %w", err)
@@ -383,9 +404,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countAnswerableDestroyedStmt: %w", cerr)
 		}
 	}
+	if q.countAuditEntriesStmt != nil {
+		if cerr := q.countAuditEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countAuditEntriesStmt: %w", cerr)
+		}
+	}
 	if q.deleteConfigDeadLinksOfMachineStmt != nil {
 		if cerr := q.deleteConfigDeadLinksOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteConfigDeadLinksOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.deleteDrainStmt != nil {
+		if cerr := q.deleteDrainStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteDrainStmt: %w", cerr)
 		}
 	}
 	if q.deleteMachineTagsStmt != nil {
@@ -453,6 +484,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getServerStateStmt: %w", cerr)
 		}
 	}
+	if q.insertAuditEntryStmt != nil {
+		if cerr := q.insertAuditEntryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditEntryStmt: %w", cerr)
+		}
+	}
 	if q.insertBMPStmt != nil {
 		if cerr := q.insertBMPStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertBMPStmt: %w", cerr)
@@ -508,6 +544,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertQueueEntryStmt: %w", cerr)
 		}
 	}
+	if q.listAuditEntriesStmt != nil {
+		if cerr := q.listAuditEntriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAuditEntriesStmt: %w", cerr)
+		}
+	}
 	if q.listBMPsOfMachineStmt != nil {
 		if cerr := q.listBMPsOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listBMPsOfMachineStmt: %w", cerr)
@@ -521,6 +562,11 @@ func (q *Queries) Close() error {
 	if q.listDeadLinksOfMachineStmt != nil {
 		if cerr := q.listDeadLinksOfMachineStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listDeadLinksOfMachineStmt: %w", cerr)
+		}
+	}
+	if q.listDrainsStmt != nil {
+		if cerr := q.listDrainsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDrainsStmt: %w", cerr)
 		}
 	}
 	if q.listLiveJobsStmt != nil {
@@ -566,6 +612,11 @@ func (q *Queries) Close() error {
 	if q.powerOffAndFreeBoardsStmt != nil {
 		if cerr := q.powerOffAndFreeBoardsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing powerOffAndFreeBoardsStmt: %w", cerr)
+		}
+	}
+	if q.recentBoardReportsStmt != nil {
+		if cerr := q.recentBoardReportsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recentBoardReportsStmt: %w", cerr)
 		}
 	}
 	if q.requeueJobStmt != nil {
@@ -616,6 +667,11 @@ func (q *Queries) Close() error {
 	if q.setBoardsWaitingStmt != nil {
 		if cerr := q.setBoardsWaitingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setBoardsWaitingStmt: %w", cerr)
+		}
+	}
+	if q.setDrainStmt != nil {
+		if cerr := q.setDrainStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setDrainStmt: %w", cerr)
 		}
 	}
 	if q.setJobPoweringStmt != nil {
@@ -716,7 +772,9 @@ type Queries struct {
 	consoleListJobsStmt                *sql.Stmt
 	consoleOpenOpsPerBMPStmt           *sql.Stmt
 	countAnswerableDestroyedStmt       *sql.Stmt
+	countAuditEntriesStmt              *sql.Stmt
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
+	deleteDrainStmt                    *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
 	deleteQueueEntryStmt               *sql.Stmt
 	deleteServerStateStmt              *sql.Stmt
@@ -730,6 +788,7 @@ type Queries struct {
 	getJobStmt                         *sql.Stmt
 	getOpsStmt                         *sql.Stmt
 	getServerStateStmt                 *sql.Stmt
+	insertAuditEntryStmt               *sql.Stmt
 	insertBMPStmt                      *sql.Stmt
 	insertBoardStmt                    *sql.Stmt
 	insertBoardAllocationsStmt         *sql.Stmt
@@ -741,9 +800,11 @@ type Queries struct {
 	insertMachineTagStmt               *sql.Stmt
 	insertOpsStmt                      *sql.Stmt
 	insertQueueEntryStmt               *sql.Stmt
+	listAuditEntriesStmt               *sql.Stmt
 	listBMPsOfMachineStmt              *sql.Stmt
 	listBoardsOfMachineStmt            *sql.Stmt
 	listDeadLinksOfMachineStmt         *sql.Stmt
+	listDrainsStmt                     *sql.Stmt
 	listLiveJobsStmt                   *sql.Stmt
 	listLiveMachinesStmt               *sql.Stmt
 	listMachineTagsStmt                *sql.Stmt
@@ -753,6 +814,7 @@ type Queries struct {
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
 	powerOffAndFreeBoardsStmt          *sql.Stmt
+	recentBoardReportsStmt             *sql.Stmt
 	requeueJobStmt                     *sql.Stmt
 	retireMachineStmt                  *sql.Stmt
 	returnBoardToServiceStmt           *sql.Stmt
@@ -763,6 +825,7 @@ type Queries struct {
 	setBoardsFreeAtStmt                *sql.Stmt
 	setBoardsPowerStmt                 *sql.Stmt
 	setBoardsWaitingStmt               *sql.Stmt
+	setDrainStmt                       *sql.Stmt
 	setJobPoweringStmt                 *sql.Stmt
 	setJobReadyStmt                    *sql.Stmt
 	setKeepaliveHostStmt               *sql.Stmt
@@ -800,7 +863,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		consoleListJobsStmt:                q.consoleListJobsStmt,
 		consoleOpenOpsPerBMPStmt:           q.consoleOpenOpsPerBMPStmt,
 		countAnswerableDestroyedStmt:       q.countAnswerableDestroyedStmt,
+		countAuditEntriesStmt:              q.countAuditEntriesStmt,
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
+		deleteDrainStmt:                    q.deleteDrainStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
 		deleteQueueEntryStmt:               q.deleteQueueEntryStmt,
 		deleteServerStateStmt:              q.deleteServerStateStmt,
@@ -814,6 +879,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getJobStmt:                         q.getJobStmt,
 		getOpsStmt:                         q.getOpsStmt,
 		getServerStateStmt:                 q.getServerStateStmt,
+		insertAuditEntryStmt:               q.insertAuditEntryStmt,
 		insertBMPStmt:                      q.insertBMPStmt,
 		insertBoardStmt:                    q.insertBoardStmt,
 		insertBoardAllocationsStmt:         q.insertBoardAllocationsStmt,
@@ -825,9 +891,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertMachineTagStmt:               q.insertMachineTagStmt,
 		insertOpsStmt:                      q.insertOpsStmt,
 		insertQueueEntryStmt:               q.insertQueueEntryStmt,
+		listAuditEntriesStmt:               q.listAuditEntriesStmt,
 		listBMPsOfMachineStmt:              q.listBMPsOfMachineStmt,
 		listBoardsOfMachineStmt:            q.listBoardsOfMachineStmt,
 		listDeadLinksOfMachineStmt:         q.listDeadLinksOfMachineStmt,
+		listDrainsStmt:                     q.listDrainsStmt,
 		listLiveJobsStmt:                   q.listLiveJobsStmt,
 		listLiveMachinesStmt:               q.listLiveMachinesStmt,
 		listMachineTagsStmt:                q.listMachineTagsStmt,
@@ -837,6 +905,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
 		powerOffAndFreeBoardsStmt:          q.powerOffAndFreeBoardsStmt,
+		recentBoardReportsStmt:             q.recentBoardReportsStmt,
 		requeueJobStmt:                     q.requeueJobStmt,
 		retireMachineStmt:                  q.retireMachineStmt,
 		returnBoardToServiceStmt:           q.returnBoardToServiceStmt,
@@ -847,6 +916,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setBoardsFreeAtStmt:                q.setBoardsFreeAtStmt,
 		setBoardsPowerStmt:                 q.setBoardsPowerStmt,
 		setBoardsWaitingStmt:               q.setBoardsWaitingStmt,
+		setDrainStmt:                       q.setDrainStmt,
 		setJobPoweringStmt:                 q.setJobPoweringStmt,
 		setJobReadyStmt:                    q.setJobReadyStmt,
 		setKeepaliveHostStmt:               q.setKeepaliveHostStmt,

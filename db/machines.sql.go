@@ -187,7 +187,7 @@ func (q *Queries) ListBMPsOfMachine(ctx context.Context, machineID int64) ([]Bmp
 }
 
 const listBoardsOfMachine = `-- name: ListBoardsOfMachine :many
-SELECT id, machine_id, x, y, z, cabinet, frame, board_num, ip, bmp_id, dead, out_of_service, out_of_service_at, power, power_changed_at, job_id, waiting_job_id, waiting_since, free_at, last_error FROM boards WHERE machine_id = ? ORDER BY x, y, z
+SELECT id, machine_id, x, y, z, cabinet, frame, board_num, ip, bmp_id, dead, out_of_service, out_of_service_at, power, power_changed_at, job_id, waiting_job_id, waiting_since, free_at, last_error, out_of_service_by, returned_at FROM boards WHERE machine_id = ? ORDER BY x, y, z
 `
 
 func (q *Queries) ListBoardsOfMachine(ctx context.Context, machineID int64) ([]Board, error) {
@@ -220,6 +220,8 @@ func (q *Queries) ListBoardsOfMachine(ctx context.Context, machineID int64) ([]B
 			&i.WaitingSince,
 			&i.FreeAt,
 			&i.LastError,
+			&i.OutOfServiceBy,
+			&i.ReturnedAt,
 		); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,21 @@
 
 package db
 
+type AuditLog struct {
+	ID       int64
+	At       float64
+	Actor    string
+	FromAddr *string
+	Action   string
+	Target   string
+	Machine  *string
+	JobID    *int64
+	BoardX   *int64
+	BoardY   *int64
+	BoardZ   *int64
+	Reason   *string
+}
+
 type Bmp struct {
 	ID               int64
 	MachineID        int64
@@ -50,6 +65,8 @@ type Board struct {
 	WaitingSince   *float64
 	FreeAt         *float64
 	LastError      *string
+	OutOfServiceBy *string
+	ReturnedAt     *float64
 }
 
 type BoardAllocation struct {
@@ -130,6 +147,13 @@ type Machine struct {
 	MinorFingerprint string
 	CreatedAt        float64
 	RetiredAt        *float64
+}
+
+type MachineDrain struct {
+	Machine   string
+	Reason    string
+	DrainedAt float64
+	DrainedBy string
 }
 
 type MachineTag struct {

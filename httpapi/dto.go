@@ -33,6 +33,8 @@ type boardJSON struct {
 	State          string   `json:"state"`
 	Dead           bool     `json:"dead"`
 	OutOfService   *string  `json:"out_of_service"`
+	OutOfServiceAt *float64 `json:"out_of_service_at"` // with out_of_service: since when
+	OutOfServiceBy *string  `json:"out_of_service_by"` // with out_of_service: the admin token's name, "server" (problem reports), null (BMP failure)
 	Power          bool     `json:"power"`
 	PowerChangedAt *float64 `json:"power_changed_at"`
 	JobID          *int64   `json:"job_id"`
@@ -47,7 +49,8 @@ func toBoardJSON(b service.BoardInfo) boardJSON {
 	cx, cy := geometry.BoardToChip(b.Board)
 	out := boardJSON{
 		Logical: toXYZ(b.Board), Chip: [2]int{cx, cy}, IP: b.IP, State: b.State(),
-		Dead: b.Dead, OutOfService: b.OutOfService, Power: b.Power, PowerChangedAt: unixPtr(b.PowerChangedAt),
+		Dead: b.Dead, OutOfService: b.OutOfService, OutOfServiceAt: unixPtr(b.OutOfServiceAt), OutOfServiceBy: b.OutOfServiceBy,
+		Power: b.Power, PowerChangedAt: unixPtr(b.PowerChangedAt),
 		JobID: b.JobID, WaitingJobID: b.WaitingJobID, PendingOps: b.PendingOps, LastError: b.LastError,
 		Reports: b.Reports, BMPUnreachable: b.BMPUnreachable,
 	}
@@ -84,12 +87,24 @@ type machineJSON struct {
 	DeadLinks   []deadLinkJSON `json:"dead_links"`
 	QueueLength *int           `json:"queue_length,omitempty"`
 	BoardCounts map[string]int `json:"board_counts,omitempty"`
+	Drained     *drainJSON     `json:"drained"` // null: it takes allocations
+}
+
+// drainJSON says why, since when (Unix seconds) and by whom a machine is
+// drained.
+type drainJSON struct {
+	Reason string  `json:"reason"`
+	At     float64 `json:"at"`
+	By     string  `json:"by"`
 }
 
 func toMachineJSON(m service.MachineSummary) machineJSON {
 	out := machineJSON{
 		Name: m.Name, Tags: m.Tags, Width: m.Width, Height: m.Height,
 		DeadBoards: boardsXYZ(m.DeadBoards), DeadLinks: make([]deadLinkJSON, 0, len(m.DeadLinks)),
+	}
+	if d := m.Drained; d != nil {
+		out.Drained = &drainJSON{Reason: d.Reason, At: unixOf(d.At), By: d.By}
 	}
 	if out.Tags == nil {
 		out.Tags = []string{}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/config"
 )
 
 // Defaults of Options.
@@ -26,8 +27,12 @@ const (
 
 // Options configure New. Only the service is required.
 type Options struct {
-	// AdminToken authorises mutations (Authorization: Bearer <token>).
-	// Empty disables every mutation (403).
+	// Tokens authorise mutations (Authorization: Bearer <token>), each in
+	// the name of its holder; the daemon replaces them on a reload. nil =
+	// AdminToken alone. No token at all disables every mutation (403).
+	Tokens *Tokens
+	// AdminToken, when Tokens is nil, is the one token, named "operator"
+	// (config.UnnamedTokenName).
 	AdminToken string
 	Logger     *slog.Logger
 	// Version is reported by /version, /healthz and the dashboard.
@@ -56,9 +61,10 @@ type Options struct {
 
 // api is the state shared by the handlers.
 type api struct {
-	svc  *service.Service
-	opts Options
-	log  *slog.Logger
+	svc    *service.Service
+	opts   Options
+	log    *slog.Logger
+	tokens *Tokens
 }
 
 // New returns the HTTP handler of the admin API, dashboard, health,
@@ -89,7 +95,14 @@ func New(svc *service.Service, opts Options) http.Handler {
 		}
 		opts.Metrics = m
 	}
-	a := &api{svc: svc, opts: opts, log: opts.Logger}
+	a := &api{svc: svc, opts: opts, log: opts.Logger, tokens: opts.Tokens}
+	if a.tokens == nil {
+		var ts []config.NamedToken
+		if opts.AdminToken != "" {
+			ts = []config.NamedToken{{Name: config.UnnamedTokenName, Token: opts.AdminToken}}
+		}
+		a.tokens = NewTokens(ts)
+	}
 	return a.routes()
 }
 
@@ -133,9 +146,11 @@ func (a *api) routes() http.Handler {
 			r.Get("/where_is", a.whereIs)
 			r.Get("/operations", a.pendingOps)
 			r.Get("/consistency", a.consistency)
+			r.Get("/audit", a.audit)
 
 			r.Group(func(r chi.Router) {
 				r.Use(a.requireAdmin)
+				r.Get("/whoami", a.whoami)
 				r.Post("/jobs/{id}/destroy", a.destroyJob)
 				r.Post("/machines/{machine}/boards/{x}/{y}/{z}/out_of_service", a.boardOutOfService)
 				r.Post("/machines/{machine}/boards/{x}/{y}/{z}/in_service", a.boardInService)
@@ -143,6 +158,8 @@ func (a *api) routes() http.Handler {
 				r.Put("/machines/{machine}/boards/{x}/{y}/{z}/links/{link}", a.setLink)
 				r.Post("/emergency_stop", a.emergencyStop)
 				r.Post("/resume", a.resume)
+				r.Post("/machines/{machine}/drain", a.drainMachine)
+				r.Post("/machines/{machine}/undrain", a.undrainMachine)
 			})
 		})
 	})

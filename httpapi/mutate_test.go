@@ -23,6 +23,8 @@ func mutations(jobID int64) []mutation {
 		{http.MethodPut, board + "/links/north", `{"dead": true}`},
 		{http.MethodPost, "/api/v1/emergency_stop", `{"reason": "r"}`},
 		{http.MethodPost, "/api/v1/resume", ``},
+		{http.MethodPost, "/api/v1/machines/spin/drain", `{"reason": "r"}`},
+		{http.MethodPost, "/api/v1/machines/spin/undrain", ``},
 	}
 }
 
@@ -77,6 +79,9 @@ func TestMutationsNeedTheAdminToken(t *testing.T) {
 			e.getJSON("/healthz", &h)
 			if h.EmergencyStop {
 				t.Errorf("refused emergency stop stopped the server")
+			}
+			if d := e.machineListed("spin").Drained; d != nil {
+				t.Errorf("refused drain drained the machine: %+v", d)
 			}
 		})
 	}

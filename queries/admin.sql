@@ -54,7 +54,8 @@ SELECT state, count(*) AS n FROM jobs WHERE forgotten = 0 GROUP BY state;
 -- name: AdminSetOutOfService :exec
 -- An operator takes a board out of service: unlike a BMP failure, a job
 -- holding the board keeps it.
-UPDATE boards SET out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at)
+UPDATE boards SET out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at),
+    out_of_service_by = sqlc.arg(out_of_service_by)
 WHERE id = sqlc.arg(id);
 
 -- name: AdminDeleteDeadLink :exec
@@ -80,7 +81,7 @@ SELECT 1;
 
 -- name: AdminBoardNotes :many
 -- What the board map needs from the rows beyond the in-memory state: when
--- the power last changed and the last BMP error (boards with neither are
--- left out).
-SELECT id, power_changed_at, last_error FROM boards
-WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL);
+-- the power last changed, the last BMP error, and when and by whom it was
+-- taken out of service (boards with none of these are left out).
+SELECT id, power_changed_at, last_error, out_of_service_at, out_of_service_by FROM boards
+WHERE machine_id = ? AND (power_changed_at IS NOT NULL OR last_error IS NOT NULL OR out_of_service_at IS NOT NULL);

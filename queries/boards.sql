@@ -9,12 +9,14 @@ UPDATE boards SET waiting_job_id = NULL, waiting_since = NULL, free_at = NULL WH
 -- Taking a board out of service also ends any claim on it.
 UPDATE boards
 SET out_of_service = sqlc.arg(out_of_service), out_of_service_at = sqlc.arg(out_of_service_at),
-    last_error = coalesce(sqlc.narg(last_error), last_error),
+    out_of_service_by = NULL, last_error = coalesce(sqlc.narg(last_error), last_error),
     job_id = NULL, waiting_job_id = NULL, waiting_since = NULL, free_at = NULL
 WHERE id = sqlc.arg(id);
 
 -- name: ReturnBoardToService :exec
-UPDATE boards SET out_of_service = NULL, out_of_service_at = NULL WHERE id = ?;
+UPDATE boards SET out_of_service = NULL, out_of_service_at = NULL, out_of_service_by = NULL,
+    returned_at = sqlc.arg(returned_at)
+WHERE id = sqlc.arg(id);
 
 -- name: CarryBoardState :exec
 -- Carries a physical board's state over to its row in a re-created machine.

@@ -16,6 +16,8 @@ type BoardInfo struct {
 	IP             string
 	Dead           bool    // dead in the configuration
 	OutOfService   *string // why, when taken out of service
+	OutOfServiceAt *time.Time
+	OutOfServiceBy *string // the admin token's name, or ServerActor; nil for a BMP failure
 	Power          bool    // last state confirmed by the BMP
 	PowerChangedAt *time.Time
 	JobID          *int64 // job holding it
@@ -135,10 +137,13 @@ type JobDetail struct {
 	AllocatedAt *time.Time
 	ReadyAt     *time.Time
 	DestroyedAt *time.Time
-	MachineInfo *JobMachineInfo
-	PendingOps  []PendingOp
-	History     []JobEvent
-	Waiting     *WaitReason // queued jobs only
+	// DurationExpiresAt is when max_job_duration ends a live job (nil: no
+	// limit, or the job ended).
+	DurationExpiresAt *time.Time
+	MachineInfo       *JobMachineInfo
+	PendingOps        []PendingOp
+	History           []JobEvent
+	Waiting           *WaitReason // queued jobs only
 }
 
 // BoardAllocation is one past or current use of a board.

@@ -119,6 +119,9 @@ func compareMachines(m, d *machine) []string {
 	if m.priority != d.priority || !slices.Equal(m.tags, d.tags) || !slices.Equal(m.deadLinks, d.deadLinks) {
 		add("priority, tags or dead links differ from the database")
 	}
+	if !equalPtr(m.drain, d.drain) {
+		add("drain %+v in memory, %+v in the database", m.drain, d.drain)
+	}
 	if !slices.Equal(m.queue, d.queue) {
 		add("queue %v in memory, %v in the database", m.queue, d.queue)
 	}

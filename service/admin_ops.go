@@ -2,7 +2,8 @@ package service
 
 // Operator writes: jobs destroyed, boards out of service and back, dead
 // links, maintenance power, emergency stop and resume. Each is one
-// transaction and is logged once, here, with who did it (WithActor).
+// transaction, is logged once, here, with who did it (WithActor), and is
+// recorded in the audit log in the same transaction (admin_audit.go).
 
 import (
 	"context"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spalloc/spallocd/db"
+	"github.com/spalloc/spallocd/service/config"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
@@ -30,13 +32,26 @@ func WithActor(ctx context.Context, who, from string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor{who: who, from: from})
 }
 
-// actorOf is who acts through ctx ("operator" when nobody said).
+// actorOf is who acts through ctx (the unnamed token's name, "operator",
+// when nobody said).
 func actorOf(ctx context.Context) actor {
 	a, _ := ctx.Value(actorKey{}).(actor)
 	if a.who == "" {
-		a.who = "operator"
+		a.who = config.UnnamedTokenName
 	}
 	return a
+}
+
+// ActorName is who acts through ctx (WithActor): the admin token's name.
+func ActorName(ctx context.Context) string { return actorOf(ctx).who }
+
+// byOperator says who acted in a job's history: "by operator alice", or
+// "by operator" for the unnamed token (whose name is "operator").
+func (a actor) byOperator() string {
+	if a.who == config.UnnamedTokenName {
+		return "by operator"
+	}
+	return "by operator " + a.who
 }
 
 // logAction queues the log line of an operator action.
@@ -79,7 +94,14 @@ func (s *Service) DestroyJobByOperator(ctx context.Context, id int64, reason str
 			return Conflict("Job %d is already destroyed.", id)
 		}
 		t.logAction(slog.LevelInfo, "operator destroyed job", "job", id, "owner", j.owner, "reason", reason)
-		return t.destroyJob(id, &reason, "destroyed by operator")
+		target := jobTarget(id)
+		if m := t.machine(j.machine); m != nil {
+			target.machine = m.name
+		}
+		if err := t.audit(ActionDestroyJob, target, reason); err != nil {
+			return err
+		}
+		return t.destroyJob(id, &reason, "destroyed "+actorOf(t.ctx).byOperator())
 	})
 }
 
@@ -109,14 +131,28 @@ func (t *tx) takeOutOfServiceByOperator(machine string, b geometry.Board, reason
 	if err != nil {
 		return err
 	}
+	a := actorOf(t.ctx)
 	holder := m.dyn(i).job
-	if destroyJob && holder != 0 {
-		why := fmt.Sprintf("Board %v of %s taken out of service: %s", b, m.name, reason)
-		if err := t.destroyJob(holder, &why, "destroyed by operator"); err != nil {
+	if err := t.audit(ActionBoardOutOfService, boardTarget(m.name, b, holder), reason); err != nil {
+		return err
+	}
+	t.logAction(slog.LevelInfo, "operator took board out of service", "machine", m.name, "board", b.String(),
+		"reason", reason, "job", holder, "job_destroyed", destroyJob && holder != 0)
+	return t.setOutOfService(m, i, reason, a.who, destroyJob, "destroyed "+a.byOperator())
+}
+
+// setOutOfService takes board i of m out of service in the name of by (an
+// admin token's name, or ServerActor); with destroyJob the job holding it
+// is destroyed (why says by whom, for its history), else it keeps it.
+func (t *tx) setOutOfService(m *machine, i int, reason, by string, destroyJob bool, why string) error {
+	if holder := m.dyn(i).job; destroyJob && holder != 0 {
+		r := fmt.Sprintf("Board %v of %s taken out of service: %s", m.board(i), m.name, reason)
+		if err := t.destroyJob(holder, &r, why); err != nil {
 			return err
 		}
 	}
-	err = t.q.AdminSetOutOfService(t.ctx, db.AdminSetOutOfServiceParams{OutOfService: &reason, OutOfServiceAt: ptr(unix(t.now)), ID: m.info[i].id})
+	err := t.q.AdminSetOutOfService(t.ctx, db.AdminSetOutOfServiceParams{OutOfService: &reason,
+		OutOfServiceAt: ptr(unix(t.now)), OutOfServiceBy: &by, ID: m.info[i].id})
 	if err != nil {
 		return t.dbErr("take board out of service", err)
 	}
@@ -124,8 +160,6 @@ func (t *tx) takeOutOfServiceByOperator(machine string, b geometry.Board, reason
 	d.oos = reason
 	t.setBoard(m.id, i, d)
 	t.change.machine(m.name)
-	t.logAction(slog.LevelInfo, "operator took board out of service", "machine", m.name, "board", b.String(),
-		"reason", reason, "job", holder, "job_destroyed", destroyJob && holder != 0)
 	return t.rebuildModel(t.edit(m.id))
 }
 
@@ -141,8 +175,12 @@ func (t *tx) returnToService(machine string, b geometry.Board) error {
 	if d.oos == "" {
 		return nil
 	}
-	if err := t.q.ReturnBoardToService(t.ctx, m.info[i].id); err != nil {
+	err = t.q.ReturnBoardToService(t.ctx, db.ReturnBoardToServiceParams{ReturnedAt: ptr(unix(t.now)), ID: m.info[i].id})
+	if err != nil {
 		return t.dbErr("return board to service", err)
+	}
+	if err := t.audit(ActionBoardInService, boardTarget(m.name, b, d.job), ""); err != nil {
+		return err
 	}
 	d.oos = ""
 	t.setBoard(m.id, i, d)
@@ -209,6 +247,15 @@ func (t *tx) setLinkDead(machine string, b geometry.Board, l geometry.Link, dead
 	if err != nil {
 		return t.dbErr("change dead link", err)
 	}
+	what := "alive"
+	if dead {
+		what = "dead"
+	}
+	target := boardTarget(m.name, b, 0)
+	target.what = fmt.Sprintf("link %s of board %v of %s", l, b, m.name)
+	if err := t.audit(ActionLink, target, what); err != nil {
+		return err
+	}
 	mm := t.edit(m.id)
 	if err := t.reloadDeadLinks(mm); err != nil {
 		return err
@@ -250,7 +297,11 @@ func (s *Service) PowerBoard(ctx context.Context, machine string, b geometry.Boa
 		}
 		t.change.machine(m.name)
 		t.logAction(slog.LevelInfo, "operator switched board power", "machine", m.name, "board", b.String(), "on", on)
-		return nil
+		what := "off"
+		if on {
+			what = "on"
+		}
+		return t.audit(ActionBoardPower, boardTarget(m.name, b, 0), what)
 	})
 }
 
@@ -264,9 +315,10 @@ func (s *Service) EmergencyStop(ctx context.Context, reason string) error {
 	}
 	return s.write(ctx, func(t *tx) error {
 		why := EmergencyStopPrefix + reason
+		a := actorOf(t.ctx)
 		jobs := t.liveJobIDs()
 		for _, id := range jobs {
-			if err := t.destroyJob(id, &why, "emergency stop"); err != nil {
+			if err := t.destroyJob(id, &why, "emergency stop "+a.byOperator()); err != nil {
 				return err
 			}
 		}
@@ -276,7 +328,10 @@ func (s *Service) EmergencyStop(ctx context.Context, reason string) error {
 			}
 		}
 		t.logAction(slog.LevelWarn, "emergency stop", "reason", reason, "jobs_destroyed", len(jobs))
-		if err := t.noteEmergencyStop(reason, actorOf(t.ctx).who); err != nil {
+		if err := t.audit(ActionEmergencyStop, serverTarget, reason); err != nil {
+			return err
+		}
+		if err := t.noteEmergencyStop(reason, a.who); err != nil {
 			return err
 		}
 		return t.setStopped(true)
@@ -307,6 +362,9 @@ func (s *Service) Resume(ctx context.Context) error {
 			return nil
 		}
 		t.logAction(slog.LevelWarn, "resumed after emergency stop")
+		if err := t.audit(ActionResume, serverTarget, ""); err != nil {
+			return err
+		}
 		return t.setStopped(false)
 	})
 }

@@ -114,6 +114,7 @@ func boardInfoOf(m *machine, i int, row db.AdminBoardNotesRow, ops, reports map[
 	}
 	if d.oos != "" {
 		bi.OutOfService = ptr(d.oos)
+		bi.OutOfServiceAt, bi.OutOfServiceBy = timePtr(row.OutOfServiceAt), row.OutOfServiceBy
 	}
 	if d.job != 0 {
 		bi.JobID = ptr(d.job)
@@ -213,6 +214,7 @@ func (s *Service) jobDetail(w *world, r db.AdminGetJobRow) JobDetail {
 		return d
 	}
 	d.JobSummary = s.summary(j, w.machineNames())
+	d.DurationExpiresAt = durationExpiry(j.createdAt, w.settings.policy)
 	if j.hasBoards() {
 		if m := w.machine(j.machine); m != nil {
 			d.MachineInfo = machineInfo(j, m)

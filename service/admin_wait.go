@@ -12,19 +12,34 @@ import (
 func waitReason(w *world, j *job) *WaitReason {
 	wr := &WaitReason{Positions: []QueuePosition{}}
 	var reasons []string
+	limited := ownerLimited(w, j) // then only drains add to it
+	if limited != "" {
+		reasons = append(reasons, limited)
+	}
 	for _, m := range w.machines {
 		pos := queuePosition(m, j.id)
 		if pos == 0 {
 			continue
 		}
 		wr.Positions = append(wr.Positions, QueuePosition{Machine: m.name, Position: pos})
-		reasons = append(reasons, machineWaitReason(w, j, m))
+		if limited == "" || m.drain != nil {
+			reasons = append(reasons, machineWaitReason(w, j, m))
+		}
 	}
-	if len(reasons) == 0 {
+	if len(wr.Positions) == 0 {
 		reasons = append(reasons, "in no machine's queue")
 	}
 	wr.Reason = strings.Join(reasons, "; ")
 	return wr
+}
+
+// ownerLimited is why a queued job of w waits for its owner ("" = it does
+// not).
+func ownerLimited(w *world, j *job) string {
+	if p := w.settings.policy; limitsOwners(p) {
+		return ownerLimitReason(p, w.owners()[j.owner], j)
+	}
+	return ""
 }
 
 // queuePosition is the job's 1-based place in m's queue, 0 if absent.
@@ -39,9 +54,12 @@ func queuePosition(m *machine, id int64) int {
 
 // machineWaitReason says what keeps j waiting on m. Queue service passes
 // over jobs the machine cannot hold with its current out-of-service boards
-// (they neither wait in line nor block it), so only the jobs ahead that it
-// can hold count.
+// and jobs whose owner is over a limit (they neither wait in line nor
+// block it), so only the other jobs ahead count.
 func machineWaitReason(w *world, j *job, m *machine) string {
+	if m.drain != nil {
+		return drainedReason(m)
+	}
 	if !m.model.Feasible(j.areq) {
 		return fmt.Sprintf("%s cannot hold it while some of its boards are out of service", m.name)
 	}
@@ -50,7 +68,8 @@ func machineWaitReason(w *world, j *job, m *machine) string {
 		if id == j.id {
 			break
 		}
-		if other := w.job(id); other != nil && other.state == StateQueued && m.model.Feasible(other.areq) {
+		if other := w.job(id); other != nil && other.state == StateQueued && m.model.Feasible(other.areq) &&
+			ownerLimited(w, other) == "" {
 			ahead++
 		}
 	}

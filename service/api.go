@@ -138,6 +138,7 @@ type MachineSummary struct {
 	Width, Height int // triads
 	DeadBoards    []geometry.Board
 	DeadLinks     []DeadLink
+	Drained       *Drain // nil: it takes allocations (list_machines does not show it)
 }
 
 // Physical is a board's slot: cabinet, frame, board.

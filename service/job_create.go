@@ -184,6 +184,10 @@ func describeJob(r jobRequest) string {
 }
 
 func (t *tx) createJob(nr newJobRequest) (int64, error) {
+	if err := t.checkCreateLimits(nr); err != nil {
+		return 0, err
+	}
+	nr.keepalive = limitKeepalive(nr.keepalive, t.currentSettings().policy)
 	reqJSON, err := json.Marshal(nr.req)
 	if err != nil {
 		return 0, t.s.internal("encode request", err)

@@ -139,14 +139,21 @@ func (t *tx) serveQueues() error {
 	}
 }
 
-// serveHead tries to allocate the head of m's queue. Jobs that m cannot hold
-// any more (boards taken out of service since they were queued) are passed
-// over, so that they never block the queue; they stay queued in case the
-// boards return.
+// serveHead tries to allocate the head of m's queue, unless m is drained.
+// Jobs that m cannot hold any more (boards taken out of service since they
+// were queued) and jobs whose owner is over a limit are passed over, so
+// that they never block the queue; they stay queued in case the boards
+// return or the owner's other jobs end.
 func (t *tx) serveHead(m *machine) (bool, error) {
+	if ok, _ := t.machineAccepts(m); !ok {
+		return false, nil
+	}
 	for _, id := range m.queue {
 		j := t.job(id)
 		if j == nil || j.state != StateQueued || !m.model.Feasible(j.areq) {
+			continue
+		}
+		if ok, _ := t.jobEligible(j); !ok {
 			continue
 		}
 		memo := queueMemo{head: id, version: m.version}

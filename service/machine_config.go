@@ -52,6 +52,9 @@ func (t *tx) applyConfig(cfg *config.Config, rep *ReloadReport) error {
 			if err := t.retireMachine(m); err != nil {
 				return err
 			}
+			if err := t.endDrain(m); err != nil {
+				return err
+			}
 			rep.Removed = append(rep.Removed, m.name)
 			changed = true
 		}
@@ -129,7 +132,7 @@ func (t *tx) setPriority(om *machine, priority int) error {
 func (t *tx) applySettings(cfg *config.Config) error {
 	old := t.currentSettings()
 	next := settings{freeDelay: cfg.Server.FreeDelay, powerOffGrace: cfg.BMP.UnreachableFreeAfter,
-		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP}
+		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP, policy: cfg.Policy}
 	if next == old {
 		return nil
 	}
@@ -353,7 +356,11 @@ func (t *tx) recreateMachine(om *machine, cm *config.Machine, priority int) (*ma
 	if err := t.retireMachine(om); err != nil {
 		return nil, err
 	}
-	return t.createMachine(cm, priority)
+	m, err := t.createMachine(cm, priority)
+	if err == nil {
+		m.drain = om.drain // a drain belongs to the machine's name
+	}
+	return m, err
 }
 
 type slotKey struct {

@@ -54,7 +54,10 @@ func loadWorld(ctx context.Context, q *db.Queries) (*world, map[int64]string, er
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &world{machines: machines, index: newMachineIndex(machines)}
+	if err := loadDrains(ctx, q, machines); err != nil {
+		return nil, nil, err
+	}
+	w := &world{machines: machines, index: newMachineIndex(machines), derived: &derived{}}
 	w.jobs = w.jobs.with(jobs, nil)
 	if w.stopped, err = loadStopped(ctx, q); err != nil {
 		return nil, nil, err

@@ -24,6 +24,10 @@ func (s *Service) ListMachines(ctx context.Context) ([]MachineSummary, error) {
 func machineSummary(m *machine) MachineSummary {
 	sum := MachineSummary{Name: m.name, Tags: slices.Clone(m.tags), Width: m.width, Height: m.height,
 		DeadBoards: []geometry.Board{}, DeadLinks: slices.Clone(m.deadLinks)}
+	if m.drain != nil {
+		d := *m.drain // callers may change what they are given
+		sum.Drained = &d
+	}
 	if sum.DeadLinks == nil {
 		sum.DeadLinks = []DeadLink{}
 	}

@@ -1,7 +1,8 @@
 package service
 
-// Timed work: keepalive expiry, boards freed after their free delay or the
-// power-off grace, and claims whose lease ran out. Tick does one round at
+// Timed work: keepalive expiry, jobs older than max_job_duration, boards
+// freed after their free delay or the power-off grace, and claims whose
+// lease ran out. Tick does one round at
 // the clock's current time without sleeping; Run calls it on a ticker.
 
 import (
@@ -80,7 +81,8 @@ func (s *Service) checkpoint(ctx context.Context) error {
 
 // Tick performs one round of timed work at the clock's current time; tests
 // and the trace replay call it instead of Run. Jobs not kept alive for
-// their keepalive are destroyed ("Job timed out."); claims whose lease ran
+// their keepalive are destroyed ("Job timed out."), and so are jobs older
+// than max_job_duration ("Job exceeded the maximum duration of 24h."); claims whose lease ran
 // out are handed back; waiting boards whose free delay has passed, or
 // whose power-off has not completed within the power-off grace, return to
 // the pool. It writes nothing when there is nothing to do.
@@ -88,12 +90,16 @@ func (s *Service) Tick(ctx context.Context) error {
 	w := s.world.Load()
 	now := stamp(s.clock.Now())
 	expired := s.expiredJobs(w, now)
+	overdue := overdueJobs(w, now)
 	lapsed := lapsedClaims(w, now)
 	due := dueBoards(w, now)
-	if len(expired) == 0 && len(lapsed) == 0 && len(due) == 0 {
+	if len(expired) == 0 && len(overdue) == 0 && len(lapsed) == 0 && len(due) == 0 {
 		return nil
 	}
 	return s.write(ctx, func(t *tx) error {
+		if err := t.destroyOverdue(overdue); err != nil {
+			return err
+		}
 		for _, id := range expired {
 			if j := t.job(id); j != nil && s.expired(j, t.now) {
 				if err := t.destroyJob(id, ptr(ReasonTimedOut), "keepalive expired"); err != nil {

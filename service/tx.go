@@ -204,6 +204,7 @@ func (t *tx) result() *world {
 	if t.settings != nil {
 		w.settings = *t.settings
 	}
+	w.derived = &derived{}
 	return &w
 }
 

@@ -23,6 +23,7 @@ type world struct {
 	opBMP    idMap[int64]   // open operation id -> its BMP id
 	stopped  bool           // emergency stop
 	settings settings
+	derived  *derived // computed from the rest on first use (job_limits.go); nil = not cached
 }
 
 // settings are the server settings a configuration (re)load sets.
@@ -31,9 +32,10 @@ type settings struct {
 	powerOffGrace time.Duration // free boards anyway when their power-off does not complete (0 = never)
 	retain        int           // destroyed jobs kept answerable; 0 = all, negative = none
 	bmp           config.BMPSettings
+	policy        config.PolicySettings
 }
 
-func emptyWorld() *world { return &world{index: newMachineIndex(nil)} }
+func emptyWorld() *world { return &world{index: newMachineIndex(nil), derived: &derived{}} }
 
 // machineIndex finds machines and boards of a machine list. It depends only
 // on the list's machines and their boards' ids and addresses, which change
@@ -149,6 +151,7 @@ type machine struct {
 	occ     *allocator.Occupancy // derived from boards (boardUse)
 	version uint64               // changes whenever occupancy or model change; never reused
 	queue   []int64              // queued job ids, ascending (= creation order)
+	drain   *Drain               // nil: takes allocations; never written in place
 }
 
 // copyForEdit returns a copy of m that a transaction may change. The

@@ -27,23 +27,23 @@ const shutdownGrace = 5 * time.Second
 
 // daemon is one running server: every component and how to stop it.
 type daemon struct {
-	log        *slog.Logger
-	opts       *options
-	svc        *service.Service
-	fakes      *fakeFleet
-	bmps       *bmp.Manager
-	tcp        *tcpserver.Server
-	lock       *db.Lock
-	tcpLn      net.Listener // bound, not yet served
-	httpLn     net.Listener // bound, not yet served
-	tcpAddr    string       // where the v1 protocol listens
-	httpAddr   string       // where the admin API listens
-	adminToken string
-	http       *http.Server
-	reloader   *reloader
-	metrics    *httpapi.Metrics
-	registry   *prometheus.Registry
-	httpDone   chan struct{} // closed at shutdown: ends dashboard event streams
+	log      *slog.Logger
+	opts     *options
+	svc      *service.Service
+	fakes    *fakeFleet
+	bmps     *bmp.Manager
+	tcp      *tcpserver.Server
+	lock     *db.Lock
+	tcpLn    net.Listener // bound, not yet served
+	httpLn   net.Listener // bound, not yet served
+	tcpAddr  string       // where the v1 protocol listens
+	httpAddr string       // where the admin API listens
+	tokens   *httpapi.Tokens
+	http     *http.Server
+	reloader *reloader
+	metrics  *httpapi.Metrics
+	registry *prometheus.Registry
+	httpDone chan struct{} // closed at shutdown: ends dashboard event streams
 
 	bmpCtx   context.Context
 	stopBMPs context.CancelFunc
@@ -166,7 +166,7 @@ func (d *daemon) goRun(f func() error) {
 	}()
 }
 
-// listen binds the v1 protocol and HTTP ports (and reads the admin token,
+// listen binds the v1 protocol and HTTP ports (and reads the admin tokens,
 // which the HTTP API needs); nothing is served yet.
 func (d *daemon) listen(cfg *config.Config) error {
 	var err error
@@ -177,9 +177,11 @@ func (d *daemon) listen(cfg *config.Config) error {
 	if cfg.Server.HTTP == "" {
 		return nil
 	}
-	if d.adminToken, err = cfg.Server.AdminToken(); err != nil {
+	tokens, err := readTokens(d.log, cfg)
+	if err != nil {
 		return err
 	}
+	d.tokens = httpapi.NewTokens(tokens)
 	if d.httpLn, err = net.Listen("tcp", cfg.Server.HTTP); err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
@@ -208,7 +210,7 @@ func (d *daemon) serveHTTP() {
 	}
 	d.httpDone = make(chan struct{})
 	h := httpapi.New(d.svc, httpapi.Options{
-		AdminToken: d.adminToken, Logger: d.log, Version: buildinfo.Version(),
+		Tokens: d.tokens, Logger: d.log, Version: buildinfo.Version(),
 		Registry: d.registry, Metrics: d.metrics, Done: d.httpDone,
 		Checks: map[string]func(context.Context) error{"bmp_workers": d.bmpWorkersAlive},
 	})
@@ -258,6 +260,13 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	logWarnings(d.log, cfg)
+	var tokens []config.NamedToken
+	if d.tokens != nil {
+		if tokens, err = readTokens(d.log, cfg); err != nil {
+			d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
+			return
+		}
+	}
 	if err := d.fakes.sync(cfg); err != nil {
 		d.log.Error("configuration reload failed; nothing changed", "file", d.opts.configPath, "err", err)
 		return
@@ -268,9 +277,26 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	logReload(d.log, report)
+	if d.tokens != nil {
+		d.tokens.Set(tokens)
+	}
 	if err := d.bmps.Sync(ctx); err != nil {
 		d.log.Error("BMP workers after reload", "err", err)
 	}
+}
+
+// readTokens reads the admin tokens of cfg and logs whose they are.
+func readTokens(log *slog.Logger, cfg *config.Config) ([]config.NamedToken, error) {
+	tokens, err := cfg.ReadAdminTokens()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(tokens))
+	for i, t := range tokens {
+		names[i] = t.Name
+	}
+	log.Info("admin tokens", "names", names)
+	return tokens, nil
 }
 
 func logWarnings(log *slog.Logger, cfg *config.Config) {

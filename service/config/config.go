@@ -8,10 +8,14 @@ import (
 
 // Config is a loaded, validated configuration.
 type Config struct {
-	Server   ServerSettings
-	BMP      BMPSettings
-	Machines []Machine // in priority order (the order of the file)
-	Path     string    // the file it came from, as given to Load or Parse ("" if none)
+	Server ServerSettings
+	BMP    BMPSettings
+	Policy PolicySettings
+	// AdminTokens are the named tokens of [[admin_token]], in file order
+	// (ReadAdminTokens adds [server] admin_token_file's).
+	AdminTokens []AdminToken
+	Machines    []Machine // in priority order (the order of the file)
+	Path        string    // the file it came from, as given to Load or Parse ("" if none)
 	// Warnings are things that work but are probably not meant (e.g. an
 	// admin token readable by every user), each naming file and field.
 	Warnings []string
@@ -129,7 +133,7 @@ type FakeBMP struct {
 // Default returns the configuration used for keys that are not given: no
 // machines and the defaults of spec §4 and bmp-protocol.md §5.
 func Default() *Config {
-	return &Config{Server: defaultServer(), BMP: defaultBMP()}
+	return &Config{Server: defaultServer(), BMP: defaultBMP(), Policy: defaultPolicy()}
 }
 
 func defaultServer() ServerSettings {

@@ -25,6 +25,10 @@ var (
 		"bmp.power_off_retries":              {0, 100},
 		"bmp.fpga_check_rounds":              {1, 100},
 		"bmp.request_attempts":               {1, 100},
+		"policy.max_live_jobs_per_owner":     {1, 1_000_000},
+		"policy.max_boards_per_owner":        {1, 1_000_000},
+		"policy.max_queued_jobs_per_owner":   {1, 1_000_000},
+		"policy.sick_board_reports":          {1, 1000},
 	}
 	durationRanges = map[string][2]time.Duration{
 		"server.keepalive_check_interval": {10 * time.Millisecond, time.Hour},
@@ -37,6 +41,9 @@ var (
 		"bmp.unreachable_free_after":      {0, 7 * 24 * time.Hour},
 		"machine.fake_bmp.power_delay":    {0, time.Minute},
 		"machine.fake_bmp.link_delay":     {0, time.Minute},
+		"policy.max_keepalive":            {time.Second, 8760 * time.Hour},
+		"policy.max_job_duration":         {time.Second, 8760 * time.Hour},
+		"policy.sick_board_window":        {time.Second, 720 * time.Hour},
 	}
 	floatRanges = map[string][2]float64{
 		"bmp.power_on_rate": {0, 1_000_000},
@@ -63,7 +70,7 @@ func setDuration(rep reporter, field string, v *duration, dst *time.Duration) {
 	r := mustRange(durationRanges, rep.key(field))
 	*dst = time.Duration(*v)
 	if *dst < r[0] || *dst > r[1] {
-		rep.addf(field, "must be from %s to %s, not %s", formatDuration(r[0]), formatDuration(r[1]), formatDuration(*dst))
+		rep.addf(field, "must be from %s to %s, not %s", FormatDuration(r[0]), FormatDuration(r[1]), FormatDuration(*dst))
 	}
 }
 
@@ -80,8 +87,8 @@ func setFloat(rep reporter, field string, v *float64, dst *float64) {
 	}
 }
 
-// formatDuration writes d as one would in the file: "24h", "1m30s", "10ms".
-func formatDuration(d time.Duration) string {
+// FormatDuration writes d as one would in the file: "24h", "1m30s", "10ms".
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -57,7 +57,7 @@ func TestEveryNumericSettingIsRangeChecked(t *testing.T) {
 		r := durationRanges[key]
 		q := func(d time.Duration) string { return `"` + d.String() + `"` }
 		check(t, key, q(r[0]), q(r[1]), q(r[0]-1), q(r[1]+1),
-			fmt.Sprintf("%s to %s", formatDuration(r[0]), formatDuration(r[1])))
+			fmt.Sprintf("%s to %s", FormatDuration(r[0]), FormatDuration(r[1])))
 	}
 	for _, key := range sortedKeys(floatRanges) {
 		r := floatRanges[key]
@@ -251,7 +251,7 @@ func TestEveryRangeIsDocumented(t *testing.T) {
 		documented(key, fmt.Sprintf("%d to %d", r[0], r[1]))
 	}
 	for key, r := range durationRanges {
-		documented(key, formatDuration(r[0])+" to "+formatDuration(r[1]))
+		documented(key, FormatDuration(r[0])+" to "+FormatDuration(r[1]))
 	}
 	for key, r := range floatRanges {
 		documented(key, formatFloat(r[0])+" to "+formatFloat(r[1]))

@@ -8,9 +8,11 @@ import (
 // The raw* types mirror the file. Pointers mark keys whose absence matters.
 
 type rawFile struct {
-	Server  rawServer    `toml:"server"`
-	BMP     rawBMP       `toml:"bmp"`
-	Machine []rawMachine `toml:"machine"`
+	Server     rawServer       `toml:"server"`
+	BMP        rawBMP          `toml:"bmp"`
+	Policy     rawPolicy       `toml:"policy"`
+	AdminToken []rawAdminToken `toml:"admin_token"`
+	Machine    []rawMachine    `toml:"machine"`
 }
 
 type rawServer struct {

@@ -93,8 +93,14 @@ func checkAdminTokenFile(rep reporter, path string) {
 		rep.addf("admin_token_file", "%v", err)
 		return
 	}
+	warnIfWorldReadable(rep, "admin_token_file", path)
+}
+
+// warnIfWorldReadable warns when every user of the machine may read a token
+// file.
+func warnIfWorldReadable(rep reporter, field, path string) {
 	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o004 != 0 {
-		rep.warnf("admin_token_file", "%s is readable by every user (mode %04o): anyone who can log in may use the admin API; chmod o-r it",
+		rep.warnf(field, "%s is readable by every user (mode %04o): anyone who can log in may use the admin API; chmod o-r it",
 			path, info.Mode().Perm())
 	}
 }
