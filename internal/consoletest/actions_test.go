@@ -131,7 +131,7 @@ func TestConsoleBoardActions(t *testing.T) {
 // TestConsoleJobAndStopActions destroys a job from its page (also a
 // failure: the job destroyed behind the page's back), then stops and
 // resumes everything from the machine page, with the banner telling why,
-// when and who.
+// when and who (the name of the token that stopped it).
 func TestConsoleJobAndStopActions(t *testing.T) {
 	srv := startDemo(t)
 	p := openTab(t, srv.url, 1400, 1000)
@@ -148,7 +148,7 @@ func TestConsoleJobAndStopActions(t *testing.T) {
 	if err := c.DestroyJob(testutil.Ctx(t), other, &reason); err != nil {
 		t.Fatal(err)
 	}
-	p.confirm("too late", adminToken)
+	p.confirm("too late", aliceToken)
 	p.await(`(document.querySelector('#action-dialog[open] .error') || {}).innerText.includes('already destroyed')`, "the conflict shown")
 	p.click(`#action-dialog .buttons button[type=button]`)
 
@@ -167,6 +167,9 @@ func TestConsoleJobAndStopActions(t *testing.T) {
 	if got := p.text(`#job-summary`); !strings.Contains(got, "maintenance window") {
 		t.Errorf("destroyed job's summary lacks the reason: %q", got)
 	}
+	if got := p.text(`#job-history li.destroyed`); !strings.Contains(got, "by operator alice") {
+		t.Errorf("destroyed job's history does not say who destroyed it: %q", got)
+	}
 	if n := evalJS[int](p, `document.querySelectorAll('#job-actions button').length`); n != 0 {
 		t.Errorf("a destroyed job offers %d actions", n)
 	}
@@ -183,7 +186,7 @@ func TestConsoleJobAndStopActions(t *testing.T) {
 	}
 	p.await(`!document.querySelector('#banner').hidden && !!document.querySelector('#banner .stop-reason')`, "the emergency-stop banner")
 	banner := p.text(`#banner`)
-	for _, want := range []string{"smoke in the machine room", "by operator", "Since "} {
+	for _, want := range []string{"smoke in the machine room", "by alice", "Since "} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner %q lacks %q", banner, want)
 		}

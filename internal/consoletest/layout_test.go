@@ -3,6 +3,7 @@ package consoletest
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -12,8 +13,9 @@ import (
 )
 
 // TestConsoleNarrowLayout: at 420 px no page scrolls sideways: overview,
-// job list, the pages of a running, a queued and a destroyed job, the
-// machine page with the details panel and an action dialog open.
+// job list, audit log, the pages of a running, a queued and a destroyed
+// job, a drained machine's page, the machine page with the details panel
+// and an action dialog open, all with an operator signed in.
 func TestConsoleNarrowLayout(t *testing.T) {
 	srv := startDemo(t)
 	p := openTab(t, srv.url, 420, 900)
@@ -26,6 +28,8 @@ func TestConsoleNarrowLayout(t *testing.T) {
 	if err := c.DestroyJob(testutil.Ctx(t), ended, &reason); err != nil {
 		t.Fatal(err)
 	}
+	srv.change(t, aliceToken, http.MethodPost, "/machines/demo-board/drain",
+		map[string]any{"reason": "a long reason for draining it: the board's cooling is being replaced this week"})
 
 	pages := []struct{ path, ready, name string }{
 		{"/", `document.querySelectorAll('#job-rows tr[data-job]').length === 2`, "overview"},
@@ -34,14 +38,24 @@ func TestConsoleNarrowLayout(t *testing.T) {
 			/last seen \d+s ago from 127\.0\.0\.1 · expires in \d+s/.test(document.querySelector('#job-summary').innerText)`, "job"},
 		{fmt.Sprintf("/jobs/%d", queued), `/May run on\s+demo-4x2 \(#1 in its queue\)/.test(document.querySelector('#job-summary').innerText)`, "queued job"},
 		{fmt.Sprintf("/jobs/%d", ended), `!!document.querySelector('#job-map polygon.held')`, "destroyed job"},
+		{"/audit", `document.querySelectorAll('#audit-rows tr[data-audit]').length === 1`, "audit"},
+		{"/machines/demo-board", `!!document.querySelector('#machine-map .badge.drained')`, "drained machine"},
 		{"/machines/demo-4x2", `document.querySelectorAll('#bmp-panel li.bmp').length === 1`, "machine"},
 	}
+	p.open("/")
+	p.click(`#token-button`)
+	p.typeInto(`#action-dialog input[name=token]`, aliceToken)
+	p.click(`#action-dialog button[type=submit]`)
+	p.await(`!document.querySelector('#signed-in').hidden`, "alice signed in")
 	for _, pg := range pages {
 		p.open(pg.path)
 		p.await(pg.ready, pg.name+" page filled")
 		p.checkNoOverflow(pg.name + " page")
-		if pg.name == "job" {
+		switch pg.name {
+		case "job":
 			p.screenshot("console-narrow-job.png")
+		case "audit":
+			p.screenshot("console-narrow-audit.png")
 		}
 	}
 

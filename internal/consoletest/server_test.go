@@ -16,29 +16,37 @@ import (
 	"github.com/spalloc/spallocd/tcpserver/client"
 )
 
-// adminToken is the admin token of the servers the tests start.
-const adminToken = "console-test-token"
+// The admin tokens of the servers the tests start: the one of
+// admin_token_file (named "operator") and alice's own.
+const (
+	adminToken = "console-test-token"
+	aliceToken = "alice-secret-token"
+)
 
 // server is a running spallocd process: its dashboard and admin API at
 // url, the v1 protocol at V1.
 type server struct {
 	*testutil.Server
-	url string // http://host:port
+	url    string // http://host:port
+	config string // the configuration file
 }
 
-// startServer runs spallocd on a fresh database with the admin token and a
-// configuration of settings (TOML tables such as [bmp]) and machines.
+// startServer runs spallocd on a fresh database with the admin tokens and
+// a configuration of settings (TOML tables such as [bmp]) and machines.
 func startServer(t *testing.T, settings, machines string) *server {
 	t.Helper()
 	bins := testutil.Build(t)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "admin-token"), []byte(adminToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for file, token := range map[string]string{"admin-token": adminToken, "alice-token": aliceToken} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	config := filepath.Join(dir, "spalloc.toml")
-	testutil.WriteFile(t, config, "[server]\nadmin_token_file = \"admin-token\"\n"+settings+machines)
+	testutil.WriteFile(t, config, "[server]\nadmin_token_file = \"admin-token\"\n\n"+
+		"[[admin_token]]\nname = \"alice\"\nfile = \"alice-token\"\n\n"+settings+machines)
 	srv := testutil.StartServer(t, bins, "--config", config, "--db", filepath.Join(dir, "spalloc.db"))
-	return &server{Server: srv, url: "http://" + srv.HTTP}
+	return &server{Server: srv, url: "http://" + srv.HTTP, config: config}
 }
 
 // startDemo runs spallocd with the built-in demo's machines (a 4 x 2-triad
@@ -117,11 +125,11 @@ func (s *server) get(t *testing.T, path string, v any) {
 	}
 }
 
-// post sends a change to the admin API with the admin token.
-func (s *server) post(t *testing.T, path string, body any) {
+// change sends a change to the admin API with an admin token.
+func (s *server) change(t *testing.T, token, method, path string, body any) {
 	t.Helper()
-	if code, reply := s.request(t, http.MethodPost, "/api/v1"+path, body, adminToken); code != http.StatusOK {
-		t.Fatalf("POST %s: %d %s", path, code, reply)
+	if code, reply := s.request(t, method, "/api/v1"+path, body, token); code != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, code, reply)
 	}
 }
 
