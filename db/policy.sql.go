@@ -212,11 +212,13 @@ FROM board_reports r JOIN boards b ON b.id = r.board_id
 WHERE r.board_id = ?1 AND r.reported_at >= ?2
   AND (b.returned_at IS NULL OR r.reported_at > b.returned_at)
 ORDER BY r.reported_at DESC, r.id DESC
+LIMIT ?3
 `
 
 type RecentBoardReportsParams struct {
 	BoardID *int64
 	SinceAt float64
+	Lim     int64
 }
 
 type RecentBoardReportsRow struct {
@@ -229,10 +231,10 @@ type RecentBoardReportsRow struct {
 	ReportedAt  float64
 }
 
-// The problem reports of a board filed at or after since and after it was
-// last returned to service, newest first.
+// The newest lim problem reports of a board filed at or after since and
+// after it was last returned to service, newest first.
 func (q *Queries) RecentBoardReports(ctx context.Context, arg RecentBoardReportsParams) ([]RecentBoardReportsRow, error) {
-	rows, err := q.query(ctx, q.recentBoardReportsStmt, recentBoardReports, arg.BoardID, arg.SinceAt)
+	rows, err := q.query(ctx, q.recentBoardReportsStmt, recentBoardReports, arg.BoardID, arg.SinceAt, arg.Lim)
 	if err != nil {
 		return nil, err
 	}

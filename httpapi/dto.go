@@ -209,30 +209,33 @@ type waitingJSON struct {
 }
 
 type jobJSON struct {
-	JobID         int64            `json:"job_id"`
-	Owner         string           `json:"owner"`
-	State         string           `json:"state"`
-	StateCode     int              `json:"state_code"`
-	Power         *bool            `json:"power"`
-	Keepalive     *float64         `json:"keepalive"`
-	KeepaliveHost *string          `json:"keepalivehost"`
-	LastSeen      *float64         `json:"last_seen"`  // live jobs: when its client last sent a command about it
-	ExpiresAt     *float64         `json:"expires_at"` // live jobs with a keepalive: when it times out if its client stays silent
-	Args          json.RawMessage  `json:"args"`
-	Kwargs        json.RawMessage  `json:"kwargs"`
-	Machine       *string          `json:"machine"`
-	Boards        []xyz            `json:"boards"`
-	Reason        *string          `json:"reason"`
-	CreatedAt     float64          `json:"created_at"`
-	AllocatedAt   *float64         `json:"allocated_at"`
-	ReadyAt       *float64         `json:"ready_at"`
-	DestroyedAt   *float64         `json:"destroyed_at"`
-	Width         *int             `json:"width"`  // chips, once allocated
-	Height        *int             `json:"height"` // chips, once allocated
-	Connections   []connectionJSON `json:"connections"`
-	Waiting       *waitingJSON     `json:"waiting"`
-	PendingOps    []pendingOpJSON  `json:"pending_ops,omitempty"`
-	History       []jobEventJSON   `json:"history,omitempty"`
+	JobID         int64    `json:"job_id"`
+	Owner         string   `json:"owner"`
+	State         string   `json:"state"`
+	StateCode     int      `json:"state_code"`
+	Power         *bool    `json:"power"`
+	Keepalive     *float64 `json:"keepalive"`
+	KeepaliveHost *string  `json:"keepalivehost"`
+	LastSeen      *float64 `json:"last_seen"`  // live jobs: when its client last sent a command about it
+	ExpiresAt     *float64 `json:"expires_at"` // live jobs with a keepalive: when it times out if its client stays silent
+	// DurationExpiresAt: live jobs under max_job_duration: when that
+	// destroys them, whatever their client does.
+	DurationExpiresAt *float64         `json:"duration_expires_at"`
+	Args              json.RawMessage  `json:"args"`
+	Kwargs            json.RawMessage  `json:"kwargs"`
+	Machine           *string          `json:"machine"`
+	Boards            []xyz            `json:"boards"`
+	Reason            *string          `json:"reason"`
+	CreatedAt         float64          `json:"created_at"`
+	AllocatedAt       *float64         `json:"allocated_at"`
+	ReadyAt           *float64         `json:"ready_at"`
+	DestroyedAt       *float64         `json:"destroyed_at"`
+	Width             *int             `json:"width"`  // chips, once allocated
+	Height            *int             `json:"height"` // chips, once allocated
+	Connections       []connectionJSON `json:"connections"`
+	Waiting           *waitingJSON     `json:"waiting"`
+	PendingOps        []pendingOpJSON  `json:"pending_ops,omitempty"`
+	History           []jobEventJSON   `json:"history,omitempty"`
 }
 
 // rawOr returns raw, or fallback when raw is empty (JSON needs a value).
@@ -250,7 +253,7 @@ func toJobJSON(j *service.JobDetail, full bool) jobJSON {
 		Keepalive: secondsPtr(j.Keepalive), Args: rawOr(j.Args, "[]"), Kwargs: rawOr(j.Kwargs, "{}"),
 		Machine: j.MachineName, Reason: j.Reason, CreatedAt: unixOf(j.CreatedAt),
 		AllocatedAt: unixPtr(j.AllocatedAt), ReadyAt: unixPtr(j.ReadyAt), DestroyedAt: unixPtr(j.DestroyedAt),
-		Boards: []xyz{}, Connections: []connectionJSON{},
+		DurationExpiresAt: unixPtr(j.DurationExpiresAt), Boards: []xyz{}, Connections: []connectionJSON{},
 	}
 	if j.KeepaliveHost != "" {
 		h := j.KeepaliveHost

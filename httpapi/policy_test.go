@@ -313,3 +313,42 @@ func TestAuditFilterMistakes(t *testing.T) {
 		}
 	}
 }
+
+// applyPolicy reconfigures the test machines with a [policy] table.
+func (e *env) applyPolicy(policy string) {
+	e.t.Helper()
+	cfg, err := config.Parse([]byte("[policy]\n"+policy+"\n"+testConfig), "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.ApplyConfig(e.ctx, cfg); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestJobDurationExpiry: under max_job_duration a live job says when it
+// ends (duration_expires_at) beside its keepalive expiry (expires_at).
+func TestJobDurationExpiry(t *testing.T) {
+	e := newEnv(t)
+	e.applyPolicy(`max_job_duration = "2h"`)
+	id := e.createJob("alice", oneBoard(), "spin")
+	created := e.unixNow()
+	e.clock.Advance(time.Minute)
+	j := e.job(id)
+	if j.DurationExpiresAt == nil || *j.DurationExpiresAt != created+7200 || j.ExpiresAt == nil || *j.ExpiresAt != created+60 {
+		t.Fatalf("duration_expires_at %v expires_at %v, want %v and %v", ptrVal(j.DurationExpiresAt), ptrVal(j.ExpiresAt),
+			created+7200, created+60)
+	}
+	var l jobListJSON
+	if e.getJSON("/api/v1/jobs", &l); len(l.Jobs) != 1 || ptrVal(l.Jobs[0].DurationExpiresAt) != created+7200 {
+		t.Errorf("job list: %+v", l.Jobs)
+	}
+	e.admin(http.MethodPost, "/api/v1/jobs/"+itoa(id)+"/destroy", `{"reason": "x"}`)
+	if j := e.job(id); j.DurationExpiresAt != nil {
+		t.Errorf("destroyed job: duration_expires_at %v", *j.DurationExpiresAt)
+	}
+	e.applyPolicy("")
+	if j := e.job(e.createJob("alice", oneBoard(), "spin")); !strings.Contains(string(e.get("/api/v1/jobs/"+itoa(j.JobID)).body), `"duration_expires_at":null`) {
+		t.Errorf("without max_job_duration the job has no \"duration_expires_at\": null")
+	}
+}

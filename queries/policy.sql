@@ -41,10 +41,11 @@ ORDER BY id DESC
 LIMIT sqlc.arg(lim) OFFSET sqlc.arg(off);
 
 -- name: RecentBoardReports :many
--- The problem reports of a board filed at or after since and after it was
--- last returned to service, newest first.
+-- The newest lim problem reports of a board filed at or after since and
+-- after it was last returned to service, newest first.
 SELECT r.id, r.chip_x, r.chip_y, r.core, r.description, r.reporter, r.reported_at
 FROM board_reports r JOIN boards b ON b.id = r.board_id
 WHERE r.board_id = sqlc.arg(board_id) AND r.reported_at >= sqlc.arg(since_at)
   AND (b.returned_at IS NULL OR r.reported_at > b.returned_at)
-ORDER BY r.reported_at DESC, r.id DESC;
+ORDER BY r.reported_at DESC, r.id DESC
+LIMIT sqlc.arg(lim);

@@ -90,8 +90,8 @@ func limitsOwners(p config.PolicySettings) bool {
 // holds u ("" = it may).
 func ownerLimitReason(p config.PolicySettings, u ownerUse, j *job) string {
 	if n := p.MaxLiveJobsPerOwner; n > 0 && u.running >= n {
-		return fmt.Sprintf("owner limit: %s has %d jobs holding boards, the most max_live_jobs_per_owner (%d) allows",
-			j.owner, u.running, n)
+		return fmt.Sprintf("owner limit: %s has %s holding boards, the most max_live_jobs_per_owner (%d) allows",
+			j.owner, count(u.running, "job"), n)
 	}
 	n := p.MaxBoardsPerOwner
 	if n == 0 {
@@ -102,8 +102,8 @@ func ownerLimitReason(p config.PolicySettings, u ownerUse, j *job) string {
 	case want > n:
 		return fmt.Sprintf("owner limit: the job asks for %d boards, more than max_boards_per_owner (%d)", want, n)
 	case u.boards+want > n:
-		return fmt.Sprintf("owner limit: %s holds %d boards; %d more would pass max_boards_per_owner (%d)",
-			j.owner, u.boards, want, n)
+		return fmt.Sprintf("owner limit: %s holds %s; %d more would pass max_boards_per_owner (%d)",
+			j.owner, count(u.boards, "board"), want, n)
 	}
 	return ""
 }
@@ -120,11 +120,19 @@ func (t *tx) checkCreateLimits(nr newJobRequest) error {
 	}
 	if n := p.MaxQueuedJobsPerOwner; n > 0 {
 		if q := t.ownerUse(nr.Owner).queued; q >= n {
-			return Unavailable("owner limit: %s has %d queued jobs, the most max_queued_jobs_per_owner (%d) allows; "+
-				"wait for one to start or destroy one", nr.Owner, q, n)
+			return Unavailable("owner limit: %s has %s, the most max_queued_jobs_per_owner (%d) allows; "+
+				"wait for one to start or destroy one", nr.Owner, count(q, "queued job"), n)
 		}
 	}
 	return nil
+}
+
+// count says "1 job", "2 jobs".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // limitKeepalive applies max_keepalive to a requested keepalive (nil =
