@@ -67,3 +67,20 @@ func TestConsoleDrain(t *testing.T) {
 	}
 	p.await(`!document.querySelector('#machine-map .badge.drained') && !!document.querySelector('#machine-actions [data-action=drain]')`, "the drain gone from the page")
 }
+
+// TestConsoleFacilityLimits: under the facility's [policy], a job's page
+// says when the maximum job duration ends it (beside its keepalive), and
+// a job of an owner over the live-jobs limit says why it waits.
+func TestConsoleFacilityLimits(t *testing.T) {
+	srv := startServer(t, "[policy]\nmax_job_duration = \"2h\"\nmax_live_jobs_per_owner = 1\n", exampleMachines(t, "demo.toml", ""))
+	p := openTab(t, srv.url, 1400, 1000)
+	c := srv.dial(t)
+	first := createJob(t, c, nil, map[string]any{"owner": "lena", "machine": "demo-4x2"})
+	second := createJob(t, c, nil, map[string]any{"owner": "lena", "machine": "demo-4x2"})
+
+	p.open(fmt.Sprintf("/jobs/%d", first))
+	p.await(`/Keepalive\s+60 s · last seen/.test(document.querySelector('#job-summary').innerText) &&
+		/Time limit\s+destroyed in (1h 59m|2h 0m) \(/.test(document.querySelector('#job-summary').innerText)`, "the keepalive and the time limit")
+	p.open(fmt.Sprintf("/jobs/%d", second))
+	p.await(`/Why it waits\s+owner limit: /.test(document.querySelector('#job-summary').innerText)`, "the owner limit as the reason it waits")
+}

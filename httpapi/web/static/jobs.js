@@ -76,6 +76,12 @@ function keepaliveText(j) {
   return parts.join(' · ');
 }
 
+// timeLimitText says when the facility's maximum job duration ends a job.
+function timeLimitText(at) {
+  const left = at > now() ? `in ${duration(at - now())}` : 'now';
+  return `destroyed ${left} (${when(at)}) unless it ends first: the server's maximum job duration`;
+}
+
 function mayRunOn(j) {
   if (!j.waiting) return null;
   const pos = j.waiting.positions.map((p) => el('span', { class: 'may-run' },
@@ -101,6 +107,7 @@ export async function refreshJob() {
     j.allocated_at && ['Runtime', runtime(j)],
     j.ready_at && ['Ready since', when(j.ready_at)],
     ['Keepalive', keepaliveText(j)],
+    j.duration_expires_at && ['Time limit', timeLimitText(j.duration_expires_at)],
     j.destroyed_at && ['Destroyed', `${when(j.destroyed_at)} (${ago(j.destroyed_at)})`],
     j.reason && ['Reason', el('strong', { class: 'reason', text: j.reason })],
   ]));
