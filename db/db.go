@@ -111,6 +111,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteQueueEntryStmt, err = db.PrepareContext(ctx, deleteQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteQueueEntry: %w", err)
 	}
+	if q.deleteReservationStmt, err = db.PrepareContext(ctx, deleteReservation); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteReservation: %w", err)
+	}
 	if q.deleteServerStateStmt, err = db.PrepareContext(ctx, deleteServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteServerState: %w", err)
 	}
@@ -213,6 +216,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listQueuedSinceStmt, err = db.PrepareContext(ctx, listQueuedSince); err != nil {
 		return nil, fmt.Errorf("error preparing query ListQueuedSince: %w", err)
 	}
+	if q.listReservationsStmt, err = db.PrepareContext(ctx, listReservations); err != nil {
+		return nil, fmt.Errorf("error preparing query ListReservations: %w", err)
+	}
 	if q.listServedBMPsStmt, err = db.PrepareContext(ctx, listServedBMPs); err != nil {
 		return nil, fmt.Errorf("error preparing query ListServedBMPs: %w", err)
 	}
@@ -272,6 +278,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setMachinePriorityStmt, err = db.PrepareContext(ctx, setMachinePriority); err != nil {
 		return nil, fmt.Errorf("error preparing query SetMachinePriority: %w", err)
+	}
+	if q.setReservationStmt, err = db.PrepareContext(ctx, setReservation); err != nil {
+		return nil, fmt.Errorf("error preparing query SetReservation: %w", err)
 	}
 	if q.setServerStateStmt, err = db.PrepareContext(ctx, setServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query SetServerState: %w", err)
@@ -427,6 +436,11 @@ func (q *Queries) Close() error {
 	if q.deleteQueueEntryStmt != nil {
 		if cerr := q.deleteQueueEntryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteQueueEntryStmt: %w", cerr)
+		}
+	}
+	if q.deleteReservationStmt != nil {
+		if cerr := q.deleteReservationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteReservationStmt: %w", cerr)
 		}
 	}
 	if q.deleteServerStateStmt != nil {
@@ -599,6 +613,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listQueuedSinceStmt: %w", cerr)
 		}
 	}
+	if q.listReservationsStmt != nil {
+		if cerr := q.listReservationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listReservationsStmt: %w", cerr)
+		}
+	}
 	if q.listServedBMPsStmt != nil {
 		if cerr := q.listServedBMPsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listServedBMPsStmt: %w", cerr)
@@ -699,6 +718,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setMachinePriorityStmt: %w", cerr)
 		}
 	}
+	if q.setReservationStmt != nil {
+		if cerr := q.setReservationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setReservationStmt: %w", cerr)
+		}
+	}
 	if q.setServerStateStmt != nil {
 		if cerr := q.setServerStateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setServerStateStmt: %w", cerr)
@@ -777,6 +801,7 @@ type Queries struct {
 	deleteDrainStmt                    *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
 	deleteQueueEntryStmt               *sql.Stmt
+	deleteReservationStmt              *sql.Stmt
 	deleteServerStateStmt              *sql.Stmt
 	destroyJobStmt                     *sql.Stmt
 	finishOpStmt                       *sql.Stmt
@@ -811,6 +836,7 @@ type Queries struct {
 	listOpenOpsStmt                    *sql.Stmt
 	listQueueEntriesStmt               *sql.Stmt
 	listQueuedSinceStmt                *sql.Stmt
+	listReservationsStmt               *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
 	moveOpenOpsOfBoardStmt             *sql.Stmt
 	powerOffAndFreeBoardsStmt          *sql.Stmt
@@ -831,6 +857,7 @@ type Queries struct {
 	setKeepaliveHostStmt               *sql.Stmt
 	setMachineMinorFingerprintStmt     *sql.Stmt
 	setMachinePriorityStmt             *sql.Stmt
+	setReservationStmt                 *sql.Stmt
 	setServerStateStmt                 *sql.Stmt
 	supersedeOpsStmt                   *sql.Stmt
 }
@@ -868,6 +895,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteDrainStmt:                    q.deleteDrainStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
 		deleteQueueEntryStmt:               q.deleteQueueEntryStmt,
+		deleteReservationStmt:              q.deleteReservationStmt,
 		deleteServerStateStmt:              q.deleteServerStateStmt,
 		destroyJobStmt:                     q.destroyJobStmt,
 		finishOpStmt:                       q.finishOpStmt,
@@ -902,6 +930,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listOpenOpsStmt:                    q.listOpenOpsStmt,
 		listQueueEntriesStmt:               q.listQueueEntriesStmt,
 		listQueuedSinceStmt:                q.listQueuedSinceStmt,
+		listReservationsStmt:               q.listReservationsStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
 		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
 		powerOffAndFreeBoardsStmt:          q.powerOffAndFreeBoardsStmt,
@@ -922,6 +951,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setKeepaliveHostStmt:               q.setKeepaliveHostStmt,
 		setMachineMinorFingerprintStmt:     q.setMachineMinorFingerprintStmt,
 		setMachinePriorityStmt:             q.setMachinePriorityStmt,
+		setReservationStmt:                 q.setReservationStmt,
 		setServerStateStmt:                 q.setServerStateStmt,
 		supersedeOpsStmt:                   q.supersedeOpsStmt,
 	}

@@ -161,6 +161,16 @@ type MachineTag struct {
 	Tag       string
 }
 
+type Reservation struct {
+	MachineID  int64
+	JobID      int64
+	X          int64
+	Y          int64
+	W          int64
+	H          int64
+	ReservedAt float64
+}
+
 type ServerState struct {
 	Key   string
 	Value string

@@ -88,6 +88,9 @@ type machineJSON struct {
 	QueueLength *int           `json:"queue_length,omitempty"`
 	BoardCounts map[string]int `json:"board_counts,omitempty"`
 	Drained     *drainJSON     `json:"drained"` // null: it takes allocations
+	// Reservation is the region of triads the blocked head of the queue
+	// holds (scheduler policy "reserve"); null when there is none.
+	Reservation *reservationJSON `json:"reservation"`
 }
 
 // drainJSON says why, since when (Unix seconds) and by whom a machine is
@@ -96,6 +99,14 @@ type drainJSON struct {
 	Reason string  `json:"reason"`
 	At     float64 `json:"at"`
 	By     string  `json:"by"`
+}
+
+type reservationJSON struct {
+	Job int64 `json:"job"`
+	X   int   `json:"x"` // bottom-left triad
+	Y   int   `json:"y"`
+	W   int   `json:"w"` // triads
+	H   int   `json:"h"`
 }
 
 func toMachineJSON(m service.MachineSummary) machineJSON {
@@ -111,6 +122,9 @@ func toMachineJSON(m service.MachineSummary) machineJSON {
 	}
 	for _, l := range m.DeadLinks {
 		out.DeadLinks = append(out.DeadLinks, toDeadLinkJSON(l))
+	}
+	if r := m.Reservation; r != nil {
+		out.Reservation = &reservationJSON{Job: r.Job, X: r.X, Y: r.Y, W: r.Width, H: r.Height}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/config"
 )
 
 func oneBoard() service.Shape { return service.Shape{Kind: service.ShapeOneBoard} }
@@ -148,35 +149,68 @@ func TestJobListFilters(t *testing.T) {
 	}
 }
 
-// TestWaitReasons: a queued job says where it stands in each queue and why.
+// TestWaitReasons: a queued job says where it stands in each queue and
+// why; under the reserve policy the blocked head names the region it
+// holds, the job behind it the reservation that keeps it out, and the
+// machine's JSON carries the reservation.
 func TestWaitReasons(t *testing.T) {
-	e := newEnv(t)
-	e.createJob("alice", oneBoard(), "spin")
-	whole := e.createJob("bob", service.Shape{Kind: service.ShapeRect, W: 2, H: 1}, "spin")
-	behind := e.createJob("carol", oneBoard(), "spin")
+	for _, tc := range []struct {
+		policy, head, behind string
+		reserved             bool
+	}{
+		{policy: "fifo", head: "no free 2x1 triads on spin", behind: "behind 1 job on spin"},
+		{policy: "reserve", head: "head of the queue; boards reserved: 0,0 2×1 on spin",
+			behind: "boards it could use are reserved for job 2 on spin", reserved: true},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			e := newEnv(t)
+			cfg, err := config.Parse([]byte("[scheduler]\npolicy = \""+tc.policy+"\"\n"+testConfig), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svc.ApplyConfig(e.ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			e.createJob("alice", oneBoard(), "spin")
+			whole := e.createJob("bob", service.Shape{Kind: service.ShapeRect, W: 2, H: 1}, "spin")
+			behind := e.createJob("carol", oneBoard(), "spin")
 
-	var q []jobJSON
-	e.getJSON("/api/v1/queue", &q)
-	if len(q) != 2 || q[0].JobID != whole || q[1].JobID != behind {
-		t.Fatalf("queue %+v, want jobs %d then %d", q, whole, behind)
-	}
-	w := q[0].Waiting
-	if w == nil || len(w.Positions) != 1 || w.Positions[0] != (queuePositionJSON{Machine: "spin", Position: 1}) {
-		t.Fatalf("head's waiting %+v, want position 1 on spin", w)
-	}
-	if !strings.Contains(w.Reason, "2x1") || !strings.Contains(w.Reason, "spin") {
-		t.Errorf("head's reason %q should say no free 2x1 block on spin", w.Reason)
-	}
-	w = q[1].Waiting
-	if w == nil || len(w.Positions) != 1 || w.Positions[0].Position != 2 || !strings.Contains(w.Reason, "behind 1 job") {
-		t.Errorf("second job's waiting %+v, want position 2, behind 1 job", w)
-	}
-	if j := e.job(behind); j.Waiting == nil || j.Waiting.Reason != w.Reason {
-		t.Errorf("job detail waiting %+v, want the queue's %+v", j.Waiting, w)
-	}
-	var m machineJSON
-	e.getJSON("/api/v1/machines/spin", &m)
-	if m.QueueLength == nil || *m.QueueLength != 2 {
-		t.Errorf("queue length %v, want 2", m.QueueLength)
+			var q []jobJSON
+			e.getJSON("/api/v1/queue", &q)
+			if len(q) != 2 || q[0].JobID != whole || q[1].JobID != behind {
+				t.Fatalf("queue %+v, want jobs %d then %d", q, whole, behind)
+			}
+			w := q[0].Waiting
+			if w == nil || len(w.Positions) != 1 || w.Positions[0] != (queuePositionJSON{Machine: "spin", Position: 1}) {
+				t.Fatalf("head's waiting %+v, want position 1 on spin", w)
+			}
+			if w.Reason != tc.head {
+				t.Errorf("head's reason %q, want %q", w.Reason, tc.head)
+			}
+			w = q[1].Waiting
+			if w == nil || len(w.Positions) != 1 || w.Positions[0].Position != 2 || w.Reason != tc.behind {
+				t.Errorf("second job's waiting %+v, want position 2, %q", w, tc.behind)
+			}
+			if j := e.job(behind); j.Waiting == nil || j.Waiting.Reason != w.Reason {
+				t.Errorf("job detail waiting %+v, want the queue's %+v", j.Waiting, w)
+			}
+			var m machineJSON
+			e.getJSON("/api/v1/machines/spin", &m)
+			if m.QueueLength == nil || *m.QueueLength != 2 {
+				t.Errorf("queue length %v, want 2", m.QueueLength)
+			}
+			want := (*reservationJSON)(nil)
+			if tc.reserved {
+				want = &reservationJSON{Job: whole, X: 0, Y: 0, W: 2, H: 1}
+			}
+			if mustJSON(m.Reservation) != mustJSON(want) {
+				t.Errorf("machine reservation %s, want %s", mustJSON(m.Reservation), mustJSON(want))
+			}
+			var list []machineJSON
+			e.getJSON("/api/v1/machines", &list)
+			if len(list) == 0 || mustJSON(list[0].Reservation) != mustJSON(want) {
+				t.Errorf("machine list %s, want spin's reservation %s", mustJSON(list), mustJSON(want))
+			}
+		})
 	}
 }

@@ -105,6 +105,7 @@ func compareWorlds(mem, stored *world) []string {
 		}
 	})
 	out = append(out, compareOps(mem, stored)...)
+	out = append(out, reservationProblems(mem)...)
 	if mem.stopped != stored.stopped {
 		add("emergency stop %v in memory, %v in the database", mem.stopped, stored.stopped)
 	}
@@ -124,6 +125,9 @@ func compareMachines(m, d *machine) []string {
 	}
 	if !slices.Equal(m.queue, d.queue) {
 		add("queue %v in memory, %v in the database", m.queue, d.queue)
+	}
+	if !sameReservation(m.reservation, d.reservation) {
+		add("reservation %s in memory, %s in the database", describeReservation(m.reservation), describeReservation(d.reservation))
 	}
 	for k, b := range m.bmps {
 		if k >= len(d.bmps) || b.id != d.bmps[k].id || b.unreachable != d.bmps[k].unreachable {
@@ -208,4 +212,32 @@ func dbOp(w *world, id int64) *op {
 		return b.ops[k]
 	}
 	return nil
+}
+
+// describeReservation is "job N: x,y w×h" or "none".
+func describeReservation(r *reservation) string {
+	if r == nil {
+		return "none"
+	}
+	return fmt.Sprintf("job %d: %s", r.job, r.region)
+}
+
+// reservationProblems reports reservations that queue service would not
+// leave behind: held by a job that is not queued on the machine, or for a
+// region outside it.
+func reservationProblems(w *world) []string {
+	var out []string
+	for _, m := range w.machines {
+		r := m.reservation
+		if r == nil {
+			continue
+		}
+		if j := w.job(r.job); j == nil || j.state != StateQueued || !m.queued(r.job) {
+			out = append(out, fmt.Sprintf("machine %s: reserved for job %d, which is not queued on it", m.name, r.job))
+		}
+		if g := r.region; g.Empty() || g.X < 0 || g.Y < 0 || g.X+g.W > m.width || g.Y+g.H > m.height {
+			out = append(out, fmt.Sprintf("machine %s: reserved region %s is not inside the machine", m.name, g))
+		}
+	}
+	return out
 }

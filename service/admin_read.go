@@ -221,7 +221,7 @@ func (s *Service) jobDetail(w *world, r db.AdminGetJobRow) JobDetail {
 		}
 	}
 	if j.state == StateQueued {
-		d.Waiting = waitReason(w, j)
+		d.Waiting = s.waitReason(w, j)
 	}
 	return d
 }

@@ -139,6 +139,19 @@ type MachineSummary struct {
 	DeadBoards    []geometry.Board
 	DeadLinks     []DeadLink
 	Drained       *Drain // nil: it takes allocations (list_machines does not show it)
+	// Reservation is the region the blocked head of the machine's queue
+	// holds under the reserve policy; nil: none. Not part of the v1
+	// protocol's list_machines.
+	Reservation *Reservation
+}
+
+// Reservation is a region of triads that only its job may enter: the
+// job is the head of the machine's queue and cannot be placed now.
+type Reservation struct {
+	Job           int64
+	X, Y          int // bottom-left triad
+	Width, Height int // triads
+	Since         time.Time
 }
 
 // Physical is a board's slot: cabinet, frame, board.

@@ -98,7 +98,8 @@ func (t *tx) allocate(id int64, m *machine, a allocator.Allocation) error {
 	j := t.editJob(id)
 	wait := t.now.Sub(j.queuedSince)
 	j.state, j.power, j.machine, j.boards = StatePower, true, m.id, slices.Clone(a.Boards)
-	j.single, j.chipW, j.chipH, j.torus = a.Single, a.ChipWidth, a.ChipHeight, a.Torus
+	j.single, j.chipW, j.chipH, j.torus, j.block = a.Single, a.ChipWidth, a.ChipHeight, a.Torus, a.Footprint()
+	t.forgetReservationsOf(id)
 	if err := t.recordAllocation(j, a); err != nil {
 		return err
 	}
@@ -291,6 +292,7 @@ func (t *tx) destroy(id int64, reason *string, why string) error {
 	}
 	if j.state == StateQueued {
 		t.dequeueAll(id)
+		t.forgetReservationsOf(id)
 	} else if err := t.releaseBoards(j); err != nil {
 		return err
 	}
@@ -332,7 +334,7 @@ func (t *tx) requeue(id int64, why string) error {
 		return t.dbErr("requeue job", err)
 	}
 	j.state, j.power, j.machine, j.boards = StateQueued, false, 0, nil
-	j.single, j.chipW, j.chipH, j.torus = false, 0, 0, geometry.WrapNone
+	j.single, j.chipW, j.chipH, j.torus, j.block = false, 0, 0, geometry.WrapNone, allocator.Region{}
 	j.queuedSince = t.now
 	t.change.job(id)
 	t.logf("job requeued", "job", id, "owner", j.owner, "why", why)

@@ -2,11 +2,12 @@ package service
 
 // The queues. A queued job waits on every machine that selects it and
 // could ever hold it (with its working boards, every board free); each
-// machine serves its queue in job id (creation) order. Queue service runs
-// at the end of every transaction, in passes over the machines in priority
-// order, each machine trying the head of its queue once per pass, until a
-// pass allocates nothing: a commit never leaves free boards and a runnable
-// head side by side.
+// machine serves its queue in job id (creation) order, strictly (fifo) or
+// with reservations (job_reserve.go). Queue service runs at the end of
+// every transaction, in passes over the machines in priority order, each
+// machine allocating at most one job per pass, until a pass allocates
+// nothing: a commit never leaves free boards and a runnable job side by
+// side.
 
 import (
 	"slices"
@@ -123,49 +124,24 @@ type queueMemo struct {
 	version uint64
 }
 
-func (t *tx) serveQueues() error {
-	for {
-		progressed := false
-		for _, m := range t.machines() {
-			ok, err := t.serveHead(m)
-			if err != nil {
-				return err
-			}
-			progressed = progressed || ok
-		}
-		if !progressed {
-			return nil
-		}
-	}
-}
-
-// serveHead tries to allocate the head of m's queue, unless m is drained.
-// Jobs that m cannot hold any more (boards taken out of service since they
-// were queued) and jobs whose owner is over a limit are passed over, so
-// that they never block the queue; they stay queued in case the boards
-// return or the owner's other jobs end.
+// serveHead is one pass of the fifo policy on m: it tries to allocate the
+// head of m's queue (headOf).
 func (t *tx) serveHead(m *machine) (bool, error) {
 	if ok, _ := t.machineAccepts(m); !ok {
 		return false, nil
 	}
-	for _, id := range m.queue {
-		j := t.job(id)
-		if j == nil || j.state != StateQueued || !m.model.Feasible(j.areq) {
-			continue
-		}
-		if ok, _ := t.jobEligible(j); !ok {
-			continue
-		}
-		memo := queueMemo{head: id, version: m.version}
-		if t.s.memo[m.id] == memo {
-			return false, nil // nothing changed since it last failed
-		}
-		a, ok := allocator.Place(m.model.m, m.occ, j.areq)
-		if !ok {
-			t.s.memo[m.id] = memo
-			return false, nil
-		}
-		return true, t.allocate(id, m, a)
+	j, _ := t.headOf(m)
+	if j == nil {
+		return false, nil
 	}
-	return false, nil
+	memo := queueMemo{head: j.id, version: m.version}
+	if t.s.memo[m.id] == memo {
+		return false, nil // nothing changed since it last failed
+	}
+	a, ok := allocator.Place(m.model.m, m.occ, j.areq)
+	if !ok {
+		t.s.memo[m.id] = memo
+		return false, nil
+	}
+	return true, t.allocate(j.id, m, a)
 }

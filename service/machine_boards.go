@@ -65,7 +65,7 @@ func (t *tx) rebuildModel(m *machine) error {
 		return t.s.internal("machine model", err)
 	}
 	m.model = model
-	t.bump(m)
+	t.bumpGain(m)
 	return nil
 }
 

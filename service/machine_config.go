@@ -132,11 +132,17 @@ func (t *tx) setPriority(om *machine, priority int) error {
 func (t *tx) applySettings(cfg *config.Config) error {
 	old := t.currentSettings()
 	next := settings{freeDelay: cfg.Server.FreeDelay, powerOffGrace: cfg.BMP.UnreachableFreeAfter,
-		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP, policy: cfg.Policy}
+		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP, policy: cfg.Policy, scheduler: cfg.Scheduler.Policy}
 	if next == old {
 		return nil
 	}
 	t.settings = &next
+	if next.scheduler != old.scheduler {
+		t.logf("scheduling policy", "policy", next.scheduler)
+		if next.scheduler == config.PolicyFIFO {
+			t.forgetAllReservations()
+		}
+	}
 	if next.retain != old.retain && next.retain != 0 {
 		return t.forgetBeyond(next.retain)
 	}
@@ -170,7 +176,7 @@ func (t *tx) createMachine(cm *config.Machine, priority int) (*machine, error) {
 		return nil, t.s.internal("machine model", err)
 	}
 	m.occ = occupancyOf(m, func(int64) bool { return false })
-	t.bump(m)
+	t.bumpGain(m)
 	t.addMachine(m)
 	t.change.machine(m.name)
 	t.logf("machine added", "machine", m.name, "width", m.width, "height", m.height)
@@ -341,6 +347,7 @@ func (t *tx) retireMachine(om *machine) error {
 	for _, id := range m.queue { // dequeue replaces the queue
 		t.dequeue(m, id)
 	}
+	t.forgetReservation(m)
 	if err := t.q.RetireMachine(t.ctx, db.RetireMachineParams{RetiredAt: ptr(unix(t.now)), ID: m.id}); err != nil {
 		return t.dbErr("retire machine", err)
 	}

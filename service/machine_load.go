@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spalloc/spallocd/db"
+	"github.com/spalloc/spallocd/service/allocator"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
@@ -37,6 +38,7 @@ func (s *Service) load(ctx context.Context) error {
 	}
 	for _, m := range w.machines {
 		m.version = s.version.Add(1)
+		m.gain = m.version
 	}
 	s.world.Store(w)
 	return nil
@@ -297,6 +299,9 @@ func loadJobs(ctx context.Context, q *db.Queries, machines []*machine) (map[int6
 	if err := loadQueues(ctx, q, machines, jobs); err != nil {
 		return nil, nil, err
 	}
+	if err := loadReservations(ctx, q, machines); err != nil {
+		return nil, nil, err
+	}
 	for _, m := range machines {
 		m.occ = occupancyOf(m, func(id int64) bool { return jobs[id] != nil && jobs[id].single })
 	}
@@ -316,6 +321,9 @@ func jobFromRow(r db.Job) (*job, error) {
 		j.machine = *r.MachineID
 	}
 	j.single = r.BlockW == nil
+	if !j.single {
+		j.block = allocator.Region{X: intOf(r.BlockX), Y: intOf(r.BlockY), W: intOf(r.BlockW), H: intOf(r.BlockH)}
+	}
 	j.chipW, j.chipH = intOf(r.ChipWidth), intOf(r.ChipHeight)
 	j.torus = geometry.Wrap(intOf(r.Torus))
 	return j, nil
@@ -339,6 +347,9 @@ func attachBoards(machines []*machine, jobs map[int64]*job) {
 	}
 	for _, j := range jobs {
 		sortBoards(j.boards)
+		if j.single && len(j.boards) > 0 {
+			j.block = allocator.Region{X: j.boards[0].X, Y: j.boards[0].Y, W: 1, H: 1}
+		}
 	}
 }
 

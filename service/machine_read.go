@@ -37,6 +37,10 @@ func machineSummary(m *machine) MachineSummary {
 		}
 	}
 	sortBoards(sum.DeadBoards)
+	if r := m.reservation; r != nil {
+		sum.Reservation = &Reservation{Job: r.job, X: r.region.X, Y: r.region.Y,
+			Width: r.region.W, Height: r.region.H, Since: r.at}
+	}
 	return sum
 }
 

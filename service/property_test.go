@@ -11,8 +11,13 @@ package service_test
 //     dead, not out of service), inside the machine and connected through
 //     working links; blocks' link-disable requests are exactly the links
 //     leaving the allocation;
-//   - queues are first-in first-out: a job is never allocated on a machine
-//     while an older queued job could run there;
+//   - queues are served in order. Under the fifo policy a job is never
+//     allocated on a machine while an older queued job could run there.
+//     Under the reserve policy the oldest queued job that could run on a
+//     machine holds its reservation (none when there is no such job); a
+//     job allocated while an older one could run there was let in beside a
+//     reservation of an older job, and no job behind the holder ever
+//     enters a reserved region while it stands;
 //   - a job cancelled at creation had no machine able to hold it;
 //   - every job id handed out keeps answering, across restarts.
 //
@@ -52,6 +57,8 @@ type propModel struct {
 	t        *testing.T
 	ctx      context.Context
 	svc      *testutil.Service
+	policy   string                          // [scheduler] policy
+	reserved map[string]*service.Reservation // by machine, at the last check
 	specs    []machineSpec
 	version  int // bumps addresses on major changes
 	jobs     map[int64]*jobModel
@@ -81,6 +88,7 @@ func TestPropertyRandomOperations(t *testing.T) {
 
 func newPropModel(t *testing.T, rt *rapid.T) *propModel {
 	m := &propModel{t: t, ctx: context.Background(), jobs: map[int64]*jobModel{}}
+	m.policy = rapid.SampledFrom([]string{"fifo", "reserve"}).Draw(rt, "policy")
 	m.specs = []machineSpec{m.drawMachine(rt, "a", 0)}
 	if rapid.Bool().Draw(rt, "two machines") {
 		m.specs = append(m.specs, m.drawMachine(rt, "b", 1))
@@ -129,7 +137,7 @@ func boardAt(w, i int) geometry.Board {
 }
 
 func (m *propModel) toml() string {
-	s := "[server]\n"
+	s := "[server]\n[scheduler]\npolicy = \"" + m.policy + "\"\n"
 	for _, sp := range m.specs {
 		s += testutil.GridTOML(sp.grid)
 	}
@@ -362,6 +370,7 @@ func (m *propModel) check(rt *rapid.T) {
 	for _, j := range live {
 		m.checkJob(rt, j, machines, live)
 	}
+	m.checkReservations(rt, machines)
 	states := m.states(rt)
 	for _, id := range m.order {
 		if states[id] == service.StateUnknown {
@@ -443,7 +452,7 @@ func (m *propModel) checkJob(rt *rapid.T, j service.JobSummary, machines map[str
 	if !connected(mm.alloc, j.Boards) {
 		rt.Fatalf("job %d boards %v are not connected by working links", j.ID, j.Boards)
 	}
-	m.checkFIFO(rt, j.ID, jm.machine, machines, live)
+	m.checkOrder(rt, j, machines[jm.machine], live)
 }
 
 // connected reports whether the boards form one component through working
@@ -472,15 +481,68 @@ func connected(am *allocator.Machine, boards []geometry.Board) bool {
 	return len(seen) == len(boards)
 }
 
-// checkFIFO: a job just allocated on a machine had no older queued job
-// that could run there (one that selects the machine and fits it empty).
-func (m *propModel) checkFIFO(rt *rapid.T, id int64, machine string, machines map[string]machineModel, live []service.JobSummary) {
+// checkOrder: a job just allocated on a machine had no older queued job
+// that could run there (one that selects the machine and fits it empty);
+// under the reserve policy it may have, if the machine is reserved for an
+// older job. It never lands in a region reserved since the last check for
+// an older job (a job queued before the holder, sent back to the queue
+// when its boards failed, is ahead of it and may).
+func (m *propModel) checkOrder(rt *rapid.T, j service.JobSummary, mm machineModel, live []service.JobSummary) {
+	machine := mm.summary.Name
+	if r := m.reserved[machine]; r != nil && r.Job < j.ID && sameReservation(r, mm.summary.Reservation) {
+		for _, b := range j.Boards {
+			if b.X >= r.X && b.X < r.X+r.Width && b.Y >= r.Y && b.Y < r.Y+r.Height {
+				rt.Fatalf("job %d got board %v of %s, inside the region %+v reserved for job %d", j.ID, b, machine, *r, r.Job)
+			}
+		}
+	}
 	for _, k := range live {
-		if k.ID >= id || k.State != service.StateQueued {
+		if k.ID >= j.ID || k.State != service.StateQueued || !m.couldRun(m.jobs[k.ID].req, mm) {
 			continue
 		}
-		if m.couldRun(m.jobs[k.ID].req, machines[machine]) {
-			rt.Fatalf("job %d allocated on %s while older job %d, which could run there, is queued", id, machine, k.ID)
+		if r := mm.summary.Reservation; m.policy == "fifo" || r == nil || r.Job > j.ID {
+			rt.Fatalf("job %d allocated on %s (reservation %+v, policy %s) while older job %d, which could run there, is queued",
+				j.ID, machine, r, m.policy, k.ID)
+		}
+	}
+}
+
+func sameReservation(a, b *service.Reservation) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// checkReservations: under the reserve policy each machine is reserved for
+// the oldest job queued on it that it could run (whose placement failed,
+// or it would have been allocated), and only then; under fifo none is.
+func (m *propModel) checkReservations(rt *rapid.T, machines map[string]machineModel) {
+	queued, _, err := m.svc.Jobs(m.ctx, service.JobFilter{States: []service.JobState{service.StateQueued}, Limit: 1000})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	slices.SortFunc(queued, func(a, b service.JobDetail) int { return int(a.ID - b.ID) })
+	m.reserved = map[string]*service.Reservation{}
+	for name, mm := range machines {
+		r := mm.summary.Reservation
+		m.reserved[name] = r
+		var head int64
+		for _, k := range queued {
+			onIt := slices.ContainsFunc(k.Waiting.Positions, func(p service.QueuePosition) bool { return p.Machine == name })
+			if onIt && m.couldRun(m.jobs[k.ID].req, mm) {
+				head = k.ID
+				break
+			}
+		}
+		switch {
+		case m.policy == "fifo" && r != nil:
+			rt.Fatalf("machine %s has reservation %+v under the fifo policy", name, *r)
+		case m.policy == "fifo":
+		case head == 0 && r != nil:
+			rt.Fatalf("machine %s is reserved (%+v) with no queued job it could run", name, *r)
+		case head != 0 && (r == nil || r.Job != head):
+			rt.Fatalf("machine %s: reservation %+v, want one for job %d, the oldest queued job it could run", name, r, head)
 		}
 	}
 }

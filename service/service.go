@@ -29,6 +29,7 @@ type Service struct {
 	closed     atomic.Bool           // set under wmu
 	answerable int64                 // destroyed jobs not forgotten; under wmu
 	memo       map[int64]queueMemo   // machine id -> head that did not fit; under wmu
+	hints      map[int64]*serveHint  // machine id -> what reserve-policy service knows fails; under wmu
 	version    atomic.Uint64         // occupancy versions, never reused
 	world      atomic.Pointer[world] // the committed state
 	alive      keepalives            // keepalive clocks
@@ -62,7 +63,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, Internal("cannot open the database", err)
 	}
 	s := &Service{db: d, clock: opts.Clock, log: opts.Logger, tick: opts.TickInterval,
-		memo: map[int64]queueMemo{}, feed: newFeed()}
+		memo: map[int64]queueMemo{}, hints: map[int64]*serveHint{}, feed: newFeed()}
 	s.world.Store(emptyWorld())
 	if err := s.prepare(ctx); err != nil {
 		d.Close()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spalloc/spallocd/db"
+	"github.com/spalloc/spallocd/service/allocator"
 )
 
 // tx is one write transaction in progress (or, with q nil, an update of
@@ -25,11 +26,13 @@ type tx struct {
 	now  time.Time
 	base *world // the committed world it started from
 
-	edited        map[int64]*machine // machines changed in this transaction (copies)
-	order         []*machine         // a new machine list (ApplyConfig), else nil
-	retired       []int64            // machines retired in this transaction
-	created       []int64            // machines created in this transaction
-	queuesChanged map[int64]bool     // machines whose queue changed (writeQueues)
+	edited        map[int64]*machine   // machines changed in this transaction (copies)
+	order         []*machine           // a new machine list (ApplyConfig), else nil
+	retired       []int64              // machines retired in this transaction
+	created       []int64              // machines created in this transaction
+	queuesChanged map[int64]bool       // machines whose queue changed (writeQueues)
+	reserved      map[int64]bool       // machines whose reservation changed (writeReservations)
+	hints         map[int64]*serveHint // queue service's hints, published with the commit
 
 	jobs  map[int64]*job   // new or changed live jobs (copies)
 	ended map[int64]bool   // jobs destroyed
@@ -148,12 +151,15 @@ func (s *Service) runGuarded(t *tx, fn func(t *tx) error) (err error) {
 	if err := t.applyRetention(); err != nil {
 		return err
 	}
+	if err := t.writeReservations(); err != nil {
+		return err
+	}
 	return t.writeQueues()
 }
 
 func (s *Service) newTx(ctx context.Context, q *db.Queries) *tx {
 	return &tx{s: s, ctx: ctx, q: q, now: stamp(s.clock.Now()), base: s.world.Load(),
-		edited: map[int64]*machine{}, queuesChanged: map[int64]bool{},
+		edited: map[int64]*machine{}, queuesChanged: map[int64]bool{}, reserved: map[int64]bool{}, hints: map[int64]*serveHint{},
 		jobs: map[int64]*job{}, ended: map[int64]bool{}, born: map[int64]string{},
 		ops: map[int64]*bmpOps{}, opBMP: map[int64]int64{}, opsDone: map[int64]bool{}}
 }
@@ -162,6 +168,13 @@ func (s *Service) newTx(ctx context.Context, q *db.Queries) *tx {
 // the keepalive registry, logs, and tells subscribers what changed.
 func (s *Service) publish(t *tx) {
 	s.world.Store(t.result())
+	for id, h := range t.hints {
+		s.hints[id] = h
+	}
+	for _, id := range t.retired {
+		delete(s.hints, id)
+		delete(s.memo, id)
+	}
 	for id, host := range t.born {
 		s.alive.add(id, t.now, host)
 	}
@@ -281,8 +294,16 @@ func (t *tx) addMachine(m *machine) {
 	t.created = append(t.created, m.id)
 }
 
-// bump marks a machine's occupancy or model as changed.
+// bump marks a machine's occupancy as changed by a free board given to a
+// job: placements that failed before still fail.
 func (t *tx) bump(m *machine) { m.version = t.s.version.Add(1) }
+
+// bumpGain marks any other change of a machine's occupancy or model: one
+// that may let a placement succeed that failed before.
+func (t *tx) bumpGain(m *machine) {
+	t.bump(m)
+	m.gain = m.version
+}
 
 // boardRef finds a board of a live machine by its id.
 func (t *tx) boardRef(boardID int64) (boardRef, bool) {
@@ -309,9 +330,15 @@ func (t *tx) setBoard(id int64, i int, d boardDyn) {
 // refreshUse derives board i's occupancy from its state again (m is the
 // transaction's copy).
 func (t *tx) refreshUse(m *machine, i int) {
-	if u := t.boardUse(m, i); m.occ.Use[i] != u {
+	u := t.boardUse(m, i)
+	switch was := m.occ.Use[i]; {
+	case was == u:
+	case was == allocator.Free && (u == allocator.HeldBlock || u == allocator.HeldSingle):
 		m.occ.Use[i] = u
 		t.bump(m)
+	default:
+		m.occ.Use[i] = u
+		t.bumpGain(m)
 	}
 }
 

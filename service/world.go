@@ -33,6 +33,10 @@ type settings struct {
 	retain        int           // destroyed jobs kept answerable; 0 = all, negative = none
 	bmp           config.BMPSettings
 	policy        config.PolicySettings
+	// scheduler is the [scheduler] policy; "" until a configuration is
+	// applied (queue service then serves heads only and keeps the
+	// reservations it finds).
+	scheduler string
 }
 
 func emptyWorld() *world { return &world{index: newMachineIndex(nil), derived: &derived{}} }
@@ -150,8 +154,15 @@ type machine struct {
 	boards  boardTable           // board states, by board index
 	occ     *allocator.Occupancy // derived from boards (boardUse)
 	version uint64               // changes whenever occupancy or model change; never reused
-	queue   []int64              // queued job ids, ascending (= creation order)
-	drain   *Drain               // nil: takes allocations; never written in place
+	// gain is the version of the last change that could let a placement
+	// succeed that failed before: any change of occupancy or model except
+	// a free board given to a job (queue service's hints, job_reserve.go).
+	gain  uint64
+	queue []int64 // queued job ids, ascending (= creation order)
+	drain *Drain  // nil: takes allocations; never written in place
+	// reservation is the region the blocked head of the queue holds under
+	// the reserve policy (job_reserve.go); nil: none.
+	reservation *reservation
 }
 
 // copyForEdit returns a copy of m that a transaction may change. The
@@ -262,6 +273,7 @@ type job struct {
 	power   bool  // wanted power, meaningful while it holds boards
 	machine int64 // 0 while queued
 	boards  []geometry.Board
+	block   allocator.Region // the triads its allocation keeps from others (Allocation.Footprint)
 	single  bool
 	chipW   int
 	chipH   int

@@ -8,9 +8,10 @@ import (
 
 // Config is a loaded, validated configuration.
 type Config struct {
-	Server ServerSettings
-	BMP    BMPSettings
-	Policy PolicySettings
+	Server    ServerSettings
+	BMP       BMPSettings
+	Scheduler SchedulerSettings
+	Policy    PolicySettings
 	// AdminTokens are the named tokens of [[admin_token]], in file order
 	// (ReadAdminTokens adds [server] admin_token_file's).
 	AdminTokens []AdminToken
@@ -59,6 +60,26 @@ type BMPSettings struct {
 	PowerOnRate          float64       // power_on_rate: boards per second per BMP; 0 = unlimited
 	UnreachableFreeAfter time.Duration // unreachable_free_after: free boards whose power-off never got through
 }
+
+// SchedulerSettings are the [scheduler] keys: the order in which queued
+// jobs are served.
+type SchedulerSettings struct {
+	Policy string // policy: PolicyReserve or PolicyFIFO
+}
+
+// The scheduling policies ([scheduler] policy).
+const (
+	// PolicyReserve serves each machine's queue in order, but a head that
+	// cannot be placed reserves a region, and later jobs that fit outside
+	// every reservation start first (docs/scheduling.md).
+	PolicyReserve = "reserve"
+	// PolicyFIFO serves each machine's queue strictly in order: nothing
+	// starts while the head of the queue waits.
+	PolicyFIFO = "fifo"
+)
+
+// Policies lists the accepted [scheduler] policy values, the default first.
+var Policies = []string{PolicyReserve, PolicyFIFO}
 
 // Machine is one resolved machine.
 type Machine struct {
@@ -133,7 +154,7 @@ type FakeBMP struct {
 // Default returns the configuration used for keys that are not given: no
 // machines and the defaults of spec §4 and bmp-protocol.md §5.
 func Default() *Config {
-	return &Config{Server: defaultServer(), BMP: defaultBMP(), Policy: defaultPolicy()}
+	return &Config{Server: defaultServer(), BMP: defaultBMP(), Scheduler: SchedulerSettings{Policy: PolicyReserve}, Policy: defaultPolicy()}
 }
 
 func defaultServer() ServerSettings {

@@ -63,16 +63,17 @@ func Parse(data []byte, path string) (*Config, error) {
 	if len(md.Keys()) == 0 {
 		// An empty file is almost always a mistake (or an editor halfway
 		// through saving); loading it would remove every machine.
-		return nil, &Error{File: path, Msg: "the file defines nothing: expected [server], [bmp], [policy], [[admin_token]] or [[machine]] tables"}
+		return nil, &Error{File: path, Msg: "the file defines nothing: expected [server], [bmp], [scheduler], [policy], [[admin_token]] or [[machine]] tables"}
 	}
 	p := &problems{file: path}
 	reportUnknownKeys(p, data, tree, md.Undecoded())
 	dir := configDir(path)
 	cfg := &Config{
-		Server: resolveServer(p.section("server"), raw.Server, dir),
-		BMP:    resolveBMP(p.section("bmp"), raw.BMP),
-		Policy: resolvePolicy(p.section("policy"), raw.Policy),
-		Path:   path,
+		Server:    resolveServer(p.section("server"), raw.Server, dir),
+		BMP:       resolveBMP(p.section("bmp"), raw.BMP),
+		Scheduler: resolveScheduler(p.section("scheduler"), raw.Scheduler),
+		Policy:    resolvePolicy(p.section("policy"), raw.Policy),
+		Path:      path,
 	}
 	cfg.AdminTokens = resolveAdminTokens(p, raw.AdminToken, cfg.Server, dir)
 	cfg.Machines = resolveMachines(p, raw.Machine, dir)

@@ -10,9 +10,14 @@ import (
 type rawFile struct {
 	Server     rawServer       `toml:"server"`
 	BMP        rawBMP          `toml:"bmp"`
+	Scheduler  rawScheduler    `toml:"scheduler"`
 	Policy     rawPolicy       `toml:"policy"`
 	AdminToken []rawAdminToken `toml:"admin_token"`
 	Machine    []rawMachine    `toml:"machine"`
+}
+
+type rawScheduler struct {
+	Policy *string `toml:"policy"`
 }
 
 type rawServer struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -57,6 +58,17 @@ func resolveBMP(rep reporter, r rawBMP) BMPSettings {
 	setDuration(rep, "request_retry_delay", r.RequestRetryDelay, &s.RequestRetryDelay)
 	setDuration(rep, "unreachable_free_after", r.UnreachableFreeAfter, &s.UnreachableFreeAfter)
 	setFloat(rep, "power_on_rate", r.PowerOnRate, &s.PowerOnRate)
+	return s
+}
+
+func resolveScheduler(rep reporter, r rawScheduler) SchedulerSettings {
+	s := SchedulerSettings{Policy: PolicyReserve}
+	if r.Policy != nil {
+		s.Policy = *r.Policy
+		if !slices.Contains(Policies, s.Policy) {
+			rep.addf("policy", "must be %q or %q, not %q", PolicyReserve, PolicyFIFO, s.Policy)
+		}
+	}
 	return s
 }
 

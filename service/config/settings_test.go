@@ -200,3 +200,32 @@ func TestLoadReadsTheFileGiven(t *testing.T) {
 		t.Fatalf("listen %v, %v", cfg, err)
 	}
 }
+
+func TestSchedulerPolicy(t *testing.T) {
+	if got := Default().Scheduler.Policy; got != PolicyReserve {
+		t.Errorf("default policy %q, want %q", got, PolicyReserve)
+	}
+	for text, want := range map[string]string{
+		"[server]\n":                          PolicyReserve,
+		"[scheduler]\n":                       PolicyReserve,
+		"[scheduler]\npolicy = \"reserve\"\n": PolicyReserve,
+		"[scheduler]\npolicy = \"fifo\"\n":    PolicyFIFO,
+	} {
+		if got := mustParse(t, text).Scheduler.Policy; got != want {
+			t.Errorf("%q: policy %q, want %q", text, got, want)
+		}
+	}
+}
+
+func TestSchedulerPolicyErrors(t *testing.T) {
+	for text, fragments := range map[string][]string{
+		"[scheduler]\npolicy = \"FIFO\"\n": {testFile, "scheduler.policy", `must be "reserve" or "fifo", not "FIFO"`},
+		"[scheduler]\npolicy = \"\"\n":     {"scheduler.policy", `not ""`},
+		"[scheduler]\npolicy = 1\n":        {"policy"},
+		"[scheduler]\npolisy = \"fifo\"\n": {testFile + ":2", `unknown key "polisy"; did you mean "policy"?`},
+		"[schedular]\npolicy = \"fifo\"\n": {`unknown key "schedular"`},
+	} {
+		_, err := Parse([]byte(text), testFile)
+		wantErrorContaining(t, err, fragments...)
+	}
+}
