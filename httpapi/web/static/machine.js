@@ -35,6 +35,8 @@ export function machineCard(context, m, opts, wide) {
     m.drained ? el('span', { class: 'badge drained', title: drainedText(m.drained), text: 'drained' }) : null,
     el('span', { class: 'muted', text: `${m.width}×${m.height} triads · tags ${m.tags.join(', ') || '—'}` }),
     el('span', { class: 'counts', text: `${countsText(m.board_counts)} · ${m.queue_length} queued` }),
+    m.reservation ? el('span', { class: 'reserved-note' }, `triads ${m.reservation.x},${m.reservation.y} ${m.reservation.w}×${m.reservation.h} reserved for `,
+      el('a', { href: `/jobs/${m.reservation.job}`, text: `job ${m.reservation.job}` })) : null,
     m.drained ? el('p', { class: 'drained-note', text: `Drained: no new jobs start here. ${drainedText(m.drained)}` }) : null);
   const key = `${context}/${m.name}`;
   let c = cards.get(key);
