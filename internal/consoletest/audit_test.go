@@ -46,6 +46,7 @@ func TestConsoleAuditLog(t *testing.T) {
 	if got := p.text(`#audit-rows`); !strings.Contains(got, "fan noise") || !strings.Contains(got, "alice") {
 		t.Errorf("the oldest entries lack alice's out-of-service reason: %q", got)
 	}
+	p.screenshot("console-audit.png")
 
 	apply("by", "alice")
 	if actions := evalJS[[]string](p, `[...`+rows+`].map(r => r.dataset.action)`); strings.Join(actions, " ") != "undrain drain board_out_of_service" {
@@ -83,7 +84,6 @@ func TestConsoleAuditLog(t *testing.T) {
 		t.Errorf("changes an hour ago: %q", got)
 	}
 	apply("until", "")
-	p.fullScreenshot("console-audit.png")
 
 	// The job's page and the board's details show their own changes.
 	p.open(fmt.Sprintf("/jobs/%d", victim))

@@ -189,9 +189,17 @@ func (p *tab) dialogClosed() {
 	}
 }
 
+// settled waits until the page's transitions (a board changing colour)
+// have finished, so that a picture shows the colours the page settles on.
+func (p *tab) settled() {
+	p.t.Helper()
+	p.await(`document.getAnimations().every(a => a.playState !== 'running')`, "the page's transitions to end")
+}
+
 // screenshot saves what the viewport shows as an artefact.
 func (p *tab) screenshot(name string) {
 	p.t.Helper()
+	p.settled()
 	png, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.t.Fatal(err)
@@ -202,6 +210,7 @@ func (p *tab) screenshot(name string) {
 // fullScreenshot saves the whole page as an artefact.
 func (p *tab) fullScreenshot(name string) {
 	p.t.Helper()
+	p.settled()
 	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		p.t.Fatal(err)
