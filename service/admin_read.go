@@ -214,7 +214,7 @@ func (s *Service) jobDetail(w *world, r db.AdminGetJobRow) JobDetail {
 		return d
 	}
 	d.JobSummary = s.summary(j, w.machineNames())
-	d.DurationExpiresAt = durationExpiry(j.createdAt, w.settings.policy)
+	d.DurationExpiresAt = durationExpiry(j.createdAt, w.settings.limits)
 	if j.hasBoards() {
 		if m := w.machine(j.machine); m != nil {
 			d.MachineInfo = machineInfo(j, m)

@@ -46,7 +46,7 @@ func (s *Service) waitReason(w *world, j *job) *WaitReason {
 // ownerLimited is why a queued job of w waits for its owner ("" = it does
 // not).
 func ownerLimited(w *world, j *job) string {
-	if p := w.settings.policy; limitsOwners(p) {
+	if p := w.settings.limits; limitsOwners(p) {
 		return ownerLimitReason(p, w.owners()[j.owner], j)
 	}
 	return ""
@@ -73,13 +73,10 @@ func (t *tx) machineWaitReason(j *job, m *machine) string {
 	if !m.model.Feasible(j.areq) {
 		return fmt.Sprintf("%s cannot hold it while some of its boards are out of service", m.name)
 	}
-	if ok, why := t.machineAccepts(m); !ok {
-		return why
-	}
 	if ok, why := t.jobEligible(j); !ok {
 		return why
 	}
-	reserving := t.currentSettings().scheduler == config.PolicyReserve
+	reserving := t.currentSettings().policy == config.PolicyReserve
 	res := m.reservation
 	var reason string
 	switch h, k := t.headOf(m); {

@@ -12,7 +12,7 @@
 //
 // The database is the record. In memory there is one committed world
 // (world.go): the live machines in priority order with their BMPs, boards,
-// allocator models, occupancy and queues; the live jobs; the open BMP
+// allocator models, occupancy, queues and drains; the live jobs; the open BMP
 // operations of each BMP with their claims; the emergency stop; the
 // settings. A world is immutable once published: the service holds the
 // current one in an atomic pointer, readers load it and read without a
@@ -31,6 +31,10 @@
 //     not fit at occupancy version V". Versions are never reused, so a hint
 //     left by a transaction that rolled back never matches a state it did
 //     not see; a wrong hint could only cost an allocation attempt;
+//   - what is derived from a published world on first use (world.derived:
+//     what each owner's live jobs hold, job_limits.go), computed once
+//     under a sync.Once and never changed after; each new world starts
+//     without it;
 //   - counters for Stats and Health (atomics).
 //
 // Claims of BMP operations live in the world only, not in the database: a

@@ -187,7 +187,7 @@ func (t *tx) createJob(nr newJobRequest) (int64, error) {
 	if err := t.checkCreateLimits(nr); err != nil {
 		return 0, err
 	}
-	nr.keepalive = limitKeepalive(nr.keepalive, t.currentSettings().policy)
+	nr.keepalive = limitKeepalive(nr.keepalive, t.currentSettings().limits)
 	reqJSON, err := json.Marshal(nr.req)
 	if err != nil {
 		return 0, t.s.internal("encode request", err)

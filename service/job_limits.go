@@ -112,7 +112,7 @@ func ownerLimitReason(p config.PolicySettings, u ownerUse, j *job) string {
 // max_queued_jobs_per_owner queued jobs, or that alone asks for more
 // boards than max_boards_per_owner.
 func (t *tx) checkCreateLimits(nr newJobRequest) error {
-	p := t.currentSettings().policy
+	p := t.currentSettings().limits
 	if n := p.MaxBoardsPerOwner; n > 0 {
 		if want := allocator.RequestedBoards(nr.req.alloc()); want > n {
 			return Invalid("owner limit: the job asks for %d boards, more than max_boards_per_owner (%d) allows any owner", want, n)
@@ -161,12 +161,12 @@ func overdue(j *job, now time.Time, p config.PolicySettings) bool {
 
 // overdueJobs lists the live jobs of w older than max_job_duration.
 func overdueJobs(w *world, now time.Time) []int64 {
-	if w.settings.policy.MaxJobDuration == 0 {
+	if w.settings.limits.MaxJobDuration == 0 {
 		return nil
 	}
 	var ids []int64
 	w.jobs.each(func(id int64, j *job) {
-		if overdue(j, now, w.settings.policy) {
+		if overdue(j, now, w.settings.limits) {
 			ids = append(ids, id)
 		}
 	})
@@ -176,7 +176,7 @@ func overdueJobs(w *world, now time.Time) []int64 {
 // destroyOverdue destroys the jobs of ids that are still older than
 // max_job_duration.
 func (t *tx) destroyOverdue(ids []int64) error {
-	p := t.currentSettings().policy
+	p := t.currentSettings().limits
 	for _, id := range ids {
 		if j := t.job(id); j != nil && overdue(j, t.now, p) {
 			reason := fmt.Sprintf(ReasonMaxDurationFormat, config.FormatDuration(p.MaxJobDuration))

@@ -91,7 +91,7 @@ func (h *serveHint) besideRegion(region allocator.Region) map[allocator.Request]
 // beside a job that could have them.
 func (t *tx) serveQueues() error {
 	serve := t.serveReserving
-	switch t.currentSettings().scheduler {
+	switch t.currentSettings().policy {
 	case config.PolicyFIFO, "":
 		serve = t.serveHead
 	}

@@ -132,14 +132,14 @@ func (t *tx) setPriority(om *machine, priority int) error {
 func (t *tx) applySettings(cfg *config.Config) error {
 	old := t.currentSettings()
 	next := settings{freeDelay: cfg.Server.FreeDelay, powerOffGrace: cfg.BMP.UnreachableFreeAfter,
-		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP, policy: cfg.Policy, scheduler: cfg.Scheduler.Policy}
+		retain: cfg.Server.RetainDestroyed, bmp: cfg.BMP, limits: cfg.Policy, policy: cfg.Scheduler.Policy}
 	if next == old {
 		return nil
 	}
 	t.settings = &next
-	if next.scheduler != old.scheduler {
-		t.logf("scheduling policy", "policy", next.scheduler)
-		if next.scheduler == config.PolicyFIFO {
+	if next.policy != old.policy {
+		t.logf("scheduling policy", "policy", next.policy)
+		if next.policy == config.PolicyFIFO {
 			t.forgetAllReservations()
 		}
 	}

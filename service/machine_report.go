@@ -45,7 +45,7 @@ func (s *Service) ReportProblem(ctx context.Context, r ProblemReport) error {
 // sick_board_reports reports within sick_board_window since it was last
 // returned to service; the server does it, prompted by reporter.
 func (t *tx) checkSickBoard(m *machine, i int, reporter string) error {
-	p := t.currentSettings().policy
+	p := t.currentSettings().limits
 	if p.SickBoardReports == 0 || m.info[i].dead || m.dyn(i).oos != "" {
 		return nil
 	}

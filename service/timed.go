@@ -2,8 +2,8 @@ package service
 
 // Timed work: keepalive expiry, jobs older than max_job_duration, boards
 // freed after their free delay or the power-off grace, and claims whose
-// lease ran out. Tick does one round at
-// the clock's current time without sleeping; Run calls it on a ticker.
+// lease ran out. Tick does one round at the clock's current time without
+// sleeping; Run calls it on a ticker.
 
 import (
 	"context"
@@ -82,10 +82,11 @@ func (s *Service) checkpoint(ctx context.Context) error {
 // Tick performs one round of timed work at the clock's current time; tests
 // and the trace replay call it instead of Run. Jobs not kept alive for
 // their keepalive are destroyed ("Job timed out."), and so are jobs older
-// than max_job_duration ("Job exceeded the maximum duration of 24h."); claims whose lease ran
-// out are handed back; waiting boards whose free delay has passed, or
-// whose power-off has not completed within the power-off grace, return to
-// the pool. It writes nothing when there is nothing to do.
+// than max_job_duration ("Job exceeded the maximum duration of 24h.");
+// claims whose lease ran out are handed back; waiting boards whose free
+// delay has passed, or whose power-off has not completed within the
+// power-off grace, return to the pool. It writes nothing when there is
+// nothing to do.
 func (s *Service) Tick(ctx context.Context) error {
 	w := s.world.Load()
 	now := stamp(s.clock.Now())

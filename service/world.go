@@ -32,11 +32,11 @@ type settings struct {
 	powerOffGrace time.Duration // free boards anyway when their power-off does not complete (0 = never)
 	retain        int           // destroyed jobs kept answerable; 0 = all, negative = none
 	bmp           config.BMPSettings
-	policy        config.PolicySettings
-	// scheduler is the [scheduler] policy; "" until a configuration is
+	limits        config.PolicySettings // [policy]: limits on jobs and owners, sick boards
+	// policy is the [scheduler] policy; "" until a configuration is
 	// applied (queue service then serves heads only and keeps the
 	// reservations it finds).
-	scheduler string
+	policy string
 }
 
 func emptyWorld() *world { return &world{index: newMachineIndex(nil), derived: &derived{}} }

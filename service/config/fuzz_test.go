@@ -28,7 +28,26 @@ func FuzzParse(f *testing.F) {
 		for i := range cfg.Machines {
 			checkMachineInvariants(t, &cfg.Machines[i])
 		}
+		checkPolicyInvariants(t, cfg)
 	})
+}
+
+// checkPolicyInvariants verifies the limits and tokens of a loaded file: no
+// negative limit, token names usable and unique.
+func checkPolicyInvariants(t *testing.T, cfg *Config) {
+	t.Helper()
+	p := cfg.Policy
+	if p.MaxKeepalive < 0 || p.MaxJobDuration < 0 || p.MaxLiveJobsPerOwner < 0 || p.MaxBoardsPerOwner < 0 ||
+		p.MaxQueuedJobsPerOwner < 0 || p.SickBoardReports < 0 || p.SickBoardWindow <= 0 {
+		t.Fatalf("policy %+v has a negative limit", p)
+	}
+	names := map[string]bool{}
+	for _, tok := range cfg.AdminTokens {
+		if !tokenName.MatchString(tok.Name) || names[tok.Name] || tok.Name == ServerActorName {
+			t.Fatalf("admin token name %q is unusable or repeated", tok.Name)
+		}
+		names[tok.Name] = true
+	}
 }
 
 // checkMachineInvariants verifies a loaded machine: every board inside and
