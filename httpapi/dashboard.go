@@ -36,7 +36,7 @@ var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, name := range []string{"overview", "jobs", "job", "machine", "audit", "notfound"} {
 		out[name] = template.Must(template.ParseFS(webFS,
-			"web/templates/layout.html", "web/templates/legend.html", "web/templates/"+name+".html"))
+			"web/templates/layout.html", "web/templates/legend.html", "web/templates/pager.html", "web/templates/"+name+".html"))
 	}
 	return out
 }()

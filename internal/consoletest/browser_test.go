@@ -132,10 +132,30 @@ func (p *tab) open(path string) {
 	p.await(`Number(document.body.dataset.refreshed || 0) >= 1`, "the page's first refresh")
 }
 
+// inPage runs a script action of the page. Right after a navigation,
+// chromedp may still address the previous document's script context, which
+// the browser has discarded: such an attempt is made again in the new one.
+func inPage[T any](p *tab, action chromedp.Action[T]) (T, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := chromedp.Run(p.ctx, action)
+		if err == nil || time.Now().After(deadline) || !stale(err) {
+			return v, err
+		}
+	}
+}
+
+// stale reports whether err says the script context is gone (a new
+// document replaced it).
+func stale(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
+}
+
 // await polls a JavaScript condition until it holds.
 func (p *tab) await(cond, what string) {
 	p.t.Helper()
-	ok, err := chromedp.Run(p.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(30*time.Second)))
+	ok, err := inPage(p, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || !ok {
 		p.t.Fatalf("waiting for %s (%s): %v", what, cond, err)
 	}
@@ -143,7 +163,7 @@ func (p *tab) await(cond, what string) {
 
 func evalJS[T any](p *tab, expr string) T {
 	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	v, err := inPage(p, chromedp.Evaluate[T](expr))
 	if err != nil {
 		p.t.Fatalf("evaluate %s: %v", expr, err)
 	}
@@ -182,7 +202,7 @@ func (p *tab) confirm(reason, token string) {
 
 func (p *tab) dialogClosed() {
 	p.t.Helper()
-	closed, err := chromedp.Run(p.ctx, chromedp.Poll[bool](`!document.querySelector('#action-dialog[open]')`,
+	closed, err := inPage(p, chromedp.Poll[bool](`!document.querySelector('#action-dialog[open]')`,
 		chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || !closed {
 		p.t.Fatalf("the action dialog stays open (%v): %q", err, p.text(`#action-dialog`))

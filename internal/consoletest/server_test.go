@@ -1,10 +1,8 @@
 package consoletest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,35 +80,19 @@ func exampleMachines(t *testing.T, file, fakeBMP string) string {
 	return text
 }
 
-// request sends an HTTP request to the server (with the admin token if
-// token is set) and returns the status and body.
+// request sends an HTTP request to the server (body as JSON unless nil,
+// with the admin token if token is set) and returns the status and body.
 func (s *server) request(t *testing.T, method, path string, body any, token string) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
+	var text []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if text, err = json.Marshal(body); err != nil {
 			t.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(testutil.Ctx(t), method, s.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return resp.StatusCode, out
+	code, reply := testutil.HTTPDo(t, s.HTTP, method, path, string(text), token)
+	return code, []byte(reply)
 }
 
 // get reads path of the admin API (under /api/v1) into v.

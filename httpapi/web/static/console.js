@@ -236,7 +236,7 @@ export function showBoardActions(target, m, b, deadLinks) {
   const links = LINKS.map((l) => {
     const dead = deadLinks.has(l);
     return {
-      id: dead ? 'link_alive' : 'link_dead', link: l, label: dead ? 'Mark alive' : 'Mark dead', cls: 'small danger',
+      id: dead ? 'link_alive' : 'link_dead', label: dead ? 'Mark alive' : 'Mark dead', cls: 'small danger',
       title: `Mark link ${words(l)} of ${name} ${dead ? 'alive' : 'dead'}`, danger: true, confirm: dead ? 'Mark alive' : 'Mark dead',
       text: dead
         ? 'New allocations may use this link again (in both directions).'

@@ -168,7 +168,7 @@ export async function refreshMachine(health) {
     ['Tags', m.tags.join(', ') || '—'],
     ['Priority', String(m.priority)],
     ['Boards', countsText(m.board_counts)],
-    m.drained && ['Drained', el('span', { class: 'drained-text', text: drainedText(m.drained) })],
+    m.drained && ['Drained', drainedText(m.drained)],
     ['Dead links', String((m.dead_links || []).length)],
   ]));
   replace(byId('machine-map'), machineCard('machine', m, {}, true));
