@@ -11,7 +11,8 @@ import (
 // MachinesFromConfig takes the machine called name (the first one when name
 // is "") from a spallocd configuration file, so that a facility can replay
 // a trace on its own machine: its size, tags, dead boards and dead links,
-// and the server's free_delay as the time before freed boards are reused.
+// the server's free_delay as the time before freed boards are reused, and
+// its scheduling policy.
 func MachinesFromConfig(path, name string) (*Machines, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -51,5 +52,5 @@ func MachinesFromConfig(path, name string) (*Machines, error) {
 	for _, l := range cm.DeadLinks {
 		m.DeadLinks = append(m.DeadLinks, DeadLink{Board: l.Board, Link: l.Link})
 	}
-	return &Machines{Path: path, SecondsBeforeFree: cfg.Server.FreeDelay, Machines: []Machine{m}}, nil
+	return &Machines{Path: path, SecondsBeforeFree: cfg.Server.FreeDelay, Machines: []Machine{m}, Policy: cfg.Scheduler.Policy}, nil
 }

@@ -37,6 +37,9 @@ type Machines struct {
 	Trace             string        // the trace file it belongs to, as written
 	SecondsBeforeFree time.Duration // exact to the millisecond
 	Machines          []Machine     // in priority order
+	// Policy is the [scheduler] policy of the configuration the machines
+	// came from (MachinesFromConfig); "" = the server's default.
+	Policy string
 }
 
 // WorkingBoards is C, the working boards over all machines.

@@ -13,6 +13,8 @@ import (
 	"runtime/pprof"
 	"strings"
 	"time"
+
+	"github.com/spalloc/spallocd/service/config"
 )
 
 // Exit codes of Main.
@@ -57,6 +59,8 @@ type cliFlags struct {
 	progress    string
 	checkGoals  bool
 	cpuProfile  string
+	policy      string
+	compare     bool
 }
 
 type stringList []string
@@ -80,7 +84,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.db, "db", "", "replay on this SQLite `FILE` and keep it (default: a temporary file, removed afterwards); with several traces, the trace name is added")
 	fs.StringVar(&f.sync, "synchronous", "", "SQLite synchronous mode, NORMAL or FULL (default: the service's)")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display on stderr: auto (a bar on a terminal), bar, lines, none")
-	fs.BoolVar(&f.checkGoals, "check-goals", false, "exit with status 3 when a target of the README's \"Replaying job traces\" is missed")
+	fs.StringVar(&f.policy, "policy", "", "scheduling `POLICY`: reserve or fifo ([scheduler] policy; default: that of --config, else the server's default, reserve)")
+	fs.BoolVar(&f.compare, "compare-policies", false, "replay each trace under both policies and print them side by side with the goals of the reserve policy (docs/scheduling.md)")
+	fs.BoolVar(&f.checkGoals, "check-goals", false, "exit with status 3 when a target of the README's \"Replaying job traces\" (with --compare-policies: a goal of the reserve policy) is missed")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the replays to `FILE` (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
@@ -135,6 +141,13 @@ func (f *cliFlags) check() error {
 		return errors.New("--machine and --config both give the machine; give one")
 	case f.machineName != "" && f.config == "":
 		return errors.New("--machine-name chooses a machine of --config; give --config FILE too")
+	case f.compare && (f.policy != "" || f.plot != "" || f.db != ""):
+		return errors.New("--compare-policies replays under both policies: give neither --policy, --plot nor --db")
+	}
+	switch f.policy {
+	case "", config.PolicyReserve, config.PolicyFIFO:
+	default:
+		return fmt.Errorf("--policy %q: want %s or %s", f.policy, config.PolicyReserve, config.PolicyFIFO)
 	}
 	switch f.progress {
 	case "auto", "bar", "lines", "none":
@@ -162,6 +175,9 @@ func run(ctx context.Context, f *cliFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
 		return ExitUsage
+	}
+	if f.compare {
+		return comparePolicies(ctx, f, inputs, stdout, stderr)
 	}
 	multi := len(inputs) > 1
 	var rows []SummaryRow
@@ -229,7 +245,7 @@ func writeResults(f *cliFlags, rows []SummaryRow, multi bool, stdout io.Writer) 
 }
 
 func replayOne(ctx context.Context, f *cliFlags, in input, multi bool, stderr io.Writer) (*Result, error) {
-	opts := Options{Synchronous: strings.ToUpper(f.sync), DBPath: derivedPath(f.db, in.name, multi)}
+	opts := Options{Synchronous: strings.ToUpper(f.sync), DBPath: derivedPath(f.db, in.name, multi), Policy: f.policy}
 	bar := newProgress(f.progress, stderr, in.name)
 	opts.Progress = bar.update
 	res, err := Run(ctx, in.trace, in.machines, opts)

@@ -20,7 +20,8 @@ func runMain(t *testing.T, args ...string) (int, string, string) {
 }
 
 // TestMainJSONHasExactlyTheReferenceKeys: --json prints one object whose
-// keys are the names used in reference.json.
+// keys are the names used in reference.json, and the waits of the large
+// jobs.
 func TestMainJSONHasExactlyTheReferenceKeys(t *testing.T) {
 	code, out, errs := runMain(t, "--trace", "testdata/tiny.csv", "--machine", "testdata/tiny.machine.json", "--json")
 	if code != ExitOK {
@@ -32,7 +33,7 @@ func TestMainJSONHasExactlyTheReferenceKeys(t *testing.T) {
 	}
 	want := []string{"jobs", "allocated", "rejected", "wait_mean_s", "wait_median_s", "wait_p95_s", "wait_max_s",
 		"makespan_s", "util_requested", "util_handed", "util_held", "create_p50_us", "create_p99_us",
-		"destroy_p50_us", "destroy_p99_us", "allocs_per_s", "replay_wall_s"}
+		"destroy_p50_us", "destroy_p99_us", "allocs_per_s", "replay_wall_s", "large_wait_p95_s", "large_wait_max_s"}
 	var keys []string
 	for k := range got {
 		keys = append(keys, k)

@@ -48,6 +48,10 @@ type Metrics struct {
 	DestroyP99    float64 `json:"destroy_p99_us"`
 	AllocsPerS    float64 `json:"allocs_per_s"`
 	ReplayWall    float64 `json:"replay_wall_s"`
+	// The p95 and max wait of the large jobs: those whose requested boards
+	// are at or above the trace's 95th percentile of requested boards.
+	LargeWaitP95 float64 `json:"large_wait_p95_s"`
+	LargeWaitMax float64 `json:"large_wait_max_s"`
 
 	// Not part of the JSON report.
 	RejectedIDs    []int64 `json:"-"` // trace ids, ascending
@@ -95,6 +99,7 @@ func ComputeMetrics(outcomes []Outcome, ms *Machines, t Timing) Metrics {
 	}
 	slices.Sort(m.RejectedIDs)
 	fillWaits(&m, waits)
+	fillLargeWaits(&m, outcomes)
 	if m.Allocated > 0 {
 		span := last - first
 		m.Makespan = msToS(span)
@@ -124,6 +129,32 @@ func fillWaits(m *Metrics, waits []int64) {
 	m.WaitMedian = msToS(nearestRank(waits, 50))
 	m.WaitP95 = msToS(nearestRank(waits, 95))
 	m.WaitMax = msToS(waits[len(waits)-1])
+}
+
+// fillLargeWaits computes the waits of the large jobs: those whose
+// requested boards (before capping) are at or above the 95th percentile,
+// by nearest rank, of the requested boards of every job of the trace.
+func fillLargeWaits(m *Metrics, outcomes []Outcome) {
+	if len(outcomes) == 0 {
+		return
+	}
+	sizes := make([]int, len(outcomes))
+	for i := range outcomes {
+		sizes[i] = outcomes[i].Job.Requested()
+	}
+	slices.Sort(sizes)
+	large := nearestRank(sizes, 95)
+	var waits []int64
+	for i := range outcomes {
+		if o := &outcomes[i]; o.Allocated && o.Job.Requested() >= large {
+			waits = append(waits, o.AllocAt-o.Job.Arrival)
+		}
+	}
+	slices.Sort(waits)
+	if len(waits) > 0 {
+		m.LargeWaitP95 = msToS(nearestRank(waits, 95))
+		m.LargeWaitMax = msToS(waits[len(waits)-1])
+	}
 }
 
 func fillTiming(m *Metrics, t Timing) {

@@ -107,6 +107,41 @@ func TestHeldIncludesSecondsBeforeFree(t *testing.T) {
 	approx(t, "util_requested", m.UtilRequested, 12/50.0)
 }
 
+// TestLargeWaits: the large jobs are those asking for at least the 95th
+// percentile (nearest rank) of the boards every job of the trace asks for;
+// rejected jobs count there but have no wait.
+func TestLargeWaits(t *testing.T) {
+	ms := &Machines{Machines: []Machine{{Name: "big", Width: 10, Height: 10}}}
+	var jobs []Job
+	var out []Outcome
+	// Jobs asking for 1..20 boards, each waiting as many seconds as it
+	// asks boards, and one rejected 400-board job: 21 sizes, rank 20 is
+	// 20 boards. Large: the 20-board job (waited 20 s) and the rejected.
+	for n := 1; n <= 20; n++ {
+		jobs = append(jobs, Job{ID: int64(n), Form: FormBoards, V: [3]int{n}, Duration: 1000})
+	}
+	jobs = append(jobs, Job{ID: 21, Form: FormBoards, V: [3]int{400}, Duration: 1000})
+	for i := range jobs {
+		o := Outcome{Job: &jobs[i], Rejected: i == 20}
+		if !o.Rejected {
+			o.Allocated, o.AllocAt, o.Requested, o.Handed = true, int64(1000*(i+1)), i+1, i+1
+		}
+		out = append(out, o)
+	}
+	m := ComputeMetrics(out, ms, Timing{})
+	approx(t, "large wait p95", m.LargeWaitP95, 20)
+	approx(t, "large wait max", m.LargeWaitMax, 20)
+
+	// Without the rejected job, rank 19 of 20 is 19 boards: jobs 19 and 20.
+	out[19].AllocAt = 50000 // job 20 now waits 50 s
+	m = ComputeMetrics(out[:20], ms, Timing{})
+	approx(t, "large wait p95", m.LargeWaitP95, 50)
+	approx(t, "large wait max", m.LargeWaitMax, 50)
+	out[18].AllocAt = 60000 // job 19 60 s: p95 of {50, 60} is rank 2
+	m = ComputeMetrics(out[:20], ms, Timing{})
+	approx(t, "large wait p95", m.LargeWaitP95, 60)
+}
+
 func TestNearestRank(t *testing.T) {
 	v := []int{10, 20, 30, 40}
 	tests := []struct{ pct, want int }{{50, 20}, {95, 40}, {25, 10}, {26, 20}, {100, 40}, {1, 10}}

@@ -27,12 +27,17 @@ type Options struct {
 	// Progress, when set, is called after each event with the events done
 	// and the events expected in all.
 	Progress func(done, total int)
+	// Policy is the [scheduler] policy to replay under: "reserve" or
+	// "fifo"; "" = the machines' configuration's (Machines.Policy), else
+	// the server's default.
+	Policy string
 }
 
 // Result is a finished replay.
 type Result struct {
 	Trace    *Trace
 	Machines *Machines
+	Policy   string    // the [scheduler] policy it was replayed under
 	Outcomes []Outcome // in trace order
 	Timing   Timing
 	Calls    Calls
@@ -69,6 +74,9 @@ func Run(ctx context.Context, tr *Trace, ms *Machines, opts Options) (*Result, e
 	cfg, err := ServiceConfig(ms)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Policy != "" {
+		cfg.Scheduler.Policy = opts.Policy
 	}
 	dbPath := opts.DBPath
 	if dbPath == "" {
@@ -116,7 +124,7 @@ func Run(ctx context.Context, tr *Trace, ms *Machines, opts Options) (*Result, e
 	}
 	r.timing.Wall = time.Since(start)
 	r.timing.CPU = processCPU() - startCPU
-	res := &Result{Trace: tr, Machines: ms, Outcomes: r.outcomes, Timing: r.timing, Calls: r.calls}
+	res := &Result{Trace: tr, Machines: ms, Policy: cfg.Scheduler.Policy, Outcomes: r.outcomes, Timing: r.timing, Calls: r.calls}
 	res.Metrics = ComputeMetrics(r.outcomes, ms, r.timing)
 	return res, nil
 }

@@ -22,7 +22,8 @@ func TraceName(path string) string {
 // original's numbers and the trace's limits when ref is not nil.
 func WriteTable(w io.Writer, res *Result, ref *TraceReference) error {
 	m := &res.Metrics
-	fmt.Fprintf(w, "trace %s: %d jobs on %s\n", TraceName(res.Trace.Path), m.Jobs, describeMachines(res.Machines))
+	fmt.Fprintf(w, "trace %s: %d jobs on %s, scheduler policy %s\n", TraceName(res.Trace.Path), m.Jobs,
+		describeMachines(res.Machines), res.Policy)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if ref == nil {
 		fmt.Fprintln(tw, "figure\tthis replay\t")
@@ -282,6 +283,13 @@ func WriteSummary(w io.Writer, rows []SummaryRow) error {
 		return nil
 	}
 	fmt.Fprintln(w, "\ngoals:")
+	writeGoals(w, goals)
+	return nil
+}
+
+// writeGoals writes one line per goal: ok or MISS, the trace ("all" for
+// goals over every trace) and what was checked.
+func writeGoals(w io.Writer, goals []Goal) {
 	for _, g := range goals {
 		mark := "ok  "
 		if !g.OK {
@@ -293,5 +301,4 @@ func WriteSummary(w io.Writer, rows []SummaryRow) error {
 		}
 		fmt.Fprintf(w, "  %s %-20s %s\n", mark, where, g.What)
 	}
-	return nil
 }

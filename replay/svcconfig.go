@@ -22,6 +22,9 @@ var (
 func ServiceConfig(ms *Machines) (*config.Config, error) {
 	cfg := config.Default()
 	cfg.Server.FreeDelay = ms.SecondsBeforeFree
+	if ms.Policy != "" {
+		cfg.Scheduler.Policy = ms.Policy
+	}
 	cfg.Path = ms.Path
 	nBoards, nBMPs := 0, 0
 	for i := range ms.Machines {

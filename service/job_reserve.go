@@ -17,6 +17,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/spalloc/spallocd/db"
@@ -49,40 +50,53 @@ func sameReservation(a, b *reservation) bool {
 // is unchanged): occupancy has only grown since, and placement never
 // succeeds on more occupancy where it failed on less. It is a hint of the
 // writer, published with the commit, so that a transaction that rolls back
-// leaves none; a hint can only save a placement attempt.
+// leaves none; a hint can only save a placement attempt. A committed hint
+// is shared, never written: a transaction copies it before it adds to it.
 type serveHint struct {
 	gain   uint64
 	whole  map[allocator.Request]bool // requests that fit nowhere on the machine
 	region allocator.Region           // the reservation beside recorded
-	beside map[allocator.Request]bool // requests that fit nowhere outside region
+	beside map[allocator.Request]bool // requests that fit nowhere outside region (whole's too)
 }
 
-// hint returns the transaction's hint for m, starting from the committed
-// one when it is still valid.
+// hint returns what is known to fail on m (read only: note failures with
+// failed).
 func (t *tx) hint(m *machine) *serveHint {
 	if h := t.hints[m.id]; h != nil && h.gain == m.gain {
 		return h
 	}
-	h := &serveHint{gain: m.gain, whole: map[allocator.Request]bool{}, beside: map[allocator.Request]bool{}}
-	if c := t.s.hints[m.id]; c != nil && c.gain == m.gain {
-		h.region = c.region
-		for r := range c.whole {
-			h.whole[r] = true
-		}
-		for r := range c.beside {
-			h.beside[r] = true
-		}
+	if h := t.s.hints[m.id]; h != nil && h.gain == m.gain {
+		return h
 	}
+	h := &serveHint{gain: m.gain, whole: map[allocator.Request]bool{}, beside: map[allocator.Request]bool{}}
 	t.hints[m.id] = h
 	return h
 }
 
-// besideRegion returns the requests known not to fit outside region.
-func (h *serveHint) besideRegion(region allocator.Region) map[allocator.Request]bool {
-	if h.region != region {
-		h.region, h.beside = region, map[allocator.Request]bool{}
+// failed notes that r does not fit on m: anywhere (whole), or outside
+// region (beside the reservation).
+func (t *tx) failed(m *machine, r allocator.Request, whole bool, region allocator.Region) {
+	h := t.hint(m)
+	if t.hints[m.id] != h { // the committed one: copy it
+		c := &serveHint{gain: h.gain, region: h.region, whole: maps.Clone(h.whole), beside: maps.Clone(h.beside)}
+		t.hints[m.id], h = c, c
 	}
-	return h.beside
+	if whole { // then it fits beside no region either
+		h.whole[r], h.beside[r] = true, true
+		return
+	}
+	if h.region != region {
+		h.region, h.beside = region, maps.Clone(h.whole)
+	}
+	h.beside[r] = true
+}
+
+// knownToFail reports whether r is known not to fit on m outside region.
+func (h *serveHint) knownToFail(r allocator.Request, region allocator.Region) bool {
+	if h.region == region {
+		return h.beside[r]
+	}
+	return h.whole[r]
 }
 
 // serveQueues runs queue service (doc.go, "Writes"): passes over the
@@ -122,28 +136,35 @@ func (t *tx) serveReserving(m *machine) (bool, error) {
 		t.forgetReservation(m)
 		return false, nil
 	}
-	hint := t.hint(m)
-	if !hint.whole[h.areq] {
+	if !t.hint(m).whole[h.areq] {
 		if a, ok := allocator.Place(m.model.m, m.occ, h.areq); ok {
 			return true, t.allocate(h.id, m, a)
 		}
-		hint.whole[h.areq] = true
+		t.failed(m, h.areq, true, allocator.Region{})
 	}
 	region := t.reserveFor(m, h)
 	m = t.machine(m.id)
-	beside := hint.besideRegion(region)
+	hint := t.hint(m)
+	var room *allocator.Openings // made when first needed: most passes find nothing to try
 	for _, id := range m.queue[k+1:] {
 		j := t.job(id)
-		if j == nil || j.state != StateQueued || beside[j.areq] || hint.whole[j.areq] {
+		if j == nil || j.state != StateQueued || hint.knownToFail(j.areq, region) {
 			continue
 		}
 		if ok, _ := t.jobEligible(j); !ok {
 			continue
 		}
-		if a, ok := allocator.PlaceAvoiding(m.model.m, m.occ, j.areq, region); ok {
-			return true, t.allocate(id, m, a)
+		if room == nil {
+			o := allocator.OpeningsOf(m.model.m, m.occ, region)
+			room = &o
 		}
-		beside[j.areq] = true
+		if room.MayFit(m.model.m, j.areq) {
+			if a, ok := allocator.PlaceAvoiding(m.model.m, m.occ, j.areq, region); ok {
+				return true, t.allocate(id, m, a)
+			}
+		}
+		t.failed(m, j.areq, false, region)
+		hint = t.hint(m)
 	}
 	return false, nil
 }
