@@ -6,10 +6,13 @@ import (
 
 	"github.com/spalloc/spallocd/bmp"
 	"github.com/spalloc/spallocd/bmp/fakebmp"
+	"github.com/spalloc/spallocd/service/config"
 )
 
-// BenchmarkVersionRoundTrip measures one sver over loopback UDP to the fake.
-func BenchmarkVersionRoundTrip(b *testing.B) {
+// benchClient starts a fake frame and a client of it with the default
+// [bmp] settings, both closed when the benchmark ends.
+func benchClient(b *testing.B) *bmp.Client {
+	b.Helper()
 	s, err := fakebmp.New(fakebmp.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -17,12 +20,18 @@ func BenchmarkVersionRoundTrip(b *testing.B) {
 	if err := s.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.Options{})
+	b.Cleanup(func() { s.Close() })
+	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.OptionsFrom(config.Default().BMP))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// BenchmarkVersionRoundTrip measures one sver over loopback UDP to the fake.
+func BenchmarkVersionRoundTrip(b *testing.B) {
+	c := benchClient(b)
 	ctx := context.Background()
 	for b.Loop() {
 		if _, err := c.Version(ctx, 1); err != nil {
@@ -34,23 +43,11 @@ func BenchmarkVersionRoundTrip(b *testing.B) {
 // BenchmarkPowerOnAndCheck24 measures powering a full frame on and reading
 // its 72 FLAG registers (no post-power-on wait).
 func BenchmarkPowerOnAndCheck24(b *testing.B) {
-	s, err := fakebmp.New(fakebmp.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := benchClient(b)
 	boards := fakebmp.DefaultBoards()
 	ctx := context.Background()
 	for b.Loop() {
-		if failed, err := c.PowerOnAndCheck(ctx, boards, bmp.CheckOptions{}); err != nil || failed != nil {
+		if failed, err := c.PowerOnAndCheck(ctx, boards, bmp.CheckOptions{Rounds: config.Default().BMP.FPGACheckRounds}); err != nil || failed != nil {
 			b.Fatal(failed, err)
 		}
 	}

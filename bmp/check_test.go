@@ -163,7 +163,7 @@ func TestCheckAborts(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			_, err := c.PowerOnAndCheck(ctx, []int{0}, bmp.CheckOptions{PostPowerOnWait: time.Hour})
+			_, err := c.PowerOnAndCheck(ctx, []int{0}, bmp.CheckOptions{Rounds: 1, PostPowerOnWait: time.Hour})
 			done <- err
 		}()
 		if err := s.Await(ctxT(t), func() bool { return s.Power(0) }); err != nil {
@@ -181,6 +181,15 @@ func TestCheckAborts(t *testing.T) {
 		_, c := setup(t, fakebmp.Options{}, patient)
 		if _, err := c.PowerOnAndCheck(ctxT(t), nil, noWait); err == nil {
 			t.Fatal("no error")
+		}
+	})
+	t.Run("no rounds: no default of its own, fpga_check_rounds gives them", func(t *testing.T) {
+		s, c := setup(t, fakebmp.Options{}, patient)
+		if _, err := c.PowerOnAndCheck(ctxT(t), []int{0}, bmp.CheckOptions{}); err == nil || !strings.Contains(err.Error(), "0 rounds") {
+			t.Fatalf("err %v, want one naming 0 rounds", err)
+		}
+		if s.Count(scp.CmdPower) != 0 {
+			t.Errorf("powered boards without a number of rounds")
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spalloc/spallocd/bmp/scp"
+	"github.com/spalloc/spallocd/service/config"
 )
 
 // Policy is the time-out and retry budget of one kind of operation.
@@ -23,28 +24,18 @@ type Policy struct {
 	Retries int
 }
 
-// Defaults recommended by bmp-protocol.md §5.
-var (
-	DefaultPolicy         = Policy{Timeout: time.Second, Retries: 3}
-	DefaultPowerOnPolicy  = Policy{Timeout: 10 * time.Second, Retries: 0}
-	DefaultPowerOffPolicy = Policy{Timeout: 2 * time.Second, Retries: 0}
-)
-
 // DefaultRetryDelay is waited before resending after a retryable result code.
 const DefaultRetryDelay = 100 * time.Millisecond
 
-// DefaultPostPowerOnWait is how long real boards need after a successful
-// power-on before their FPGAs can be talked to (§6.2).
-const DefaultPostPowerOnWait = 5 * time.Second
-
-// Options configures a Client. A Policy whose Timeout is zero takes the
-// default for its kind; other zero fields take their defaults too.
+// Options configures a Client. Every Policy needs a positive Timeout: the
+// [bmp] settings of the configuration give them (OptionsFrom); the other
+// zero fields take the defaults they name.
 type Options struct {
-	Default  Policy // sver, FPGA read and FPGA write (default 1 s, 3 retries)
-	PowerOn  Policy // power on (default 10 s, no retries)
-	PowerOff Policy // power off (default 2 s, no retries)
+	Default  Policy // sver, FPGA read and FPGA write: timeout, retries
+	PowerOn  Policy // power on: power_on_timeout, power_on_retries
+	PowerOff Policy // power off: power_off_timeout, power_off_retries
 	// RetryDelay is waited before resending after a retryable result
-	// code (default 100 ms).
+	// code (default DefaultRetryDelay).
 	RetryDelay time.Duration
 	// MaxInFlight bounds the requests outstanding at once (default 1: a
 	// BMP has only 8 transient reply tags, and its main loop is serial).
@@ -56,17 +47,22 @@ type Options struct {
 	OnIgnored func(datagram []byte, reason string)
 }
 
+// OptionsFrom returns the client options of the [bmp] settings s.
+func OptionsFrom(s config.BMPSettings) Options {
+	return Options{
+		Default:  Policy{Timeout: s.Timeout, Retries: s.Retries},
+		PowerOn:  Policy{Timeout: s.PowerOnTimeout, Retries: s.PowerOnRetries},
+		PowerOff: Policy{Timeout: s.PowerOffTimeout, Retries: s.PowerOffRetries},
+	}
+}
+
 func (o Options) withDefaults() (Options, error) {
 	for _, p := range []struct {
 		name string
-		pol  *Policy
-		def  Policy
-	}{{"Default", &o.Default, DefaultPolicy}, {"PowerOn", &o.PowerOn, DefaultPowerOnPolicy}, {"PowerOff", &o.PowerOff, DefaultPowerOffPolicy}} {
-		if p.pol.Timeout == 0 {
-			*p.pol = p.def
-		}
-		if p.pol.Timeout < 0 || p.pol.Retries < 0 {
-			return o, fmt.Errorf("bmp: option %s: timeout %v and retries %d must not be negative", p.name, p.pol.Timeout, p.pol.Retries)
+		pol  Policy
+	}{{"Default", o.Default}, {"PowerOn", o.PowerOn}, {"PowerOff", o.PowerOff}} {
+		if p.pol.Timeout <= 0 || p.pol.Retries < 0 {
+			return o, fmt.Errorf("bmp: option %s: timeout %v must be positive and retries %d not negative", p.name, p.pol.Timeout, p.pol.Retries)
 		}
 	}
 	if o.RetryDelay == 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/spalloc/spallocd/bmp"
 	"github.com/spalloc/spallocd/bmp/fakebmp"
 	"github.com/spalloc/spallocd/bmp/scp"
+	"github.com/spalloc/spallocd/service/config"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
@@ -40,8 +41,21 @@ var (
 		PowerOff:   bmp.Policy{Timeout: 10 * time.Second, Retries: 0},
 		RetryDelay: time.Millisecond,
 	}
-	resending = bmp.Options{Default: bmp.Policy{Timeout: 50 * time.Millisecond, Retries: 20}, RetryDelay: time.Millisecond}
+	resending = bmp.Options{
+		Default:    bmp.Policy{Timeout: 50 * time.Millisecond, Retries: 20},
+		PowerOn:    patient.PowerOn,
+		PowerOff:   patient.PowerOff,
+		RetryDelay: time.Millisecond,
+	}
+	// defaults are the options of the default [bmp] settings.
+	defaults = bmp.OptionsFrom(config.Default().BMP)
 )
+
+// with returns o changed by f.
+func with(o bmp.Options, f func(*bmp.Options)) bmp.Options {
+	f(&o)
+	return o
+}
 
 func startFake(t *testing.T, opts fakebmp.Options) *fakebmp.Server {
 	t.Helper()
@@ -78,7 +92,7 @@ func setup(t *testing.T, fo fakebmp.Options, co bmp.Options) (*fakebmp.Server, *
 // the fake handles datagrams in order. Counts are then final.
 func settle(t *testing.T, s *fakebmp.Server) {
 	t.Helper()
-	c := dial(t, s.Addr(), bmp.Options{Default: bmp.Policy{Timeout: 5 * time.Second}})
+	c := dial(t, s.Addr(), patient)
 	// The probe goes to a board outside any rule the tests set (board 23).
 	if _, err := c.Version(context.Background(), 23); err != nil {
 		t.Fatalf("settle probe: %v", err)
@@ -175,21 +189,22 @@ func TestSetLink(t *testing.T) {
 }
 
 func TestDialAddresses(t *testing.T) {
-	c := dial(t, "127.0.0.1", bmp.Options{})
+	c := dial(t, "127.0.0.1", defaults)
 	if c.Addr() != "127.0.0.1:17893" {
 		t.Errorf("default port: %s", c.Addr())
 	}
 	for _, bad := range []string{"", "127.0.0.1:0", "127.0.0.1:x", "127.0.0.1:70000", ":17893"} {
-		if c, err := bmp.Dial(context.Background(), bad, bmp.Options{}); err == nil {
+		if c, err := bmp.Dial(context.Background(), bad, defaults); err == nil {
 			c.Close()
 			t.Errorf("Dial(%q) succeeded", bad)
 		}
 	}
 	for _, o := range []bmp.Options{
-		{Default: bmp.Policy{Timeout: time.Second, Retries: -1}},
-		{PowerOn: bmp.Policy{Timeout: -time.Second}},
-		{MaxInFlight: -1},
-		{RetryDelay: -1},
+		with(defaults, func(o *bmp.Options) { o.Default.Retries = -1 }),
+		with(defaults, func(o *bmp.Options) { o.PowerOn.Timeout = -time.Second }),
+		with(defaults, func(o *bmp.Options) { o.PowerOff.Timeout = 0 }), // no default: the settings give it
+		with(defaults, func(o *bmp.Options) { o.MaxInFlight = -1 }),
+		with(defaults, func(o *bmp.Options) { o.RetryDelay = -1 }),
 	} {
 		if c, err := bmp.Dial(context.Background(), "127.0.0.1", o); err == nil {
 			c.Close()
@@ -492,7 +507,7 @@ func TestNobodyListening(t *testing.T) {
 }
 
 func TestContextCancellation(t *testing.T) {
-	s, c := setup(t, fakebmp.Options{PowerDelay: time.Hour}, bmp.Options{PowerOn: bmp.Policy{Timeout: time.Hour}})
+	s, c := setup(t, fakebmp.Options{PowerDelay: time.Hour}, with(patient, func(o *bmp.Options) { o.PowerOn.Timeout = time.Hour }))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Power(ctx, true, []int{0}) }()
@@ -521,7 +536,7 @@ func TestContextCancellation(t *testing.T) {
 // ends the reader goroutine (TestMain checks for leaks).
 func TestClose(t *testing.T) {
 	s := startFake(t, fakebmp.Options{PowerDelay: time.Hour})
-	c, err := bmp.Dial(context.Background(), s.Addr(), bmp.Options{PowerOn: bmp.Policy{Timeout: time.Hour}})
+	c, err := bmp.Dial(context.Background(), s.Addr(), with(patient, func(o *bmp.Options) { o.PowerOn.Timeout = time.Hour }))
 	if err != nil {
 		t.Fatal(err)
 	}

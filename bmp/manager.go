@@ -37,7 +37,8 @@ type ManagerOptions struct {
 	// woken by the change feed (a safety net); default 2 s.
 	PollInterval time.Duration
 	// StopGrace bounds how long work in flight may go on after Run's
-	// context ends or a worker is stopped by Sync; default 3 s.
+	// context ends or a worker is stopped by Sync; default 3 s. The
+	// worker's last calls to the service (StopCallsTimeout) come after.
 	StopGrace time.Duration
 	// ProbeInterval is how often a worker probes its BMP while the BMP
 	// is marked unreachable (probe.go); default 5 s.

@@ -36,24 +36,11 @@ type rig struct {
 	stop func()
 }
 
-// fastBMP are [bmp] settings for loopback fakes: no post-power-on wait, a
-// short request retry delay, and time-outs generous enough that a loaded
-// machine never turns a success into a retry (see shortBMP).
-func fastBMP() config.BMPSettings {
-	return config.BMPSettings{
-		Timeout: time.Second, Retries: 1,
-		PowerOnTimeout: 2 * time.Second, PowerOffTimeout: time.Second,
-		FPGACheckRounds: 3, RequestAttempts: 2, RequestRetryDelay: 20 * time.Millisecond,
-	}
-}
-
-// shortBMP are fastBMP with short time-outs, for fakes that drop or delay
-// replies on purpose.
-func shortBMP() config.BMPSettings {
-	s := fastBMP()
-	s.Timeout, s.PowerOnTimeout, s.PowerOffTimeout = 100*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
-	return s
-}
+// The [bmp] settings of these tests (worker_test.go).
+var (
+	fastBMP  = bmp.FastSettings
+	shortBMP = bmp.ShortTimeouts
+)
 
 func newRig(t *testing.T, grids ...testutil.Grid) *rig {
 	t.Helper()

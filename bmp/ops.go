@@ -106,17 +106,13 @@ func (c *Client) SetLinks(ctx context.Context, board int, links []geometry.Link,
 
 // CheckOptions tunes PowerOnAndCheck.
 type CheckOptions struct {
-	// Rounds is the number of power-on-and-check rounds (default 3).
+	// Rounds is the number of power-on-and-check rounds, at least 1
+	// (fpga_check_rounds).
 	Rounds int
 	// PostPowerOnWait is waited after each successful power-on before the
-	// boards' FPGAs are read. Real boards need DefaultPostPowerOnWait;
-	// zero (no wait) suits the fake BMP.
+	// boards' FPGAs are read (post_power_on_delay: real boards need it;
+	// zero, no wait, suits the fake BMP).
 	PostPowerOnWait time.Duration
-}
-
-// DefaultCheckOptions is what real hardware needs (§5, §8).
-func DefaultCheckOptions() CheckOptions {
-	return CheckOptions{Rounds: 3, PostPowerOnWait: DefaultPostPowerOnWait}
 }
 
 // PowerOnAndCheck powers boards on and checks that each board's three
@@ -135,8 +131,8 @@ func DefaultCheckOptions() CheckOptions {
 //     whole request. A board answering with an error code is a board fault
 //     instead, and is retried in the next round.
 func (c *Client) PowerOnAndCheck(ctx context.Context, boards []int, opts CheckOptions) (failed map[int]error, err error) {
-	if opts.Rounds <= 0 {
-		opts.Rounds = 3
+	if opts.Rounds < 1 {
+		return nil, fmt.Errorf("bmp %s: power on and check: %d rounds; give at least 1", c.addr, opts.Rounds)
 	}
 	todo := slices.Compact(slices.Sorted(slices.Values(boards)))
 	if len(todo) == 0 {

@@ -5,11 +5,12 @@ import (
 	"testing"
 
 	"github.com/spalloc/spallocd/bmp/scp"
+	"github.com/spalloc/spallocd/service/config"
 )
 
 // Sequence numbers wrap at 65535 and skip any still outstanding (§3).
 func TestSequenceWrapSkipsOutstanding(t *testing.T) {
-	c, err := Dial(context.Background(), "127.0.0.1", Options{})
+	c, err := Dial(context.Background(), "127.0.0.1", OptionsFrom(config.Default().BMP))
 	if err != nil {
 		t.Fatal(err)
 	}

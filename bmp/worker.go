@@ -35,15 +35,6 @@ type workerConfig struct {
 	probeEvery time.Duration // how often an unreachable BMP is probed (probe.go)
 }
 
-func (c workerConfig) clientOptions() Options {
-	s := c.settings
-	return Options{
-		Default:  Policy{Timeout: s.Timeout, Retries: s.Retries},
-		PowerOn:  Policy{Timeout: s.PowerOnTimeout, Retries: s.PowerOnRetries},
-		PowerOff: Policy{Timeout: s.PowerOffTimeout, Retries: s.PowerOffRetries},
-	}
-}
-
 func (c workerConfig) attempts() int { return max(1, c.settings.RequestAttempts) }
 
 // Limits of the retries (README, board states).
@@ -54,10 +45,12 @@ const (
 	linkAttempts = 10
 	// maxRecordBackoff caps the wait between tries of recording outcomes.
 	maxRecordBackoff = 5 * time.Second
-	// stopTimeout bounds each of the last calls of a stopped worker to
-	// the service (recording outcomes, releasing claims).
-	stopTimeout = 2 * time.Second
 )
+
+// StopCallsTimeout bounds the last calls of a stopped worker to the
+// service (recording outcomes, then releasing claims), together: a worker
+// stops at most ManagerOptions.StopGrace plus this after it is told to.
+const StopCallsTimeout = time.Second
 
 // batch is a set of claimed ops tried together: the ops of one claim, or
 // the ops that failed one attempt and are tried again.
@@ -115,7 +108,8 @@ func (w *worker) poke() {
 // run serves the BMP until ctx ends. Work in flight when ctx ends may go
 // on for cfg.stopGrace (packets already sent get their answer and their
 // outcome is recorded); the ops it claimed and did not get recorded are
-// then released, to be handed out again.
+// then released, to be handed out again. These last two calls to the
+// service share StopCallsTimeout.
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	exec, release := graceContext(ctx, w.cfg.stopGrace)
@@ -124,16 +118,10 @@ func (w *worker) run(ctx context.Context) {
 	if w.client != nil {
 		w.client.Close()
 	}
-	w.afterStop(ctx, func(ctx context.Context) { w.record(ctx) })
-	w.afterStop(ctx, w.releaseClaims)
-}
-
-// afterStop runs f with a context of its own, bounded by stopTimeout: the
-// last calls of a stopped worker to the service.
-func (w *worker) afterStop(ctx context.Context, f func(context.Context)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	last, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopCallsTimeout)
 	defer cancel()
-	f(ctx)
+	w.record(last)
+	w.releaseClaims(last)
 }
 
 // serve is run's loop. Nothing is claimed while outcomes wait to be
@@ -186,7 +174,7 @@ func (w *worker) connect(ctx context.Context) {
 	if w.client != nil {
 		return
 	}
-	w.client, w.dialErr = Dial(ctx, w.addr, w.cfg.clientOptions())
+	w.client, w.dialErr = Dial(ctx, w.addr, OptionsFrom(w.cfg.settings))
 	if w.dialErr != nil {
 		w.client, w.dialErr = nil, &addressError{w.dialErr}
 		if !w.down { // else said already; probes try again quietly

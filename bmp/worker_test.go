@@ -36,6 +36,8 @@ type memBackend struct {
 	reach    []reachCall    // SetBMPReachable calls, in order
 	released []int64        // ops given back by ReleaseBMPOps, in order
 	claims   int            // ClaimBMPOps calls that returned ops
+	stuck    bool           // outcomes and releases wait for their context to end (a stuck database)
+	waited   int            // calls that waited so
 	changed  chan struct{}
 	feeds    []*memFeed
 }
@@ -109,7 +111,26 @@ func (b *memBackend) ClaimBMPOps(ctx context.Context, bmpID int64) ([]service.BM
 	return got, nil
 }
 
+// hang makes a call wait until its context ends if the backend is stuck.
+func (b *memBackend) hang(ctx context.Context) error {
+	b.mu.Lock()
+	stuck := b.stuck
+	if stuck {
+		b.waited++
+		b.notify()
+	}
+	b.mu.Unlock()
+	if !stuck {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
 func (b *memBackend) CompleteBMPOps(ctx context.Context, results []service.OpResult) error {
+	if err := b.hang(ctx); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, r := range results {
@@ -126,6 +147,9 @@ func (b *memBackend) CompleteBMPOps(ctx context.Context, results []service.OpRes
 
 // ReleaseBMPOps puts claimed ops back, in request order.
 func (b *memBackend) ReleaseBMPOps(ctx context.Context, opIDs []int64) error {
+	if err := b.hang(ctx); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, id := range opIDs {
@@ -835,6 +859,33 @@ func TestWorkerStopLetsInFlightPacketFinish(t *testing.T) {
 	}
 	if _, done := be.outcome(ids[1]); done || be.isClaimed(ids[1]) || !be.wasReleased(ids[1]) {
 		t.Error("the link op not yet started should be released, to be handed out again")
+	}
+}
+
+// TestWorkerStopIsBoundedWhenTheServiceHangs: a worker told to stop while
+// the service takes none of its calls (a database stuck on a full disk,
+// say) stops within its stop grace and StopCallsTimeout: its last two
+// calls (recording the outcome it holds, releasing its claim) share that
+// budget, so that the daemon's stop keeps to its bound.
+func TestWorkerStopIsBoundedWhenTheServiceHangs(t *testing.T) {
+	srv := startFake(t, fakebmp.Options{})
+	be := newMemBackend()
+	be.setBMPs(endpoint(1, srv))
+	be.stuck = true
+	const grace = 50 * time.Millisecond
+	_, stopMgr := startManager(t, be, ManagerOptions{Settings: fastSettings(), StopGrace: grace})
+	be.add(op(1, service.OpPowerOn, 0, 0))
+	be.await(t, "the worker waits to record the power-on", func() bool {
+		be.mu.Lock()
+		defer be.mu.Unlock()
+		return be.waited > 0
+	})
+	began := time.Now()
+	stopMgr()
+	// The bound plus a second for a loaded machine; without a shared
+	// budget the two calls took a time-out each.
+	if took, bound := time.Since(began), grace+StopCallsTimeout; took > bound+time.Second {
+		t.Errorf("the manager stopped %v after it was told, want about %v at most", took.Round(time.Millisecond), bound)
 	}
 }
 

@@ -9,47 +9,6 @@ import (
 	"context"
 )
 
-const adminAllocationWaits = `-- name: AdminAllocationWaits :many
-SELECT e.id, CAST(e.at - (SELECT p.at FROM job_events p
-                          WHERE p.job_id = e.job_id AND p.id < e.id
-                          ORDER BY p.id DESC LIMIT 1) AS REAL) AS wait
-FROM job_events e
-WHERE e.id > ?1 AND e.state = 2
-  AND (SELECT p.state FROM job_events p WHERE p.job_id = e.job_id AND p.id < e.id
-       ORDER BY p.id DESC LIMIT 1) = 1
-ORDER BY e.id
-`
-
-type AdminAllocationWaitsRow struct {
-	ID   int64
-	Wait float64
-}
-
-// Allocations (a job moving from queued to power) recorded after event id
-// after, with how long the job had been queued.
-func (q *Queries) AdminAllocationWaits(ctx context.Context, after int64) ([]AdminAllocationWaitsRow, error) {
-	rows, err := q.query(ctx, q.adminAllocationWaitsStmt, adminAllocationWaits, after)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []AdminAllocationWaitsRow
-	for rows.Next() {
-		var i AdminAllocationWaitsRow
-		if err := rows.Scan(&i.ID, &i.Wait); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const adminBoardHistory = `-- name: AdminBoardHistory :many
 SELECT a.job_id, j.owner, a.allocated_at, a.freed_at
 FROM board_allocations a
@@ -377,17 +336,6 @@ func (q *Queries) AdminJobsByState(ctx context.Context) ([]AdminJobsByStateRow, 
 		return nil, err
 	}
 	return items, nil
-}
-
-const adminLastJobEventID = `-- name: AdminLastJobEventID :one
-SELECT CAST(coalesce(max(id), 0) AS INTEGER) FROM job_events
-`
-
-func (q *Queries) AdminLastJobEventID(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.adminLastJobEventIDStmt, adminLastJobEventID)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
 }
 
 const adminOpenOps = `-- name: AdminOpenOps :many

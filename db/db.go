@@ -24,9 +24,6 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
-	if q.adminAllocationWaitsStmt, err = db.PrepareContext(ctx, adminAllocationWaits); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminAllocationWaits: %w", err)
-	}
 	if q.adminBoardHistoryStmt, err = db.PrepareContext(ctx, adminBoardHistory); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBoardHistory: %w", err)
 	}
@@ -47,9 +44,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.adminJobsByStateStmt, err = db.PrepareContext(ctx, adminJobsByState); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminJobsByState: %w", err)
-	}
-	if q.adminLastJobEventIDStmt, err = db.PrepareContext(ctx, adminLastJobEventID); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminLastJobEventID: %w", err)
 	}
 	if q.adminOpenOpsStmt, err = db.PrepareContext(ctx, adminOpenOps); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminOpenOps: %w", err)
@@ -293,11 +287,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
-	if q.adminAllocationWaitsStmt != nil {
-		if cerr := q.adminAllocationWaitsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminAllocationWaitsStmt: %w", cerr)
-		}
-	}
 	if q.adminBoardHistoryStmt != nil {
 		if cerr := q.adminBoardHistoryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminBoardHistoryStmt: %w", cerr)
@@ -331,11 +320,6 @@ func (q *Queries) Close() error {
 	if q.adminJobsByStateStmt != nil {
 		if cerr := q.adminJobsByStateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminJobsByStateStmt: %w", cerr)
-		}
-	}
-	if q.adminLastJobEventIDStmt != nil {
-		if cerr := q.adminLastJobEventIDStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminLastJobEventIDStmt: %w", cerr)
 		}
 	}
 	if q.adminOpenOpsStmt != nil {
@@ -772,7 +756,6 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                                 DBTX
 	tx                                 *sql.Tx
-	adminAllocationWaitsStmt           *sql.Stmt
 	adminBoardHistoryStmt              *sql.Stmt
 	adminBoardNotesStmt                *sql.Stmt
 	adminBoardReportsStmt              *sql.Stmt
@@ -780,7 +763,6 @@ type Queries struct {
 	adminGetJobStmt                    *sql.Stmt
 	adminJobEventsStmt                 *sql.Stmt
 	adminJobsByStateStmt               *sql.Stmt
-	adminLastJobEventIDStmt            *sql.Stmt
 	adminOpenOpsStmt                   *sql.Stmt
 	adminPingStmt                      *sql.Stmt
 	adminReportsPerBoardStmt           *sql.Stmt
@@ -866,7 +848,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                                 tx,
 		tx:                                 tx,
-		adminAllocationWaitsStmt:           q.adminAllocationWaitsStmt,
 		adminBoardHistoryStmt:              q.adminBoardHistoryStmt,
 		adminBoardNotesStmt:                q.adminBoardNotesStmt,
 		adminBoardReportsStmt:              q.adminBoardReportsStmt,
@@ -874,7 +855,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminGetJobStmt:                    q.adminGetJobStmt,
 		adminJobEventsStmt:                 q.adminJobEventsStmt,
 		adminJobsByStateStmt:               q.adminJobsByStateStmt,
-		adminLastJobEventIDStmt:            q.adminLastJobEventIDStmt,
 		adminOpenOpsStmt:                   q.adminOpenOpsStmt,
 		adminPingStmt:                      q.adminPingStmt,
 		adminReportsPerBoardStmt:           q.adminReportsPerBoardStmt,

@@ -2,7 +2,9 @@ package db
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -37,7 +39,10 @@ func (e *InUseError) Error() string {
 }
 
 // Lock is a held database lock.
-type Lock struct{ f *os.File }
+type Lock struct {
+	f    *os.File
+	path string // the database
+}
 
 // LockDatabase takes the lock of the database at path without waiting: an
 // *InUseError if another process holds it. SQLite's in-memory databases need
@@ -64,7 +69,27 @@ func LockDatabase(path string) (*Lock, error) {
 		f.Close()
 		return nil, fmt.Errorf("lock database %s: %w", path, err)
 	}
-	return &Lock{f: f}, nil
+	return &Lock{f: f, path: path}, nil
+}
+
+// RemoveDatabase deletes the locked database file and its WAL companions,
+// for a cold start. Only the holder of the lock can, so a server never
+// deletes a database that another one uses; the lock file stays (see
+// above). A released lock deletes nothing; an in-memory database has
+// nothing to delete.
+func (l *Lock) RemoveDatabase() error {
+	switch {
+	case l != nil && l.f == nil && l.path == "":
+		return nil // in memory
+	case l == nil || l.f == nil:
+		return errors.New("remove the database: its lock is not held")
+	}
+	for _, p := range []string{l.path, l.path + "-wal", l.path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the database for a cold start: %w", err)
+		}
+	}
+	return nil
 }
 
 // Release lets another server take the database.

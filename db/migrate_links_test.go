@@ -19,30 +19,21 @@ func TestBMPOpLinksMigrationKeepsOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := d.Write.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`INSERT INTO machines (id, name, priority, width, height, major_fingerprint, minor_fingerprint, created_at)
-	      VALUES (1, 'm', 0, 1, 1, '', '', 0)`)
-	exec(`INSERT INTO bmps (id, machine_id, cabinet, frame, address) VALUES (1, 1, 0, 0, '10.0.0.1')`)
-	exec(`INSERT INTO boards (id, machine_id, x, y, z, bmp_id) VALUES (1, 1, 0, 0, 0, 1)`)
-	exec(`INSERT INTO jobs (id, owner, args, kwargs, request, state, created_at) VALUES (1, 'o', '[]', '{}', '{}', 2, 0)`)
+	seedBoard(t, d)
+	execSQL(t, d, `INSERT INTO jobs (id, owner, args, kwargs, request, state, created_at) VALUES (1, 'o', '[]', '{}', '{}', 2, 0)`)
 	if _, err := m.DownTo(ctx, 2); err != nil { // to version 2: one row per link
 		t.Fatal(err)
 	}
-	exec(`INSERT INTO bmp_ops (id, bmp_id, board_id, job_id, op, link, created_at, done_at, outcome)
+	execSQL(t, d, `INSERT INTO bmp_ops (id, bmp_id, board_id, job_id, op, link, created_at, done_at, outcome)
 	      VALUES (5, 1, 1, 1, 'power_on', NULL, 1, 2, 'ok'), (6, 1, 1, 1, 'link_off', 3, 1, NULL, NULL)`)
-	exec(`UPDATE sqlite_sequence SET seq = 9 WHERE name = 'bmp_ops'`) // ids up to 9 were handed out
+	execSQL(t, d, `UPDATE sqlite_sequence SET seq = 9 WHERE name = 'bmp_ops'`) // ids up to 9 were handed out
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := opRows(t, d, "links"); !slices.Equal(got, []string{"5 power_on <nil> done", "6 link_off 8 open"}) {
 		t.Fatalf("after up: %q", got)
 	}
-	exec(`INSERT INTO bmp_ops (bmp_id, board_id, op, links, created_at) VALUES (1, 1, 'link_off', 41, 3)`) // east, west, south
+	execSQL(t, d, `INSERT INTO bmp_ops (bmp_id, board_id, op, links, created_at) VALUES (1, 1, 'link_off', 41, 3)`) // east, west, south
 	if _, err := m.DownTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +44,27 @@ func TestBMPOpLinksMigrationKeepsOperations(t *testing.T) {
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
-	exec(`INSERT INTO bmp_ops (bmp_id, board_id, op, created_at) VALUES (1, 1, 'power_off', 4)`)
+	execSQL(t, d, `INSERT INTO bmp_ops (bmp_id, board_id, op, created_at) VALUES (1, 1, 'power_off', 4)`)
 	if got := opRows(t, d, "links"); got[len(got)-1] != "13 power_off <nil> open" {
 		t.Fatalf("a new operation after down and up: %q", got)
 	}
+}
+
+// execSQL runs q on the writer, failing the test if it fails.
+func execSQL(t *testing.T, d *db.DB, q string) {
+	t.Helper()
+	if _, err := d.Write.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// seedBoard adds machine 1 with BMP 1 and its board 1, for operations.
+func seedBoard(t *testing.T, d *db.DB) {
+	t.Helper()
+	execSQL(t, d, `INSERT INTO machines (id, name, priority, width, height, major_fingerprint, minor_fingerprint, created_at)
+	               VALUES (1, 'm', 0, 1, 1, '', '', 0)`)
+	execSQL(t, d, `INSERT INTO bmps (id, machine_id, cabinet, frame, address) VALUES (1, 1, 0, 0, '10.0.0.1')`)
+	execSQL(t, d, `INSERT INTO boards (id, machine_id, x, y, z, bmp_id) VALUES (1, 1, 0, 0, 0, 1)`)
 }
 
 // opRows renders the operations as "id op link(s) open|done", by id.

@@ -37,7 +37,6 @@ type BmpOp struct {
 	Op        string
 	Links     *int64
 	CreatedAt float64
-	ClaimedAt *float64
 	Attempts  int64
 	LastError *string
 	DoneAt    *float64

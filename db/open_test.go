@@ -24,20 +24,33 @@ func openTemp(t *testing.T) *db.DB {
 
 func tables(t *testing.T, d *db.DB) map[string]bool {
 	t.Helper()
-	rows, err := d.Read.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	got := map[string]bool{}
+	for _, n := range names(t, d, `SELECT name FROM sqlite_master WHERE type = 'table'`) {
+		got[n] = true
+	}
+	return got
+}
+
+// names runs a query of one text column and returns its values.
+func names(t *testing.T, d *db.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := d.Read.Query(query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	got := map[string]bool{}
+	var out []string
 	for rows.Next() {
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		got[n] = true
+		out = append(out, n)
 	}
-	return got
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 var schemaTables = []string{"machines", "machine_tags", "bmps", "boards", "dead_links", "jobs",

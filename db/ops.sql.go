@@ -25,8 +25,7 @@ type FinishOpParams struct {
 }
 
 // Claims are kept in memory only (service/bmpop_claim.go); an operation's
-// attempts are counted when its outcome is recorded. (The claimed_at
-// column is a leftover of versions that stored claims; it stays NULL.)
+// attempts are counted when its outcome is recorded.
 func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
 	_, err := q.exec(ctx, q.finishOpStmt, finishOp,
 		arg.DoneAt,
@@ -53,7 +52,7 @@ func (q *Queries) FinishOpsOK(ctx context.Context, arg FinishOpsOKParams) error 
 }
 
 const getOps = `-- name: GetOps :many
-SELECT id, bmp_id, board_id, job_id, op, links, created_at, claimed_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
+SELECT id, bmp_id, board_id, job_id, op, links, created_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
 `
 
 func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) {
@@ -73,7 +72,6 @@ func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) 
 			&i.Op,
 			&i.Links,
 			&i.CreatedAt,
-			&i.ClaimedAt,
 			&i.Attempts,
 			&i.LastError,
 			&i.DoneAt,

@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/spalloc/spallocd/service"
@@ -23,6 +24,12 @@ func boardsXYZ(bs []geometry.Board) []xyz {
 		out = append(out, toXYZ(b))
 	}
 	return out
+}
+
+// present is bs without the slots the machine does not have (operator
+// views do not show them: service.MachineSummary.Absent).
+func present(bs, absent []geometry.Board) []geometry.Board {
+	return slices.DeleteFunc(slices.Clone(bs), func(b geometry.Board) bool { return slices.Contains(absent, b) })
 }
 
 type boardJSON struct {
@@ -112,7 +119,7 @@ type reservationJSON struct {
 func toMachineJSON(m service.MachineSummary) machineJSON {
 	out := machineJSON{
 		Name: m.Name, Tags: m.Tags, Width: m.Width, Height: m.Height,
-		DeadBoards: boardsXYZ(m.DeadBoards), DeadLinks: make([]deadLinkJSON, 0, len(m.DeadLinks)),
+		DeadBoards: boardsXYZ(present(m.DeadBoards, m.Absent)), DeadLinks: make([]deadLinkJSON, 0, len(m.DeadLinks)),
 	}
 	if d := m.Drained; d != nil {
 		out.Drained = &drainJSON{Reason: d.Reason, At: unixOf(d.At), By: d.By}

@@ -117,6 +117,17 @@ func (e *env) serve(opts ...envOption) {
 		e.t.Fatalf("NewMetrics: %v", err)
 	}
 	e.metrics = m
+	observing, stopObserving := context.WithCancel(e.ctx)
+	observed := make(chan struct{})
+	allocs := e.svc.Subscribe()
+	go func() {
+		defer close(observed)
+		m.ObserveAllocations(observing, allocs)
+	}()
+	e.t.Cleanup(func() {
+		stopObserving()
+		<-observed
+	})
 	done := make(chan struct{})
 	o := Options{AdminToken: testToken, Version: "9.8.7", Registry: e.reg, Metrics: m, Done: done}
 	for _, f := range opts {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,14 +15,17 @@ import (
 // Metrics are spallocd's Prometheus metrics. The counters and histograms
 // of the transports are fed through the service.ProtocolRecorder and
 // service.BMPRecorder methods (cmd/spallocd hands *Metrics to tcpserver and
-// the BMP workers); the gauges of jobs, boards and queues are read from the
-// service at each scrape, so they can never drift from the database.
+// the BMP workers); allocation waits come from the service's change feed as
+// allocations commit (ObserveAllocations); the gauges of jobs, boards and
+// queues are read from the service at each scrape, so they can never drift
+// from the database.
 type Metrics struct {
 	protoConns      prometheus.Gauge
 	protoConnsTotal prometheus.Counter
 	protoRequests   *prometheus.CounterVec
 	bmpLatency      *prometheus.HistogramVec
 	bmpFailures     *prometheus.CounterVec
+	allocWait       prometheus.Histogram
 
 	// The request counters of each command by result, resolved once: a
 	// request costs a map lookup and an atomic add.
@@ -77,6 +79,10 @@ func NewMetrics(reg prometheus.Registerer, svc *service.Service, opts MetricsOpt
 		bmpFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spalloc_bmp_failures_total", Help: "BMP operations that failed (timeout, error reply, wrong FPGA identity), by operation.",
 		}, []string{"op"}),
+		allocWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "spalloc_allocation_wait_seconds", Help: "Time from a job being queued to boards being allocated to it.",
+			Buckets: []float64{.01, .1, .5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
+		}),
 	}
 	m.requests = make(map[string]*resultCounters, len(opts.Commands))
 	for _, cmd := range opts.Commands {
@@ -92,7 +98,7 @@ func NewMetrics(reg prometheus.Registerer, svc *service.Service, opts MetricsOpt
 		ConstLabels: prometheus.Labels{"version": opts.Version, "commit": opts.Commit},
 	})
 	buildInfo.Set(1)
-	cs := []prometheus.Collector{m.protoConns, m.protoConnsTotal, m.protoRequests, m.bmpLatency, m.bmpFailures, buildInfo,
+	cs := []prometheus.Collector{m.protoConns, m.protoConnsTotal, m.protoRequests, m.bmpLatency, m.bmpFailures, m.allocWait, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	if svc != nil {
 		cs = append(cs, newServiceCollector(svc))
@@ -146,6 +152,25 @@ func (m *Metrics) ProtocolRequest(command string, err error) {
 	rc[i].Inc()
 }
 
+// ObserveAllocations records the wait of every allocation that sub reports
+// in spalloc_allocation_wait_seconds, as the allocations commit, until ctx
+// ends; then it closes sub and returns nil. Its caller owns the goroutine
+// that runs it, and subscribes before the service can allocate (the
+// daemon: right after opening the service), so that none is missed.
+func (m *Metrics) ObserveAllocations(ctx context.Context, sub *service.Subscription) error {
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sub.C:
+			for _, a := range sub.Take().Allocations {
+				m.allocWait.Observe(a.Wait.Seconds())
+			}
+		}
+	}
+}
+
 // BMPOperation implements service.BMPRecorder.
 func (m *Metrics) BMPOperation(kind service.OpKind, took time.Duration, err error) {
 	if m == nil {
@@ -172,24 +197,17 @@ func opLabel(k service.OpKind) string {
 	return "other"
 }
 
-// serviceCollector reads the service's gauges at scrape time and feeds the
-// allocation wait histogram from the job history written since the last
-// scrape.
+// serviceCollector reads the service's gauges at scrape time.
 type serviceCollector struct {
 	svc *service.Service
 
 	jobs, boards, powered, queue, pendingOps, emergency *prometheus.Desc
 	writeCalls, writeTransactions, writeFailures        *prometheus.Desc
 	oldestWait                                          *prometheus.Desc
-
-	mu        sync.Mutex // serialises scrapes: the watermark moves once per observation
-	allocWait prometheus.Histogram
-	watermark int64
-	started   bool
 }
 
 func newServiceCollector(svc *service.Service) *serviceCollector {
-	c := &serviceCollector{
+	return &serviceCollector{
 		svc:        svc,
 		jobs:       prometheus.NewDesc("spalloc_jobs", "Jobs by state (destroyed jobs the database still keeps included).", []string{"state"}, nil),
 		boards:     prometheus.NewDesc("spalloc_boards", "Boards by machine and state.", []string{"machine", "state"}, nil),
@@ -204,19 +222,7 @@ func newServiceCollector(svc *service.Service) *serviceCollector {
 			"Service calls whose change failed for an internal reason (database error, bug) and was rolled back.", nil, nil),
 		oldestWait: prometheus.NewDesc("spalloc_queue_oldest_wait_seconds",
 			"How long the job queued longest has been waiting since it was created; 0 when nothing is queued.", nil, nil),
-		allocWait: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "spalloc_allocation_wait_seconds", Help: "Time from a job being queued to boards being allocated to it.",
-			Buckets: []float64{.01, .1, .5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
-		}),
 	}
-	// Allocations from before the metrics existed were counted by whoever
-	// watched then; start at the current end of the job history.
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
-	defer cancel()
-	if last, err := svc.LastJobEventID(ctx); err == nil {
-		c.watermark, c.started = last, true
-	}
-	return c
 }
 
 func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -230,7 +236,6 @@ func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.writeTransactions
 	ch <- c.writeFailures
 	ch <- c.oldestWait
-	c.allocWait.Describe(ch)
 }
 
 // scrapeTimeout bounds the database reads of one scrape.
@@ -239,11 +244,6 @@ const scrapeTimeout = 5 * time.Second
 func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.feedAllocWaits(ctx)
-	c.allocWait.Collect(ch)
-
 	stats, err := c.svc.Stats(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.jobs, err)
@@ -293,22 +293,6 @@ func (c *serviceCollector) oldestQueuedWait(ctx context.Context) (float64, error
 		return 0, err
 	}
 	return max(0, c.svc.Now().Sub(jobs[0].CreatedAt).Seconds()), nil
-}
-
-// feedAllocWaits observes the allocations recorded since the previous
-// scrape. If the watermark could not be read at creation, the first scrape
-// only sets it.
-func (c *serviceCollector) feedAllocWaits(ctx context.Context) {
-	waits, last, err := c.svc.AllocationWaits(ctx, c.watermark)
-	if err != nil {
-		return
-	}
-	if c.started {
-		for _, w := range waits {
-			c.allocWait.Observe(w)
-		}
-	}
-	c.watermark, c.started = last, true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

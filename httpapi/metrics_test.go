@@ -8,8 +8,10 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/config"
 )
 
 // scrape reads /metrics over HTTP and parses it.
@@ -107,8 +109,8 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 		}
 		return m.Histogram
 	}
-	if h := hist("spalloc_allocation_wait_seconds"); h.GetSampleCount() != 3 || h.GetSampleSum() != 30 {
-		t.Errorf("allocation waits: %d samples summing to %v s, want 3 (alice 0 s, bob 30 s, carol 0 s)", h.GetSampleCount(), h.GetSampleSum())
+	if h := e.awaitAllocationWaits(3); h.GetSampleSum() != 30 {
+		t.Errorf("allocation waits sum to %v s, want 30 (alice 0 s, bob 30 s, carol 0 s)", h.GetSampleSum())
 	}
 	if h := hist("spalloc_bmp_operation_seconds", "op", "power_on"); h.GetSampleCount() != 2 || h.GetSampleSum() != 3.1 {
 		t.Errorf("power_on latency: %d samples summing to %v, want 2 summing to 3.1", h.GetSampleCount(), h.GetSampleSum())
@@ -120,6 +122,70 @@ func TestMetricsAfterAScriptedSequence(t *testing.T) {
 	// A second scrape does not count the same allocations again.
 	if h := e.scrape(); metric(h, "spalloc_allocation_wait_seconds").Histogram.GetSampleCount() != 3 {
 		t.Errorf("allocation waits counted twice")
+	}
+}
+
+// awaitAllocationWaits scrapes until spalloc_allocation_wait_seconds holds
+// n samples (the metrics take allocations from the change feed on a
+// goroutine of their own) and returns it.
+func (e *env) awaitAllocationWaits(n uint64) *dto.Histogram {
+	e.t.Helper()
+	var h *dto.Histogram
+	testutil.WaitFor(e.t, func() bool {
+		m := metric(e.scrape(), "spalloc_allocation_wait_seconds")
+		if m == nil || m.Histogram == nil {
+			e.t.Fatal("spalloc_allocation_wait_seconds missing")
+		}
+		h = m.Histogram
+		return h.GetSampleCount() >= n
+	})
+	if got := h.GetSampleCount(); got != n {
+		e.t.Fatalf("spalloc_allocation_wait_seconds has %d samples, want %d", got, n)
+	}
+	return h
+}
+
+// TestAllocationWaitsAreObservedAsTheyCommit: each allocation moves
+// spalloc_allocation_wait_seconds when it commits, not when a scrape reads
+// the job history. Thirty jobs come and go one after another on a
+// single-board machine (retain_destroyed = 1 forgets them as they go) with
+// no scrape in between; then the job history is deleted, as an operator
+// slimming the database might: the scrape still has every wait.
+func TestAllocationWaitsAreObservedAsTheyCommit(t *testing.T) {
+	e := newEnv(t)
+	cfg, err := config.Parse([]byte("[server]\nretain_destroyed = 1\n"+testConfig), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApplyConfig(e.ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	const jobs = 30
+	prev := e.createJob("alice", oneBoard(), "solo") // allocated at once: 0 s
+	e.completeOps()
+	for range jobs - 1 {
+		next := e.createJob("alice", oneBoard(), "solo") // waits 10 s for prev's board
+		e.clock.Advance(10 * time.Second)
+		if err := e.svc.DestroyJob(e.ctx, prev, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		e.completeOps() // prev's board off, next allocated and powered
+		if got := e.job(next).State; got != "ready" {
+			t.Fatalf("job %d is %s, want ready", next, got)
+		}
+		prev = next
+	}
+
+	history, err := db.Open(e.ctx, e.dbPath, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer history.Close()
+	if _, err := history.Write.ExecContext(e.ctx, `DELETE FROM job_events`); err != nil {
+		t.Fatal(err)
+	}
+	if h := e.awaitAllocationWaits(jobs); h.GetSampleSum() != 10*(jobs-1) {
+		t.Errorf("allocation waits sum to %v s, want %d (10 s for each job after the first)", h.GetSampleSum(), 10*(jobs-1))
 	}
 }
 

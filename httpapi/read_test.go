@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/spalloc/spallocd/service"
+	"github.com/spalloc/spallocd/service/geometry"
 )
 
 // TestReadStatusCodes: every read endpoint answers good requests with 200
@@ -276,5 +278,59 @@ func TestMachineShowsAnUnreachableBMP(t *testing.T) {
 	}
 	if m.BoardCounts[service.BoardFree] != 5 || m.BoardCounts[service.BoardUnreachable] != 0 {
 		t.Errorf("board counts %v after the BMP answered, want 5 free", m.BoardCounts)
+	}
+}
+
+// TestSingleBoardMachineHasOneBoard: a single-board machine ("solo") stores
+// its two empty slots as dead boards because the v1 protocol lists them so,
+// but to an operator it has one board and no dead ones: the machine list,
+// its board map, a board's page and the board gauges agree.
+func TestSingleBoardMachineHasOneBoard(t *testing.T) {
+	e := newEnv(t)
+	wantCounts := func(where string, counts map[string]int) {
+		t.Helper()
+		for state, n := range counts {
+			if want := map[string]int{service.BoardFree: 1}[state]; n != want {
+				t.Errorf("%s: %d boards %s, want %d (counts %v)", where, n, state, want, counts)
+			}
+		}
+	}
+
+	var ms []machineJSON
+	e.getJSON("/api/v1/machines", &ms)
+	solo := ms[1]
+	if solo.Name != "solo" || len(solo.DeadBoards) != 0 {
+		t.Errorf("machine list: %s with dead boards %v, want solo with none", solo.Name, solo.DeadBoards)
+	}
+	wantCounts("machine list", solo.BoardCounts)
+
+	var m machineDetailJSON
+	e.getJSON("/api/v1/machines/solo", &m)
+	if len(m.Boards) != 1 || m.Boards[0].Logical != (xyz{0, 0, 0}) || len(m.DeadBoards) != 0 {
+		t.Errorf("board map: boards %+v, dead boards %v; want board (0,0,0) alone and no dead boards", m.Boards, m.DeadBoards)
+	}
+	wantCounts("board map", m.BoardCounts)
+	for _, z := range []string{"1", "2"} {
+		if r := e.get("/api/v1/machines/solo/boards/0/0/" + z); r.code != http.StatusNotFound {
+			t.Errorf("GET board (0,0,%s) of solo: status %d, want 404: %s", z, r.code, r.body)
+		}
+	}
+
+	fams := e.scrape()
+	for _, state := range []string{service.BoardFree, service.BoardDead} {
+		want := map[string]float64{service.BoardFree: 1}[state]
+		if got := value(fams, "spalloc_boards", "machine", "solo", "state", state); got != want {
+			t.Errorf("spalloc_boards{machine=solo, state=%s} = %v, want %v", state, got, want)
+		}
+	}
+
+	// The v1 protocol lists the empty slots as dead boards, as the original did.
+	v1, err := e.svc.ListMachines(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []geometry.Board{{X: 0, Y: 0, Z: 1}, {X: 0, Y: 0, Z: 2}}
+	if !slices.Equal(v1[1].DeadBoards, want) {
+		t.Errorf("list_machines: solo's dead boards %v, want %v", v1[1].DeadBoards, want)
 	}
 }

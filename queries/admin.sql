@@ -61,21 +61,6 @@ WHERE id = sqlc.arg(id);
 -- name: AdminDeleteDeadLink :exec
 DELETE FROM dead_links WHERE board_id = ? AND link = ?;
 
--- name: AdminLastJobEventID :one
-SELECT CAST(coalesce(max(id), 0) AS INTEGER) FROM job_events;
-
--- name: AdminAllocationWaits :many
--- Allocations (a job moving from queued to power) recorded after event id
--- after, with how long the job had been queued.
-SELECT e.id, CAST(e.at - (SELECT p.at FROM job_events p
-                          WHERE p.job_id = e.job_id AND p.id < e.id
-                          ORDER BY p.id DESC LIMIT 1) AS REAL) AS wait
-FROM job_events e
-WHERE e.id > sqlc.arg(after) AND e.state = 2
-  AND (SELECT p.state FROM job_events p WHERE p.job_id = e.job_id AND p.id < e.id
-       ORDER BY p.id DESC LIMIT 1) = 1
-ORDER BY e.id;
-
 -- name: AdminPing :one
 SELECT 1;
 

@@ -1,6 +1,5 @@
 -- Claims are kept in memory only (service/bmpop_claim.go); an operation's
--- attempts are counted when its outcome is recorded. (The claimed_at
--- column is a leftover of versions that stored claims; it stays NULL.)
+-- attempts are counted when its outcome is recorded.
 
 -- name: FinishOp :exec
 UPDATE bmp_ops SET done_at = sqlc.arg(done_at), outcome = sqlc.arg(outcome), last_error = sqlc.narg(last_error),

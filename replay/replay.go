@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/service"
 )
 
@@ -94,10 +95,18 @@ func Run(ctx context.Context, tr *Trace, ms *Machines, opts Options) (*Result, e
 		r.outcomes[i].Job = &tr.Jobs[i]
 	}
 	start, startCPU := time.Now(), processCPU()
+	// The file is started cold, under its lock: never under a server.
+	lock, err := db.LockDatabase(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	if err := lock.RemoveDatabase(); err != nil {
+		return nil, err
+	}
 	svc, err := service.Open(ctx, service.Options{
 		DBPath:       dbPath,
 		Synchronous:  opts.Synchronous,
-		ColdStart:    true,
 		Clock:        &r.clock,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		TickInterval: time.Second, // the loop only checkpoints (runBackground)

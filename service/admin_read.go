@@ -34,7 +34,7 @@ func boardOf(m *machine, name string, b geometry.Board) (int, error) {
 	if m == nil {
 		return 0, noMachine(name)
 	}
-	if !m.has(b) {
+	if !m.has(b) || m.absent(m.index(b)) {
 		return 0, NotFound("Machine %q has no board %v.", name, b)
 	}
 	return m.index(b), nil
@@ -61,12 +61,14 @@ func (s *Service) MachineDetail(ctx context.Context, name string) (*MachineDetai
 	}
 	ops := openOpsPerBoard(w, m)
 	md := &MachineDetail{MachineSummary: machineSummary(m), Priority: m.priority, QueueLen: len(m.queue),
-		Boards: make([]BoardInfo, len(m.info))}
+		Boards: make([]BoardInfo, 0, len(m.info))}
 	for _, b := range m.bmps {
 		md.BMPs = append(md.BMPs, bmpStateOf(m, b))
 	}
 	for i := range m.info {
-		md.Boards[i] = boardInfoOf(m, i, notes[m.info[i].id], ops, reports)
+		if !m.absent(i) {
+			md.Boards = append(md.Boards, boardInfoOf(m, i, notes[m.info[i].id], ops, reports))
+		}
 	}
 	return md, nil
 }
@@ -353,6 +355,9 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		}
 		powered := 0
 		for i := range m.info {
+			if m.absent(i) {
+				continue
+			}
 			counts[boardInfoOf(m, i, db.AdminBoardNotesRow{}, ops, nil).State()]++
 			if m.dyn(i).power {
 				powered++
@@ -363,32 +368,4 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		st.QueueByMachine[m.name] = len(m.queue)
 	}
 	return st, nil
-}
-
-// LastJobEventID returns the id of the newest job history entry (0 when
-// there is none): the starting watermark of AllocationWaits.
-func (s *Service) LastJobEventID(ctx context.Context) (int64, error) {
-	id, err := s.rq.AdminLastJobEventID(ctx)
-	if err != nil {
-		return 0, s.internal("read job history", err)
-	}
-	return id, nil
-}
-
-// AllocationWaits returns, for each allocation recorded in the job history
-// after event id after, how long the job had been queued (seconds), and the
-// id to pass next time. (The change feed carries the same waits as they
-// happen: Change.Allocations.)
-func (s *Service) AllocationWaits(ctx context.Context, after int64) ([]float64, int64, error) {
-	rows, err := s.rq.AdminAllocationWaits(ctx, after)
-	if err != nil {
-		return nil, after, s.internal("read job history", err)
-	}
-	waits := make([]float64, len(rows))
-	last := after
-	for i, r := range rows {
-		waits[i] = r.Wait
-		last = max(last, r.ID)
-	}
-	return waits, last, nil
 }

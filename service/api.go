@@ -143,6 +143,11 @@ type MachineSummary struct {
 	// holds under the reserve policy; nil: none. Not part of the v1
 	// protocol's list_machines.
 	Reservation *Reservation
+	// Absent lists the slots among DeadBoards that the machine does not
+	// have: the two empty slots of a single-board machine. The v1 protocol
+	// lists them as dead boards, as the original did; operator views leave
+	// them out (see machine.absent).
+	Absent []geometry.Board
 }
 
 // Reservation is a region of triads that only its job may enter: the
@@ -290,7 +295,6 @@ func (SystemClock) Now() time.Time { return time.Now() }
 type Options struct {
 	DBPath       string
 	Synchronous  string        // "NORMAL" (default) or "FULL"
-	ColdStart    bool          // forget everything in the database
 	Clock        Clock         // default SystemClock
 	Logger       *slog.Logger  // default slog.Default()
 	TickInterval time.Duration // how often Run does timed work (keepalive_check_interval); Run needs it

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/service"
 	"github.com/spalloc/spallocd/service/geometry"
@@ -446,7 +447,15 @@ func TestJOB10RestartKeepsJobsAndRestartsKeepaliveClocks(t *testing.T) {
 	}
 	e.consistent()
 
-	cold := testutil.NewService(t, "", testutil.WithOptions(func(o *service.Options) { o.DBPath = e.DBPath; o.ColdStart = true }))
+	lock, err := db.LockDatabase(e.DBPath) // as the daemon does for --cold-start
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if err := lock.RemoveDatabase(); err != nil {
+		t.Fatal(err)
+	}
+	cold := testutil.NewService(t, "", testutil.WithOptions(func(o *service.Options) { o.DBPath = e.DBPath }))
 	if st, _ := cold.JobState(e.ctx, j2, ""); st.State != service.StateUnknown {
 		t.Fatalf("after cold start job %d is %v", j2, st.State)
 	}

@@ -35,6 +35,9 @@ func machineSummary(m *machine) MachineSummary {
 		if m.gone(i) || m.bmpDown(i) {
 			sum.DeadBoards = append(sum.DeadBoards, m.board(i))
 		}
+		if m.absent(i) {
+			sum.Absent = append(sum.Absent, m.board(i))
+		}
 	}
 	sortBoards(sum.DeadBoards)
 	if r := m.reservation; r != nil {
@@ -42,6 +45,20 @@ func machineSummary(m *machine) MachineSummary {
 			Width: r.region.W, Height: r.region.H, Since: r.at}
 	}
 	return sum
+}
+
+// absent reports whether board slot i is one the machine does not have. A
+// single-board machine (single_board in the configuration: one triad whose
+// only board with a position is (0, 0, 0)) keeps its other two slots as
+// dead boards, because the v1 protocol lists them so. To an operator they
+// are not boards at all, let alone boards lost: the board map, the board
+// counts and the board gauges leave them out, as check-config does.
+func (m *machine) absent(i int) bool {
+	if i == 0 || m.width != 1 || m.height != 1 {
+		return false
+	}
+	in := m.info
+	return in[0].hasPos && !in[1].hasPos && !in[2].hasPos && in[1].dead && in[2].dead
 }
 
 // BoardPosition returns nil when the machine or board does not exist, or the

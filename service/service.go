@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io/fs"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,11 +50,6 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.ColdStart {
-		if err := removeDatabase(opts.DBPath); err != nil {
-			return nil, err
-		}
 	}
 	d, err := db.Open(ctx, opts.DBPath, db.Options{Synchronous: opts.Synchronous})
 	if err != nil {
@@ -105,17 +98,6 @@ func (s *Service) closeDB() error {
 	s.wq.Close()
 	s.wconn.Close()
 	return s.db.Close()
-}
-
-// removeDatabase deletes the database file and its WAL companions (cold
-// start).
-func removeDatabase(path string) error {
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return Internal("cannot remove the database for a cold start", err)
-		}
-	}
-	return nil
 }
 
 // checkAtOpen runs the consistency check and logs what it finds.

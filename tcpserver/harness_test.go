@@ -5,7 +5,6 @@ package tcpserver_test
 // BMPs.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -26,7 +25,6 @@ type harness struct {
 	svc  *testutil.Service
 	srv  *tcpserver.Server
 	addr string
-	logs *syncBuffer
 }
 
 type harnessOptions struct {
@@ -47,7 +45,13 @@ type harnessOptions struct {
 
 func newHarness(t testing.TB, toml string, o harnessOptions) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	// The service's and the server's logs, shown if the test fails.
+	logs := &testutil.LogBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs)
+		}
+	})
 	opts := []testutil.Option{testutil.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}
 	if o.realClock {
 		opts = append(opts, testutil.WithRealClock(),
@@ -91,7 +95,7 @@ func newHarness(t testing.TB, toml string, o harnessOptions) *harness {
 		cancel()
 		wg.Wait()
 	})
-	return &harness{t: t, svc: svc, srv: srv, addr: ln.Addr().String(), logs: logs}
+	return &harness{t: t, svc: svc, srv: srv, addr: ln.Addr().String()}
 }
 
 // dial opens a client closed at the end of the test.
@@ -109,22 +113,4 @@ func (h *harness) dial() *client.Client {
 func (h *harness) completeOps() int {
 	h.t.Helper()
 	return testutil.CompleteAllOps(h.t, h.svc.Service)
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,28 +23,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testServer struct {
 	*Server
 	addr     string
-	logs     *syncBuffer
+	logs     *testutil.LogBuffer
 	serveErr chan error
 }
 
@@ -68,9 +48,9 @@ func (l listenerFunc) Accept() (net.Conn, error) {
 // loopback port; the server is shut down when the test ends.
 func startFake(t *testing.T, b backend, feed *fakeFeed, opts Options, onAccept func(net.Conn)) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = logs.Logger()
 	}
 	s := newServer(b, opts)
 	if feed != nil {
@@ -500,9 +480,11 @@ func TestDestroyedJobsAreNotifiedThenForgotten(t *testing.T) {
 	}
 }
 
-// Shutdown lets the request in progress finish and its reply go out, then
-// closes the connection; new connections are refused.
-func TestShutdownFinishesInFlightRequests(t *testing.T) {
+// serveGated serves a backend whose calls wait at its gate until the test
+// opens it; it returns the backend, the server, its address and what Serve
+// returns.
+func serveGated(t *testing.T) (*fakeBackend, *Server, string, <-chan error) {
+	t.Helper()
 	f := &fakeBackend{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	s := newServer(f, Options{Logger: quietLogger()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -511,8 +493,15 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.Serve(context.Background(), ln) }()
+	return f, s, ln.Addr().String(), serveErr
+}
 
-	c := dialRaw(t, ln.Addr().String())
+// Shutdown lets the request in progress finish and its reply go out, then
+// closes the connection; new connections are refused.
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	f, s, addr, serveErr := serveGated(t)
+
+	c := dialRaw(t, addr)
 	c.write(`{"command":"get_job_state","args":[4]}` + "\n" + `{"command":"version"}` + "\n")
 	<-f.entered
 
@@ -521,7 +510,7 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	if err := <-serveErr; !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Serve returned %v", err)
 	}
-	if nc, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+	if nc, err := net.Dial("tcp", addr); err == nil {
 		nc.Close()
 		t.Fatal("a new connection was accepted during shutdown")
 	}
@@ -537,15 +526,8 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 
 // A Shutdown whose context ends closes everything at once.
 func TestShutdownDeadline(t *testing.T) {
-	f := &fakeBackend{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
-	s := newServer(f, Options{Logger: quietLogger()})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.Serve(context.Background(), ln) }()
-	c := dialRaw(t, ln.Addr().String())
+	f, s, addr, serveErr := serveGated(t)
+	c := dialRaw(t, addr)
 	c.write(`{"command":"get_job_state","args":[4]}` + "\n")
 	<-f.entered
 	ctx, cancel := context.WithCancel(context.Background())

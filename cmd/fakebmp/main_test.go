@@ -6,9 +6,9 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spalloc/spallocd/bmp"
+	"github.com/spalloc/spallocd/service/config"
 )
 
 // The command serves a frame a real client can power, and stops on cancel.
@@ -29,7 +29,7 @@ func TestRunServes(t *testing.T) {
 	if len(fields) < 4 || fields[1] != "listening" {
 		t.Fatalf("first line %q", line)
 	}
-	c, err := bmp.Dial(ctx, fields[3], bmp.Options{Default: bmp.Policy{Timeout: 5 * time.Second}})
+	c, err := bmp.Dial(ctx, fields[3], bmp.OptionsFrom(config.Default().BMP))
 	if err != nil {
 		t.Fatal(err)
 	}

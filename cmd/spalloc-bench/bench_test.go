@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -299,4 +300,13 @@ func TestWorkloadsAgainstServer(t *testing.T) {
 			t.Fatalf("max %s ms, want 3", got)
 		}
 	})
+}
+
+// The commands the bench sends are v1 commands of the server.
+func TestCommandNamesAreTheServers(t *testing.T) {
+	for k := range numCmds {
+		if k != cmdCycle && !slices.Contains(tcpserver.Commands(), k.String()) {
+			t.Errorf("the bench's command %q is not a v1 command of the server (%v)", k, tcpserver.Commands())
+		}
+	}
 }

@@ -11,7 +11,11 @@ import (
 )
 
 // cmdKind names what a latency was measured for: a protocol command, or a
-// whole churn cycle.
+// whole churn cycle. The bench keeps its own names of the commands it sends
+// rather than importing tcpserver.Commands(): a client-side tool, it would
+// otherwise link the whole server (service, database, SQLite driver), and
+// it indexes fixed arrays with them on its hot path. Its tests check every
+// name against tcpserver.Commands() (TestCommandNamesAreTheServers).
 type cmdKind int
 
 const (

@@ -21,9 +21,17 @@ import (
 	"github.com/spalloc/spallocd/tcpserver"
 )
 
-// shutdownGrace bounds each step of a graceful stop: in-flight protocol
-// requests, HTTP requests, and BMP packets.
-const shutdownGrace = 5 * time.Second
+// A graceful stop takes at most shutdownGrace (README, "Signals"):
+// in-flight v1 and HTTP requests and the BMP workers' work in flight
+// finish side by side, and then the database is closed, in the last
+// closeReserve. BMP packets in flight get bmpStopGrace for their answers,
+// so that the workers' last calls to the service (bmp.StopCallsTimeout)
+// end, with a margin, before the database is closed.
+const (
+	shutdownGrace = 5 * time.Second
+	closeReserve  = time.Second
+	bmpStopGrace  = shutdownGrace - closeReserve - bmp.StopCallsTimeout - 250*time.Millisecond
+)
 
 // daemon is one running server: every component and how to stop it.
 type daemon struct {
@@ -112,15 +120,27 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	if err := d.fakes.sync(cfg); err != nil {
 		return nil, err
 	}
+	if o.coldStart {
+		if err := d.lock.RemoveDatabase(); err != nil {
+			return nil, err
+		}
+	}
 	d.svc, err = service.Open(ctx, service.Options{
 		DBPath:       cfg.Server.Database,
-		ColdStart:    o.coldStart,
 		Logger:       log,
 		TickInterval: cfg.Server.KeepaliveCheckInterval,
 	})
 	if err != nil {
 		return nil, err
 	}
+	// Subscribed before the configuration is applied: the allocations that
+	// makes count too. ObserveAllocations closes it once it runs.
+	allocs := d.svc.Subscribe()
+	defer func() {
+		if err != nil {
+			allocs.Close()
+		}
+	}()
 	report, err := d.svc.ApplyConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("apply configuration: %w", err)
@@ -135,13 +155,14 @@ func startDaemon(ctx context.Context, o *options, log *slog.Logger, stdout io.Wr
 	runCtx, stopRun := context.WithCancel(context.Background())
 	d.stopRun = stopRun
 	d.goRun(func() error { return d.svc.Run(runCtx) })
+	d.goRun(func() error { return d.metrics.ObserveAllocations(runCtx, allocs) })
 	d.serveTCP(cfg)
 	d.serveHTTP()
 
 	d.bmpCtx, d.stopBMPs = context.WithCancel(context.Background())
 	d.bmps = bmp.NewManager(d.svc, bmp.ManagerOptions{
 		Settings: cfg.BMP, Resolve: d.fakes.resolve, SettingsFor: d.fakes.settingsFor(cfg.BMP), Logger: log,
-		Observer: bmpMetrics{d.metrics}})
+		Observer: bmpMetrics{d.metrics}, StopGrace: bmpStopGrace})
 	d.goRun(func() error { return d.bmps.Run(d.bmpCtx) })
 
 	if o.configPath != "" {
@@ -323,17 +344,25 @@ func (d *daemon) wait(ctx context.Context) error {
 }
 
 // shutdown stops accepting, lets in-flight requests and BMP packets finish
-// (bounded), and closes the database. Boards of running jobs stay powered.
+// side by side, and closes the database, all within shutdownGrace. Boards
+// of running jobs stay powered.
 func (d *daemon) shutdown() {
 	if d.reloader != nil {
 		d.reloader.close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace-closeReserve)
 	defer cancel()
 	for _, ln := range []net.Listener{d.tcpLn, d.httpLn} {
 		if ln != nil {
 			ln.Close()
 		}
+	}
+	// The BMP workers get their grace from now, not after the requests.
+	if d.stopBMPs != nil {
+		d.stopBMPs()
+	}
+	if d.stopRun != nil {
+		d.stopRun()
 	}
 	if d.tcp != nil {
 		d.tcp.Shutdown(ctx)
@@ -341,12 +370,6 @@ func (d *daemon) shutdown() {
 	if d.http != nil {
 		close(d.httpDone)
 		d.http.Shutdown(ctx)
-	}
-	if d.stopBMPs != nil {
-		d.stopBMPs()
-	}
-	if d.stopRun != nil {
-		d.stopRun()
 	}
 	for _, done := range d.done {
 		select {

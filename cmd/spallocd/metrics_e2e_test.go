@@ -94,6 +94,9 @@ func TestProtocolMetricsMove(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", w.name, w.labels, got, w.want)
 		}
 	}
+	if h := testutil.Metric(after, "spalloc_allocation_wait_seconds"); h == nil || h.Histogram.GetSampleCount() != 1 {
+		t.Errorf("spalloc_allocation_wait_seconds = %v, want 1 sample (the job's allocation)", h)
+	}
 	if polls < float64(states+1) { // awaitState polled at least once more
 		t.Errorf("get_job_state ok = %v, want at least %d", polls, states+1)
 	}

@@ -17,7 +17,7 @@ const freeFill = "#e4ece1" // the dashboard's colour of a free board
 func TestDashboardInBrowser(t *testing.T) {
 	srv := startDemo(t)
 	p := openTab(t, srv.url, 1400, 1000)
-	want := map[string]int{"demo-4x2": 24, "demo-board": 3}
+	want := map[string]int{"demo-4x2": 24, "demo-board": 1} // boards drawn: a single-board machine has one
 
 	boardsOf := func(machine string) string {
 		return fmt.Sprintf(`document.querySelectorAll('svg.map[data-machine=%q] polygon.board')`, machine)
@@ -28,6 +28,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		if got := evalJS[int](p, boardsOf(name)+".length"); got != n {
 			t.Errorf("machine %s shows %d boards, want %d", name, got, n)
 		}
+	}
+	// The single-board machine's card counts its one board, no dead ones.
+	if got, want := evalJS[string](p, `document.querySelector('#machine-demo-board .counts').textContent`), "1 free · 0 queued"; got != want {
+		t.Errorf("demo-board's card says %q, want %q", got, want)
 	}
 	freeBefore := evalJS[int](p, fmt.Sprintf(`[...%s].filter(p => p.getAttribute('fill') === %q).length`, boardsOf("demo-4x2"), freeFill))
 	if freeBefore != want["demo-4x2"]-1 {

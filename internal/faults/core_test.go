@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,14 +72,7 @@ func TestFullDiskMakesWritesUnhealthyUntilSpaceReturns(t *testing.T) {
 	awaitState(t, c, before, client.StateReady)
 
 	filler := filepath.Join(dir, "filler")
-	fill(t, filler)
-	for i := range 3 {
-		_, err := c.CreateJob(testutil.Ctx(t), []any{1}, map[string]any{"owner": "faults", "keepalive": nil})
-		var exc *client.ServerError
-		if !errors.As(err, &exc) {
-			t.Fatalf("create_job %d on a full disk: %v, want an exception", i, err)
-		}
-	}
+	acked := fillUntilWritesFail(t, c, filler)
 	if code, body := testutil.HTTPGet(t, srv.HTTP, "/healthz"); code != 503 || !strings.Contains(body, `"writes"`) {
 		t.Fatalf("/healthz on a full disk: %d %s, want 503 saying writes fail", code, body)
 	}
@@ -104,9 +98,44 @@ func TestFullDiskMakesWritesUnhealthyUntilSpaceReturns(t *testing.T) {
 			t.Fatalf("job %d after a restart: %+v %v", id, st, err)
 		}
 	}
+	for _, id := range acked {
+		if st, err := c.GetJobState(testutil.Ctx(t), id); err != nil || st.State != client.StateDestroyed {
+			t.Fatalf("job %d, acknowledged while the disk filled, after a restart: %+v %v", id, st, err)
+		}
+	}
 	if st, err := c.GetJobState(testutil.Ctx(t), after+1); err != nil || st.State != 0 {
 		t.Fatalf("job %d (after the last acknowledged one): %+v %v, want unknown", after+1, st, err)
 	}
+}
+
+// fillUntilWritesFail fills the file system, then creates jobs until three
+// creates in a row fail. A full disk does not fail every write at once:
+// SQLite reuses the space its write-ahead log already holds, and its
+// checkpoints can make that space free again while they need no new page;
+// only writes that grow the database end that. The jobs name a machine
+// there is none of, so each is recorded (and destroyed) without a BMP
+// operation. It returns the jobs acknowledged on the way: they must
+// survive like any other.
+func fillUntilWritesFail(t *testing.T, c *client.Client, filler string) (acked []int64) {
+	t.Helper()
+	fill(t, filler)
+	owner := strings.Repeat("f", 256)
+	for failed, tries := 0, 0; failed < 3; tries++ {
+		if tries == 5000 {
+			t.Fatal("5,000 create_job calls on a full disk, and writes still succeed")
+		}
+		id, err := c.CreateJob(testutil.Ctx(t), []any{1}, map[string]any{"owner": owner, "keepalive": nil, "machine": "nowhere"})
+		var exc *client.ServerError
+		switch {
+		case err == nil:
+			acked, failed = append(acked, id), 0
+		case errors.As(err, &exc):
+			failed++
+		default:
+			t.Fatalf("create_job on a full disk: %v, want a job id or an exception", err)
+		}
+	}
+	return acked
 }
 
 // fill writes a file until the file system is full.
@@ -133,27 +162,30 @@ func fill(t *testing.T, path string) {
 func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
 	bins := testutil.Build(t)
 	dir := testutil.SmallFS(t, 16<<20)
-	bmpAddr := testutil.StartFakeBMP(t, bins, "--power-delay", "1s")
+	bmpAddr := testutil.StartFakeBMP(t, bins, "--power-delay", "6s")
 	config := filepath.Join(t.TempDir(), "spalloc.toml")
-	testutil.WriteFile(t, config, fastTOML+"retries = 0\npower_on_timeout = \"1500ms\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
+	testutil.WriteFile(t, config, fastTOML+"retries = 0\npower_on_timeout = \"8s\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
 		testutil.MachineTOML("m", 2, bmpAddr, "10.9.0"))
 	srv := testutil.StartServer(t, bins, "--config", config, "--db", filepath.Join(dir, "spalloc.db"))
 	c := testutil.Dial(t, srv.V1)
 
 	id := createJob(t, c, []any{1}, nil)
 	filler := filepath.Join(dir, "filler")
-	fill(t, filler) // before the power-on (1 s) is answered
-	// Wait until the worker's attempts to record it have failed.
-	testutil.WaitFor(t, func() bool {
-		code, _ := testutil.HTTPGet(t, srv.HTTP, "/healthz")
-		return code == 503
-	})
+	fillUntilWritesFail(t, c, filler) // before the power-on (6 s) is answered
+	if st, err := c.GetJobState(testutil.Ctx(t), id); err != nil || st.State != client.StatePower {
+		t.Fatalf("job %d once writes fail: %+v %v, want it still in state power (the fake BMP answers after 6 s)", id, st, err)
+	}
+	if code, body := testutil.HTTPGet(t, srv.HTTP, "/healthz"); code != 503 {
+		t.Fatalf("/healthz once writes fail: %d %s, want 503", code, body)
+	}
+	// The power-on is answered, and the worker cannot record it.
+	srv.Await(t, regexp.MustCompile(`recording BMP outcomes failed`))
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	// The lease of the claim (the worst case under these settings, about
-	// 4 s, plus 10 s) bounds the wait.
-	pollUntil(t, 45*time.Second, "the job is ready once the disk has space again", func() bool {
+	// 9 s, plus 10 s) bounds the wait.
+	pollUntil(t, 60*time.Second, "the job is ready once the disk has space again", func() bool {
 		st, err := c.GetJobState(testutil.Ctx(t), id)
 		if err != nil {
 			t.Fatal(err)

@@ -22,7 +22,8 @@
 // TestOneServerPerDatabase (1), TestBMPLinkFaultsHeal (2),
 // TestClientsCannotExhaustMemory and BenchmarkNonReadingClients (3),
 // TestConnectionsAreBounded (4), TestUnsafeStartRefused (5),
-// TestConfigCannotHangOrOverflow (6). The pieces for more:
+// TestConfigCannotHangOrOverflow (6); and TestStopWithinItsBound (a
+// graceful stop keeps to the README's bound). The pieces for more:
 //
 //   - A sick BMP link: newRig starts a fakebmp process behind a proxy;
 //     rig.proxy.SetFault(udpproxy.Both, udpproxy.Fault{Drop: 0.3}) (or Delay,

@@ -30,14 +30,15 @@ type rig struct {
 	proxy  *udpproxy.Proxy
 }
 
-// newRig starts a fakebmp process and a proxy in front of it and writes a
-// configuration with one 2x1-triad machine "m" behind the proxy. extraTOML
-// is added to the [server]/[bmp] settings of fastTOML.
-func newRig(t *testing.T, extraTOML string) *rig {
+// newRig starts a fakebmp process (with fakeArgs, e.g. "--power-delay",
+// "4s") and a proxy in front of it and writes a configuration with one
+// 2x1-triad machine "m" behind the proxy. extraTOML is added to the [bmp]
+// settings of fastTOML.
+func newRig(t *testing.T, extraTOML string, fakeArgs ...string) *rig {
 	t.Helper()
 	bins := testutil.Build(t)
 	dir := t.TempDir()
-	bmpAddr := testutil.StartFakeBMP(t, bins)
+	bmpAddr := testutil.StartFakeBMP(t, bins, fakeArgs...)
 	proxy, err := udpproxy.Start("127.0.0.1:0", bmpAddr)
 	if err != nil {
 		t.Fatal(err)

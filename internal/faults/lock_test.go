@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,6 +35,28 @@ func TestOneServerPerDatabase(t *testing.T) {
 	want := fmt.Sprintf("database %s is in use by another spallocd (pid %d)", r.db, a.PID())
 	if code != 1 || !strings.Contains(b.Output(), want) {
 		t.Fatalf("second server: exit %d, output:\n%s\nwant exit 1 and %q", code, b.Output(), want)
+	}
+
+	// A second server with --cold-start is refused the same way and
+	// deletes nothing (a database is deleted only under its lock): A's
+	// files stay where they are, the same files, not new ones (A would go
+	// on writing to deleted ones unnoticed).
+	files := map[string]os.FileInfo{}
+	for _, f := range []string{r.db, r.db + "-wal"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = fi
+	}
+	cold := testutil.StartServerProc(t, r.bins, "--config", r.config, "--db", r.db, "--cold-start")
+	if code := cold.Wait(t, 10*time.Second); code != 1 || !strings.Contains(cold.Output(), want) {
+		t.Fatalf("second server with --cold-start: exit %d, output:\n%s\nwant exit 1 and %q", code, cold.Output(), want)
+	}
+	for f, before := range files {
+		if after, err := os.Stat(f); err != nil || !os.SameFile(before, after) {
+			t.Fatalf("%s after a refused --cold-start: %v (same file: %v); want it untouched", f, err, err == nil && os.SameFile(before, after))
+		}
 	}
 
 	// A's jobs outlive a keepalive period with A alone keeping them alive,
