@@ -24,7 +24,7 @@ var webFS embed.FS
 // pageData is what the page templates see.
 type pageData struct {
 	Title   string
-	Page    string // selects the script's page logic: overview, jobs, job, machine, notfound
+	Page    string // selects the script's page logic: overview, jobs, job, machine, audit, notfound
 	Version string
 	JobID   int64
 	Machine string
@@ -34,9 +34,9 @@ type pageData struct {
 // pages are the parsed templates, one per page, each with the layout.
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"overview", "jobs", "job", "machine", "notfound"} {
+	for _, name := range []string{"overview", "jobs", "job", "machine", "audit", "notfound"} {
 		out[name] = template.Must(template.ParseFS(webFS,
-			"web/templates/layout.html", "web/templates/legend.html", "web/templates/"+name+".html"))
+			"web/templates/layout.html", "web/templates/legend.html", "web/templates/pager.html", "web/templates/"+name+".html"))
 	}
 	return out
 }()
@@ -50,6 +50,7 @@ func (a *api) dashboardRoutes(r chi.Router) {
 	r.Get("/jobs", a.jobsPage)
 	r.Get("/jobs/{id}", a.jobPage)
 	r.Get("/machines/{machine}", a.machinePage)
+	r.Get("/audit", a.auditPage)
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
 }
 
@@ -79,6 +80,10 @@ func (a *api) overviewPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) jobsPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "jobs", pageData{Title: "Jobs"})
+}
+
+func (a *api) auditPage(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "audit", pageData{Title: "Audit log"})
 }
 
 func (a *api) jobPage(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,7 @@ func TestDashboardPages(t *testing.T) {
 	}{
 		{"/", 200, []string{`data-page="overview"`, `src="/static/app.js`, `id="machines"`, "v9.8.7"}},
 		{"/jobs", 200, []string{`data-page="jobs"`, `id="job-filters"`, `type="datetime-local"`}},
+		{"/audit", 200, []string{`data-page="audit"`, `id="audit-filters"`, `href="/audit"`}},
 		{"/jobs/" + itoa(id), 200, []string{`data-page="job"`, `data-job="` + itoa(id) + `"`, "Job " + itoa(id)}},
 		{"/machines/spin", 200, []string{`data-page="machine"`, `data-machine="spin"`}},
 		{"/jobs/12345", 404, []string{"There is no job 12345."}},

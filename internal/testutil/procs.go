@@ -325,20 +325,35 @@ func Ctx(t testing.TB) context.Context {
 // transport error fails the test.
 func HTTPGet(t testing.TB, addr, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(Ctx(t), http.MethodGet, "http://"+addr+path, nil)
+	return HTTPDo(t, addr, http.MethodGet, path, "", "")
+}
+
+// HTTPDo sends a request with body ("" = none) to http://addr+path, with
+// token as its bearer token ("" = none), and returns the status and body;
+// a transport error fails the test.
+func HTTPDo(t testing.TB, addr, method, path, body, token string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(Ctx(t), method, "http://"+addr+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	out, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, string(out)
 }
 
 // MachineTOML is a [[machine]] of width x 1 triads (3 boards a triad) whose

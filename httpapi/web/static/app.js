@@ -6,6 +6,7 @@ import { el, replace, keep, byId, getJSON, API, when, jobColour, FILL } from './
 import { machineCard, refreshDetails, refreshMachine } from './machine.js';
 import { fillJobRows, refreshJob, refreshJobList } from './jobs.js';
 import { onAction, tokenButton, resumeButton } from './console.js';
+import { refreshAudit } from './audit.js';
 
 const body = document.body;
 const page = body.dataset.page;
@@ -58,6 +59,7 @@ const refreshers = {
   job: refreshJob,
   machine: refreshMachine,
   jobs: () => refreshJobList(refresh),
+  audit: () => refreshAudit(refresh),
 };
 
 // ---- live updates ----

@@ -2,11 +2,13 @@
 // pages), and the job page.
 
 import {
-  el, replace, keep, byId, getJSON, APIError, machinePath, summary, fillTable, duration, when, now, ago, xyz, cfb, jobSize,
+  el, replace, byId, getJSON, APIError, machinePath, summary, fillTable, duration, when, now, ago, xyz, cfb, jobSize,
   requestInWords, stateBadge, jobColour, colourChips,
 } from './dom.js';
 import { machineCard } from './machine.js';
-import { destroyJobButton } from './console.js';
+import { showJobActions } from './console.js';
+import { pagedList } from './lists.js';
+import { auditEntries } from './audit.js';
 
 // waiting is how long a job waited (queued: so far) for its boards.
 function waiting(j) {
@@ -50,93 +52,11 @@ export function fillJobRows(tbody, jobs, emptyText) {
 
 // ---- the job list over time ----
 
-const FILTERS = ['state', 'owner', 'machine', 'since', 'until', 'limit', 'offset'];
-
-function listParams() {
-  const q = new URLSearchParams(location.search);
-  const p = {};
-  for (const k of FILTERS) if (q.get(k)) p[k] = q.get(k);
-  return p;
-}
-
-function setListParams(p) {
-  const q = new URLSearchParams();
-  for (const k of FILTERS) if (p[k] !== undefined && p[k] !== '' && !(k === 'offset' && Number(p[k]) === 0)) q.set(k, p[k]);
-  history.replaceState(null, '', `${location.pathname}${q.toString() ? `?${q}` : ''}`);
-}
-
-// datetime-local inputs hold local time without a zone.
-function toLocalInput(unix) {
-  if (!unix) return '';
-  const d = new Date(unix * 1000);
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
-}
-
-function fromLocalInput(v) { return v ? String(Math.floor(new Date(v).getTime() / 1000)) : ''; }
-
-let listReady = false;
-
-async function setUpJobList(refresh) {
-  listReady = true;
-  const form = byId('job-filters');
-  const machines = await getJSON('/machines');
-  const sel = form.elements.machine;
-  sel.append(...machines.map((m) => el('option', { value: m.name, text: m.name })));
-  const p = listParams();
-  form.elements.state.value = p.state || '';
-  form.elements.owner.value = p.owner || '';
-  sel.value = p.machine || '';
-  form.elements.since.value = toLocalInput(Number(p.since));
-  form.elements.until.value = toLocalInput(Number(p.until));
-  form.elements.limit.value = p.limit || '50';
-  const apply = (ev) => {
-    if (ev) ev.preventDefault();
-    setListParams({
-      state: form.elements.state.value, owner: form.elements.owner.value.trim(), machine: sel.value,
-      since: fromLocalInput(form.elements.since.value), until: fromLocalInput(form.elements.until.value),
-      limit: form.elements.limit.value,
-    });
-    refresh();
-  };
-  form.addEventListener('submit', apply);
-  form.addEventListener('change', apply);
-  byId('jobs-reset').addEventListener('click', () => { form.reset(); apply(); });
-  const page = (dir) => {
-    const q = listParams();
-    const limit = Number(q.limit || 50);
-    setListParams({ ...q, offset: Math.max(0, Number(q.offset || 0) + dir * limit) });
-    refresh();
-  };
-  byId('jobs-prev').addEventListener('click', () => page(-1));
-  byId('jobs-next').addEventListener('click', () => page(1));
-}
-
-export async function refreshJobList(refresh) {
-  if (!listReady) await setUpJobList(refresh);
-  const shown = location.search;
-  const p = listParams();
-  if (!p.limit) p.limit = '50';
-  const query = new URLSearchParams(p).toString();
-  let list;
-  const err = byId('jobs-error');
-  try {
-    list = await getJSON(`/jobs?${query}`);
-    err.hidden = true;
-  } catch (e) {
-    if (!(e instanceof APIError) || e.status !== 400) throw e;
-    err.textContent = e.message;
-    err.hidden = false;
-    return;
-  }
-  fillTable(byId('jobs-rows'), list.jobs.map(historyRow), 'No job matches.');
-  colourChips(byId('jobs-rows'));
-  const first = list.total ? list.offset + 1 : 0;
-  const last = list.offset + list.jobs.length;
-  byId('jobs-page').textContent = `${first}–${last} of ${list.total}`;
-  byId('jobs-prev').disabled = list.offset === 0;
-  byId('jobs-next').disabled = last >= list.total;
-  byId('jobs-rows').dataset.shown = shown; // the filters the rows answer
-}
+// refreshJobList fills the job list page.
+export const refreshJobList = pagedList({
+  form: 'job-filters', ids: 'jobs', path: '/jobs', items: (reply) => reply.jobs, row: historyRow,
+  empty: 'No job matches.', after: colourChips,
+});
 
 // historyRow is a row of the job list over time.
 function historyRow(j) {
@@ -156,6 +76,12 @@ function keepaliveText(j) {
   return parts.join(' · ');
 }
 
+// timeLimitText says when the facility's maximum job duration ends a job.
+function timeLimitText(at) {
+  const left = at > now() ? `in ${duration(at - now())}` : 'now';
+  return `destroyed ${left} (${when(at)}) unless it ends first: the server's maximum job duration`;
+}
+
 function mayRunOn(j) {
   if (!j.waiting) return null;
   const pos = j.waiting.positions.map((p) => el('span', { class: 'may-run' },
@@ -167,7 +93,7 @@ export async function refreshJob() {
   const id = Number(document.body.dataset.job);
   const j = await getJSON(`/jobs/${id}`);
   replace(byId('job-state'), stateBadge(j.state));
-  keep(byId('job-actions'), j.state, () => (j.state === 'destroyed' ? null : destroyJobButton(j)));
+  showJobActions(byId('job-actions'), j);
   replace(byId('job-summary'), summary([
     ['Owner', j.owner],
     ['State', j.state + (j.power === true ? ', powered on' : j.power === false ? ', powered off' : '')],
@@ -181,6 +107,7 @@ export async function refreshJob() {
     j.allocated_at && ['Runtime', runtime(j)],
     j.ready_at && ['Ready since', when(j.ready_at)],
     ['Keepalive', keepaliveText(j)],
+    j.duration_expires_at && ['Time limit', timeLimitText(j.duration_expires_at)],
     j.destroyed_at && ['Destroyed', `${when(j.destroyed_at)} (${ago(j.destroyed_at)})`],
     j.reason && ['Reason', el('strong', { class: 'reason', text: j.reason })],
   ]));
@@ -190,6 +117,7 @@ export async function refreshJob() {
     e.detail && e.detail !== e.state ? ` ${e.detail}` : '',
     e.machine && !(e.detail || '').includes(e.machine) ? ` (${e.machine})` : '',
     e.power === true ? ' · power on' : e.power === false ? ' · power off' : '')));
+  replace(byId('job-audit'), await auditEntries(`job=${id}`, 20));
   fillTable(byId('job-connections'), (j.connections || []).map((c) => el('tr', {},
     el('td', { text: `(${c.chip[0]}, ${c.chip[1]})` }), el('td', { text: c.hostname }))), 'none');
   fillTable(byId('job-ops'), (j.pending_ops || []).map((o) => el('tr', {},

@@ -3,11 +3,12 @@
 // by cabinet and frame, queue, boards needing attention).
 
 import {
-  el, svg, replace, keep, byId, getJSON, machinePath, summary, fillTable, duration, when, ago, xyz, cfb, words,
+  el, svg, replace, byId, getJSON, machinePath, summary, fillTable, duration, when, ago, xyz, cfb, words,
 } from './dom.js';
 import { BoardMap, boardKey } from './map.js';
-import { boardActions, emergencyStopButton, resumeButton } from './console.js';
+import { showBoardActions, showMachineActions } from './console.js';
 import { fillJobRows } from './jobs.js';
+import { auditEntries } from './audit.js';
 
 // ---- machine cards, kept across refreshes so maps update in place ----
 
@@ -19,6 +20,11 @@ function countsText(counts) {
   return order.filter((k) => counts && counts[k]).map((k) => `${counts[k]} ${words(k)}`).join(' · ');
 }
 
+// drainedText says who drained a machine, when and why.
+function drainedText(d) {
+  return `By ${d.by}, ${when(d.at)}: ${d.reason}`;
+}
+
 // machineCard returns the card of machine m for a page context (overview,
 // job, machine), drawn with map options opts (see BoardMap).
 export function machineCard(context, m, opts, wide) {
@@ -26,8 +32,12 @@ export function machineCard(context, m, opts, wide) {
   const mapOpts = { ...opts, selected, onSelect: showDetails };
   const head = el('header', {},
     el('h3', {}, el('a', { href: machinePath(m.name), text: m.name })),
+    m.drained ? el('span', { class: 'badge drained', title: drainedText(m.drained), text: 'drained' }) : null,
     el('span', { class: 'muted', text: `${m.width}×${m.height} triads · tags ${m.tags.join(', ') || '—'}` }),
-    el('span', { class: 'counts', text: `${countsText(m.board_counts)} · ${m.queue_length} queued` }));
+    el('span', { class: 'counts', text: `${countsText(m.board_counts)} · ${m.queue_length} queued` }),
+    m.reservation ? el('span', { class: 'reserved-note' }, `triads ${m.reservation.x},${m.reservation.y} ${m.reservation.w}×${m.reservation.h} reserved for `,
+      el('a', { href: `/jobs/${m.reservation.job}`, text: `job ${m.reservation.job}` })) : null,
+    m.drained ? el('p', { class: 'drained-note', text: `Drained: no new jobs start here. ${drainedText(m.drained)}` }) : null);
   const key = `${context}/${m.name}`;
   let c = cards.get(key);
   if (!c) {
@@ -39,6 +49,7 @@ export function machineCard(context, m, opts, wide) {
     c.map.update(m, mapOpts);
   }
   c.card.classList.toggle('wide', !!wide);
+  c.card.classList.toggle('drained', !!m.drained);
   return c.card;
 }
 
@@ -90,23 +101,46 @@ export function showDetails(m, b) {
     ['Power', b.power ? 'on' : 'off'],
     ['Job', b.job_id ? el('a', { href: `/jobs/${b.job_id}`, text: `job ${b.job_id}` }) : '—'],
     b.waiting_job_id && ['Freed by', el('a', { href: `/jobs/${b.waiting_job_id}`, text: `job ${b.waiting_job_id}` })],
-    b.out_of_service && ['Out of service', b.out_of_service],
+    b.out_of_service && ['Out of service', [b.out_of_service,
+      el('div', { class: 'why', text: [b.out_of_service_by ? `by ${b.out_of_service_by}` : 'after BMP errors', b.out_of_service_at && when(b.out_of_service_at)].filter(Boolean).join(', ') })]],
     b.bmp_unreachable && ['BMP', 'unreachable: the board is unavailable until it answers'],
     b.pending_ops && ['Pending ops', String(b.pending_ops)],
     b.last_error && ['Last BMP error', b.last_error],
     ['Reports', String(b.reports)],
   ];
-  const base = `/api/v1${machinePath(m.name)}/boards/${b.logical.join('/')}`;
-  replace(details,
-    el('button', { type: 'button', class: 'close', title: 'close', text: '×', onclick: closeDetails }),
-    el('h4', { text: `Board ${xyz(b.logical)}` }),
-    summary(rows, 'kv'),
-    el('p', {}, el('a', { href: `${base}/history`, text: 'allocation history' }), ' · ',
-      el('a', { href: `${base}/reports`, text: 'issue reports' })),
-    boardActions(m.name, b, dead));
+  if (details.dataset.board !== selected || details.hidden) {
+    const base = `/api/v1${machinePath(m.name)}/boards/${b.logical.join('/')}`;
+    replace(details,
+      el('button', { type: 'button', class: 'close', title: 'close', text: '×', onclick: closeDetails }),
+      el('h4', { text: `Board ${xyz(b.logical)}` }),
+      el('div', { class: 'board-summary' }),
+      el('p', {}, el('a', { href: `${base}/history`, text: 'allocation history' }), ' · ',
+        el('a', { href: `${base}/reports`, text: 'issue reports' })),
+      el('div', { class: 'board-actions' }),
+      el('section', { class: 'board-audit' }));
+  }
+  // The summary is text and links; the actions keep their buttons while
+  // they stay the same.
+  replace(details.querySelector('.board-summary'), summary(rows, 'kv'));
+  showBoardActions(details.querySelector('.board-actions'), m.name, b, dead);
+  showBoardAudit(m.name, b);
   details.hidden = false;
   details.dataset.board = selected;
   for (const c of cards.values()) c.map.update(c.map.m, { ...c.map.opts, selected });
+}
+
+// showBoardAudit shows the latest operator actions on board b of machine
+// name in the details panel (read anew whenever the board changes).
+async function showBoardAudit(name, b) {
+  const key = selected;
+  let content;
+  try {
+    content = await auditEntries(`machine=${encodeURIComponent(name)}&board=${b.logical.join(',')}`, 5);
+  } catch (e) {
+    content = el('p', { class: 'error', text: e.message });
+  }
+  if (selected !== key) return; // another board was chosen meanwhile
+  replace(details.querySelector('.board-audit'), el('h5', { text: 'Operator actions' }), content);
 }
 
 // refreshDetails redraws the open details panel from the latest data.
@@ -128,12 +162,13 @@ export async function refreshMachine(health) {
   const [m, bmps, queued] = await Promise.all([
     getJSON(path), getJSON(`${path}/bmps`), getJSON(`/jobs?state=queued&machine=${encodeURIComponent(name)}&limit=500`),
   ]);
-  keep(byId('machine-actions'), String(health.emergency_stop), () => (health.emergency_stop ? resumeButton() : emergencyStopButton()));
+  showMachineActions(byId('machine-actions'), m, health.emergency_stop);
   replace(byId('machine-summary'), summary([
     ['Size', `${m.width}×${m.height} triads, ${m.boards.length} boards`],
     ['Tags', m.tags.join(', ') || '—'],
     ['Priority', String(m.priority)],
     ['Boards', countsText(m.board_counts)],
+    m.drained && ['Drained', drainedText(m.drained)],
     ['Dead links', String((m.dead_links || []).length)],
   ]));
   replace(byId('machine-map'), machineCard('machine', m, {}, true));

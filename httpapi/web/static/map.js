@@ -76,11 +76,14 @@ export function hideTip() { tooltip.hidden = true; }
 //   outlined(b) boards drawn with a heavy outline (a past job's boards);
 //   selected    key (boardKey) of the board shown in the details panel;
 //   onSelect(m, b) called when a board is clicked.
+// The region reserved for the head of the machine's queue (m.reservation)
+// is outlined, with its job's id.
 export class BoardMap {
   constructor(m, opts) {
     this.opts = opts || {};
     this.svg = svg('svg', { class: 'map', role: 'img', 'aria-label': `board map of ${m.name}` });
     this.links = svg('g', { class: 'links' });
+    this.reserved = svg('g', { class: 'reservation' });
     this.zoom = 1;
     this.dragged = false;
     this.element = el('div', { class: 'map-box' }, this.toolbar(), this.svg);
@@ -132,7 +135,8 @@ export class BoardMap {
       this.dots.push(dot);
       this.svg.append(hex, label, dot);
     });
-    this.svg.append(this.links);
+    delete this.reserved.dataset.key; // the boards moved: draw it anew
+    this.svg.append(this.reserved, this.links);
     this.setView(1, this.base.cx, this.base.cy);
     this.update(m, this.opts);
   }
@@ -165,6 +169,54 @@ export class BoardMap {
       this.dots[i].setAttribute('visibility', b.power ? 'visible' : 'hidden');
     });
     this.drawLinks(m);
+    this.drawReservation(m);
+  }
+
+  // drawReservation outlines the triads reserved for the head of the queue:
+  // the edges of their boards that face a board outside the region.
+  drawReservation(m) {
+    const r = m.reservation;
+    const inside = (b) => {
+      if (!r) return false;
+      const dx = (((b.logical[0] - r.x) % m.width) + m.width) % m.width;
+      const dy = (((b.logical[1] - r.y) % m.height) + m.height) % m.height;
+      return dx < r.w && dy < r.h;
+    };
+    const at = (c) => `${Math.round(c[0])},${Math.round(c[1])}`;
+    const region = new Set();
+    m.boards.forEach((b, i) => {
+      const yes = inside(b);
+      this.hexes[i].classList.toggle('reserved', yes);
+      if (yes) region.add(at(this.centres[i]));
+    });
+    const key = r ? JSON.stringify(r) : '';
+    if (this.reserved.dataset.key === key) return;
+    this.reserved.dataset.key = key;
+    this.reserved.replaceChildren();
+    if (!r) {
+      delete this.svg.dataset.reservation;
+      return;
+    }
+    this.svg.dataset.reservation = r.job;
+    // Neighbouring boards' centres are 2 apothems apart, across each edge.
+    const apothem = RADIUS * SIN60;
+    const edges = [];
+    let top = null;
+    for (const c of this.centres.filter((x) => region.has(at(x)))) {
+      for (let i = 0; i < 6; i++) {
+        const a = (Math.PI / 3) * (i + 0.5);
+        if (region.has(at([c[0] + 2 * apothem * Math.cos(a), c[1] + 2 * apothem * Math.sin(a)]))) continue;
+        const p = (k) => [c[0] + RADIUS * Math.cos((Math.PI / 3) * k), c[1] + RADIUS * Math.sin((Math.PI / 3) * k)];
+        const [p0, p1] = [p(i), p(i + 1)];
+        edges.push(`M${p0[0].toFixed(1)},${p0[1].toFixed(1)}L${p1[0].toFixed(1)},${p1[1].toFixed(1)}`);
+      }
+      if (!top || c[1] < top[1]) top = c;
+    }
+    const what = `reserved for job ${r.job}, the head of the queue: triads ${r.x},${r.y} ${r.w}×${r.h}`;
+    this.reserved.append(
+      svg('path', { class: 'reservation-halo', d: edges.join('') }),
+      svg('path', { class: 'reservation-line', d: edges.join(''), 'data-job': r.job }, svg('title', { text: what })),
+      svg('text', { class: 'label reservation-label', x: top[0].toFixed(1), y: (top[1] - RADIUS * 0.55).toFixed(1), text: `job ${r.job}` }));
   }
 
   drawLinks(m) {

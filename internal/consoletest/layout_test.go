@@ -1,82 +1,35 @@
-package httpapi
+package consoletest
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"path/filepath"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/spalloc/spallocd/service/config"
-	"github.com/spalloc/spallocd/service/geometry"
+	"github.com/spalloc/spallocd/internal/testutil"
 )
 
-// overflowJS lists the visible elements that reach beyond the viewport's
-// width (a page that scrolls sideways on a phone).
-const overflowJS = `(() => {
-	const width = document.documentElement.clientWidth;
-	const bad = [];
-	for (const e of document.querySelectorAll('body *')) {
-		const r = e.getBoundingClientRect();
-		if (r.width === 0 && r.height === 0) continue;
-		if (r.right > width + 1 || r.left < -1) {
-			const name = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
-				(e.getAttribute('class') ? '.' + e.getAttribute('class').trim().split(/\s+/).join('.') : '');
-			bad.push(name + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right));
-		}
-	}
-	return JSON.stringify({width, scrollWidth: document.documentElement.scrollWidth, bad: bad.slice(0, 15)});
-})()`
-
-// checkNoOverflow fails the test if any element of the page is wider than
-// the viewport.
-func (p *tab) checkNoOverflow(what string) {
-	p.t.Helper()
-	var got struct {
-		Width       int      `json:"width"`
-		ScrollWidth int      `json:"scrollWidth"`
-		Bad         []string `json:"bad"`
-	}
-	if err := json.Unmarshal([]byte(evalJS[string](p, overflowJS)), &got); err != nil {
-		p.t.Fatal(err)
-	}
-	if len(got.Bad) > 0 || got.ScrollWidth > got.Width {
-		p.t.Errorf("%s at %d px: page %d px wide; elements beyond the viewport: %s", what, got.Width, got.ScrollWidth, strings.Join(got.Bad, "; "))
-	}
-}
-
-// screenshot saves what the viewport shows as an artefact.
-func (p *tab) screenshot(name string) {
-	p.t.Helper()
-	png, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	saveArtefact(p.t, name, png)
-}
-
 // TestConsoleNarrowLayout: at 420 px no page scrolls sideways: overview,
-// job list, the pages of a running, a queued and a destroyed job, the
-// machine page with the details panel and an action dialog open.
+// job list, audit log, the pages of a running, a queued and a destroyed
+// job, a drained machine's page, the machine page with the details panel
+// and an action dialog open, all with an operator signed in.
 func TestConsoleNarrowLayout(t *testing.T) {
-	srv := startServer(t, config.Demo(), Options{AdminToken: consoleToken})
-	p := openTab(t, srv, 420, 900)
+	srv := startDemo(t)
+	p := openTab(t, srv.url, 420, 900)
 	c := srv.dial(t)
-	ctx := context.Background()
-	running := srv.createJob(t, c, []any{2, 1}, map[string]any{"owner": "a-rather-long-owner-name@example.org", "machine": "demo-4x2"})
-	queued := srv.createJob(t, c, []any{4, 2}, map[string]any{"owner": "bob", "machine": "demo-4x2", "max_dead_boards": 1})
-	ended := srv.createJob(t, c, nil, map[string]any{"owner": "carol", "tags": []string{"single"}})
-	eventually(t, "the single-board job powered", func() bool {
-		j, err := srv.svc.JobDetail(ctx, ended)
-		return err == nil && len(j.PendingOps) == 0 && j.ReadyAt != nil
-	})
+	running := createJob(t, c, []any{2, 1}, map[string]any{"owner": "a-rather-long-owner-name@example.org", "machine": "demo-4x2"})
+	queued := createJob(t, c, []any{4, 2}, map[string]any{"owner": "bob", "machine": "demo-4x2", "max_dead_boards": 1})
+	ended := createJob(t, c, nil, map[string]any{"owner": "carol", "tags": []string{"single"}})
+	srv.awaitJob(t, ended, "ready", ready)
 	reason := "Cancelled: a long reason that an owner typed into the client, to see that it wraps on a phone"
-	if err := srv.svc.DestroyJob(ctx, ended, &reason, ""); err != nil {
+	if err := c.DestroyJob(testutil.Ctx(t), ended, &reason); err != nil {
 		t.Fatal(err)
 	}
+	srv.change(t, aliceToken, http.MethodPost, "/machines/demo-board/drain",
+		map[string]any{"reason": "a long reason for draining it: the board's cooling is being replaced this week"})
 
 	pages := []struct{ path, ready, name string }{
 		{"/", `document.querySelectorAll('#job-rows tr[data-job]').length === 2`, "overview"},
@@ -85,18 +38,28 @@ func TestConsoleNarrowLayout(t *testing.T) {
 			/last seen \d+s ago from 127\.0\.0\.1 · expires in \d+s/.test(document.querySelector('#job-summary').innerText)`, "job"},
 		{fmt.Sprintf("/jobs/%d", queued), `/May run on\s+demo-4x2 \(#1 in its queue\)/.test(document.querySelector('#job-summary').innerText)`, "queued job"},
 		{fmt.Sprintf("/jobs/%d", ended), `!!document.querySelector('#job-map polygon.held')`, "destroyed job"},
+		{"/audit", `document.querySelectorAll('#audit-rows tr[data-audit]').length === 1`, "audit"},
+		{"/machines/demo-board", `!!document.querySelector('#machine-map .badge.drained')`, "drained machine"},
 		{"/machines/demo-4x2", `document.querySelectorAll('#bmp-panel li.bmp').length === 1`, "machine"},
 	}
+	p.open("/")
+	p.click(`#token-button`)
+	p.typeInto(`#action-dialog input[name=token]`, aliceToken)
+	p.click(`#action-dialog button[type=submit]`)
+	p.await(`!document.querySelector('#signed-in').hidden`, "alice signed in")
 	for _, pg := range pages {
 		p.open(pg.path)
 		p.await(pg.ready, pg.name+" page filled")
 		p.checkNoOverflow(pg.name + " page")
-		if pg.name == "job" {
+		switch pg.name {
+		case "job":
 			p.screenshot("console-narrow-job.png")
+		case "audit":
+			p.screenshot("console-narrow-audit.png")
 		}
 	}
 
-	p.click(hexSel("demo-4x2", geometry.Board{}))
+	p.click(hexSel("demo-4x2", [3]int{}))
 	p.await(`!document.querySelector('#details').hidden`, "the details panel")
 	p.checkNoOverflow("machine page with the board details")
 	p.click(`#details [data-action=out_of_service]`)
@@ -107,35 +70,30 @@ func TestConsoleNarrowLayout(t *testing.T) {
 
 // TestConsoleFacilityMachine: the 1200-board example machine's page stays
 // readable: labels are left out where they would be too small and appear
-// when zoomed in; BMPs are grouped by cabinet and frame with an unreachable
-// one marked and its error shown; the utilisation shows the job's share;
-// and the page fits a phone.
+// when zoomed in; BMPs are grouped by cabinet and frame; the utilisation
+// shows the job's share; and the page fits a phone. A BMP that does not
+// answer (a second machine's, on a socket that never replies) is marked
+// down on its machine's page with its error.
 func TestConsoleFacilityMachine(t *testing.T) {
-	cfg, err := config.Load(filepath.Join("..", "examples", "spinnaker-1200.toml"))
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Machines[0].FakeBMP = &config.FakeBMP{}
-	srv := startServer(t, cfg, Options{AdminToken: consoleToken})
-	ctx := context.Background()
+	t.Cleanup(func() { silent.Close() })
+	// Short BMP time-outs, so that the silent BMP is found out in seconds.
+	const settings = `[bmp]
+timeout = "300ms"
+power_on_timeout = "500ms"
+request_retry_delay = "500ms"
+`
+	srv := startServer(t, settings, exampleMachines(t, "spinnaker-1200.toml", "{}")+
+		testutil.MachineTOML("offline", 1, silent.LocalAddr().String(), "10.99.0"))
 	c := srv.dial(t)
-	big := srv.createJob(t, c, []any{6, 6}, map[string]any{"owner": "big-model"}) // 108 boards
-	// Once the job is ready every BMP worker has started (a starting worker
-	// reports its BMP reachable); then one BMP is marked unreachable.
-	eventually(t, "the 108-board job ready", func() bool {
-		j, err := srv.svc.JobDetail(ctx, big)
-		return err == nil && j.ReadyAt != nil
-	})
-	bmps, err := srv.svc.MachineBMPs(ctx, "spinnaker1m")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := bmps[len(bmps)-1]
-	if err := srv.svc.SetBMPReachable(ctx, down.ID, false, "no reply after 3 attempts"); err != nil {
-		t.Fatal(err)
-	}
+	big := createJob(t, c, []any{6, 6}, map[string]any{"owner": "big-model", "machine": "spinnaker1m"}) // 108 boards
+	createJob(t, c, nil, map[string]any{"owner": "stuck", "machine": "offline"})
+	srv.awaitJob(t, big, "ready", ready)
 
-	p := openTab(t, srv, 1400, 1000)
+	p := openTab(t, srv.url, 1400, 1000)
 	p.open("/machines/spinnaker1m")
 	p.await(`document.querySelectorAll('#machine-map polygon.board').length === 1200`, "1200 boards on the map")
 	p.await(`document.querySelectorAll('#utilisation-chart rect.bar').length === 48`, "the utilisation chart")
@@ -151,12 +109,8 @@ func TestConsoleFacilityMachine(t *testing.T) {
 			t.Errorf("cabinet %d shows %d frames, want 5", i, n)
 		}
 	}
-	downSel := fmt.Sprintf(`#bmp-panel .cabinet[data-cabinet="%d"] li.bmp.down[data-frame="%d"]`, down.Cabinet, down.Frame)
-	if got := p.text(downSel); !strings.Contains(got, "unreachable since") || !strings.Contains(got, "no reply after 3 attempts") {
-		t.Errorf("the unreachable BMP's line: %q", got)
-	}
-	if n := evalJS[int](p, `document.querySelectorAll('#bmp-panel li.bmp.down').length`); n != 1 {
-		t.Errorf("%d BMPs marked down, want 1", n)
+	if n := evalJS[int](p, `document.querySelectorAll('#bmp-panel li.bmp.down').length`); n != 0 {
+		t.Errorf("%d BMPs of spinnaker1m marked down, want none", n)
 	}
 
 	// At fit, labels would be unreadable: left out. Zoomed in, they are
@@ -192,6 +146,16 @@ func TestConsoleFacilityMachine(t *testing.T) {
 	}
 	p.click(`#machine-map button.zoom-fit`)
 	p.await(`document.querySelector('#machine-map svg.map').dataset.labels === 'hidden'`, "labels hidden again at fit")
+
+	// The silent BMP: down, since when, and why.
+	p.open("/machines/offline")
+	p.await(`!!document.querySelector('#bmp-panel .cabinet[data-cabinet="0"] li.bmp.down[data-frame="0"] .error')`, "the silent BMP marked down")
+	if got := p.text(`#bmp-panel li.bmp.down`); !strings.Contains(got, "unreachable since") || !strings.Contains(got, "last error: ") {
+		t.Errorf("the unreachable BMP's line: %q", got)
+	}
+	if got := p.text(`#queue-rows`); !strings.Contains(got, "stuck") {
+		t.Errorf("the job waiting for the silent BMP is not in the queue: %q", got)
+	}
 
 	p.do(chromedp.EmulateViewport(420, 900))
 	p.open("/machines/spinnaker1m")
