@@ -108,7 +108,9 @@ func (w *worker) checkAtStart(ctx context.Context) {
 // goDown makes the worker stop claiming until the BMP answers a probe.
 func (w *worker) goDown(cause error) {
 	w.down, w.downCause, w.downTold = true, cause, false
-	w.cfg.log.Warn("BMP unreachable: its boards are unavailable until it answers",
+	// Debug: the service logs each transition once, at WARN and INFO, with
+	// the machine, cabinet and frame the operator knows the BMP by.
+	w.cfg.log.Debug("BMP unreachable: probing it until it answers",
 		"bmp", w.name(), "err", cause, "probe_every", w.cfg.probeEvery)
 }
 
@@ -148,7 +150,7 @@ func (w *worker) tellReachable(ctx context.Context) {
 		return
 	}
 	if w.down {
-		w.cfg.log.Info("BMP answers again: its boards are available", "bmp", w.name())
+		w.cfg.log.Debug("BMP answers again", "bmp", w.name())
 	}
 	w.down, w.downCause = false, nil
 	w.poke() // claim what waited meanwhile

@@ -738,9 +738,11 @@ func (l *logRecorder) at(level slog.Level) []string {
 	return out
 }
 
-// TestWorkerLogsReachabilityOncePerTransition (issue 14.9): a BMP that stops
-// answering is logged once at WARN, and once at INFO when it answers
-// again, however many probes go unanswered in between.
+// TestWorkerLogsReachabilityOncePerTransition (issue 14.9): the service
+// logs a BMP's reachability transitions for the operator (see
+// service.TestBMPReachabilityIsLoggedOncePerTransition), so the worker
+// keeps its own to DEBUG: once down and once up, however many probes go
+// unanswered in between, and nothing about it at INFO or above.
 func TestWorkerLogsReachabilityOncePerTransition(t *testing.T) {
 	srv := startFake(t, fakebmp.Options{})
 	be := newMemBackend()
@@ -767,11 +769,18 @@ func TestWorkerLogsReachabilityOncePerTransition(t *testing.T) {
 		"INFO BMP worker started",
 		"WARN BMP step failed", // the power-off, before the probe
 		"ERROR BMP operation failed",
-		"WARN BMP unreachable: its boards are unavailable until it answers",
-		"INFO BMP answers again: its boards are available",
 	}
 	if got := logs.at(slog.LevelInfo); !slices.Equal(got, want) {
 		t.Errorf("logged at INFO and above:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var transitions []string
+	for _, line := range logs.at(slog.LevelDebug) {
+		if strings.HasPrefix(line, "DEBUG BMP unreachable") || strings.HasPrefix(line, "DEBUG BMP answers again") {
+			transitions = append(transitions, line)
+		}
+	}
+	if want := []string{"DEBUG BMP unreachable: probing it until it answers", "DEBUG BMP answers again"}; !slices.Equal(transitions, want) {
+		t.Errorf("reachability at DEBUG:\n%s\nwant\n%s", strings.Join(transitions, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -10,10 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
+	"github.com/spalloc/spallocd/internal/cpuprofile"
 	"github.com/spalloc/spallocd/service/config"
 )
 
@@ -106,7 +106,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if f.cpuProfile != "" {
-		stopProfile, err := startProfile(f.cpuProfile)
+		stopProfile, err := cpuprofile.Start(f.cpuProfile)
 		if err != nil {
 			fmt.Fprintf(stderr, "simulate: %v\n", err)
 			return ExitUsage
@@ -114,21 +114,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		defer stopProfile()
 	}
 	return run(ctx, &f, stdout, stderr)
-}
-
-func startProfile(path string) (func(), error) {
-	fh, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(fh); err != nil {
-		fh.Close()
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		fh.Close()
-	}, nil
 }
 
 func (f *cliFlags) check() error {

@@ -12,10 +12,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 
 	"github.com/spalloc/spallocd/internal/buildinfo"
+	"github.com/spalloc/spallocd/internal/cpuprofile"
 	"github.com/spalloc/spallocd/internal/gctune"
 )
 
@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	log := newLogger(opts, stderr)
 	if opts.cpuProfile != "" {
-		stopProfile, err := startCPUProfile(opts.cpuProfile)
+		stopProfile, err := cpuprofile.Start(opts.cpuProfile)
 		if err != nil {
 			log.Error("cannot start", "err", err)
 			return 1
@@ -69,21 +69,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// startCPUProfile profiles the process until the returned function is
-// called (at shutdown).
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }

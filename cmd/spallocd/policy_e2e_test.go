@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,35 +14,12 @@ import (
 	"github.com/spalloc/spallocd/tcpserver/client"
 )
 
-// adminDo sends an admin API request with a bearer token ("" = none) and
-// returns the status and body.
-func adminDo(t *testing.T, addr, method, path, body, token string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(data)
-}
-
 // awaitWhoami polls whoami with token until it answers code.
 func awaitWhoami(t *testing.T, addr, token string, code int) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, body := adminDo(t, addr, http.MethodGet, "/api/v1/whoami", "", token)
+		got, body := testutil.HTTPDo(t, addr, http.MethodGet, "/api/v1/whoami", "", token)
 		if got == code {
 			return body
 		}
@@ -101,7 +77,7 @@ func TestPolicyWithTheRealServer(t *testing.T) {
 		!strings.Contains(err.Error(), "max_queued_jobs_per_owner") {
 		t.Fatalf("a second queued job of carol: %v, want an exception naming the limit", err)
 	}
-	if code, body := adminDo(t, s.HTTP, http.MethodPost, "/api/v1/machines/m1/drain", `{"reason": "rewiring"}`, "alice-token"); code != 200 {
+	if code, body := testutil.HTTPDo(t, s.HTTP, http.MethodPost, "/api/v1/machines/m1/drain", `{"reason": "rewiring"}`, "alice-token"); code != 200 {
 		t.Fatalf("drain: %d %s", code, body)
 	}
 
@@ -127,7 +103,7 @@ func TestPolicyWithTheRealServer(t *testing.T) {
 	writeFile(t, cfgPath, config("bob")) // alice leaves, bob joins: no restart
 	awaitWhoami(t, s.HTTP, "bob-token", http.StatusOK)
 	awaitWhoami(t, s.HTTP, "alice-token", http.StatusUnauthorized)
-	if code, body := adminDo(t, s.HTTP, http.MethodPost, "/api/v1/machines/m1/undrain", "", "bob-token"); code != 200 {
+	if code, body := testutil.HTTPDo(t, s.HTTP, http.MethodPost, "/api/v1/machines/m1/undrain", "", "bob-token"); code != 200 {
 		t.Fatalf("undrain: %d %s", code, body)
 	}
 

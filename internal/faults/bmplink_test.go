@@ -3,6 +3,7 @@ package faults
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,36 @@ func TestBMPLinkFaultsHeal(t *testing.T) {
 			jobsReady(t, 1)
 			pollUntil(t, 30*time.Second, "every board is free", allFree)
 		})
+	}
+	reachabilityLoggedOncePerTransition(t, srv.Output())
+}
+
+// reachabilityLoggedOncePerTransition checks a server's log (issue 14.9):
+// each time the BMP is found unreachable one WARN line says so, and one
+// INFO line when it answers again, however many probes went unanswered.
+func reachabilityLoggedOncePerTransition(t *testing.T, log string) {
+	t.Helper()
+	var got []string
+	for _, line := range strings.Split(log, "\n") {
+		switch {
+		case strings.Contains(line, "BMP unreachable"):
+			got = append(got, "down")
+			if !strings.Contains(line, "level=WARN") {
+				t.Errorf("not at WARN: %s", line)
+			}
+		case strings.Contains(line, "BMP answers again"):
+			got = append(got, "up")
+			if !strings.Contains(line, "level=INFO") {
+				t.Errorf("not at INFO: %s", line)
+			}
+		}
+	}
+	if len(got) < 6 || len(got)%2 != 0 {
+		t.Errorf("reachability logged as %v, want down and up for each of the 3 broken links", got)
+	}
+	for i, s := range got {
+		if want := []string{"down", "up"}[i%2]; s != want {
+			t.Fatalf("reachability logged as %v: line %d is %q, want %q", got, i+1, s, want)
+		}
 	}
 }
