@@ -1,7 +1,7 @@
 package service_test
 
 // BMP operations: ordering, superseding, claiming, delayed freeing,
-// failures and restarts (spec §3, §6).
+// failures and restarts (docs/architecture.md, "BMP control").
 
 import (
 	"cmp"
