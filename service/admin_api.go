@@ -185,6 +185,7 @@ type Stats struct {
 	BoardsByState  map[string]map[string]int // machine -> BoardInfo.State() -> count (every state present, zeros included)
 	PoweredBoards  map[string]int            // machine -> boards whose last confirmed power is on
 	QueueByMachine map[string]int
+	Drained        map[string]bool // machine -> drained by an operator
 	PendingBMPOps  int
 	EmergencyStop  bool
 
