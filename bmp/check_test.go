@@ -27,7 +27,7 @@ func powerMasks(s *fakebmp.Server) []uint32 {
 	return masks
 }
 
-// §10.3 happy path: one power packet, sver and three FLAG reads per board.
+// The happy path: one power packet, sver and three FLAG reads per board.
 func TestPowerOnAndCheck(t *testing.T) {
 	s, c := setup(t, fakebmp.Options{FlagBits: 0x3C}, patient)
 	failed, err := c.PowerOnAndCheck(ctxT(t), []int{2, 0, 1, 2}, noWait)
@@ -50,7 +50,7 @@ func TestPowerOnAndCheck(t *testing.T) {
 	}
 }
 
-// §10.3: firmware 1.x gets no FLAG reads and no STOP writes, and succeeds.
+// Firmware 1.x gets no FLAG reads and no STOP writes, and succeeds.
 func TestOldFirmware(t *testing.T) {
 	s, c := setup(t, fakebmp.Options{Version: "1.3.0"}, patient)
 	ctx := ctxT(t)
@@ -68,7 +68,8 @@ func TestOldFirmware(t *testing.T) {
 	}
 }
 
-// §10.3 FLAG mismatch rounds.
+// Boards whose FPGAs show the wrong FLAG are powered on again, up to the
+// round limit.
 func TestFlagMismatchRounds(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -194,7 +195,7 @@ func TestCheckAborts(t *testing.T) {
 	})
 }
 
-// RC_ARG to a STOP write: immediate failure (§10.3).
+// RC_ARG to a STOP write: immediate failure.
 func TestSetLinkError(t *testing.T) {
 	s, c := setup(t, fakebmp.Options{}, patient)
 	ctx := ctxT(t)

@@ -258,7 +258,7 @@ func TestTimeoutsAndRetries(t *testing.T) {
 }
 
 // Drop the first 2, then OK: success after resending the identical
-// datagram (§9.4: 3 sends when the third is answered in time).
+// datagram (3 sends when the third is answered in time).
 func TestRetryThenSuccess(t *testing.T) {
 	s, c := setup(t, fakebmp.Options{}, resending)
 	s.Script(fakebmp.Drop(), fakebmp.Drop())
@@ -435,7 +435,7 @@ func TestDuplicateRepliesIgnored(t *testing.T) {
 }
 
 // A reply that comes after the client has resent: accepted; the answer to
-// the resend arrives late and is ignored (§9.4).
+// the resend arrives late and is ignored.
 func TestLateReplyAfterResend(t *testing.T) {
 	log := newIgnoredLog()
 	opts := resending

@@ -117,7 +117,8 @@ type CheckOptions struct {
 
 // PowerOnAndCheck powers boards on and checks that each board's three
 // FPGAs loaded correctly (FLAG id bits equal the FPGA number), powering the
-// boards that fail on again, for up to opts.Rounds rounds (§8). Boards whose
+// boards that fail on again, for up to opts.Rounds rounds (docs/bmp.md,
+// "What the server sends"). Boards whose
 // firmware is older than 2.0 are not checked.
 //
 // Outcomes:

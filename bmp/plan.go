@@ -42,7 +42,7 @@ type step struct {
 func isPower(k service.OpKind) bool { return k == service.OpPowerOn || k == service.OpPowerOff }
 
 // planOps turns a BMP's claimed ops (in request order) into the steps to
-// send (spec §3, BMP-02..04). Every op is carried out, and the ops of a
+// send (BMP-02..04; docs/bmp.md, "What the server sends"). Every op is carried out, and the ops of a
 // board in the order they were requested. Which requests a newer one makes
 // pointless is the service's rule, not the plan's: the service supersedes
 // them before they are claimed, so a claim normally holds at most one

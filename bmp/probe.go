@@ -1,6 +1,6 @@
 package bmp
 
-// BMP reachability (spec §6; README, board states): a worker tells the
+// BMP reachability (README, board states): a worker tells the
 // service when its BMP does not answer at all, so that the BMP's boards
 // become unavailable without being taken out of service, and probes it
 // until it answers again.

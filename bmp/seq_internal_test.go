@@ -8,7 +8,7 @@ import (
 	"github.com/spalloc/spallocd/service/config"
 )
 
-// Sequence numbers wrap at 65535 and skip any still outstanding (§3).
+// Sequence numbers wrap at 65535 and skip any still outstanding.
 func TestSequenceWrapSkipsOutstanding(t *testing.T) {
 	c, err := Dial(context.Background(), "127.0.0.1", OptionsFrom(config.Default().BMP))
 	if err != nil {

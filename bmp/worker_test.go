@@ -389,7 +389,7 @@ func stopRegister(l geometry.Link) (fpga int, addr uint32) {
 	return fpga, addr
 }
 
-// TestWorkerJobSetup is BMP-05 and spec §10.3's happy path: a triad's power-on
+// TestWorkerJobSetup is BMP-05 on the happy path: a triad's power-on
 // is one packet, its periphery links are stopped and nothing else, and a
 // later power-off is one packet without link writes (BMP-06).
 func TestWorkerJobSetup(t *testing.T) {
@@ -489,7 +489,7 @@ func TestWorkerCoalescing(t *testing.T) {
 }
 
 // TestWorkerOldFirmware: BMP firmware 1.x gets no FLAG reads and no link writes,
-// and the job's ops still succeed (spec §10.3).
+// and the job's ops still succeed.
 func TestWorkerOldFirmware(t *testing.T) {
 	srv := startFake(t, fakebmp.Options{Version: "1.3.0"})
 	be := newMemBackend()
@@ -504,7 +504,7 @@ func TestWorkerOldFirmware(t *testing.T) {
 	}
 }
 
-// TestWorkerFaults covers spec §10.3's failure rows: the failing boards' ops
+// TestWorkerFaults covers the faults a BMP can show: the failing boards' ops
 // fail (and only theirs), after the whole request was tried again.
 func TestWorkerFaults(t *testing.T) {
 	type result struct{ ok, failed []int } // boards whose ops succeeded / failed

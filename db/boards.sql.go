@@ -23,6 +23,27 @@ func (q *Queries) AssignBoards(ctx context.Context, arg AssignBoardsParams) erro
 	return err
 }
 
+const carryBoardNotes = `-- name: CarryBoardNotes :exec
+UPDATE boards
+SET out_of_service_at = coalesce((SELECT o.out_of_service_at FROM boards o WHERE o.id = ?1), out_of_service_at),
+    out_of_service_by = (SELECT o.out_of_service_by FROM boards o WHERE o.id = ?1),
+    last_error = (SELECT o.last_error FROM boards o WHERE o.id = ?1)
+WHERE boards.id = ?2
+`
+
+type CarryBoardNotesParams struct {
+	OldID int64
+	NewID int64
+}
+
+// Carries what an operator reads about a physical board (since when and
+// by whom it is out of service, its last BMP error) from its old row to its
+// row in a re-created machine.
+func (q *Queries) CarryBoardNotes(ctx context.Context, arg CarryBoardNotesParams) error {
+	_, err := q.exec(ctx, q.carryBoardNotesStmt, carryBoardNotes, arg.OldID, arg.NewID)
+	return err
+}
+
 const carryBoardState = `-- name: CarryBoardState :exec
 UPDATE boards
 SET power = ?1, power_changed_at = ?2,

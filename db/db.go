@@ -63,6 +63,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.assignBoardsStmt, err = db.PrepareContext(ctx, assignBoards); err != nil {
 		return nil, fmt.Errorf("error preparing query AssignBoards: %w", err)
 	}
+	if q.carryBoardNotesStmt, err = db.PrepareContext(ctx, carryBoardNotes); err != nil {
+		return nil, fmt.Errorf("error preparing query CarryBoardNotes: %w", err)
+	}
 	if q.carryBoardStateStmt, err = db.PrepareContext(ctx, carryBoardState); err != nil {
 		return nil, fmt.Errorf("error preparing query CarryBoardState: %w", err)
 	}
@@ -350,6 +353,11 @@ func (q *Queries) Close() error {
 	if q.assignBoardsStmt != nil {
 		if cerr := q.assignBoardsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing assignBoardsStmt: %w", cerr)
+		}
+	}
+	if q.carryBoardNotesStmt != nil {
+		if cerr := q.carryBoardNotesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing carryBoardNotesStmt: %w", cerr)
 		}
 	}
 	if q.carryBoardStateStmt != nil {
@@ -769,6 +777,7 @@ type Queries struct {
 	adminSetOutOfServiceStmt           *sql.Stmt
 	allocateJobStmt                    *sql.Stmt
 	assignBoardsStmt                   *sql.Stmt
+	carryBoardNotesStmt                *sql.Stmt
 	carryBoardStateStmt                *sql.Stmt
 	closeBoardAllocationsOfJobStmt     *sql.Stmt
 	consistencyProblemsStmt            *sql.Stmt
@@ -861,6 +870,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminSetOutOfServiceStmt:           q.adminSetOutOfServiceStmt,
 		allocateJobStmt:                    q.allocateJobStmt,
 		assignBoardsStmt:                   q.assignBoardsStmt,
+		carryBoardNotesStmt:                q.carryBoardNotesStmt,
 		carryBoardStateStmt:                q.carryBoardStateStmt,
 		closeBoardAllocationsOfJobStmt:     q.closeBoardAllocationsOfJobStmt,
 		consistencyProblemsStmt:            q.consistencyProblemsStmt,

@@ -1,5 +1,5 @@
-// Package httpapi serves the operator side of spallocd over HTTP (spec
-// README §7): the JSON admin API under /api/v1/, the live web dashboard,
+// Package httpapi serves the operator side of spallocd over HTTP (README,
+// "HTTP admin API and dashboard"): the JSON admin API under /api/v1/, the live web dashboard,
 // health and version endpoints, and Prometheus metrics at /metrics.
 //
 // It owns routing, request parsing and limits, the admin bearer-token rule

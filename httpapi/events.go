@@ -94,8 +94,9 @@ type consistencyJSON struct {
 	Problems   []string `json:"problems"`
 }
 
-// consistency runs the check of spec §1 (no board in two jobs, no board
-// held by a dead job, power that agrees with jobs and pending operations).
+// consistency runs the check of docs/architecture.md (no board in two jobs,
+// no board held by a dead job, power that agrees with jobs and pending
+// operations).
 // Problems found are a 200 reply with consistent=false: the check worked.
 func (a *api) consistency(w http.ResponseWriter, r *http.Request) {
 	problems, err := a.svc.CheckConsistency(r.Context())

@@ -201,9 +201,10 @@ func opLabel(k service.OpKind) string {
 type serviceCollector struct {
 	svc *service.Service
 
-	jobs, boards, powered, queue, pendingOps, emergency *prometheus.Desc
-	writeCalls, writeTransactions, writeFailures        *prometheus.Desc
-	oldestWait                                          *prometheus.Desc
+	jobs, boards, powered, queue, drained, pendingOps *prometheus.Desc
+	emergency                                         *prometheus.Desc
+	writeCalls, writeTransactions, writeFailures      *prometheus.Desc
+	oldestWait                                        *prometheus.Desc
 }
 
 func newServiceCollector(svc *service.Service) *serviceCollector {
@@ -213,6 +214,7 @@ func newServiceCollector(svc *service.Service) *serviceCollector {
 		boards:     prometheus.NewDesc("spalloc_boards", "Boards by machine and state.", []string{"machine", "state"}, nil),
 		powered:    prometheus.NewDesc("spalloc_boards_powered", "Boards whose last confirmed power state is on, by machine.", []string{"machine"}, nil),
 		queue:      prometheus.NewDesc("spalloc_queue_length", "Jobs queued on each machine (a job may be queued on several).", []string{"machine"}, nil),
+		drained:    prometheus.NewDesc("spalloc_machine_drained", "1 while an operator has drained the machine (no new allocations), else 0.", []string{"machine"}, nil),
 		pendingOps: prometheus.NewDesc("spalloc_bmp_pending_operations", "BMP operations requested and not yet completed.", nil, nil),
 		emergency:  prometheus.NewDesc("spalloc_emergency_stop", "1 while an emergency stop is in force.", nil, nil),
 		writeCalls: prometheus.NewDesc("spalloc_write_calls_total", "Service calls that changed (or tried to change) state.", nil, nil),
@@ -230,6 +232,7 @@ func (c *serviceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.boards
 	ch <- c.powered
 	ch <- c.queue
+	ch <- c.drained
 	ch <- c.pendingOps
 	ch <- c.emergency
 	ch <- c.writeCalls
@@ -262,6 +265,13 @@ func (c *serviceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, machine := range sortedKeys(stats.QueueByMachine) {
 		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(stats.QueueByMachine[machine]), machine)
+	}
+	for _, machine := range sortedKeys(stats.Drained) {
+		drained := 0.0
+		if stats.Drained[machine] {
+			drained = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.drained, prometheus.GaugeValue, drained, machine)
 	}
 	ch <- prometheus.MustNewConstMetric(c.pendingOps, prometheus.GaugeValue, float64(stats.PendingBMPOps))
 	stop := 0.0

@@ -237,3 +237,29 @@ func TestQueueOldestWait(t *testing.T) {
 		t.Errorf("spalloc_queue_oldest_wait_seconds = %v, want 50 (bob's wait)", got)
 	}
 }
+
+// TestDrainedMachineGauge: spalloc_machine_drained is 1 for a drained
+// machine from the drain on, and 0 again after the undrain, so an alert can
+// remind operators of a machine left drained.
+func TestDrainedMachineGauge(t *testing.T) {
+	e := newEnv(t)
+	drained := func() (spin, solo float64) {
+		fams := e.scrape()
+		return value(fams, "spalloc_machine_drained", "machine", "spin"), value(fams, "spalloc_machine_drained", "machine", "solo")
+	}
+	if spin, solo := drained(); spin != 0 || solo != 0 || metric(e.scrape(), "spalloc_machine_drained", "machine", "spin") == nil {
+		t.Fatalf("before any drain: spin %v, solo %v; want both present and 0", spin, solo)
+	}
+	if r := e.admin(http.MethodPost, "/api/v1/machines/spin/drain", `{"reason": "new firmware"}`); r.code != http.StatusOK {
+		t.Fatalf("drain: %d %s", r.code, r.body)
+	}
+	if spin, solo := drained(); spin != 1 || solo != 0 {
+		t.Errorf("spin drained: spin %v, solo %v; want 1 and 0", spin, solo)
+	}
+	if r := e.admin(http.MethodPost, "/api/v1/machines/spin/undrain", ""); r.code != http.StatusOK {
+		t.Fatalf("undrain: %d %s", r.code, r.body)
+	}
+	if spin, _ := drained(); spin != 0 {
+		t.Errorf("after the undrain: spin %v, want 0", spin)
+	}
+}

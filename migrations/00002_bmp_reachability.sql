@@ -1,4 +1,4 @@
--- BMP reachability (spec §6): a BMP that does not answer is marked
+-- BMP reachability (README, board states): a BMP that does not answer is marked
 -- unreachable; its boards are unavailable to new jobs (but not taken out of
 -- service) until it answers again.
 

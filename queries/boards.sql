@@ -27,6 +27,16 @@ SET power = sqlc.arg(power), power_changed_at = sqlc.arg(power_changed_at),
     waiting_job_id = sqlc.arg(waiting_job_id), waiting_since = sqlc.arg(waiting_since), free_at = sqlc.arg(free_at)
 WHERE id = sqlc.arg(id);
 
+-- name: CarryBoardNotes :exec
+-- Carries what an operator reads about a physical board (since when and
+-- by whom it is out of service, its last BMP error) from its old row to its
+-- row in a re-created machine.
+UPDATE boards
+SET out_of_service_at = coalesce((SELECT o.out_of_service_at FROM boards o WHERE o.id = sqlc.arg(old_id)), out_of_service_at),
+    out_of_service_by = (SELECT o.out_of_service_by FROM boards o WHERE o.id = sqlc.arg(old_id)),
+    last_error = (SELECT o.last_error FROM boards o WHERE o.id = sqlc.arg(old_id))
+WHERE boards.id = sqlc.arg(new_id);
+
 -- name: InsertBoardReport :exec
 INSERT INTO board_reports (board_id, ip, job_id, chip_x, chip_y, core, description, reporter, reported_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);

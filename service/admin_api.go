@@ -25,7 +25,7 @@ type BoardInfo struct {
 	PendingOps     int    // open BMP operations on this board
 	LastError      *string
 	Reports        int  // problem reports filed against it
-	BMPUnreachable bool // its BMP is marked unreachable (spec §6)
+	BMPUnreachable bool // its BMP is marked unreachable
 }
 
 // Board states of the board map and of the board gauges: every board is in
@@ -72,7 +72,7 @@ type MachineDetail struct {
 }
 
 // BMPState is a BMP of a machine with what the service knows of its
-// reachability (spec §6).
+// reachability.
 type BMPState struct {
 	BMPEndpoint
 	Unreachable      bool
@@ -185,6 +185,7 @@ type Stats struct {
 	BoardsByState  map[string]map[string]int // machine -> BoardInfo.State() -> count (every state present, zeros included)
 	PoweredBoards  map[string]int            // machine -> boards whose last confirmed power is on
 	QueueByMachine map[string]int
+	Drained        map[string]bool // machine -> drained by an operator
 	PendingBMPOps  int
 	EmergencyStop  bool
 

@@ -337,7 +337,7 @@ var boardStates = []string{BoardFree, BoardJob, BoardWaiting, BoardPowering, Boa
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	w := s.world.Load()
 	st := Stats{JobsByState: map[JobState]int{}, BoardsByState: map[string]map[string]int{},
-		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, EmergencyStop: w.stopped,
+		QueueByMachine: map[string]int{}, PoweredBoards: map[string]int{}, Drained: map[string]bool{}, EmergencyStop: w.stopped,
 		PendingBMPOps: w.opBMP.len(), WriteCalls: s.writes.Load(), WriteTransactions: s.commits.Load(),
 		WriteFailures: s.writeFails.Load()}
 	rows, err := s.rq.AdminJobsByState(ctx)
@@ -366,6 +366,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		st.BoardsByState[m.name] = counts
 		st.PoweredBoards[m.name] = powered
 		st.QueueByMachine[m.name] = len(m.queue)
+		st.Drained[m.name] = m.drain != nil
 	}
 	return st, nil
 }

@@ -107,7 +107,7 @@ func TestALLOC11FeasibilityOnEmpty3x4(t *testing.T) {
 	})
 }
 
-// ALLOC-11 (spec): non-positive sizes are invalid values and create no job.
+// ALLOC-11: non-positive sizes are invalid values and create no job.
 func TestALLOC11NonPositiveSizesAreInvalid(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 3, 4)))
 	for _, shape := range []service.Shape{rect(0, 0), rect(0, 1), rect(1, 0), rect(-1, 1), nb(0), nb(-1)} {

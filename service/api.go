@@ -38,7 +38,7 @@ func (s JobState) String() string {
 	}
 }
 
-// Destroy reasons the server gives by itself (spec §3).
+// Destroy reasons the server gives by itself (docs/protocol.md, "Jobs").
 const (
 	ReasonNoMachines     = "No suitable machines available."
 	ReasonTimedOut       = "Job timed out."
@@ -266,13 +266,12 @@ type BMPOp struct {
 // OpResult is a worker's outcome for one operation; Err nil means done.
 //
 // A failed operation is blamed on its board (the board is taken out of
-// service, spec §3) unless BMPDown is set: then the BMP itself did not
-// answer (every attempt timed out and a probe went unanswered too, or its
-// address cannot be used), so the BMP is marked unreachable instead and
-// the board stays in service, unavailable until the BMP answers again
-// (spec §6; see SetBMPReachable). Either way a job waiting for the
-// operation goes back to the queue, or is destroyed when nothing can hold
-// it.
+// service) unless BMPDown is set: then the BMP itself did not answer (every
+// attempt timed out and a probe went unanswered too, or its address cannot
+// be used), so the BMP is marked unreachable instead and the board stays in
+// service, unavailable until the BMP answers again (see SetBMPReachable).
+// Either way a job waiting for the operation goes back to the queue, or is
+// destroyed when nothing can hold it.
 type OpResult struct {
 	OpID    int64
 	Err     error

@@ -1,7 +1,7 @@
 package service_test
 
 // Benchmarks on the 1200-board example machine with 1,000 live and 1,000
-// queued jobs (architecture.md cost targets):
+// queued jobs (figures in docs/performance.md, "Service"):
 //
 //	go test -run '^$' -bench . -benchtime 400x ./service/
 //

@@ -1,7 +1,7 @@
 package service_test
 
 // BMP operations: ordering, superseding, claiming, delayed freeing,
-// failures and restarts (spec §3, §6).
+// failures and restarts (docs/architecture.md, "BMP control").
 
 import (
 	"cmp"
@@ -400,4 +400,29 @@ func TestPendingOpsShowClaims(t *testing.T) {
 	if len(attempts) != len(ops) || slices.ContainsFunc(attempts, func(n int64) bool { return n != 1 }) {
 		t.Fatalf("attempts recorded %v, want 1 for each of %d operations", attempts, len(ops))
 	}
+}
+
+// A machine re-created while an operator has a board out of service: the
+// board's new row is still out of service, with the same reason, since the
+// same time and by the same operator.
+func TestMajorChangeKeepsWhoTookABoardOutOfService(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	b := geometry.Board{X: 0, Y: 0, Z: 1}
+	ctx := service.WithActor(e.ctx, "alice", "192.0.2.7")
+	if err := e.TakeBoardOutOfService(ctx, "m", b, "loose cable", false); err != nil {
+		t.Fatal(err)
+	}
+	before := e.boardInfo("m", b)
+	e.Clock.Advance(time.Hour)
+	e.Apply(t, testutil.GridTOML(grid("m", 2, 1))) // wider: a major change
+	after := e.boardInfo("m", b)
+	switch {
+	case after.OutOfService == nil || *after.OutOfService != "loose cable":
+		t.Errorf("out of service %v after the change, want \"loose cable\"", after.OutOfService)
+	case after.OutOfServiceBy == nil || *after.OutOfServiceBy != "alice":
+		t.Errorf("out of service by %v after the change, want alice", after.OutOfServiceBy)
+	case after.OutOfServiceAt == nil || !after.OutOfServiceAt.Equal(*before.OutOfServiceAt):
+		t.Errorf("out of service since %v after the change, want %v", after.OutOfServiceAt, before.OutOfServiceAt)
+	}
+	e.consistent()
 }

@@ -1,10 +1,10 @@
 package service_test
 
-// Crash consistency (spec §1, §5): the database files copied right after
-// any commit are what a killed process leaves behind. A fresh service on
-// such a copy must find a consistent database in which every job handed
-// out exists with the state it had, and must carry on (new ids, BMP
-// operations redone).
+// Crash consistency (docs/architecture.md, "Rules of the house"): the
+// database files copied right after any commit are what a killed process
+// leaves behind. A fresh service on such a copy must find a consistent
+// database in which every job handed out exists with the state it had, and
+// must carry on (new ids, BMP operations redone).
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 package service_test
 
-// The change feed (spec §2 Notifications) and reload bookkeeping.
+// The change feed (docs/protocol.md, "Notifications") and reload bookkeeping.
 
 import (
 	"context"

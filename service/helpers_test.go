@@ -25,7 +25,7 @@ func newEnv(t *testing.T, toml string, opts ...testutil.Option) *env {
 	return &env{t: t, Service: testutil.NewService(t, toml, opts...), ctx: context.Background()}
 }
 
-// grid renders the behaviour-cases fixture grid(W,H) named name.
+// grid renders the fixture grid(W,H) of docs/test-cases.md, named name.
 func grid(name string, w, h int) testutil.Grid {
 	return testutil.Grid{Name: name, Width: w, Height: h}
 }

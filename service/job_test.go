@@ -371,7 +371,7 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 var errBMP = errors.New("Requests failed on BMP 10.1.0.0")
 
-// JOB-09 as the spec has it: failed boards go out of service and the job
+// JOB-09 as spallocd does it: failed boards go out of service and the job
 // goes back to the queue; when nothing can hold it any more it is destroyed.
 func TestJOB09BMPFailure(t *testing.T) {
 	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))

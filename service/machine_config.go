@@ -452,6 +452,11 @@ func (t *tx) carryBoard(old *machine, i int, to boardRef) error {
 	if err := t.q.CarryBoardState(t.ctx, carryParams(d, toID, t.now)); err != nil {
 		return t.dbErr("carry board state", err)
 	}
+	if d.oos != "" { // since when, by whom and the last error stay the operator's to read
+		if err := t.q.CarryBoardNotes(t.ctx, db.CarryBoardNotesParams{OldID: from, NewID: toID}); err != nil {
+			return t.dbErr("carry board notes", err)
+		}
+	}
 	if d.waiting != 0 {
 		if err := t.q.FreeBoard(t.ctx, from); err != nil {
 			return t.dbErr("free old board", err)

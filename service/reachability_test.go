@@ -1,6 +1,6 @@
 package service_test
 
-// BMP reachability (spec §6, JOB-09): a BMP that does not answer makes its
+// BMP reachability (README, board states; JOB-09): a BMP that does not answer makes its
 // boards unavailable without taking them out of service, until it answers.
 
 import (

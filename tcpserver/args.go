@@ -1,8 +1,8 @@
 package tcpserver
 
 // Binding of positional and keyword arguments to a command's parameters,
-// the way the original's Python methods received them, with the spec's
-// rules on top: a trailing positional null is "not given", a keyword null is
+// the way the original's Python methods received them, with
+// docs/protocol.md's rules on top: a trailing positional null is "not given", a keyword null is
 // "not given", numbers may be integers or integral floats.
 
 import (

@@ -539,7 +539,7 @@ func (o boardAtPositionOp) exec(ctx context.Context, e *env, b []byte) ([]byte, 
 	return appendBoard(b, *bd), nil
 }
 
-// The original named these parameters x, y, z; the spec names them
+// The original named these parameters x, y, z; docs/protocol.md names them
 // cabinet, frame, board. Both are accepted as keywords.
 var boardAtPositionParams = []param{{name: "machine_name"},
 	{name: "cabinet", alias: "x"}, {name: "frame", alias: "y"}, {name: "board", alias: "z"}}

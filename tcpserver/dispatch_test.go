@@ -23,7 +23,7 @@ func dispatch(f *fakeBackend, line string) string {
 	return string(respond(context.Background(), testEnv(f), []byte(line), nil))
 }
 
-// TestRespondExactBytes pins the reply lines the spec fixes (PROTO-04 to
+// TestRespondExactBytes pins the reply lines clients see (PROTO-04 to
 // PROTO-10), byte for byte: field order, floats as 60.0, null forms.
 func TestRespondExactBytes(t *testing.T) {
 	tests := []struct {

@@ -1,10 +1,10 @@
-// Package tcpserver serves the v1 spalloc protocol (spec README §2): JSON
+// Package tcpserver serves the v1 spalloc protocol (docs/protocol.md): JSON
 // objects, one per line, over TCP, compatible with the public spalloc Python
 // client and the original spalloc_server.
 //
 // It owns the wire: framing, parsing requests and binding their positional
 // and keyword arguments, encoding replies with the exact field names of the
-// spec, per-connection notification subscriptions, and the fan-out of the
+// protocol, per-connection notification subscriptions, and the fan-out of the
 // service change feed to them. Every decision about jobs, machines and
 // boards belongs to package service; this package never imports db, httpapi
 // or bmp, and holds no domain state except what each connection watches.

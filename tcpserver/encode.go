@@ -1,8 +1,8 @@
 package tcpserver
 
 // Reply encoding. Replies are appended by hand rather than through
-// encoding/json so that field order is the spec's, floats look like the
-// original's (60.0, not 60), and the hot path does not allocate.
+// encoding/json so that field order and floats (60.0, not 60) are the
+// original's, and the hot path does not allocate.
 
 import (
 	"bytes"

@@ -98,7 +98,7 @@ func TestKeepalive(t *testing.T) {
 		h.completeOps()
 	}
 
-	// where_is by job counts too (the spec; Python did not).
+	// where_is by job counts too (the original's did not; docs/protocol.md).
 	id := createJob(t, c, nil, map[string]any{"keepalive": 0.5})
 	for range 3 {
 		step(300 * time.Millisecond)

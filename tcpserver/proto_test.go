@@ -1,8 +1,8 @@
 package tcpserver_test
 
 // Integration tests over real TCP against a real service and SQLite file:
-// the PROTO cases of behaviour-cases.md §8 and the job cases the v1
-// protocol exposes (JOB-03, JOB-04, JOB-05).
+// the PROTO cases of docs/test-cases.md and the job cases the v1 protocol
+// exposes (JOB-03, JOB-04, JOB-05).
 
 import (
 	"context"

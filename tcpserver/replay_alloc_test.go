@@ -93,7 +93,8 @@ func num(v any) int {
 
 func pair(x, y int) []any { return []any{float64(x), float64(y)} }
 
-// jobSize is the size in chips of a job on the given boards (spec §2).
+// jobSize is the size in chips of a job on the given boards (docs/geometry.md,
+// "Sizes in chips").
 func jobSize(boards []geometry.Board, f machineFacts) (int, int) {
 	if len(boards) == 1 {
 		return 8, 8

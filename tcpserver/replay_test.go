@@ -1,8 +1,8 @@
 package tcpserver_test
 
-// Replay of the golden transcripts (testdata/transcripts, copied from
-// spec/transcripts) against spallocd, following "How a replay test should
-// compare" in their README: fresh server per session, the recorded client
+// Replay of the golden transcripts (testdata/transcripts: the real client
+// recorded against the original server) against spallocd, following "How a
+// replay test should compare" in their README: fresh server per session, the recorded client
 // lines sent in file order with the id map applied, replies compared by
 // value with the listed allowances, polling runs, notification sets, and
 // the peer deviations of sessions.json.

@@ -1,7 +1,7 @@
 // Package fakebmp is a fake SpiNN-5 Board Management Processor: a real UDP
 // server that speaks the SCP subset spalloc uses (sver, power, FPGA register
-// read and write, reset) for one frame of boards, as bmp-protocol.md §10.2
-// describes. Tests and the demo configuration run it on loopback.
+// read and write, reset) for one frame of boards, as docs/bmp.md ("The fake
+// BMP") describes. Tests and the demo configuration run it on loopback.
 //
 // It owns its socket, its serving goroutine and the simulated state of its
 // boards (power, FPGA registers), plus fault injection (scripted actions,
@@ -33,7 +33,7 @@ type Options struct {
 	// Boards are the board ids (0..31) present in the frame; default 0..23.
 	// Requests addressed to other boards get RC_ROUTE. Board 0 is always
 	// present, listed or not: it carries the BMP the host talks to, which
-	// receives every power command of the frame (bmp-protocol.md §6.2), so
+	// receives every power command of the frame, so
 	// a frame of which a machine uses, say, only board 23 still answers.
 	Boards []int
 	// PowerDelay is waited before replying to a power-on (state changes at

@@ -118,7 +118,8 @@ func mustReq(t *testing.T) func(scp.Request, error) scp.Request {
 	}
 }
 
-// The spec's vectors (§9.1 requests, §9.2 canonical replies) against the fake.
+// The reference requests and their canonical replies (docs/bmp.md, "Test
+// vectors") against the fake.
 func TestCanonicalReplies(t *testing.T) {
 	s := start(t, Options{})
 	p := dial(t, s)
@@ -154,7 +155,7 @@ func TestCanonicalReplies(t *testing.T) {
 	}
 }
 
-// Validation in the firmware's order (§10.2).
+// Validation in the firmware's order.
 func TestValidation(t *testing.T) {
 	s := start(t, Options{Boards: []int{0, 1, 2}})
 	p := dial(t, s)

@@ -144,9 +144,9 @@ func (s *Server) send(ex *Exchange, to *net.UDPAddr, b []byte) {
 	s.mu.Unlock()
 }
 
-// execute validates a request as the firmware does (bmp-protocol.md §10.2)
-// and applies it to the simulated frame. It returns the result code, the
-// payload of the reply and how long to wait before replying.
+// execute validates a request in the firmware's order and applies it to the
+// simulated frame. It returns the result code, the payload of the reply and
+// how long to wait before replying.
 func (s *Server) execute(h scp.Header, b []byte) (scp.Result, []byte, time.Duration) {
 	if len(b) < scp.RequestHeaderLen {
 		return scp.RCLen, nil, 0

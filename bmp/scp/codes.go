@@ -5,7 +5,7 @@ import "fmt"
 // Command is an SCP command code, the value of cmd_rc in a request.
 type Command uint16
 
-// Command codes a BMP understands (bmp-protocol.md §6). The server uses
+// Command codes a BMP understands (docs/bmp.md, "Commands"). The server uses
 // CmdVersion, CmdFPGARead, CmdFPGAWrite and CmdPower; the others are listed
 // so that logs and the fake can name them.
 const (
@@ -66,7 +66,7 @@ func (c Command) Known() bool {
 // Result is an SCP result code, the value of cmd_rc in a reply.
 type Result uint16
 
-// Result codes (bmp-protocol.md §4). Only RCOK is success.
+// Result codes (docs/bmp.md, "Result codes"). Only RCOK is success.
 const (
 	RCOK         Result = 0x80
 	RCLen        Result = 0x81
@@ -128,8 +128,8 @@ func (r Result) Meaning() string {
 func (r Result) OK() bool { return r == RCOK }
 
 // Retryable reports whether a request answered with this code may be sent
-// again (bmp-protocol.md §4 recommended policy): the transient failures
-// RC_LEN, RC_TIMEOUT, RC_P2P_NOREPLY, RC_P2P_BUSY and RC_P2P_TIMEOUT.
+// again: the transient failures RC_LEN, RC_TIMEOUT, RC_P2P_NOREPLY,
+// RC_P2P_BUSY and RC_P2P_TIMEOUT.
 func (r Result) Retryable() bool {
 	switch r {
 	case RCLen, RCTimeout, RCP2PNoReply, RCP2PBusy, RCP2PTimeout:

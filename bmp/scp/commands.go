@@ -13,7 +13,7 @@ import (
 // NumFPGAs is the number of FPGAs on a SpiNN-5 board (numbered 0..2).
 const NumFPGAs = 3
 
-// VersionRequest asks board for its firmware version (sver, §6.1).
+// VersionRequest asks board for its firmware version (sver; docs/bmp.md, "Commands").
 func VersionRequest(board int) (Request, error) {
 	if err := checkBoard(board); err != nil {
 		return Request{}, err
@@ -21,7 +21,7 @@ func VersionRequest(board int) (Request, error) {
 	return Request{Board: board, Cmd: CmdVersion}, nil
 }
 
-// PowerRequest switches boards on or off (§6.2). It is always addressed to
+// PowerRequest switches boards on or off. It is always addressed to
 // board 0 of the frame, whatever the mask says, because BMPs mishandle power
 // commands sent to other boards. stagger delays board b by stagger×b
 // (millisecond resolution, at most 65.535 s); every reference sends 0.
@@ -51,7 +51,7 @@ func PowerArgs(r Request) (on bool, stagger time.Duration, mask uint32, err erro
 	return state == 1, time.Duration(r.Args[0]>>16) * time.Millisecond, r.Args[1], nil
 }
 
-// FPGAWriteRequest writes one 32-bit register of one FPGA (§6.3).
+// FPGAWriteRequest writes one 32-bit register of one FPGA.
 func FPGAWriteRequest(board, fpga int, addr, value uint32) (Request, error) {
 	if err := checkFPGAAccess(board, fpga, addr); err != nil {
 		return Request{}, err
@@ -60,7 +60,7 @@ func FPGAWriteRequest(board, fpga int, addr, value uint32) (Request, error) {
 	return Request{Board: board, Cmd: CmdFPGAWrite, Args: [3]uint32{addr, 4, uint32(fpga)}, Data: data}, nil
 }
 
-// FPGAReadRequest reads one 32-bit register of one FPGA (§6.4).
+// FPGAReadRequest reads one 32-bit register of one FPGA.
 func FPGAReadRequest(board, fpga int, addr uint32) (Request, error) {
 	if err := checkFPGAAccess(board, fpga, addr); err != nil {
 		return Request{}, err
@@ -77,7 +77,7 @@ func ParseFPGARead(payload []byte) (uint32, error) {
 	return binary.LittleEndian.Uint32(payload), nil
 }
 
-// ResetMode is the low byte of a CMD_RESET request (§6.6).
+// ResetMode is the low byte of a CMD_RESET request.
 type ResetMode uint8
 
 // Reset modes; ResetFPGAs may be OR-ed with any of the first three.
@@ -88,7 +88,7 @@ const (
 	ResetFPGAs   ResetMode = 4 // also reset the FPGAs
 )
 
-// ResetRequest resets the chips (and optionally FPGAs) of boards (§6.6).
+// ResetRequest resets the chips (and optionally FPGAs) of boards.
 // spalloc never sends it ("reset" means power on again); it exists for
 // operators' tools and the fake.
 func ResetRequest(mode ResetMode, boards []int, delay time.Duration) (Request, error) {
@@ -154,7 +154,7 @@ func checkFPGAAccess(board, fpga int, addr uint32) error {
 	return nil
 }
 
-// VersionInfo is the decoded answer to sver (§6.1).
+// VersionInfo is the decoded answer to sver.
 type VersionInfo struct {
 	BoardID    uint8  // position of the answering board in its frame
 	CANID      uint8  // id on the backplane CAN bus

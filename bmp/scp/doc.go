@@ -1,6 +1,6 @@
 // Package scp encodes and decodes the SDP/SCP datagrams that the spalloc
 // server exchanges with SpiNN-5 Board Management Processors (BMPs) over UDP,
-// as described in the project's bmp-protocol.md.
+// as described in docs/bmp.md.
 //
 // It owns the byte layout (header, arguments, payloads), the command and
 // result codes, sequence numbers on the wire, the version (sver) reply

@@ -2,7 +2,7 @@ package scp
 
 import "fmt"
 
-// FPGA register addresses the server uses (§6.5).
+// FPGA register addresses the server uses (docs/bmp.md, "FPGA registers").
 const (
 	// StopOffset is the STOP register's offset inside a link's bank:
 	// 1 = stop sending on the link, 0 = normal.
@@ -20,7 +20,7 @@ const (
 const NumLinks = 6
 
 // linkBanks maps a link direction (east=0, north_east=1, north=2, west=3,
-// south_west=4, south=5; bmp-protocol.md §7) to FPGA and bank (BMP-01).
+// south_west=4, south=5) to FPGA and bank (BMP-01, docs/bmp.md).
 var linkBanks = [NumLinks]struct{ fpga, bank int }{
 	0: {0, 0}, // east
 	1: {2, 1}, // north_east

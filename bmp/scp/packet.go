@@ -6,7 +6,8 @@ import (
 	"fmt"
 )
 
-// Wire sizes (bmp-protocol.md §2.1). Offsets count the two padding bytes.
+// Wire sizes (docs/bmp.md, "Datagram layout"). Offsets count the two
+// padding bytes.
 const (
 	// Port is the UDP port of a BMP's SCP service.
 	Port = 17893
@@ -41,7 +42,7 @@ var (
 )
 
 // Header is the SDP header of a datagram (bytes 2..9): routing fields that a
-// BMP rewrites and a client ignores (§2.3). Only the fake reads it.
+// BMP rewrites and a client ignores. Only the fake reads it.
 type Header struct {
 	Flags   byte
 	Tag     byte
@@ -59,7 +60,7 @@ type Header struct {
 func (h Header) ReplyWanted() bool { return h.Flags&flagReplyBit != 0 }
 
 // ReplyHeader is the canonical reply header for a request carrying h:
-// reply bit cleared, tag kept, port/CPU and address pairs swapped (§10.2).
+// reply bit cleared, tag kept, port/CPU and address pairs swapped.
 func (h Header) ReplyHeader() Header {
 	return Header{
 		Flags:   h.Flags &^ flagReplyBit,
@@ -108,7 +109,7 @@ type Request struct {
 }
 
 // Encode builds the datagram for r in the form every reference client
-// sends (§2.1): flags 0x87, tag 0xFF, destination port 0, source port 7/CPU
+// sends: flags 0x87, tag 0xFF, destination port 0, source port 7/CPU
 // 31, chip addresses 0, all three argument words.
 func (r Request) Encode() ([]byte, error) {
 	if r.Board < 0 || r.Board > MaxBoard {
@@ -154,7 +155,8 @@ func DecodeRequest(b []byte) (Header, Request, error) {
 }
 
 // Reply is what a client reads from a BMP's answer: only cmd_rc, the
-// sequence number and the payload (bytes 14 on) matter (§2.3).
+// sequence number and the payload (bytes 14 on) matter: real firmware
+// rewrites the rest and leaves the padding uninitialised.
 type Reply struct {
 	RC      Result
 	Seq     uint16
@@ -180,7 +182,7 @@ func DecodeReply(b []byte) (Reply, error) {
 	return r, nil
 }
 
-// EncodeReply builds the canonical reply (§9.2, first form) to a request
+// EncodeReply builds the canonical reply (the fake BMP's form) to a request
 // that carried header req: zero padding, swapped header, result code, the
 // request's sequence number, then the payload (empty for errors).
 func EncodeReply(req Header, seq uint16, rc Result, payload []byte) []byte {

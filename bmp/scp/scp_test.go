@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// unhex turns the spec's "00 11 22" notation into bytes.
+// unhex turns "00 11 22" notation into bytes.
 func unhex(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
@@ -30,7 +30,8 @@ func must(t *testing.T) func(Request, error) Request {
 	}
 }
 
-// Requests of bmp-protocol.md §9.1, byte for byte.
+// Requests byte for byte as the reference client sends them (docs/bmp.md,
+// "Test vectors").
 func TestRequestVectors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -90,8 +91,9 @@ func TestRequestVectors(t *testing.T) {
 	}
 }
 
-// Replies of §9.2: every accepted form decodes to the same result and
-// sequence, and the fake's canonical form is what EncodeReply builds.
+// Replies in every form the reference client accepts (the fake's, real
+// firmware's, the original's test double's): each decodes to the same result
+// and sequence, and the canonical form is what EncodeReply builds.
 func TestReplyVectors(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -213,7 +215,7 @@ func TestParseVersionForms(t *testing.T) {
 	}
 }
 
-// §9.3 field-level checks.
+// Argument words of typical requests.
 func TestFieldChecks(t *testing.T) {
 	t.Run("power on 0,1,2", func(t *testing.T) {
 		r := must(t)(PowerRequest(true, []int{0, 1, 2}, 0))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -246,6 +247,39 @@ func TestCheckConfig(t *testing.T) {
 		!strings.Contains(out.String(), "1x1 triad, 1 working board, 0 dead boards, 0 dead links, 1 BMP,") {
 		t.Errorf("summary: %q", out.String())
 	}
+	if !strings.Contains(out.String(), "scheduler: policy reserve\npolicy: no limits\nadmin tokens: none") {
+		t.Errorf("summary without [policy] or tokens: %q", out.String())
+	}
+
+	// The limits that are set and the tokens' names, never a token.
+	ruled := filepath.Join(dir, "ruled.toml")
+	writeFile(t, ruled, "[scheduler]\npolicy = \"fifo\"\n[policy]\nmax_boards_per_owner = 48\nsick_board_reports = 3\nsick_board_window = \"1h\"\n"+
+		"[[admin_token]]\nname = \"alice\"\nfile = \"alice.token\"\n"+
+		"[[machine]]\nname = \"sb\"\nsingle_board = { bmp_ip = \"10.0.0.1\", spinnaker_ip = \"10.0.0.2\" }\n")
+	const token = "alice-secret-0123456789abcdef0123456789"
+	if err := os.WriteFile(filepath.Join(dir, "alice.token"), []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"--check-config", ruled}, &out, &errOut); code != 0 {
+		t.Fatalf("file with [policy] and a token: exit %d, %s", code, errOut.String())
+	}
+	for _, want := range []string{"scheduler: policy fifo\n",
+		"policy: max_boards_per_owner 48, a board out of service after 3 problem reports within 1h0m0s (its job keeps it)\n",
+		"admin tokens: alice\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q: %q", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), token) {
+		t.Errorf("the summary shows a token: %q", out.String())
+	}
+	os.Remove(filepath.Join(dir, "alice.token"))
+	errOut.Reset()
+	if code := run([]string{"--check-config", ruled}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "alice.token") {
+		t.Errorf("a token file that is missing: exit %d, %q; want 1 and the file named", code, errOut.String())
+	}
+
 	out.Reset()
 	if code := run([]string{"--check-config", bad}, &out, &errOut); code != 1 {
 		t.Fatalf("invalid file: exit %d, want 1", code)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -195,30 +196,47 @@ func TestREADMEBackupRecipeWorksEveryDay(t *testing.T) {
 	checkBackup(t, filepath.Join(backups, "spalloc-2026-03-02.db"), 1)
 }
 
-// TestREADMESimulateCommandWorks runs the README's simulate command from a
-// clone: the trace, its machine file and the reference figures are in the
-// repository.
+// TestREADMESimulateCommandWorks runs each of the README's simulate
+// commands from a clone (globs expanded as a shell would): the traces,
+// their machine files and the reference figures are in the repository.
 func TestREADMESimulateCommandWorks(t *testing.T) {
 	spallocd, _ := binaries(t)
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := regexp.MustCompile(`(?m)^    go run \./cmd/spallocd (simulate .*)$`).FindSubmatch(readme)
-	if line == nil {
-		t.Fatal("the README has no `go run ./cmd/spallocd simulate` command")
+	lines := regexp.MustCompile(`(?m)^    go run \./cmd/spallocd (simulate .*)$`).FindAllSubmatch(readme, -1)
+	if len(lines) < 2 {
+		t.Fatalf("the README has %d `go run ./cmd/spallocd simulate` commands, want one replay and one comparison of the policies", len(lines))
 	}
-	args := strings.Fields(strings.ReplaceAll(string(line[1]), "/tmp/plot.svg", filepath.Join(t.TempDir(), "plot.svg")))
-	args = append([]string{args[0], "--progress", "none"}, args[1:]...)
-	cmd := exec.Command(spallocd, args...)
-	cmd.Dir = "../.."
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("spallocd %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	for _, want := range []string{"rejected exactly the impossible jobs: yes", "this/original", "pool-FIFO bound"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("the output lacks %q:\n%s", want, out)
+	for _, line := range lines {
+		args := []string{"simulate", "--progress", "none"}
+		for _, a := range strings.Fields(string(line[1]))[1:] {
+			a = strings.ReplaceAll(a, "/tmp/plot.svg", filepath.Join(t.TempDir(), "plot.svg"))
+			files, _ := filepath.Glob(filepath.Join("../..", a))
+			if !strings.ContainsAny(a, "*?[") || len(files) == 0 {
+				args = append(args, a)
+				continue
+			}
+			for _, f := range files {
+				rel, _ := filepath.Rel("../..", f)
+				args = append(args, rel)
+			}
+		}
+		cmd := exec.Command(spallocd, args...)
+		cmd.Dir = "../.."
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("spallocd %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		want := []string{"rejected exactly the impossible jobs: yes", "this/original", "pool-FIFO bound"}
+		if slices.Contains(args, "--compare-policies") {
+			want = []string{"| small-48b-load1.2 | 1.2 | yes, yes |", "goals of the reserve policy"}
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("spallocd %s: the output lacks %q:\n%s", strings.Join(args, " "), w, out)
+			}
 		}
 	}
 }

@@ -3,7 +3,7 @@ package allocator
 import "math"
 
 // AreaToRect chooses the block shape of the original server for t triads in
-// bounds wb × hb with minimum aspect ratio (behaviour-cases AR-01..AR-11,
+// bounds wb × hb with minimum aspect ratio (AR-01..AR-11,
 // spalloc_server's area_to_rect): the squarest rectangle of exactly t, or a
 // larger "ratio rectangle" when that is too thin, turned to portrait in
 // landscape bounds, squeezed into the bounds if needed. ok is false when no

@@ -57,9 +57,8 @@ func TestRatioRectangleInvariants(t *testing.T) { // AR-03
 			}
 		}
 	}
-	// The quirk is kept: running the original's formula over the same grid
-	// gives 359 shortfalls (behaviour-cases AR-03 says 480, which the
-	// Python code does not reproduce).
+	// The quirk is kept: the original's formula falls short on 359 of
+	// these combinations (checked by running it).
 	if short != 359 {
 		t.Errorf("%d combinations fall short of the ratio, the original formula gives 359", short)
 	}

@@ -1,7 +1,8 @@
 // Package allocator owns the SpiNNaker placement rules: which boards a job
 // request may get on one machine, given the machine's dead boards and links
-// and which boards are currently in use (spec README §2 create_job rules,
-// allocation.md, behaviour-cases AR/ALLOC/PLACE).
+// and which boards are currently in use (docs/scheduling.md, "What a request
+// may get" and "Choosing among legal placements"; cases AR, ALLOC and PLACE
+// of docs/test-cases.md).
 //
 // It is pure: no SQL, no I/O, no goroutines, no clock; a Machine only
 // remembers what it derives from itself (tables, MostBoards answers). The

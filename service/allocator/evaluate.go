@@ -23,7 +23,8 @@ type Allocation struct {
 	Single bool
 	// ChipWidth, ChipHeight is the job's size in chips: 8 × 8 for one
 	// board, else geometry.TriadsToChips of the boards' triad extent
-	// (max − min + 1 on each axis) with Torus (geometry.md §4.9).
+	// (max − min + 1 on each axis) with Torus (docs/geometry.md, "Sizes in
+	// chips").
 	ChipWidth, ChipHeight int
 }
 
@@ -133,7 +134,7 @@ func (v *view) build(x0, y0, w, h int, res evalResult) Allocation {
 	return a
 }
 
-// chipSize is the job size in chips (geometry.md §4.9).
+// chipSize is the job size in chips (docs/geometry.md, "Sizes in chips").
 func chipSize(boards []geometry.Board, torus geometry.Wrap) (int, int) {
 	if len(boards) <= 1 {
 		return 8, 8
@@ -146,7 +147,7 @@ func chipSize(boards []geometry.Board, torus geometry.Wrap) (int, int) {
 	return geometry.TriadsToChips(maxX-minX+1, maxY-minY+1, torus)
 }
 
-// EvaluateBlock applies the legality rules of behaviour-cases ALLOC to the
+// EvaluateBlock applies the legality rules of the ALLOC cases to the
 // block of w × h triads at (x0, y0) on m with nothing else allocated: it
 // returns the allocation the block would give and whether it is legal for
 // r's MaxDeadBoards (counted against r.N for NBoards, else 3·w·h),

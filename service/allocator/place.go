@@ -7,7 +7,8 @@ import "github.com/spalloc/spallocd/service/geometry"
 type Policy struct {
 	// TwoEnds sends small requests towards the top-right corner and large
 	// ones towards the bottom-left, so small jobs do not scatter holes
-	// through the space large blocks need (allocation.md "two-ends").
+	// through the space large blocks need (off: it did not help on the
+	// traces, docs/scheduling.md).
 	TwoEnds bool
 	// SmallTriads is the largest request, in triads, that counts as small
 	// (single boards count as one triad). 0 = max(1, W·H/64).

@@ -143,8 +143,8 @@ func bruteNeed(m *Machine, r Request) int {
 	return min(r.N, bruteMost(m, r))
 }
 
-// bruteShapes lists every allowed block shape (spec README §2, traces
-// README §5), in no particular order.
+// bruteShapes lists every allowed block shape (docs/scheduling.md, "What a
+// request may get"), in no particular order.
 func bruteShapes(m *Machine, r Request) [][2]int {
 	var out [][2]int
 	for w := 1; w <= m.Width; w++ {

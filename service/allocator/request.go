@@ -86,7 +86,7 @@ func SpecificBoardRequest(b geometry.Board) Request {
 	return Request{Kind: SpecificBoard, Board: b, MaxDeadBoards: Unlimited, MaxDeadLinks: Unlimited}
 }
 
-// The exact messages users see (behaviour-cases AR-04, ALLOC-13, PROTO-11).
+// The exact messages users see, the original's (AR-04, ALLOC-13, PROTO-11).
 var (
 	ErrNonPositiveSize   = errors.New("Cannot get negative- or zero-sized allocations.")
 	ErrNegativeRatio     = errors.New("Aspect ratio cannot be negative.")

@@ -6,7 +6,8 @@ import (
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-// triadClass is the derived state of a triad (allocation.md "State to keep").
+// triadClass is the derived state of a triad: one-board jobs and blocks
+// never share a triad (docs/scheduling.md, "What a request may get").
 type triadClass uint8
 
 const (
@@ -187,8 +188,8 @@ func (v *view) open(x, y, w, h int) bool { return v.sum(v.occPS, x, y, w, h) == 
 
 // exposed counts the block's edge segments that touch empty triads inside
 // the machine (lower is better: the rest touches the border or used
-// triads — the contact perimeter of allocation.md, counted from the other
-// side so shapes of one area compare fairly).
+// triads — the contact perimeter of docs/scheduling.md, counted from the
+// other side so shapes of one area compare fairly).
 func (v *view) exposed(x, y, w, h int) int {
 	W1, H1 := v.W+1, v.H+1
 	n := int32(0)

@@ -4,8 +4,8 @@ import "fmt"
 
 // Why explains, in one sentence for operators, why r cannot be placed on m
 // right now; it returns "" when Place would succeed. It follows the same
-// rules as Place and Feasible (spec README §7: every queued job shows why
-// it waits).
+// rules as Place and Feasible (docs/scheduling.md: every queued job shows
+// why it waits).
 func Why(m *Machine, occ *Occupancy, r Request) string {
 	if !m.valid() {
 		return "the machine has no boards"

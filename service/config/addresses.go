@@ -12,7 +12,7 @@ import (
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-// defaultBMPPort is the BMP's SCP port (bmp-protocol.md §1); it only matters
+// defaultBMPPort is the BMP's SCP port; it only matters
 // here to tell "10.0.0.1" and "10.0.0.1:17893" apart as the same BMP.
 const defaultBMPPort = "17893"
 

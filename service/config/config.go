@@ -43,8 +43,8 @@ type ServerSettings struct {
 	MaxConnectionsPerAddress int
 }
 
-// BMPSettings are the [bmp] keys: how real BMPs are driven (bmp-protocol.md
-// §5 gives the reasons for the defaults). Timeouts are per attempt; retries
+// BMPSettings are the [bmp] keys: how real BMPs are driven (docs/bmp.md
+// gives the reasons for the defaults). Timeouts are per attempt; retries
 // count resends after the first.
 type BMPSettings struct {
 	Timeout              time.Duration // timeout: sver, FPGA read and write
@@ -152,7 +152,7 @@ type FakeBMP struct {
 }
 
 // Default returns the configuration used for keys that are not given: no
-// machines and the defaults of spec §4 and bmp-protocol.md §5.
+// machines and the defaults of docs/configuration.md.
 func Default() *Config {
 	return &Config{Server: defaultServer(), BMP: defaultBMP(), Policy: defaultPolicy(),
 		Scheduler: SchedulerSettings{Policy: PolicyReserve}}

@@ -1,5 +1,5 @@
-// Package config owns spallocd's declarative TOML configuration (spec
-// README.md §4): the [server] and [bmp] settings and the machines, resolved
+// Package config owns spallocd's declarative TOML configuration
+// (docs/configuration.md): the [server] and [bmp] settings and the machines, resolved
 // into complete, validated values that the rest of the server can use as they
 // are (every working board with its position and IP, every BMP address).
 //

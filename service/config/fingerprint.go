@@ -8,7 +8,7 @@ import (
 )
 
 // Change classifies how a machine differs between two configurations
-// (spec §4 reload).
+// (docs/configuration.md, "What a reload changes").
 type Change int
 
 const (

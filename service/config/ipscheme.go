@@ -6,7 +6,7 @@ import (
 	"net/netip"
 )
 
-// ipScheme is the standard SpiNNaker IP scheme (spec §4, CONF-17): an address
+// ipScheme is the standard SpiNNaker IP scheme (CONF-17): an address
 // is base + cabinet·cabinetStride + frame·frameStride + board·boardStride +
 // offset, every term read as a 32-bit number.
 type ipScheme struct {

@@ -17,7 +17,8 @@ const (
 	maxBoardNum   = 31      // the BMP's board mask has 32 bits
 )
 
-// form is the way a machine is described (spec §4).
+// form is the way a machine is described (docs/configuration.md,
+// "[[machine]]").
 type form int
 
 const (

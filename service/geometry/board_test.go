@@ -32,7 +32,8 @@ func TestBoardLinkVectors(t *testing.T) {
 	}
 }
 
-// Each entry's opposite must lead back: the derivation rule of §4.7.
+// Each entry's opposite must lead back: the symmetry rule of
+// docs/geometry.md, "Board links".
 func TestBoardLinkVectorsAreSymmetric(t *testing.T) {
 	for _, c := range wantBoardVectors {
 		dx, dy, dz, ok := BoardLinkVector(c.z+c.dz, c.l.Opposite())
@@ -59,7 +60,7 @@ func checkDownLinks(t *testing.T, w, h int, cases []downLinkCase) {
 	}
 }
 
-func TestBoardDownLink1x1(t *testing.T) { // geometry §6.8
+func TestBoardDownLink1x1(t *testing.T) {
 	b := func(z int) Board { return Board{0, 0, z} }
 	checkDownLinks(t, 1, 1, []downLinkCase{
 		{b(0), East, b(2), WrapY}, {b(0), NorthEast, b(1), WrapNone}, {b(0), North, b(2), WrapNone},
@@ -71,7 +72,7 @@ func TestBoardDownLink1x1(t *testing.T) { // geometry §6.8
 	})
 }
 
-func TestBoardDownLink2x2(t *testing.T) { // geometry §6.9
+func TestBoardDownLink2x2(t *testing.T) {
 	checkDownLinks(t, 2, 2, []downLinkCase{
 		{Board{0, 0, 0}, East, Board{0, 1, 2}, WrapY},
 		{Board{0, 0, 0}, NorthEast, Board{0, 0, 1}, WrapNone},
@@ -173,7 +174,7 @@ func TestBoardToChip(t *testing.T) {
 		if x != c.x || y != c.y {
 			t.Errorf("BoardToChip(%v) = (%d, %d), want (%d, %d)", c.b, x, y, c.x, c.y)
 		}
-		// And back on a 48×48 torus where it fits (§6.4).
+		// And back on a 48×48 torus where it fits.
 		if x < 48 && y < 48 {
 			b, err := ChipToBoard(x, y, 48, 48)
 			if err != nil || b != c.b {

@@ -5,7 +5,7 @@ import (
 	"sort"
 )
 
-// Mod is the floor modulo used throughout the spec (Python's %): the result
+// Mod is the floor modulo of docs/geometry.md (Python's %): the result
 // is in [0, m) for m > 0, so Mod(-1, 12) = 11. For m <= 0 (meaningless here)
 // it returns a unchanged instead of panicking.
 func Mod(a, m int) int {
@@ -125,7 +125,7 @@ func usableExtent(n int) int {
 	return n - 7
 }
 
-// ChipLocation is where a chip of a whole machine is (spec where_is by chip).
+// ChipLocation is where a chip of a whole machine is (where_is by chip).
 type ChipLocation struct {
 	Chip      [2]int // the chip after wrapping into the machine's chip torus
 	BoardChip [2]int // position inside its board (ChipLocal)

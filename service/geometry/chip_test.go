@@ -14,7 +14,7 @@ func TestMod(t *testing.T) {
 	}
 }
 
-func TestOnBoardHas48Chips(t *testing.T) { // geometry §2
+func TestOnBoardHas48Chips(t *testing.T) { // docs/geometry.md, "A board's chips"
 	rows := map[int][2]int{0: {0, 4}, 1: {0, 5}, 2: {0, 6}, 3: {0, 7}, 4: {1, 7}, 5: {2, 7}, 6: {3, 7}, 7: {4, 7}}
 	n := 0
 	for ly := -1; ly <= 8; ly++ {
@@ -162,7 +162,7 @@ func TestEthernetChipAndChipToBoard(t *testing.T) { // vectors computed by the o
 	}
 }
 
-func TestAbsentChipsOfASingleBoard(t *testing.T) { // geometry §6.3
+func TestAbsentChipsOfASingleBoard(t *testing.T) {
 	cases := []struct{ x, y, lx, ly int }{
 		{5, 0, 1, 4}, {6, 0, 2, 4}, {7, 0, 3, 4}, {6, 1, 2, 5}, {7, 1, 3, 5}, {7, 2, 3, 6},
 		{0, 4, 4, 0}, {0, 5, 4, 1}, {1, 5, 5, 1}, {0, 6, 4, 2}, {1, 6, 5, 2}, {2, 6, 6, 2},
@@ -184,7 +184,7 @@ func TestAbsentChipsOfASingleBoard(t *testing.T) { // geometry §6.3
 	}
 }
 
-func TestPotentialEthernetChips(t *testing.T) { // geometry §6.6
+func TestPotentialEthernetChips(t *testing.T) { // docs/geometry.md, "Ethernet chips of a machine"
 	cases := []struct {
 		w, h int
 		want [][2]int
@@ -205,7 +205,7 @@ func TestPotentialEthernetChips(t *testing.T) { // geometry §6.6
 	}
 }
 
-func TestLocateChip(t *testing.T) { // geometry §6.11
+func TestLocateChip(t *testing.T) { // docs/geometry.md, "Where is"
 	cases := []struct {
 		w, h, x, y int
 		chip, bc   [2]int
@@ -222,7 +222,7 @@ func TestLocateChip(t *testing.T) { // geometry §6.11
 		{3, 2, 35, 0, [2]int{35, 0}, [2]int{7, 4}, Board{2, 1, 2}},
 		{3, 2, 0, 23, [2]int{0, 23}, [2]int{4, 7}, Board{2, 1, 1}},
 		{2, 1, 30, 9, [2]int{6, 9}, [2]int{2, 1}, Board{0, 0, 2}},
-		// By logical board: the board's Ethernet chip (§6.11 last paragraph).
+		// By logical board: the board's Ethernet chip.
 		{1, 1, 8, 4, [2]int{8, 4}, [2]int{0, 0}, Board{0, 0, 1}},
 		{2, 2, 16, 20, [2]int{16, 20}, [2]int{0, 0}, Board{1, 1, 2}},
 		{3, 2, 32, 16, [2]int{32, 16}, [2]int{0, 0}, Board{2, 1, 1}},
@@ -240,7 +240,7 @@ func TestLocateChip(t *testing.T) { // geometry §6.11
 	}
 }
 
-func TestJobChip(t *testing.T) { // geometry §6.12
+func TestJobChip(t *testing.T) { // docs/geometry.md, "Where is"
 	cases := []struct {
 		b          Board
 		lx, ly     int
@@ -262,7 +262,7 @@ func TestJobChip(t *testing.T) { // geometry §6.12
 				c.b, c.lx, c.ly, c.origin, c.jw, c.jh, x, y, c.wantX, c.wtY)
 		}
 	}
-	// Connections of a 2×2-triad torus job (§6.12): Ethernet chip of each
+	// Connections of a 2×2-triad torus job: Ethernet chip of each
 	// board relative to the origin.
 	want := map[[2]int]Board{
 		{0, 0}: {0, 0, 0}, {0, 12}: {0, 1, 0}, {4, 8}: {0, 0, 2}, {4, 20}: {0, 1, 2},

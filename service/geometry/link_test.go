@@ -69,7 +69,7 @@ func TestLinkText(t *testing.T) {
 	}
 }
 
-func TestFromVector(t *testing.T) { // geometry §6.10
+func TestFromVector(t *testing.T) { // docs/geometry.md, "Chip links"
 	cases := []struct {
 		dx, dy int
 		want   Link

@@ -1,5 +1,5 @@
 // Package client is a Go client of the v1 spalloc protocol (JSON lines over
-// TCP, spec README §2), for tests, the load tool and command-line tools.
+// TCP, docs/protocol.md), for tests, the load tool and command-line tools.
 //
 // A Client is safe for concurrent use: calls may be pipelined from many
 // goroutines and each reply is matched to its request by order.
