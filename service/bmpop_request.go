@@ -39,7 +39,11 @@ func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []i
 			return err
 		}
 	}
-	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: unix(t.now), Items: opItems(ops)})
+	items, err := opItems(ops)
+	if err != nil {
+		return t.s.internal("request BMP operations", err)
+	}
+	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: unix(t.now), Items: items})
 	if err != nil {
 		return t.dbErr("request BMP operations", err)
 	}
@@ -53,25 +57,30 @@ func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []i
 	return nil
 }
 
-// opItems renders new operations as InsertOps reads them: a JSON array of
-// [board id, BMP id, links mask].
-func opItems(ops []*op) string {
-	b := make([]byte, 0, 2+24*len(ops))
+// opItems renders new operations as InsertOps reads them: a JSON array
+// with one integer per operation, board id + BMP id << opIDBits + links
+// mask << 2*opIDBits.
+func opItems(ops []*op) (string, error) {
+	b := make([]byte, 0, 2+16*len(ops))
 	b = append(b, '[')
 	for k, o := range ops {
+		if o.boardID <= 0 || o.boardID > opIDMax || o.bmpID <= 0 || o.bmpID > opIDMax || o.links < 0 || o.links > 63 {
+			return "", fmt.Errorf("operation on board %d (BMP %d, links %d) out of InsertOps' range", o.boardID, o.bmpID, o.links)
+		}
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '[')
-		b = strconv.AppendInt(b, o.boardID, 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, o.bmpID, 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, o.links, 10)
-		b = append(b, ']')
+		b = strconv.AppendInt(b, o.boardID|o.bmpID<<opIDBits|o.links<<(2*opIDBits), 10)
 	}
-	return string(append(b, ']'))
+	return string(append(b, ']')), nil
 }
+
+// opIDBits is the width of a board or BMP id in an InsertOps item: 67
+// million boards or BMPs, many more than a server ever configures.
+const (
+	opIDBits = 26
+	opIDMax  = 1<<opIDBits - 1
+)
 
 // supersededBy lists the open operations that new power requests
 // supersede: every one of their boards that no worker holds now.
