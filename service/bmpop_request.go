@@ -76,7 +76,10 @@ func opItems(ops []*op) (string, error) {
 }
 
 // opIDBits is the width of a board or BMP id in an InsertOps item: 67
-// million boards or BMPs, many more than a server ever configures.
+// million. Ids grow as machines are re-created (a re-created 1200-board
+// machine takes 1200 new board ids), so this is some 55,000 re-creations
+// of the largest machine; beyond it requests fail with an internal error
+// rather than touch the wrong board.
 const (
 	opIDBits = 26
 	opIDMax  = 1<<opIDBits - 1
