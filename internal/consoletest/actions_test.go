@@ -27,8 +27,7 @@ func TestConsoleBoardActions(t *testing.T) {
 		fmt.Sprintf("%s/%d/%d/%d", m, b[0], b[1], b[2])), "the board's details panel")
 
 	// Cancelling a destructive action changes nothing.
-	p.click(`#details [data-action=out_of_service]`)
-	p.await(`!!document.querySelector('#action-dialog[open] input[name=token]:not([hidden])')`, "the dialog asking for the token")
+	p.clickUntil(`#details [data-action=out_of_service]`, `!!document.querySelector('#action-dialog[open] input[name=token]:not([hidden])')`, "the dialog asking for the token")
 	p.click(`#action-dialog .buttons button[type=button]`)
 	p.dialogClosed()
 	if bi := srv.board(t, m, b); bi.OutOfService != nil {
@@ -59,8 +58,7 @@ func TestConsoleBoardActions(t *testing.T) {
 	// Maintenance power: asked once more for confirmation, not for the token.
 	p.await(`!!document.querySelector('#details [data-action=power_on]')`, "the power-on action of an out-of-service board")
 	p.screenshot("console-board.png")
-	p.click(`#details [data-action=power_on]`)
-	p.await(`!!document.querySelector('#action-dialog[open]')`, "the confirmation")
+	p.clickUntil(`#details [data-action=power_on]`, `!!document.querySelector('#action-dialog[open]')`, "the confirmation")
 	if evalJS[bool](p, `!document.querySelector('#action-dialog label.token').hidden`) {
 		t.Error("the token is asked for again")
 	}
@@ -117,9 +115,11 @@ func TestConsoleBoardActions(t *testing.T) {
 	id := createJob(t, c, nil, map[string]any{"owner": "frank", "tags": []string{"single"}})
 	p.open("/machines/demo-board")
 	p.click(hexSel("demo-board", [3]int{}))
-	p.await(`!!document.querySelector('#details [data-action=out_of_service]')`, "the single board's details")
-	p.click(`#details [data-action=out_of_service]`)
-	p.await(`!!document.querySelector('#action-dialog[open] input[name=destroy_job]')`, "the choice to destroy the board's job")
+	// The page may first draw the board as it was before the job got it
+	// (live updates follow): the dialog offers what the panel shows.
+	p.await(fmt.Sprintf(`!!document.querySelector('#details a[href="/jobs/%d"]')`, id), "the single board's details with its job")
+	p.await(`!!document.querySelector('#details [data-action=out_of_service]')`, "the single board's out-of-service action")
+	p.clickUntil(`#details [data-action=out_of_service]`, `!!document.querySelector('#action-dialog[open] input[name=destroy_job]')`, "the choice to destroy the board's job")
 	p.click(`#action-dialog input[name=destroy_job]`)
 	p.confirm("smoke from the board", "")
 	p.dialogClosed()
@@ -142,8 +142,7 @@ func TestConsoleJobAndStopActions(t *testing.T) {
 	// A failure shows the API's error: the job is gone by the time the
 	// operator confirms.
 	p.open(fmt.Sprintf("/jobs/%d", other))
-	p.click(`#job-actions [data-action=destroy_job]`)
-	p.await(`!!document.querySelector('#action-dialog[open]')`, "the destroy dialog")
+	p.clickUntil(`#job-actions [data-action=destroy_job]`, `!!document.querySelector('#action-dialog[open]')`, "the destroy dialog")
 	reason := "gone already"
 	if err := c.DestroyJob(testutil.Ctx(t), other, &reason); err != nil {
 		t.Fatal(err)
@@ -244,6 +243,5 @@ func TestConsoleButtonsSurviveLiveUpdates(t *testing.T) {
 		t.Error("the details panel replaced its action buttons when the board was powered")
 	}
 	// And the kept button works.
-	p.click(`#details [data-action=out_of_service]`)
-	p.await(`!!document.querySelector('#action-dialog[open] input[name=destroy_job]')`, "the out-of-service dialog of a board in a job")
+	p.clickUntil(`#details [data-action=out_of_service]`, `!!document.querySelector('#action-dialog[open] input[name=destroy_job]')`, "the out-of-service dialog of a board in a job")
 }

@@ -157,7 +157,35 @@ func (p *tab) await(cond, what string) {
 	p.t.Helper()
 	ok, err := inPage(p, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || !ok {
-		p.t.Fatalf("waiting for %s (%s): %v", what, cond, err)
+		p.t.Fatalf("waiting for %s (%s): %v\n%s", what, cond, err, p.seen())
+	}
+}
+
+// seen is what the page shows, for a failure message: its address and the
+// start of its text.
+func (p *tab) seen() string {
+	text, err := inPage(p, chromedp.Evaluate[string](`location.href + '\n' + document.body.innerText.slice(0, 3000)`))
+	if err != nil {
+		return fmt.Sprintf("(the page cannot be read: %v)", err)
+	}
+	return "the page showed: " + text
+}
+
+// clickUntil clicks sel until cond holds (three clicks at most, a few
+// seconds apart). A live update that moves the element between the moment
+// chromedp measures it and the moment it presses the mouse makes a click
+// miss, as it would make a user's; a user clicks again.
+func (p *tab) clickUntil(sel, cond, what string) {
+	p.t.Helper()
+	for try := 1; ; try++ {
+		p.click(sel)
+		ok, err := inPage(p, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(5*time.Second)))
+		if err == nil && ok {
+			return
+		}
+		if try == 3 {
+			p.t.Fatalf("after %d clicks on %s, waiting for %s (%s): %v\n%s", try, sel, what, cond, err, p.seen())
+		}
 	}
 }
 

@@ -62,8 +62,7 @@ func TestConsoleNarrowLayout(t *testing.T) {
 	p.click(hexSel("demo-4x2", [3]int{}))
 	p.await(`!document.querySelector('#details').hidden`, "the details panel")
 	p.checkNoOverflow("machine page with the board details")
-	p.click(`#details [data-action=out_of_service]`)
-	p.await(`!!document.querySelector('#action-dialog[open]')`, "the action dialog")
+	p.clickUntil(`#details [data-action=out_of_service]`, `!!document.querySelector('#action-dialog[open]')`, "the action dialog")
 	p.checkNoOverflow("machine page with an action dialog")
 	p.screenshot("console-narrow-dialog.png")
 }

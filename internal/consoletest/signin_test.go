@@ -27,8 +27,7 @@ func TestConsoleSignInAndOut(t *testing.T) {
 	if !evalJS[bool](p, signedIn+`.hidden`) {
 		t.Error("someone is shown signed in before a token was given")
 	}
-	p.click(`#token-button`)
-	p.await(`!!document.querySelector('#action-dialog[open] input[name=token]')`, "the sign-in dialog")
+	p.clickUntil(`#token-button`, `!!document.querySelector('#action-dialog[open] input[name=token]')`, "the sign-in dialog")
 	p.typeInto(`#action-dialog input[name=token]`, "not-a-token")
 	p.click(`#action-dialog button[type=submit]`)
 	p.await(`(document.querySelector('#action-dialog[open] .error') || {}).innerText === 'wrong admin token'`, "the refusal in the dialog")
@@ -47,8 +46,7 @@ func TestConsoleSignInAndOut(t *testing.T) {
 	// token again.
 	p.open("/machines/demo-4x2")
 	p.await(`document.querySelector('#signed-in').innerText === 'signed in as alice'`, "alice still signed in on another page")
-	p.click(`#machine-actions [data-action=drain]`)
-	p.await(`!!document.querySelector('#action-dialog[open] input[name=reason]')`, "the drain dialog")
+	p.clickUntil(`#machine-actions [data-action=drain]`, `!!document.querySelector('#action-dialog[open] input[name=reason]')`, "the drain dialog")
 	if evalJS[bool](p, `!document.querySelector('#action-dialog label.token').hidden`) {
 		t.Error("the drain dialog asks for the token of a signed-in operator")
 	}
@@ -61,8 +59,7 @@ func TestConsoleSignInAndOut(t *testing.T) {
 	if got := evalJS[string](p, stored); got != "" {
 		t.Errorf("the token is kept after signing out: %q", got)
 	}
-	p.click(`#machine-actions [data-action=drain]`)
-	p.await(`!!document.querySelector('#action-dialog[open] label.token:not([hidden])')`, "the dialog asking for a token after sign-out")
+	p.clickUntil(`#machine-actions [data-action=drain]`, `!!document.querySelector('#action-dialog[open] label.token:not([hidden])')`, "the dialog asking for a token after sign-out")
 	p.click(`#action-dialog .buttons button[type=button]`)
 	p.dialogClosed()
 
