@@ -46,7 +46,7 @@ func sameReservation(a, b *reservation) bool {
 	return a.job == b.job && a.region == b.region && a.at.Equal(b.at)
 }
 
-// serveHint is what reserve-policy queue service knows fails on one
+// serveHint is what queue service (either policy) knows fails on one
 // machine, valid while nothing has been freed there (the machine's gain
 // is unchanged): occupancy has only grown since, and placement never
 // succeeds on more occupancy where it failed on less. It is a hint of the

@@ -37,8 +37,7 @@ func (s *Service) load(ctx context.Context) error {
 		s.alive.add(id, now, host)
 	}
 	for _, m := range w.machines {
-		m.version = s.version.Add(1)
-		m.gain = m.version
+		m.gain = s.gains.Add(1)
 	}
 	s.world.Store(w)
 	return nil
