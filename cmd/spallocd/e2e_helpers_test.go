@@ -109,17 +109,12 @@ func state(t *testing.T, c *client.Client, id int64) client.JobState {
 // awaitState polls until the job reaches want.
 func awaitState(t *testing.T, c *client.Client, id int64, want int) client.JobState {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st := state(t, c, id)
-		if st.State == want {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %d: state %d, want %d", id, st.State, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var st client.JobState
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("job %d reaches state %d", id, want), func() bool {
+		st = state(t, c, id)
+		return st.State == want
+	})
+	return st
 }
 
 // snapshot is what a client can see of every job: state, reason, boards.

@@ -1,9 +1,11 @@
 package faults
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/internal/udpproxy"
@@ -58,7 +60,7 @@ func (r *rig) start(t *testing.T, args ...string) *testutil.Server {
 // awaitState polls a job until it reaches state want (30 s at most).
 func awaitState(t *testing.T, c *client.Client, id int64, want int) {
 	t.Helper()
-	testutil.WaitFor(t, func() bool {
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("job %d reaches state %d", id, want), func() bool {
 		st, err := c.GetJobState(testutil.Ctx(t), id)
 		if err != nil {
 			t.Fatalf("get_job_state(%d): %v", id, err)
