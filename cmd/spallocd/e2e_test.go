@@ -67,7 +67,7 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 	ids := []int64{a, b, cj, d}
 	before := snapshot(t, c, ids)
 
-	srv.kill() // during the power-on of cj, just after the create of d
+	srv.Kill() // during the power-on of cj, just after the create of d
 	srv, c = start()
 	after := snapshot(t, c, ids)
 	for _, id := range []int64{a, b, d} {
@@ -90,7 +90,7 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 	if err := c.DestroyJob(ctxT(t), a, &reason); err != nil {
 		t.Fatal(err)
 	}
-	srv.kill() // during the power-off of a's boards
+	srv.Kill() // during the power-off of a's boards
 	srv, c = start()
 	if st := state(t, c, a); st.State != client.StateDestroyed || st.Reason == nil || *st.Reason != reason {
 		t.Fatalf("destroyed job %d after restart: %+v", a, st)
@@ -101,8 +101,8 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 
 	bmp2 := startFakeBMP(t, fakebmp, 0)
 	writeFile(t, cfgPath, serverTOML+machineTOML("m", bmpAddr, "10.9.0")+machineTOML("m2", bmp2, "10.9.1"))
-	srv.cmd.Process.Signal(syscall.SIGHUP)
-	srv.kill() // during (or just before) the reconfiguration
+	srv.Cmd.Process.Signal(syscall.SIGHUP)
+	srv.Kill() // during (or just before) the reconfiguration
 	srv, c = start()
 	machines, err := c.ListMachines(ctxT(t))
 	if err != nil {
@@ -204,7 +204,7 @@ boards = [
 func waitLog(p *proc, re *regexp.Regexp, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if re.MatchString(p.output()) {
+		if re.MatchString(p.Output()) {
 			return true
 		}
 		time.Sleep(50 * time.Millisecond)
