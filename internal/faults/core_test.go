@@ -168,7 +168,7 @@ func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
 	dir := testutil.SmallFS(t, 16<<20)
 	bmpAddr := testutil.StartFakeBMP(t, bins, "--power-delay", "6s")
 	config := filepath.Join(t.TempDir(), "spalloc.toml")
-	testutil.WriteFile(t, config, fastTOML+"retries = 0\npower_on_timeout = \"8s\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
+	testutil.WriteFile(t, config, testutil.FastTOML+"retries = 0\npower_on_timeout = \"8s\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
 		testutil.MachineTOML("m", 2, bmpAddr, "10.9.0"))
 	srv := testutil.StartServer(t, bins, "--config", config, "--db", filepath.Join(dir, "spalloc.db"))
 	c := testutil.Dial(t, srv.V1)
