@@ -31,7 +31,7 @@ const restoreHint = "restore the database from a backup (stop spallocd, copy the
 // SQLite database. A missing file is fine (Open creates it), and so are
 // SQLite's special names.
 func checkFile(path string) error {
-	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+	if sqliteSpecialName(path) {
 		return nil
 	}
 	f, err := os.Open(path)
@@ -65,6 +65,12 @@ func checkFile(path string) error {
 			"check the path; if it is the database, "+restoreHint, path)
 	}
 	return nil
+}
+
+// sqliteSpecialName reports an in-memory database or a URI filename: not a
+// plain file path that can be checked or locked beside.
+func sqliteSpecialName(path string) bool {
+	return path == ":memory:" || strings.HasPrefix(path, "file:")
 }
 
 func walHoldsData(path string) bool {

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -48,7 +47,7 @@ type Lock struct {
 // *InUseError if another process holds it. SQLite's in-memory databases need
 // no lock.
 func LockDatabase(path string) (*Lock, error) {
-	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+	if sqliteSpecialName(path) {
 		return &Lock{}, nil
 	}
 	f, err := os.OpenFile(lockPath(path), os.O_RDWR|os.O_CREATE, 0o644)

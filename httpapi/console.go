@@ -139,9 +139,7 @@ func (a *api) machineBMPs(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]bmpWorkJSON, 0, len(bmps))
 	for _, b := range bmps {
-		out = append(out, bmpWorkJSON{
-			bmpJSON: bmpJSON{ID: b.ID, Cabinet: b.Cabinet, Frame: b.Frame, Address: b.Address,
-				Unreachable: b.Unreachable, UnreachableSince: unixPtr(b.UnreachableSince), LastError: b.LastError},
+		out = append(out, bmpWorkJSON{bmpJSON: toBMPJSON(b.BMPState),
 			Boards: b.Boards, OpenOps: b.OpenOps, OldestOpAt: unixPtr(b.OldestOp), FailingOps: b.FailingOps})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -146,6 +146,11 @@ type bmpJSON struct {
 	LastError        *string  `json:"last_error"`        // why it was last found unreachable
 }
 
+func toBMPJSON(b service.BMPState) bmpJSON {
+	return bmpJSON{ID: b.ID, Cabinet: b.Cabinet, Frame: b.Frame, Address: b.Address,
+		Unreachable: b.Unreachable, UnreachableSince: unixPtr(b.UnreachableSince), LastError: b.LastError}
+}
+
 type machineDetailJSON struct {
 	machineJSON
 	Priority int         `json:"priority"`
@@ -160,8 +165,7 @@ func toMachineDetailJSON(m *service.MachineDetail) machineDetailJSON {
 	out.BoardCounts = map[string]int{}
 	out.BMPs = make([]bmpJSON, 0, len(m.BMPs))
 	for _, b := range m.BMPs {
-		out.BMPs = append(out.BMPs, bmpJSON{ID: b.ID, Cabinet: b.Cabinet, Frame: b.Frame, Address: b.Address,
-			Unreachable: b.Unreachable, UnreachableSince: unixPtr(b.UnreachableSince), LastError: b.LastError})
+		out.BMPs = append(out.BMPs, toBMPJSON(b))
 	}
 	out.Boards = make([]boardJSON, 0, len(m.Boards))
 	for _, b := range m.Boards {

@@ -114,7 +114,7 @@ func NewMetrics(reg prometheus.Registerer, svc *service.Service, opts MetricsOpt
 // resultCounters creates the series of one command for every result.
 func (m *Metrics) resultCounters(cmd string) *resultCounters {
 	var rc resultCounters
-	rc[0] = m.protoRequests.WithLabelValues(cmd, resultLabel(nil))
+	rc[0] = m.protoRequests.WithLabelValues(cmd, "ok")
 	for k := range numKinds {
 		rc[1+k] = m.protoRequests.WithLabelValues(cmd, service.Kind(k).String())
 	}
@@ -181,13 +181,6 @@ func (m *Metrics) BMPOperation(kind service.OpKind, took time.Duration, err erro
 	if err != nil {
 		m.bmpFailures.WithLabelValues(op).Inc()
 	}
-}
-
-func resultLabel(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	return service.KindOf(err).String()
 }
 
 func opLabel(k service.OpKind) string {

@@ -56,9 +56,7 @@ type auditEntryJSON struct {
 
 type auditListJSON struct {
 	Entries []auditEntryJSON `json:"entries"`
-	Total   int              `json:"total"`
-	Limit   int              `json:"limit"`
-	Offset  int              `json:"offset"`
+	pageJSON
 }
 
 // audit lists who did what, newest first, filtered by time range, by whom,
@@ -73,7 +71,7 @@ func (a *api) audit(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	out := auditListJSON{Entries: make([]auditEntryJSON, 0, len(entries)), Total: total, Limit: q.Limit, Offset: q.Offset}
+	out := auditListJSON{Entries: make([]auditEntryJSON, 0, len(entries)), pageJSON: pageJSON{Total: total, Limit: q.Limit, Offset: q.Offset}}
 	for _, e := range entries {
 		ej := auditEntryJSON{ID: e.ID, At: unixOf(e.At), By: e.By, Action: e.Action, Target: e.Target,
 			Reason: e.Reason, Machine: e.Machine, JobID: e.JobID}
@@ -101,12 +99,9 @@ func auditQuery(w http.ResponseWriter, r *http.Request) (service.AuditQuery, boo
 		return q, false
 	}
 	if raw := params.Get("job"); raw != "" {
-		id, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil || id <= 0 {
-			badParam(w, "job", fmt.Sprintf("must be a positive integer job id, not %q", raw))
+		if q.JobID, ok = parseJobID(w, "job", raw); !ok {
 			return q, false
 		}
-		q.JobID = id
 	}
 	if raw := params.Get("board"); raw != "" {
 		b, err := parseBoard(raw)
@@ -116,13 +111,8 @@ func auditQuery(w http.ResponseWriter, r *http.Request) (service.AuditQuery, boo
 		}
 		q.Board = &b
 	}
-	if q.Limit, ok = optIntParam(w, r, "limit", defaultJobLimit, 1, maxJobLimit); !ok {
-		return q, false
-	}
-	if q.Offset, ok = optIntParam(w, r, "offset", 0, 0, 1<<31-1); !ok {
-		return q, false
-	}
-	return q, true
+	q.Limit, q.Offset, ok = pageParams(w, r)
+	return q, ok
 }
 
 // parseBoard parses "x,y,z".

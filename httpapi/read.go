@@ -227,11 +227,25 @@ func stateByName(s string) (service.JobState, bool) {
 	return 0, false
 }
 
+// pageJSON says which page of a list a reply holds (jobs, audit log).
+type pageJSON struct {
+	Total  int `json:"total"` // items matching the filters, on every page
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// pageParams parses the limit and offset of a list.
+func pageParams(w http.ResponseWriter, r *http.Request) (limit, offset int, ok bool) {
+	if limit, ok = optIntParam(w, r, "limit", defaultJobLimit, 1, maxJobLimit); !ok {
+		return 0, 0, false
+	}
+	offset, ok = optIntParam(w, r, "offset", 0, 0, 1<<31-1)
+	return limit, offset, ok
+}
+
 type jobListJSON struct {
-	Jobs   []jobJSON `json:"jobs"`
-	Total  int       `json:"total"`
-	Limit  int       `json:"limit"`
-	Offset int       `json:"offset"`
+	Jobs []jobJSON `json:"jobs"`
+	pageJSON
 }
 
 // listJobs lists jobs, newest first, filtered by state, owner, machine and
@@ -250,10 +264,7 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Owner = q.Get("owner")
 	f.Machine = q.Get("machine")
-	if f.Limit, ok = optIntParam(w, r, "limit", defaultJobLimit, 1, maxJobLimit); !ok {
-		return
-	}
-	if f.Offset, ok = optIntParam(w, r, "offset", 0, 0, 1<<31-1); !ok {
+	if f.Limit, f.Offset, ok = pageParams(w, r); !ok {
 		return
 	}
 	jq := service.JobQuery{JobFilter: f}
@@ -268,7 +279,7 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	out := jobListJSON{Jobs: make([]jobJSON, 0, len(jobs)), Total: total, Limit: f.Limit, Offset: f.Offset}
+	out := jobListJSON{Jobs: make([]jobJSON, 0, len(jobs)), pageJSON: pageJSON{Total: total, Limit: f.Limit, Offset: f.Offset}}
 	for i := range jobs {
 		jj := toJobJSON(&jobs[i], false)
 		a.addKeepalive(&jj)
@@ -279,10 +290,14 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) {
 
 // jobID parses the {id} path parameter.
 func jobID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	raw := chi.URLParam(r, "id")
+	return parseJobID(w, "id", chi.URLParam(r, "id"))
+}
+
+// parseJobID parses the job id raw given as parameter name.
+func parseJobID(w http.ResponseWriter, name, raw string) (int64, bool) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		badParam(w, "id", fmt.Sprintf("must be a positive integer job id, not %q", raw))
+		badParam(w, name, fmt.Sprintf("must be a positive integer job id, not %q", raw))
 		return 0, false
 	}
 	return id, true

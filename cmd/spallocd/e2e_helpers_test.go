@@ -27,10 +27,7 @@ func binaries(t *testing.T) (spallocd, fakebmp string) {
 }
 
 // proc is a running child process whose output is scanned for a line.
-type proc struct {
-	*testutil.Proc
-	cmd *exec.Cmd
-}
+type proc struct{ *testutil.Proc }
 
 func startProc(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
@@ -43,25 +40,8 @@ func startProc(t *testing.T, env []string, name string, args ...string) *proc {
 func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
 	t.Helper()
 	p := testutil.StartCmd(t, cmd)
-	return &proc{Proc: p, cmd: p.Cmd}
+	return &proc{p}
 }
-
-func (p *proc) output() string { return p.Output() }
-
-// await returns the first submatch of re in the process's output.
-func (p *proc) await(t *testing.T, re *regexp.Regexp) string {
-	t.Helper()
-	return p.Await(t, re)
-}
-
-// awaitAll returns the match of re and its submatches in the next line of
-// the process's output that matches.
-func (p *proc) awaitAll(t *testing.T, re *regexp.Regexp) []string {
-	t.Helper()
-	return p.AwaitAll(t, re)
-}
-
-func (p *proc) kill() { p.Kill() }
 
 // stop sends SIGTERM and waits for a graceful exit.
 func (p *proc) stop(t *testing.T) {
@@ -81,7 +61,7 @@ func startFakeBMP(t *testing.T, fakebmp string, powerDelay time.Duration) string
 func startServer(t *testing.T, spallocd string, args ...string) (*proc, string) {
 	t.Helper()
 	s := testutil.StartServer(t, testutil.Binaries{Spallocd: spallocd}, args...)
-	return &proc{Proc: s.Proc, cmd: s.Cmd}, s.V1
+	return &proc{s.Proc}, s.V1
 }
 
 func dial(t *testing.T, addr string) *client.Client { return testutil.Dial(t, addr) }
@@ -109,17 +89,12 @@ func state(t *testing.T, c *client.Client, id int64) client.JobState {
 // awaitState polls until the job reaches want.
 func awaitState(t *testing.T, c *client.Client, id int64, want int) client.JobState {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st := state(t, c, id)
-		if st.State == want {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %d: state %d, want %d", id, st.State, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var st client.JobState
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("job %d reaches state %d", id, want), func() bool {
+		st = state(t, c, id)
+		return st.State == want
+	})
+	return st
 }
 
 // snapshot is what a client can see of every job: state, reason, boards.
@@ -197,6 +172,6 @@ func startDemo(t *testing.T, spallocd string, args ...string) *demoServer {
 	state := t.TempDir()
 	args = append([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, args...)
 	p := startProc(t, []string{"XDG_STATE_HOME=" + state}, spallocd, args...)
-	proto := p.await(t, protoLine)
-	return &demoServer{proc: p, proto: proto, http: p.await(t, httpLine), state: state}
+	proto := p.Await(t, protoLine)
+	return &demoServer{proc: p, proto: proto, http: p.Await(t, httpLine), state: state}
 }

@@ -10,33 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/tcpserver/client"
 )
-
-// machineTOML is a 2x1-triad machine whose one BMP is a separate fakebmp
-// process at bmpAddr.
-func machineTOML(name, bmpAddr, ipPrefix string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "[[machine]]\nname = %q\nwidth = 2\nheight = 1\n", name)
-	fmt.Fprintf(&b, "bmps = [{ cf = [0, 0], ip = %q }]\nboards = [\n", bmpAddr)
-	n := 0
-	for x := 0; x < 2; x++ {
-		for z := 0; z < 3; z++ {
-			fmt.Fprintf(&b, "  { xyz = [%d, 0, %d], cfb = [0, 0, %d], ip = \"%s.%d\" },\n", x, z, n, ipPrefix, n+1)
-			n++
-		}
-	}
-	b.WriteString("]\n")
-	return b.String()
-}
-
-const serverTOML = `[server]
-keepalive_check_interval = "100ms"
-[bmp]
-timeout = "200ms"
-post_power_on_delay = "0s"
-request_retry_delay = "500ms"
-`
 
 // TestKillAndRestartLosesNothing kills spallocd with SIGKILL at several
 // points (after a create, during a power-on, during a destroy, during a
@@ -46,7 +22,7 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	bmpAddr := startFakeBMP(t, fakebmp, time.Second)
 	cfgPath := filepath.Join(dir, "spalloc.toml")
-	writeFile(t, cfgPath, serverTOML+machineTOML("m", bmpAddr, "10.9.0"))
+	writeFile(t, cfgPath, testutil.FastTOML+testutil.MachineTOML("m", 2, bmpAddr, "10.9.0"))
 	dbPath := filepath.Join(dir, "spalloc.db")
 	start := func() (*proc, *client.Client) {
 		p, addr := startServer(t, spallocd, "--config", cfgPath, "--db", dbPath)
@@ -67,7 +43,7 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 	ids := []int64{a, b, cj, d}
 	before := snapshot(t, c, ids)
 
-	srv.kill() // during the power-on of cj, just after the create of d
+	srv.Kill() // during the power-on of cj, just after the create of d
 	srv, c = start()
 	after := snapshot(t, c, ids)
 	for _, id := range []int64{a, b, d} {
@@ -90,7 +66,7 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 	if err := c.DestroyJob(ctxT(t), a, &reason); err != nil {
 		t.Fatal(err)
 	}
-	srv.kill() // during the power-off of a's boards
+	srv.Kill() // during the power-off of a's boards
 	srv, c = start()
 	if st := state(t, c, a); st.State != client.StateDestroyed || st.Reason == nil || *st.Reason != reason {
 		t.Fatalf("destroyed job %d after restart: %+v", a, st)
@@ -100,9 +76,9 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 	before = snapshot(t, c, ids)
 
 	bmp2 := startFakeBMP(t, fakebmp, 0)
-	writeFile(t, cfgPath, serverTOML+machineTOML("m", bmpAddr, "10.9.0")+machineTOML("m2", bmp2, "10.9.1"))
-	srv.cmd.Process.Signal(syscall.SIGHUP)
-	srv.kill() // during (or just before) the reconfiguration
+	writeFile(t, cfgPath, testutil.FastTOML+testutil.MachineTOML("m", 2, bmpAddr, "10.9.0")+testutil.MachineTOML("m2", 2, bmp2, "10.9.1"))
+	srv.Cmd.Process.Signal(syscall.SIGHUP)
+	srv.Kill() // during (or just before) the reconfiguration
 	srv, c = start()
 	machines, err := c.ListMachines(ctxT(t))
 	if err != nil {
@@ -188,9 +164,9 @@ boards = [
 		t.Fatalf("job after a tags change: %+v", st)
 	}
 	writeFile(t, cfgPath, "[[machine]]\nname = \"m0\"\nwidth = ") // broken: nothing changes
-	if !waitLog(srv, regexp.MustCompile(`reload failed`), 10*time.Second) {
-		t.Fatal("a broken configuration file was not reported in the log")
-	}
+	testutil.Eventually(t, 10*time.Second, "a broken configuration file is reported in the log", func() bool {
+		return strings.Contains(srv.Output(), "reload failed")
+	})
 	awaitMachines("m0[big default]2x1 m1[default]1x1")
 	writeFile(t, cfgPath, m0(1, `["default", "big"]`)+m1) // change the size: the job is destroyed
 	awaitMachines("m0[big default]1x1 m1[default]1x1")
@@ -199,17 +175,6 @@ boards = [
 		t.Fatalf("job on a resized machine: reason %v, want \"Machine removed.\"", st.Reason)
 	}
 	srv.stop(t)
-}
-
-func waitLog(p *proc, re *regexp.Regexp, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if re.MatchString(p.output()) {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
 }
 
 // TestDemoStartsWithNoArguments runs spallocd as the README says, with no

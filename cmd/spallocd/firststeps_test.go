@@ -37,10 +37,10 @@ var (
 func TestFirstStepsWorkAsPrinted(t *testing.T) {
 	spallocd, _ := binaries(t)
 	demo := startDemo(t, spallocd)
-	hint := demo.await(t, hintLine)
+	hint := demo.Await(t, hintLine)
 	var curls []string
 	for len(curls) < 2 {
-		curls = append(curls, demo.await(t, curlLine))
+		curls = append(curls, demo.Await(t, curlLine))
 	}
 
 	t.Run("spalloc hint", func(t *testing.T) {

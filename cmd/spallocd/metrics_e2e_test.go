@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,16 +19,11 @@ import (
 // scrapeMetrics reads /metrics of a running server.
 func scrapeMetrics(t *testing.T, httpAddr string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get("http://" + httpAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	code, body := testutil.HTTPGet(t, httpAddr, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, body)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %d %v", resp.StatusCode, err)
-	}
-	return testutil.ParseMetrics(t, body)
+	return testutil.ParseMetrics(t, []byte(body))
 }
 
 var sample = testutil.MetricValue

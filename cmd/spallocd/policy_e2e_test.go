@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,17 +18,13 @@ import (
 // awaitWhoami polls whoami with token until it answers code.
 func awaitWhoami(t *testing.T, addr, token string, code int) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got, body := testutil.HTTPDo(t, addr, http.MethodGet, "/api/v1/whoami", "", token)
-		if got == code {
-			return body
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("whoami with %q: %d %s, want %d", token, got, body, code)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var body string
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("whoami with %q answers %d", token, code), func() bool {
+		var got int
+		got, body = testutil.HTTPDo(t, addr, http.MethodGet, "/api/v1/whoami", "", token)
+		return got == code
+	})
+	return body
 }
 
 // TestPolicyWithTheRealServer runs spallocd with a [policy] table and named

@@ -135,7 +135,7 @@ fake_bmp = { power_delay = "10ms", link_delay = "1ms" }
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	p := startCmd(t, cmd)
 	dbLine := regexp.MustCompile(`v1 protocol on (\S+), database (\S+)`)
-	m := p.awaitAll(t, dbLine)
+	m := p.AwaitAll(t, dbLine)
 	if want := filepath.Join(state, "spalloc.db"); m[2] != want {
 		t.Fatalf("the unit's command line opens database %s, want %s", m[2], want)
 	}

@@ -12,14 +12,22 @@ import (
 )
 
 // applyFilter sets field of the filter form to value as a user would
-// (a change event), and waits until the rows answer the new filters.
-func (p *tab) applyFilter(form, field, value string) {
+// (a change event), and waits until the rows of list answer the new filters.
+func (p *tab) applyFilter(form, list, field, value string) {
 	p.t.Helper()
 	p.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
 		const f = document.querySelector(%q).elements[%q];
 		f.value = %q;
 		f.dispatchEvent(new Event('change', {bubbles: true}));
 	})()`, form, field, value)))
+	p.awaitShown(list)
+}
+
+// awaitShown waits until the rows of list answer the filters in the URL
+// (their refresh is done).
+func (p *tab) awaitShown(list string) {
+	p.t.Helper()
+	p.await(fmt.Sprintf(`document.querySelector(%q).dataset.shown === location.search`, list), "the list to show the filters")
 }
 
 // TestConsoleJobList filters the job list by state, owner, machine and
@@ -37,14 +45,9 @@ func TestConsoleJobList(t *testing.T) {
 		createJob(t, c, nil, map[string]any{"owner": "bob", "tags": []string{"single"}})
 	}
 	rows := `document.querySelectorAll('#jobs-rows tr[data-job]')`
-	// The rows answer the filters in the URL once their refresh is done.
-	current := func() {
-		p.await(`document.querySelector('#jobs-rows').dataset.shown === location.search`, "the list to show the filters")
-	}
 	apply := func(field, value string) {
 		t.Helper()
-		p.applyFilter("#job-filters", field, value)
-		current()
+		p.applyFilter("#job-filters", "#jobs-rows", field, value)
 	}
 
 	p.open("/jobs?limit=25")
@@ -55,7 +58,7 @@ func TestConsoleJobList(t *testing.T) {
 		t.Errorf("pager says %q", got)
 	}
 	p.click(`#jobs-next`)
-	current()
+	p.awaitShown("#jobs-rows")
 	p.await(`document.querySelector('#jobs-page').innerText === '26–31 of 31'`, "the second page")
 	if n := evalJS[int](p, rows+".length"); n != 6 {
 		t.Errorf("second page shows %d jobs, want 6", n)

@@ -172,13 +172,7 @@ func (s *server) emergencyStopped(t *testing.T) bool {
 // eventually polls a server-side condition for up to 30 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Eventually(t, 30*time.Second, what, cond)
 }
 
 func (s *server) dial(t *testing.T) *client.Client { return testutil.Dial(t, s.V1) }

@@ -41,16 +41,6 @@ func machineState(t *testing.T, srv *testutil.Server) (states []string, unreacha
 	return states, len(m.BMPs) == 1 && m.BMPs[0].Unreachable
 }
 
-// pollUntil polls cond every 20 ms for at most d.
-func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-	}
-}
-
 // every reports whether every state is one of want.
 func every(states []string, want ...string) bool {
 	return !slices.ContainsFunc(states, func(s string) bool { return !slices.Contains(want, s) })
@@ -86,7 +76,7 @@ func TestBMPLinkFaultsHeal(t *testing.T) {
 			ids = append(ids, createJob(t, c, []any{1}, nil))
 		}
 		for _, id := range ids {
-			pollUntil(t, time.Minute, "the jobs are ready", func() bool {
+			testutil.Eventually(t, time.Minute, "the jobs are ready", func() bool {
 				st, err := c.GetJobState(testutil.Ctx(t), id)
 				if err != nil || st.State == client.StateDestroyed {
 					t.Fatalf("job %d: %+v %v", id, st, err)
@@ -116,7 +106,7 @@ func TestBMPLinkFaultsHeal(t *testing.T) {
 				t.Fatal(err)
 			}
 			jobsReady(t, 3)
-			pollUntil(t, time.Minute, "every board is free", allFree)
+			testutil.Eventually(t, time.Minute, "every board is free", allFree)
 			r.proxy.Heal()
 			noneOutOfService(t)
 		})
@@ -136,7 +126,7 @@ func TestBMPLinkFaultsHeal(t *testing.T) {
 				t.Fatal(err)
 			}
 			id := createJob(t, c, []any{1}, nil)
-			pollUntil(t, 30*time.Second, "the BMP is marked unreachable", func() bool { _, down := machineState(t, srv); return down })
+			testutil.Eventually(t, 30*time.Second, "the BMP is marked unreachable", func() bool { _, down := machineState(t, srv); return down })
 			if states, _ := machineState(t, srv); !every(states, "bmp_unreachable", "waiting") {
 				t.Errorf("boards %v, want bmp_unreachable (or waiting for a power-off)", states)
 			}
@@ -147,10 +137,10 @@ func TestBMPLinkFaultsHeal(t *testing.T) {
 
 			r.proxy.Heal()
 			healed := time.Now()
-			pollUntil(t, 30*time.Second, "every board is free again", allFree)
+			testutil.Eventually(t, 30*time.Second, "every board is free again", allFree)
 			t.Logf("boards free %v after the link healed", time.Since(healed).Round(10*time.Millisecond))
 			jobsReady(t, 1)
-			pollUntil(t, 30*time.Second, "every board is free", allFree)
+			testutil.Eventually(t, 30*time.Second, "every board is free", allFree)
 		})
 	}
 	reachabilityLoggedOncePerTransition(t, srv.Output())

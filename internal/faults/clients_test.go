@@ -197,7 +197,7 @@ func BenchmarkNonReadingClients(b *testing.B) {
 	dir := b.TempDir()
 	bmp := testutil.StartFakeBMP(b, bins)
 	cfg := filepath.Join(dir, "spalloc.toml")
-	testutil.WriteFile(b, cfg, fastTOML+testutil.MachineTOML("m", 2, bmp, "10.9.0"))
+	testutil.WriteFile(b, cfg, testutil.FastTOML+testutil.MachineTOML("m", 2, bmp, "10.9.0"))
 	srv := testutil.StartServer(b, bins, "--config", cfg, "--db", filepath.Join(dir, "spalloc.db"), "--log-level", "warn")
 	c := testutil.Dial(b, srv.V1)
 	queueJobs(b, c, 1000, 256)

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,7 +21,10 @@ import (
 // answers.
 func awaitUnreachable(t *testing.T, srv *testutil.Server, unreachable bool) {
 	t.Helper()
-	testutil.WaitFor(t, func() bool { _, down := machineState(t, srv); return down == unreachable })
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("the BMP is unreachable: %v", unreachable), func() bool {
+		_, down := machineState(t, srv)
+		return down == unreachable
+	})
 }
 
 // A BMP outage does not destroy jobs (issue 13, defect 2): when the
@@ -164,7 +168,7 @@ func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
 	dir := testutil.SmallFS(t, 16<<20)
 	bmpAddr := testutil.StartFakeBMP(t, bins, "--power-delay", "6s")
 	config := filepath.Join(t.TempDir(), "spalloc.toml")
-	testutil.WriteFile(t, config, fastTOML+"retries = 0\npower_on_timeout = \"8s\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
+	testutil.WriteFile(t, config, testutil.FastTOML+"retries = 0\npower_on_timeout = \"8s\"\nfpga_check_rounds = 1\nrequest_attempts = 1\n"+
 		testutil.MachineTOML("m", 2, bmpAddr, "10.9.0"))
 	srv := testutil.StartServer(t, bins, "--config", config, "--db", filepath.Join(dir, "spalloc.db"))
 	c := testutil.Dial(t, srv.V1)
@@ -185,7 +189,7 @@ func TestOutcomesLostToAFullDiskAreRedone(t *testing.T) {
 	}
 	// The lease of the claim (the worst case under these settings, about
 	// 9 s, plus 10 s) bounds the wait.
-	pollUntil(t, 60*time.Second, "the job is ready once the disk has space again", func() bool {
+	testutil.Eventually(t, 60*time.Second, "the job is ready once the disk has space again", func() bool {
 		st, err := c.GetJobState(testutil.Ctx(t), id)
 		if err != nil {
 			t.Fatal(err)

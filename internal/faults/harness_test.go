@@ -1,24 +1,16 @@
 package faults
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spalloc/spallocd/internal/testutil"
 	"github.com/spalloc/spallocd/internal/udpproxy"
 	"github.com/spalloc/spallocd/tcpserver/client"
 )
-
-// fastTOML makes the server notice things quickly: keepalives checked every
-// 100 ms, short BMP timeouts, no wait after a power-on.
-const fastTOML = `[server]
-keepalive_check_interval = "100ms"
-[bmp]
-timeout = "200ms"
-post_power_on_delay = "0s"
-request_retry_delay = "500ms"
-`
 
 // rig is a spallocd process whose one machine's BMP is a fakebmp process
 // behind a UDP proxy.
@@ -33,7 +25,7 @@ type rig struct {
 // newRig starts a fakebmp process (with fakeArgs, e.g. "--power-delay",
 // "4s") and a proxy in front of it and writes a configuration with one
 // 2x1-triad machine "m" behind the proxy. extraTOML is added to the [bmp]
-// settings of fastTOML.
+// settings of testutil.FastTOML.
 func newRig(t *testing.T, extraTOML string, fakeArgs ...string) *rig {
 	t.Helper()
 	bins := testutil.Build(t)
@@ -45,7 +37,7 @@ func newRig(t *testing.T, extraTOML string, fakeArgs ...string) *rig {
 	}
 	t.Cleanup(func() { proxy.Close() })
 	r := &rig{bins: bins, dir: dir, config: filepath.Join(dir, "spalloc.toml"), db: filepath.Join(dir, "spalloc.db"), proxy: proxy}
-	testutil.WriteFile(t, r.config, fastTOML+extraTOML+testutil.MachineTOML("m", 2, proxy.Addr(), "10.9.0"))
+	testutil.WriteFile(t, r.config, testutil.FastTOML+extraTOML+testutil.MachineTOML("m", 2, proxy.Addr(), "10.9.0"))
 	return r
 }
 
@@ -58,7 +50,7 @@ func (r *rig) start(t *testing.T, args ...string) *testutil.Server {
 // awaitState polls a job until it reaches state want (30 s at most).
 func awaitState(t *testing.T, c *client.Client, id int64, want int) {
 	t.Helper()
-	testutil.WaitFor(t, func() bool {
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("job %d reaches state %d", id, want), func() bool {
 		st, err := c.GetJobState(testutil.Ctx(t), id)
 		if err != nil {
 			t.Fatalf("get_job_state(%d): %v", id, err)

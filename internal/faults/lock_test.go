@@ -91,7 +91,7 @@ func TestOneServerPerDatabase(t *testing.T) {
 			defer proxy.Close()
 			dir := t.TempDir()
 			cfg := filepath.Join(dir, "spalloc.toml")
-			testutil.WriteFile(t, cfg, fastTOML+testutil.MachineTOML("m", 2, proxy.Addr(), "10.9.0"))
+			testutil.WriteFile(t, cfg, testutil.FastTOML+testutil.MachineTOML("m", 2, proxy.Addr(), "10.9.0"))
 			p := testutil.StartServerProc(t, r.bins, "--config", cfg, "--db", filepath.Join(dir, "spalloc.db"), flag, taken)
 			if code := p.Wait(t, 10*time.Second); code != 1 || !strings.Contains(p.Output(), "address already in use") {
 				t.Fatalf("%s %s (taken): exit %d, output:\n%s\nwant exit 1 naming the address in use", flag, taken, code, p.Output())

@@ -23,7 +23,7 @@ func TestStopWithinItsBound(t *testing.T) {
 	srv := r.start(t)
 	c := testutil.Dial(t, srv.V1)
 	id := createJob(t, c, []any{1}, nil)
-	testutil.WaitFor(t, func() bool { return powerOnClaimed(t, srv) })
+	testutil.Eventually(t, 10*time.Second, "a BMP worker claims the power-on", func() bool { return powerOnClaimed(t, srv) })
 	time.Sleep(200 * time.Millisecond) // the claimed power-on is sent at once
 	replies := r.proxy.Stats().Replies.Received
 

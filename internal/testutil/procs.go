@@ -356,6 +356,18 @@ func HTTPDo(t testing.TB, addr, method, path, body, token string) (int, string) 
 	return resp.StatusCode, string(out)
 }
 
+// FastTOML is the [server] and [bmp] settings of a server that notices
+// things quickly: keepalives checked every 100 ms, short BMP time-outs, no
+// wait after a power-on. It ends inside [bmp], so more [bmp] keys may
+// follow it.
+const FastTOML = `[server]
+keepalive_check_interval = "100ms"
+[bmp]
+timeout = "200ms"
+post_power_on_delay = "0s"
+request_retry_delay = "500ms"
+`
+
 // MachineTOML is a [[machine]] of width x 1 triads (3 boards a triad) whose
 // one BMP is at bmpAddr (e.g. a fakebmp process, or a proxy in front of
 // one); board IPs are ipPrefix.1, ipPrefix.2, ...
