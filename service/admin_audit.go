@@ -62,20 +62,15 @@ type AuditQuery struct {
 // Audit lists the audit entries matching q, newest first, with the number
 // of matches before paging.
 func (s *Service) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, int, error) {
-	switch {
-	case q.Limit <= 0:
-		q.Limit = defaultJobLimit
-	case q.Limit > maxJobLimit:
-		q.Limit = maxJobLimit
+	var err error
+	if q.Limit, err = pageLimit(q.Limit, q.Offset); err != nil {
+		return nil, 0, err
 	}
-	switch {
-	case q.Offset < 0:
-		return nil, 0, Invalid("offset must not be negative")
-	case q.Board != nil && q.Machine == "":
+	if q.Board != nil && q.Machine == "" {
 		return nil, 0, Invalid("a board filter needs the machine the board is on")
-	case !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since):
-		return nil, 0, Invalid("the time range ends (%s) before it starts (%s)",
-			q.Until.UTC().Format(time.RFC3339), q.Since.UTC().Format(time.RFC3339))
+	}
+	if err := checkTimeRange(q.Since, q.Until); err != nil {
+		return nil, 0, err
 	}
 	p := db.ListAuditEntriesParams{SinceAt: unixOrNil(q.Since), UntilAt: unixOrNil(q.Until), Actor: orNil(q.By),
 		Machine: orNil(q.Machine), Action: orNil(q.Action), Lim: int64(q.Limit), Off: int64(q.Offset)}

@@ -12,6 +12,7 @@ package service
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -52,8 +53,7 @@ func (s *Service) snapshot(ctx context.Context) (*world, *sql.Tx, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var n int64
-	if err := rtx.QueryRowContext(ctx, "SELECT count(*) FROM server_state").Scan(&n); err != nil {
+	if _, err := db.New(rtx).GetServerState(ctx, keyEmergencyStop); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		rtx.Rollback()
 		return nil, nil, err
 	}

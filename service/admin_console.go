@@ -40,18 +40,12 @@ func unixOrNil(t time.Time) any {
 // before paging. It is Jobs with a time range.
 func (s *Service) QueryJobs(ctx context.Context, q JobQuery) ([]JobDetail, int, error) {
 	f := q.JobFilter
-	switch {
-	case f.Limit <= 0:
-		f.Limit = defaultJobLimit
-	case f.Limit > maxJobLimit:
-		f.Limit = maxJobLimit
+	var err error
+	if f.Limit, err = pageLimit(f.Limit, f.Offset); err != nil {
+		return nil, 0, err
 	}
-	if f.Offset < 0 {
-		return nil, 0, Invalid("offset must not be negative")
-	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
-		return nil, 0, Invalid("the time range ends (%s) before it starts (%s)",
-			q.Until.UTC().Format(time.RFC3339), q.Since.UTC().Format(time.RFC3339))
+	if err := checkTimeRange(q.Since, q.Until); err != nil {
+		return nil, 0, err
 	}
 	mask := stateMask(f.States)
 	since, until := unixOrNil(q.Since), unixOrNil(q.Until)

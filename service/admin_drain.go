@@ -81,17 +81,13 @@ func (t *tx) endDrain(m *machine) error {
 }
 
 // loadDrains attaches the stored drains to the machines of their names.
-func loadDrains(ctx context.Context, q *db.Queries, machines []*machine) error {
+func loadDrains(ctx context.Context, q *db.Queries, w *world) error {
 	rows, err := q.ListDrains(ctx)
 	if err != nil {
 		return err
 	}
-	byName := make(map[string]*machine, len(machines))
-	for _, m := range machines {
-		byName[m.name] = m
-	}
 	for _, r := range rows {
-		if m := byName[r.Machine]; m != nil {
+		if m := w.machineNamed(r.Machine); m != nil {
 			m.drain = &Drain{Reason: r.Reason, At: timeAt(r.DrainedAt), By: r.DrainedBy}
 		}
 	}

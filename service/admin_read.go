@@ -11,16 +11,40 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/spalloc/spallocd/db"
 	"github.com/spalloc/spallocd/service/geometry"
 )
 
-// defaultJobLimit and maxJobLimit bound one page of Jobs.
+// defaultJobLimit and maxJobLimit bound one page of a list (jobs, audit
+// entries).
 const (
 	defaultJobLimit = 100
 	maxJobLimit     = 1000
 )
+
+// pageLimit returns the page size for a requested limit (0 or less: the
+// default; at most maxJobLimit), or an error for a negative offset.
+func pageLimit(limit, offset int) (int, error) {
+	if offset < 0 {
+		return 0, Invalid("offset must not be negative")
+	}
+	if limit <= 0 {
+		return defaultJobLimit, nil
+	}
+	return min(limit, maxJobLimit), nil
+}
+
+// checkTimeRange refuses a time range that ends before it starts (a zero
+// end is open).
+func checkTimeRange(since, until time.Time) error {
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		return Invalid("the time range ends (%s) before it starts (%s)",
+			until.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
 
 // UnhealthyAfterFailedWrites is how many write transactions in a row must
 // fail inside the database before Health says writes fail.

@@ -28,13 +28,10 @@
 //     is an atomic owned by the registry, added by the commit that creates
 //     the job and removed by the commit that destroys it. The address is
 //     written to its row only when it changes;
-//   - the writer's hints (queueMemo): "the head of this machine's queue did
-//     not fit at occupancy version V". Versions are never reused, so a hint
-//     left by a transaction that rolled back never matches a state it did
-//     not see; a wrong hint could only cost an allocation attempt. The
-//     reserve policy's hints (serveHint: "these requests do not fit, beside
-//     this region, since the machine last gained room") are published with
-//     the commit instead, since they stay valid across allocations;
+//   - queue service's hints (serveHint, job_reserve.go: "these requests do
+//     not fit, anywhere or beside this region, since the machine last
+//     gained room"), published with the commit so that a transaction that
+//     rolls back leaves none; a hint can only save a placement attempt;
 //   - what is derived from a published world on first use (world.derived:
 //     what each owner's live jobs hold, job_limits.go), computed once
 //     under a sync.Once and never changed after; each new world starts

@@ -24,11 +24,7 @@ func (e *env) drain(machine, reason string) {
 
 func (e *env) drained(machine string) *service.Drain {
 	e.t.Helper()
-	md, err := e.MachineDetail(e.ctx, machine)
-	if err != nil {
-		e.t.Fatalf("machine %s: %v", machine, err)
-	}
-	return md.Drained
+	return e.detail(machine).Drained
 }
 
 func (e *env) waiting(id int64) string {

@@ -126,6 +126,16 @@ func (e *env) boards(id int64) []geometry.Board {
 	return nil
 }
 
+// detail is a machine's operator view (board map, BMPs, drain).
+func (e *env) detail(machine string) *service.MachineDetail {
+	e.t.Helper()
+	md, err := e.MachineDetail(e.ctx, machine)
+	if err != nil {
+		e.t.Fatalf("machine %s: %v", machine, err)
+	}
+	return md
+}
+
 // machineSummary is a machine's list_machines entry.
 func (e *env) machineSummary(machine string) service.MachineSummary {
 	e.t.Helper()

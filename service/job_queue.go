@@ -121,33 +121,21 @@ func sortedDiff(before, after []int64) (added, removed []int64) {
 	return added, removed
 }
 
-// queueMemo remembers that a head of a machine's queue did not fit at an
-// occupancy version, so that queue service does not try it again until
-// something changes. It is a hint owned by the writer: versions are never
-// reused, so an entry left by a transaction that rolled back never matches
-// a state it did not see.
-type queueMemo struct {
-	head    int64
-	version uint64
-}
-
 // serveHead is one pass of the fifo policy on m: it tries to allocate the
-// head of m's queue (headOf).
+// head of m's queue (headOf). A head that does not fit is noted in m's
+// hint (job_reserve.go), so that later passes do not try it again until
+// the machine gains room.
 func (t *tx) serveHead(m *machine) (bool, error) {
 	if ok, _ := t.machineAccepts(m); !ok {
 		return false, nil
 	}
 	j, _ := t.headOf(m)
-	if j == nil {
+	if j == nil || t.hint(m).whole[j.areq] {
 		return false, nil
-	}
-	memo := queueMemo{head: j.id, version: m.version}
-	if t.s.memo[m.id] == memo {
-		return false, nil // nothing changed since it last failed
 	}
 	a, ok := allocator.Place(m.model.m, m.occ, j.areq)
 	if !ok {
-		t.s.memo[m.id] = memo
+		t.failed(m, j.areq, true, allocator.Region{})
 		return false, nil
 	}
 	return true, t.allocate(j.id, m, a)

@@ -46,7 +46,7 @@ func sameReservation(a, b *reservation) bool {
 	return a.job == b.job && a.region == b.region && a.at.Equal(b.at)
 }
 
-// serveHint is what reserve-policy queue service knows fails on one
+// serveHint is what queue service (either policy) knows fails on one
 // machine, valid while nothing has been freed there (the machine's gain
 // is unchanged): occupancy has only grown since, and placement never
 // succeeds on more occupancy where it failed on less. It is a hint of the
@@ -358,17 +358,13 @@ func (t *tx) writeReservations() error {
 }
 
 // loadReservations attaches the stored reservations to their machines.
-func loadReservations(ctx context.Context, q *db.Queries, machines []*machine) error {
+func loadReservations(ctx context.Context, q *db.Queries, w *world) error {
 	rows, err := q.ListReservations(ctx)
 	if err != nil {
 		return err
 	}
-	byID := make(map[int64]*machine, len(machines))
-	for _, m := range machines {
-		byID[m.id] = m
-	}
 	for _, r := range rows {
-		if m := byID[r.MachineID]; m != nil {
+		if m := w.machine(r.MachineID); m != nil {
 			m.reservation = &reservation{job: r.JobID, at: timeAt(r.ReservedAt),
 				region: allocator.Region{X: int(r.X), Y: int(r.Y), W: int(r.W), H: int(r.H)}}
 		}

@@ -37,8 +37,7 @@ func (s *Service) load(ctx context.Context) error {
 		s.alive.add(id, now, host)
 	}
 	for _, m := range w.machines {
-		m.version = s.version.Add(1)
-		m.gain = m.version
+		m.gain = s.gains.Add(1)
 	}
 	s.world.Store(w)
 	return nil
@@ -52,14 +51,14 @@ func loadWorld(ctx context.Context, q *db.Queries) (*world, map[int64]string, er
 	if err != nil {
 		return nil, nil, err
 	}
-	jobs, hosts, err := loadJobs(ctx, q, machines)
+	w := &world{machines: machines, index: newMachineIndex(machines), derived: &derived{}}
+	jobs, hosts, err := loadJobs(ctx, q, w)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := loadDrains(ctx, q, machines); err != nil {
+	if err := loadDrains(ctx, q, w); err != nil {
 		return nil, nil, err
 	}
-	w := &world{machines: machines, index: newMachineIndex(machines), derived: &derived{}}
 	w.jobs = w.jobs.with(jobs, nil)
 	if w.stopped, err = loadStopped(ctx, q); err != nil {
 		return nil, nil, err
@@ -269,7 +268,9 @@ func compareBoards(a, b geometry.Board) int {
 
 func sortBoards(bs []geometry.Board) { slices.SortFunc(bs, compareBoards) }
 
-func loadJobs(ctx context.Context, q *db.Queries, machines []*machine) (map[int64]*job, map[int64]string, error) {
+// loadJobs reads the live jobs into w's machines (their boards, queues
+// and reservations), with their client addresses.
+func loadJobs(ctx context.Context, q *db.Queries, w *world) (map[int64]*job, map[int64]string, error) {
 	rows, err := q.ListLiveJobs(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -295,14 +296,14 @@ func loadJobs(ctx context.Context, q *db.Queries, machines []*machine) (map[int6
 		}
 		jobs[j.id] = j
 	}
-	attachBoards(machines, jobs)
-	if err := loadQueues(ctx, q, machines, jobs); err != nil {
+	attachBoards(w.machines, jobs)
+	if err := loadQueues(ctx, q, w, jobs); err != nil {
 		return nil, nil, err
 	}
-	if err := loadReservations(ctx, q, machines); err != nil {
+	if err := loadReservations(ctx, q, w); err != nil {
 		return nil, nil, err
 	}
-	for _, m := range machines {
+	for _, m := range w.machines {
 		m.occ = occupancyOf(m, func(id int64) bool { return jobs[id] != nil && jobs[id].single })
 	}
 	return jobs, hosts, nil
@@ -353,17 +354,13 @@ func attachBoards(machines []*machine, jobs map[int64]*job) {
 	}
 }
 
-func loadQueues(ctx context.Context, q *db.Queries, machines []*machine, jobs map[int64]*job) error {
+func loadQueues(ctx context.Context, q *db.Queries, w *world, jobs map[int64]*job) error {
 	rows, err := q.ListQueueEntries(ctx)
 	if err != nil {
 		return err
 	}
-	byID := map[int64]*machine{}
-	for _, m := range machines {
-		byID[m.id] = m
-	}
 	for _, r := range rows {
-		if m := byID[r.MachineID]; m != nil && jobs[r.JobID] != nil {
+		if m := w.machine(r.MachineID); m != nil && jobs[r.JobID] != nil {
 			m.queue = append(m.queue, r.JobID) // rows come sorted by job id
 		}
 	}

@@ -54,12 +54,8 @@ func (e *env) completeDown(ops []service.BMPOp) {
 // boardStates maps each board of a machine's board map to its state.
 func (e *env) boardStates(machine string) map[geometry.Board]string {
 	e.t.Helper()
-	md, err := e.MachineDetail(e.ctx, machine)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	out := map[geometry.Board]string{}
-	for _, b := range md.Boards {
+	for _, b := range e.detail(machine).Boards {
 		out[b.Board] = b.State()
 	}
 	return out
@@ -67,11 +63,7 @@ func (e *env) boardStates(machine string) map[geometry.Board]string {
 
 func (e *env) bmpState(machine string, id int64) service.BMPState {
 	e.t.Helper()
-	md, err := e.MachineDetail(e.ctx, machine)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, b := range md.BMPs {
+	for _, b := range e.detail(machine).BMPs {
 		if b.ID == id {
 			return b
 		}

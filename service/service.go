@@ -26,9 +26,8 @@ type Service struct {
 	wmu        sync.Mutex            // the writer (doc.go, "Locks")
 	closed     atomic.Bool           // set under wmu
 	answerable int64                 // destroyed jobs not forgotten; under wmu
-	memo       map[int64]queueMemo   // machine id -> head that did not fit; under wmu
-	hints      map[int64]*serveHint  // machine id -> what reserve-policy service knows fails; under wmu
-	version    atomic.Uint64         // occupancy versions, never reused
+	hints      map[int64]*serveHint  // machine id -> what queue service knows fails; under wmu
+	gains      atomic.Uint64         // stamps of machines' gains of room, never reused
 	world      atomic.Pointer[world] // the committed state
 	alive      keepalives            // keepalive clocks
 	feed       *feed
@@ -56,7 +55,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		return nil, Internal("cannot open the database", err)
 	}
 	s := &Service{db: d, clock: opts.Clock, log: opts.Logger, tick: opts.TickInterval,
-		memo: map[int64]queueMemo{}, hints: map[int64]*serveHint{}, feed: newFeed()}
+		hints: map[int64]*serveHint{}, feed: newFeed()}
 	s.world.Store(emptyWorld())
 	if err := s.prepare(ctx); err != nil {
 		d.Close()

@@ -20,11 +20,7 @@ func (e *env) report(ip, description, host string) {
 
 func (e *env) boardInfo(machine string, b geometry.Board) service.BoardInfo {
 	e.t.Helper()
-	md, err := e.MachineDetail(e.ctx, machine)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, bi := range md.Boards {
+	for _, bi := range e.detail(machine).Boards {
 		if bi.Board == b {
 			return bi
 		}

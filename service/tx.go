@@ -173,7 +173,6 @@ func (s *Service) publish(t *tx) {
 	}
 	for _, id := range t.retired {
 		delete(s.hints, id)
-		delete(s.memo, id)
 	}
 	for id, host := range t.born {
 		s.alive.add(id, t.now, host)
@@ -294,16 +293,10 @@ func (t *tx) addMachine(m *machine) {
 	t.created = append(t.created, m.id)
 }
 
-// bump marks a machine's occupancy as changed by a free board given to a
-// job: placements that failed before still fail.
-func (t *tx) bump(m *machine) { m.version = t.s.version.Add(1) }
-
-// bumpGain marks any other change of a machine's occupancy or model: one
-// that may let a placement succeed that failed before.
-func (t *tx) bumpGain(m *machine) {
-	t.bump(m)
-	m.gain = m.version
-}
+// bumpGain marks a change of a machine's occupancy or model that may let a
+// placement succeed that failed before (any but a free board given to a
+// job): it invalidates the machine's hints.
+func (t *tx) bumpGain(m *machine) { m.gain = t.s.gains.Add(1) }
 
 // boardRef finds a board of a live machine by its id.
 func (t *tx) boardRef(boardID int64) (boardRef, bool) {
@@ -338,8 +331,6 @@ func (t *tx) refreshUse(m *machine, i int) {
 	m.occ.Use[i] = u
 	if gainsRoom(was, u) {
 		t.bumpGain(m)
-	} else {
-		t.bump(m)
 	}
 }
 

@@ -151,12 +151,12 @@ type machine struct {
 	deadLinks     []DeadLink // configuration and operator entries
 	model         *allocModel
 
-	boards  boardTable           // board states, by board index
-	occ     *allocator.Occupancy // derived from boards (boardUse)
-	version uint64               // changes whenever occupancy or model change; never reused
-	// gain is the version of the last change that could let a placement
-	// succeed that failed before: any change of occupancy or model except
-	// a free board given to a job (queue service's hints, job_reserve.go).
+	boards boardTable           // board states, by board index
+	occ    *allocator.Occupancy // derived from boards (boardUse)
+	// gain stamps the last change that could let a placement succeed that
+	// failed before: any change of occupancy or model except a free board
+	// given to a job (queue service's hints, job_reserve.go). Stamps are
+	// never reused.
 	gain  uint64
 	queue []int64 // queued job ids, ascending (= creation order)
 	drain *Drain  // nil: takes allocations; never written in place
