@@ -105,8 +105,12 @@ func (t *tx) supersededBy(requests []*op) []*op {
 	return out
 }
 
-// supersede marks open operations done: a newer request wins over them.
-func (t *tx) supersede(ops []*op) error {
+// supersede ends open operations: a newer request wins over them.
+func (t *tx) supersede(ops []*op) error { return t.endOps(ops, "supersede operations") }
+
+// endOps ends open operations, whatever their outcome: their rows go
+// (bmp_ops keeps the open ones only) and so do they from the world.
+func (t *tx) endOps(ops []*op, what string) error {
 	if len(ops) == 0 {
 		return nil
 	}
@@ -114,8 +118,8 @@ func (t *tx) supersede(ops []*op) error {
 	for k, o := range ops {
 		ids[k] = o.id
 	}
-	if err := t.q.SupersedeOps(t.ctx, db.SupersedeOpsParams{DoneAt: ptr(unix(t.now)), Ids: idList(ids)}); err != nil {
-		return t.dbErr("supersede operations", err)
+	if err := t.q.DeleteOps(t.ctx, idList(ids)); err != nil {
+		return t.dbErr(what, err)
 	}
 	t.dropOps(ops)
 	return nil
