@@ -23,31 +23,27 @@ func (q *Queries) DeleteOps(ctx context.Context, ids interface{}) error {
 
 const insertOps = `-- name: InsertOps :execresult
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT (value >> 26) & 67108863, value & 67108863, ?1, ?2,
-       nullif(value >> 52, 0), ?3
-FROM json_each(?4)
+SELECT (value >> 26) & 67108863, value & 67108863, ?1,
+       CASE (value >> 58) & 3 WHEN 0 THEN 'power_on' WHEN 1 THEN 'power_off' WHEN 2 THEN 'link_off' ELSE 'link_on' END,
+       nullif((value >> 52) & 63, 0), ?2
+FROM json_each(?3)
 ORDER BY key
 `
 
 type InsertOpsParams struct {
 	JobID     *int64
-	Op        string
 	CreatedAt float64
 	Items     interface{}
 }
 
 // One operation per item of a JSON array of integers, in array order: the
 // rows get consecutive ids, the last one the result's last insert id. An
-// item packs board id + BMP id << 26 + links mask (0 = none) << 52
-// (service.opItems): plain integers are read without parsing JSON again
-// per field, which was a fifth of the statement's cost.
+// item packs board id + BMP id << 26 + links mask (0 = none) << 52 + kind
+// << 58 (service.opItems; kinds in the order of service.opKinds): plain
+// integers are read without parsing JSON again per field, which was a
+// fifth of the statement's cost.
 func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
-	return q.exec(ctx, q.insertOpsStmt, insertOps,
-		arg.JobID,
-		arg.Op,
-		arg.CreatedAt,
-		arg.Items,
-	)
+	return q.exec(ctx, q.insertOpsStmt, insertOps, arg.JobID, arg.CreatedAt, arg.Items)
 }
 
 const listOpenOps = `-- name: ListOpenOps :many
