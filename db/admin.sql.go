@@ -345,7 +345,7 @@ FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id
 JOIN bmps p ON p.id = o.bmp_id
 JOIN machines m ON m.id = b.machine_id
-WHERE o.done_at IS NULL AND (?1 = 0 OR o.job_id = ?1)
+WHERE (?1 = 0 OR o.job_id = ?1)
 ORDER BY o.id
 `
 

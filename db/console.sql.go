@@ -14,9 +14,9 @@ SELECT a.allocated_at, a.freed_at
 FROM board_allocations a
 JOIN boards b ON b.id = a.board_id
 JOIN machines m ON m.id = b.machine_id
-WHERE a.job_id IN (SELECT j.id FROM jobs j WHERE j.state < 4
+WHERE a.job_id IN (SELECT j.id FROM jobs j WHERE j.destroyed_at IS NULL
                    UNION ALL
-                   SELECT j.id FROM jobs j WHERE j.state = 4 AND j.forgotten = 0
+                   SELECT j.id FROM jobs j WHERE j.destroyed_at IS NOT NULL AND j.forgotten = 0
                                               AND j.destroyed_at >= ?1)
   AND m.name = ?2
   AND a.allocated_at < ?3
@@ -279,7 +279,7 @@ SELECT o.bmp_id, count(*) AS n, CAST(min(o.created_at) AS REAL) AS oldest,
 FROM bmp_ops o
 JOIN bmps p ON p.id = o.bmp_id
 JOIN machines m ON m.id = p.machine_id
-WHERE o.done_at IS NULL AND m.name = ?1 AND m.retired_at IS NULL
+WHERE m.name = ?1 AND m.retired_at IS NULL
 GROUP BY o.bmp_id
 `
 

@@ -105,6 +105,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteMachineTagsStmt, err = db.PrepareContext(ctx, deleteMachineTags); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteMachineTags: %w", err)
 	}
+	if q.deleteOpsStmt, err = db.PrepareContext(ctx, deleteOps); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOps: %w", err)
+	}
 	if q.deleteQueueEntryStmt, err = db.PrepareContext(ctx, deleteQueueEntry); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteQueueEntry: %w", err)
 	}
@@ -116,12 +119,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.destroyJobStmt, err = db.PrepareContext(ctx, destroyJob); err != nil {
 		return nil, fmt.Errorf("error preparing query DestroyJob: %w", err)
-	}
-	if q.finishOpStmt, err = db.PrepareContext(ctx, finishOp); err != nil {
-		return nil, fmt.Errorf("error preparing query FinishOp: %w", err)
-	}
-	if q.finishOpsOKStmt, err = db.PrepareContext(ctx, finishOpsOK); err != nil {
-		return nil, fmt.Errorf("error preparing query FinishOpsOK: %w", err)
 	}
 	if q.forgetOldestDestroyedStmt, err = db.PrepareContext(ctx, forgetOldestDestroyed); err != nil {
 		return nil, fmt.Errorf("error preparing query ForgetOldestDestroyed: %w", err)
@@ -137,9 +134,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getJobStmt, err = db.PrepareContext(ctx, getJob); err != nil {
 		return nil, fmt.Errorf("error preparing query GetJob: %w", err)
-	}
-	if q.getOpsStmt, err = db.PrepareContext(ctx, getOps); err != nil {
-		return nil, fmt.Errorf("error preparing query GetOps: %w", err)
 	}
 	if q.getServerStateStmt, err = db.PrepareContext(ctx, getServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query GetServerState: %w", err)
@@ -282,9 +276,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.setServerStateStmt, err = db.PrepareContext(ctx, setServerState); err != nil {
 		return nil, fmt.Errorf("error preparing query SetServerState: %w", err)
 	}
-	if q.supersedeOpsStmt, err = db.PrepareContext(ctx, supersedeOps); err != nil {
-		return nil, fmt.Errorf("error preparing query SupersedeOps: %w", err)
-	}
 	return &q, nil
 }
 
@@ -425,6 +416,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteMachineTagsStmt: %w", cerr)
 		}
 	}
+	if q.deleteOpsStmt != nil {
+		if cerr := q.deleteOpsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOpsStmt: %w", cerr)
+		}
+	}
 	if q.deleteQueueEntryStmt != nil {
 		if cerr := q.deleteQueueEntryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteQueueEntryStmt: %w", cerr)
@@ -443,16 +439,6 @@ func (q *Queries) Close() error {
 	if q.destroyJobStmt != nil {
 		if cerr := q.destroyJobStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing destroyJobStmt: %w", cerr)
-		}
-	}
-	if q.finishOpStmt != nil {
-		if cerr := q.finishOpStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing finishOpStmt: %w", cerr)
-		}
-	}
-	if q.finishOpsOKStmt != nil {
-		if cerr := q.finishOpsOKStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing finishOpsOKStmt: %w", cerr)
 		}
 	}
 	if q.forgetOldestDestroyedStmt != nil {
@@ -478,11 +464,6 @@ func (q *Queries) Close() error {
 	if q.getJobStmt != nil {
 		if cerr := q.getJobStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getJobStmt: %w", cerr)
-		}
-	}
-	if q.getOpsStmt != nil {
-		if cerr := q.getOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing getOpsStmt: %w", cerr)
 		}
 	}
 	if q.getServerStateStmt != nil {
@@ -720,11 +701,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setServerStateStmt: %w", cerr)
 		}
 	}
-	if q.supersedeOpsStmt != nil {
-		if cerr := q.supersedeOpsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing supersedeOpsStmt: %w", cerr)
-		}
-	}
 	return err
 }
 
@@ -791,18 +767,16 @@ type Queries struct {
 	deleteConfigDeadLinksOfMachineStmt *sql.Stmt
 	deleteDrainStmt                    *sql.Stmt
 	deleteMachineTagsStmt              *sql.Stmt
+	deleteOpsStmt                      *sql.Stmt
 	deleteQueueEntryStmt               *sql.Stmt
 	deleteReservationStmt              *sql.Stmt
 	deleteServerStateStmt              *sql.Stmt
 	destroyJobStmt                     *sql.Stmt
-	finishOpStmt                       *sql.Stmt
-	finishOpsOKStmt                    *sql.Stmt
 	forgetOldestDestroyedStmt          *sql.Stmt
 	freeBoardStmt                      *sql.Stmt
 	freeBoardsStmt                     *sql.Stmt
 	getBMPReachabilityStmt             *sql.Stmt
 	getJobStmt                         *sql.Stmt
-	getOpsStmt                         *sql.Stmt
 	getServerStateStmt                 *sql.Stmt
 	insertAuditEntryStmt               *sql.Stmt
 	insertBMPStmt                      *sql.Stmt
@@ -850,7 +824,6 @@ type Queries struct {
 	setMachinePriorityStmt             *sql.Stmt
 	setReservationStmt                 *sql.Stmt
 	setServerStateStmt                 *sql.Stmt
-	supersedeOpsStmt                   *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -884,18 +857,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteConfigDeadLinksOfMachineStmt: q.deleteConfigDeadLinksOfMachineStmt,
 		deleteDrainStmt:                    q.deleteDrainStmt,
 		deleteMachineTagsStmt:              q.deleteMachineTagsStmt,
+		deleteOpsStmt:                      q.deleteOpsStmt,
 		deleteQueueEntryStmt:               q.deleteQueueEntryStmt,
 		deleteReservationStmt:              q.deleteReservationStmt,
 		deleteServerStateStmt:              q.deleteServerStateStmt,
 		destroyJobStmt:                     q.destroyJobStmt,
-		finishOpStmt:                       q.finishOpStmt,
-		finishOpsOKStmt:                    q.finishOpsOKStmt,
 		forgetOldestDestroyedStmt:          q.forgetOldestDestroyedStmt,
 		freeBoardStmt:                      q.freeBoardStmt,
 		freeBoardsStmt:                     q.freeBoardsStmt,
 		getBMPReachabilityStmt:             q.getBMPReachabilityStmt,
 		getJobStmt:                         q.getJobStmt,
-		getOpsStmt:                         q.getOpsStmt,
 		getServerStateStmt:                 q.getServerStateStmt,
 		insertAuditEntryStmt:               q.insertAuditEntryStmt,
 		insertBMPStmt:                      q.insertBMPStmt,
@@ -943,6 +914,5 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setMachinePriorityStmt:             q.setMachinePriorityStmt,
 		setReservationStmt:                 q.setReservationStmt,
 		setServerStateStmt:                 q.setServerStateStmt,
-		supersedeOpsStmt:                   q.supersedeOpsStmt,
 	}
 }

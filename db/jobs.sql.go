@@ -49,7 +49,7 @@ func (q *Queries) AllocateJob(ctx context.Context, arg AllocateJobParams) error 
 }
 
 const countAnswerableDestroyed = `-- name: CountAnswerableDestroyed :one
-SELECT count(*) FROM jobs WHERE state = 4 AND forgotten = 0
+SELECT count(*) FROM jobs WHERE destroyed_at IS NOT NULL AND forgotten = 0
 `
 
 func (q *Queries) CountAnswerableDestroyed(ctx context.Context) (int64, error) {
@@ -92,7 +92,7 @@ func (q *Queries) DestroyJob(ctx context.Context, arg DestroyJobParams) error {
 const forgetOldestDestroyed = `-- name: ForgetOldestDestroyed :execrows
 UPDATE jobs SET forgotten = 1
 WHERE id IN (
-    SELECT id FROM jobs WHERE state = 4 AND forgotten = 0
+    SELECT id FROM jobs WHERE destroyed_at IS NOT NULL AND forgotten = 0
     ORDER BY destroyed_at, id LIMIT ?1
 )
 `
@@ -215,7 +215,7 @@ func (q *Queries) InsertQueueEntry(ctx context.Context, arg InsertQueueEntryPara
 }
 
 const listLiveJobs = `-- name: ListLiveJobs :many
-SELECT id, owner, keepalive, args, kwargs, request, state, power, machine_id, chip_width, chip_height, block_x, block_y, block_w, block_h, torus, destroy_reason, created_at, allocated_at, ready_at, destroyed_at, keepalive_host, forgotten FROM jobs WHERE state < 4 ORDER BY id
+SELECT id, owner, keepalive, args, kwargs, request, state, power, machine_id, chip_width, chip_height, block_x, block_y, block_w, block_h, torus, destroy_reason, created_at, allocated_at, ready_at, destroyed_at, keepalive_host, forgotten FROM jobs WHERE destroyed_at IS NULL ORDER BY id
 `
 
 func (q *Queries) ListLiveJobs(ctx context.Context) ([]Job, error) {
@@ -372,7 +372,7 @@ func (q *Queries) SetJobReady(ctx context.Context, arg SetJobReadyParams) error 
 }
 
 const setKeepaliveHost = `-- name: SetKeepaliveHost :exec
-UPDATE jobs SET keepalive_host = ?1 WHERE id = ?2 AND state < 4
+UPDATE jobs SET keepalive_host = ?1 WHERE id = ?2 AND destroyed_at IS NULL
 `
 
 type SetKeepaliveHostParams struct {

@@ -334,7 +334,7 @@ const listServedBMPs = `-- name: ListServedBMPs :many
 SELECT b.id, m.name AS machine_name, b.cabinet, b.frame, b.address
 FROM bmps b JOIN machines m ON m.id = b.machine_id
 WHERE m.retired_at IS NULL
-   OR EXISTS (SELECT 1 FROM bmp_ops o WHERE o.bmp_id = b.id AND o.done_at IS NULL)
+   OR EXISTS (SELECT 1 FROM bmp_ops o WHERE o.bmp_id = b.id)
 ORDER BY m.retired_at IS NOT NULL, m.priority, b.cabinet, b.frame, b.id
 `
 

@@ -39,8 +39,6 @@ type BmpOp struct {
 	CreatedAt float64
 	Attempts  int64
 	LastError *string
-	DoneAt    *float64
-	Outcome   *string
 }
 
 type Board struct {

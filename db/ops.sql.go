@@ -10,119 +10,45 @@ import (
 	"database/sql"
 )
 
-const finishOp = `-- name: FinishOp :exec
-
-UPDATE bmp_ops SET done_at = ?1, outcome = ?2, last_error = ?3,
-    attempts = attempts + 1
-WHERE id = ?4
+const deleteOps = `-- name: DeleteOps :exec
+DELETE FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
 `
 
-type FinishOpParams struct {
-	DoneAt    *float64
-	Outcome   *string
-	LastError *string
-	ID        int64
-}
-
-// Claims are kept in memory only (service/bmpop_claim.go); an operation's
-// attempts are counted when its outcome is recorded.
-func (q *Queries) FinishOp(ctx context.Context, arg FinishOpParams) error {
-	_, err := q.exec(ctx, q.finishOpStmt, finishOp,
-		arg.DoneAt,
-		arg.Outcome,
-		arg.LastError,
-		arg.ID,
-	)
+// These operations (a JSON array of ids) are over: done, failed, or
+// superseded by a newer request.
+func (q *Queries) DeleteOps(ctx context.Context, ids interface{}) error {
+	_, err := q.exec(ctx, q.deleteOpsStmt, deleteOps, ids)
 	return err
-}
-
-const finishOpsOK = `-- name: FinishOpsOK :exec
-UPDATE bmp_ops SET done_at = ?1, outcome = 'ok', attempts = attempts + 1
-WHERE id IN (SELECT value FROM json_each(?2)) AND done_at IS NULL
-`
-
-type FinishOpsOKParams struct {
-	DoneAt *float64
-	Ids    interface{}
-}
-
-func (q *Queries) FinishOpsOK(ctx context.Context, arg FinishOpsOKParams) error {
-	_, err := q.exec(ctx, q.finishOpsOKStmt, finishOpsOK, arg.DoneAt, arg.Ids)
-	return err
-}
-
-const getOps = `-- name: GetOps :many
-SELECT id, bmp_id, board_id, job_id, op, links, created_at, attempts, last_error, done_at, outcome FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
-`
-
-func (q *Queries) GetOps(ctx context.Context, ids interface{}) ([]BmpOp, error) {
-	rows, err := q.query(ctx, q.getOpsStmt, getOps, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []BmpOp
-	for rows.Next() {
-		var i BmpOp
-		if err := rows.Scan(
-			&i.ID,
-			&i.BmpID,
-			&i.BoardID,
-			&i.JobID,
-			&i.Op,
-			&i.Links,
-			&i.CreatedAt,
-			&i.Attempts,
-			&i.LastError,
-			&i.DoneAt,
-			&i.Outcome,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const insertOps = `-- name: InsertOps :execresult
 INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT (value >> 26) & 67108863, value & 67108863, ?1, ?2,
-       nullif(value >> 52, 0), ?3
-FROM json_each(?4)
+SELECT (value >> 26) & 67108863, value & 67108863, ?1,
+       CASE (value >> 58) & 3 WHEN 0 THEN 'power_on' WHEN 1 THEN 'power_off' WHEN 2 THEN 'link_off' ELSE 'link_on' END,
+       nullif((value >> 52) & 63, 0), ?2
+FROM json_each(?3)
 ORDER BY key
 `
 
 type InsertOpsParams struct {
 	JobID     *int64
-	Op        string
 	CreatedAt float64
 	Items     interface{}
 }
 
 // One operation per item of a JSON array of integers, in array order: the
 // rows get consecutive ids, the last one the result's last insert id. An
-// item packs board id + BMP id << 26 + links mask (0 = none) << 52
-// (service.opItems): plain integers are read without parsing JSON again
-// per field, which was a fifth of the statement's cost.
+// item packs board id + BMP id << 26 + links mask (0 = none) << 52 + kind
+// << 58 (service.opItems; kinds in the order of service.opKinds): plain
+// integers are read without parsing JSON again per field, which was a
+// fifth of the statement's cost.
 func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
-	return q.exec(ctx, q.insertOpsStmt, insertOps,
-		arg.JobID,
-		arg.Op,
-		arg.CreatedAt,
-		arg.Items,
-	)
+	return q.exec(ctx, q.insertOpsStmt, insertOps, arg.JobID, arg.CreatedAt, arg.Items)
 }
 
 const listOpenOps = `-- name: ListOpenOps :many
 SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, b.x, b.y, b.z, b.board_num
 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
-WHERE o.done_at IS NULL
 ORDER BY o.id
 `
 
@@ -175,8 +101,9 @@ func (q *Queries) ListOpenOps(ctx context.Context) ([]ListOpenOpsRow, error) {
 }
 
 const moveOpenOpsOfBoard = `-- name: MoveOpenOpsOfBoard :exec
+
 UPDATE bmp_ops SET board_id = ?1, bmp_id = ?2
-WHERE board_id = ?3 AND done_at IS NULL
+WHERE board_id = ?3
 `
 
 type MoveOpenOpsOfBoardParams struct {
@@ -185,23 +112,10 @@ type MoveOpenOpsOfBoardParams struct {
 	OldBoardID int64
 }
 
+// bmp_ops holds the open operations: a row is deleted when its outcome is
+// recorded (migrations/00018). Claims are kept in memory only
+// (service/bmpop_claim.go).
 func (q *Queries) MoveOpenOpsOfBoard(ctx context.Context, arg MoveOpenOpsOfBoardParams) error {
 	_, err := q.exec(ctx, q.moveOpenOpsOfBoardStmt, moveOpenOpsOfBoard, arg.NewBoardID, arg.NewBmpID, arg.OldBoardID)
-	return err
-}
-
-const supersedeOps = `-- name: SupersedeOps :exec
-UPDATE bmp_ops SET done_at = ?1, outcome = 'superseded'
-WHERE id IN (SELECT value FROM json_each(?2)) AND done_at IS NULL
-`
-
-type SupersedeOpsParams struct {
-	DoneAt *float64
-	Ids    interface{}
-}
-
-// A newer request wins over these open operations (a JSON array of ids).
-func (q *Queries) SupersedeOps(ctx context.Context, arg SupersedeOpsParams) error {
-	_, err := q.exec(ctx, q.supersedeOpsStmt, supersedeOps, arg.DoneAt, arg.Ids)
 	return err
 }

@@ -19,7 +19,7 @@ FROM bmp_ops o
 JOIN boards b ON b.id = o.board_id
 JOIN bmps p ON p.id = o.bmp_id
 JOIN machines m ON m.id = b.machine_id
-WHERE o.done_at IS NULL AND (sqlc.arg(job_id) = 0 OR o.job_id = sqlc.arg(job_id))
+WHERE (sqlc.arg(job_id) = 0 OR o.job_id = sqlc.arg(job_id))
 ORDER BY o.id;
 
 -- name: AdminReportsPerBoard :many

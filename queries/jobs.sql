@@ -4,7 +4,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id;
 
 -- name: ListLiveJobs :many
-SELECT * FROM jobs WHERE state < 4 ORDER BY id;
+SELECT * FROM jobs WHERE destroyed_at IS NULL ORDER BY id;
 
 -- name: GetJob :one
 SELECT * FROM jobs WHERE id = ?;
@@ -41,16 +41,16 @@ WHERE id = sqlc.arg(id);
 -- "unknown" from now on; their history stays.
 UPDATE jobs SET forgotten = 1
 WHERE id IN (
-    SELECT id FROM jobs WHERE state = 4 AND forgotten = 0
+    SELECT id FROM jobs WHERE destroyed_at IS NOT NULL AND forgotten = 0
     ORDER BY destroyed_at, id LIMIT sqlc.arg(count)
 );
 
 -- name: CountAnswerableDestroyed :one
-SELECT count(*) FROM jobs WHERE state = 4 AND forgotten = 0;
+SELECT count(*) FROM jobs WHERE destroyed_at IS NOT NULL AND forgotten = 0;
 
 -- name: SetKeepaliveHost :exec
 -- The address of the job's last client (written when it changes).
-UPDATE jobs SET keepalive_host = sqlc.arg(keepalive_host) WHERE id = sqlc.arg(id) AND state < 4;
+UPDATE jobs SET keepalive_host = sqlc.arg(keepalive_host) WHERE id = sqlc.arg(id) AND destroyed_at IS NULL;
 
 -- name: ListQueuedSince :many
 -- When each queued job entered the queues: its last history entry (created

@@ -86,9 +86,7 @@ func (t *tx) completeAll(results []OpResult) error {
 		}
 		t.opDone(o, &c)
 	}
-	if err := t.noteUnknown(stale); err != nil {
-		return err
-	}
+	t.noteUnknown(stale)
 	// Successes first, then failures: a failure may power a board off that
 	// a success in the same batch just powered on.
 	if err := t.recordDone(&c); err != nil {
@@ -114,20 +112,14 @@ func (t *tx) wakeWorkers(bmps map[int64]bool) {
 	}
 }
 
-// noteUnknown logs outcomes for operations that never existed (those for
-// operations already done are ignored quietly).
-func (t *tx) noteUnknown(stale []int64) error {
-	if len(stale) == 0 {
-		return nil
+// noteUnknown notes outcomes for operations that are not open: already
+// ended (a lease that ran out, a second report) or never made. Finished
+// operations leave no row, so the two cannot be told apart; neither
+// changes anything.
+func (t *tx) noteUnknown(stale []int64) {
+	if len(stale) > 0 {
+		t.logAt(slog.LevelDebug, "outcomes for operations that are not open ignored", "results", len(stale))
 	}
-	rows, err := t.q.GetOps(t.ctx, idList(stale))
-	if err != nil {
-		return t.dbErr("read operations", err)
-	}
-	if len(rows) < len(stale) {
-		t.logAt(slog.LevelWarn, "outcomes for unknown BMP operations ignored", "results", len(stale), "known", len(rows))
-	}
-	return nil
 }
 
 // opDone applies a successful operation to memory and notes the writes.
@@ -165,17 +157,10 @@ func (t *tx) opDone(o *op, c *completion) {
 
 // recordDone writes what a batch of successful outcomes changed.
 func (t *tx) recordDone(c *completion) error {
-	at := unix(t.now)
-	if len(c.ok) > 0 {
-		ids := make([]int64, len(c.ok))
-		for k, o := range c.ok {
-			ids[k] = o.id
-		}
-		if err := t.q.FinishOpsOK(t.ctx, db.FinishOpsOKParams{DoneAt: &at, Ids: idList(ids)}); err != nil {
-			return t.dbErr("finish operations", err)
-		}
-		t.dropOps(c.ok)
+	if err := t.endOps(c.ok, "finish operations"); err != nil {
+		return err
 	}
+	at := unix(t.now)
 	// A board powered off and freed is written once.
 	freed := make(map[int64]bool, len(c.freed)+len(c.retired))
 	for _, id := range append(c.freed, c.retired...) {
@@ -234,15 +219,9 @@ func (t *tx) freeBoard(m *machine, i int) error {
 	return nil
 }
 
-// finish records a failed operation as done.
-func (t *tx) finish(o *op, msg string) error {
-	err := t.q.FinishOp(t.ctx, db.FinishOpParams{DoneAt: ptr(unix(t.now)), Outcome: ptr("failed"), LastError: &msg, ID: o.id})
-	if err != nil {
-		return t.dbErr("finish operation", err)
-	}
-	t.dropOps([]*op{o})
-	return nil
-}
+// finish ends a failed operation; what the failure means for its board,
+// BMP and job is recorded by the caller.
+func (t *tx) finish(o *op) error { return t.endOps([]*op{o}, "finish operation") }
 
 // failOps records failed operations. The BMPs that did not answer are
 // marked unreachable first, so that jobs re-queued here do not get their
@@ -282,7 +261,7 @@ func (t *tx) failOps(failed []opFailure) error {
 // opFailed records a board fault: the board is taken out of service.
 func (t *tx) opFailed(o *op, cause error) error {
 	msg := cause.Error()
-	if err := t.finish(o, msg); err != nil {
+	if err := t.finish(o); err != nil {
 		return err
 	}
 	reason := fmt.Sprintf("BMP %s failed: %s", o.kind, msg)
@@ -354,7 +333,7 @@ func (t *tx) dropPendingOps(m *machine, i int, powerOff bool) error {
 // its other failures): nothing can be given it any more.
 func (t *tx) opUnanswered(o *op, cause error) error {
 	msg := cause.Error()
-	if err := t.finish(o, msg); err != nil {
+	if err := t.finish(o); err != nil {
 		return err
 	}
 	t.logAt(slog.LevelWarn, "BMP operation failed: the BMP did not answer", "op", o.id, "kind", o.kind, "board_id", o.boardID, "err", msg)

@@ -8,6 +8,7 @@ package service
 import (
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/spalloc/spallocd/db"
@@ -15,10 +16,14 @@ import (
 
 // requestOps requests one operation of the given kind for each board index
 // of m (switching the links of masks[k] for link operations), in order.
-// Power requests supersede every older request for their boards that is not
-// in flight; link requests come right after the power requests of the same
-// boards, which already did that. Boards without a BMP are skipped.
 func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []int64) error {
+	return t.insertOps(job, newOps(m, idx, job, kind, masks))
+}
+
+// newOps makes one operation of the given kind for each board index of m
+// (switching the links of masks[k] for link operations), in order. Boards
+// without a BMP are skipped.
+func newOps(m *machine, idx []int, job int64, kind OpKind, masks []int64) []*op {
 	var ops []*op
 	for k, i := range idx {
 		bi := m.info[i]
@@ -31,19 +36,26 @@ func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []i
 		}
 		ops = append(ops, o)
 	}
+	return ops
+}
+
+// insertOps requests new operations of one job (0 = none), in order, in one
+// statement. Power requests supersede every older request for their boards
+// that is not in flight; link requests come right after the power requests
+// of the same boards, which already did that.
+func (t *tx) insertOps(job int64, ops []*op) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	if o := ops[0]; o.isPower() {
-		if err := t.supersede(t.supersededBy(ops)); err != nil {
-			return err
-		}
+	power := slices.DeleteFunc(slices.Clone(ops), func(o *op) bool { return !o.isPower() })
+	if err := t.supersede(t.supersededBy(power)); err != nil {
+		return err
 	}
 	items, err := opItems(ops)
 	if err != nil {
 		return t.s.internal("request BMP operations", err)
 	}
-	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), Op: string(kind), CreatedAt: unix(t.now), Items: items})
+	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), CreatedAt: unix(t.now), Items: items})
 	if err != nil {
 		return t.dbErr("request BMP operations", err)
 	}
@@ -59,18 +71,19 @@ func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []i
 
 // opItems renders new operations as InsertOps reads them: a JSON array
 // with one integer per operation, board id + BMP id << opIDBits + links
-// mask << 2*opIDBits.
+// mask << 2*opIDBits + kind << opKindShift (opKinds).
 func opItems(ops []*op) (string, error) {
-	b := make([]byte, 0, 2+16*len(ops))
+	b := make([]byte, 0, 2+20*len(ops))
 	b = append(b, '[')
 	for k, o := range ops {
-		if o.boardID <= 0 || o.boardID > opIDMax || o.bmpID <= 0 || o.bmpID > opIDMax || o.links < 0 || o.links > 63 {
-			return "", fmt.Errorf("operation on board %d (BMP %d, links %d) out of InsertOps' range", o.boardID, o.bmpID, o.links)
+		kind := slices.Index(opKinds, o.kind)
+		if o.boardID <= 0 || o.boardID > opIDMax || o.bmpID <= 0 || o.bmpID > opIDMax || o.links < 0 || o.links > 63 || kind < 0 {
+			return "", fmt.Errorf("%s operation on board %d (BMP %d, links %d) out of InsertOps' range", o.kind, o.boardID, o.bmpID, o.links)
 		}
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendInt(b, o.boardID|o.bmpID<<opIDBits|o.links<<(2*opIDBits), 10)
+		b = strconv.AppendInt(b, o.boardID|o.bmpID<<opIDBits|o.links<<(2*opIDBits)|int64(kind)<<opKindShift, 10)
 	}
 	return string(append(b, ']')), nil
 }
@@ -79,11 +92,17 @@ func opItems(ops []*op) (string, error) {
 // million. Ids grow as machines are re-created (a re-created 1200-board
 // machine takes 1200 new board ids), so this is some 55,000 re-creations
 // of the largest machine; beyond it requests fail with an internal error
-// rather than touch the wrong board.
+// rather than touch the wrong board. The links mask takes 6 bits above
+// them and the kind 2 bits above those.
 const (
-	opIDBits = 26
-	opIDMax  = 1<<opIDBits - 1
+	opIDBits    = 26
+	opIDMax     = 1<<opIDBits - 1
+	opKindShift = 2*opIDBits + 6
 )
+
+// opKinds numbers the kinds in InsertOps items (queries/ops.sql decodes
+// them in this order).
+var opKinds = []OpKind{OpPowerOn, OpPowerOff, OpLinkOff, OpLinkOn}
 
 // supersededBy lists the open operations that new power requests
 // supersede: every one of their boards that no worker holds now.
@@ -105,8 +124,12 @@ func (t *tx) supersededBy(requests []*op) []*op {
 	return out
 }
 
-// supersede marks open operations done: a newer request wins over them.
-func (t *tx) supersede(ops []*op) error {
+// supersede ends open operations: a newer request wins over them.
+func (t *tx) supersede(ops []*op) error { return t.endOps(ops, "supersede operations") }
+
+// endOps ends open operations, whatever their outcome: their rows go
+// (bmp_ops keeps the open ones only) and so do they from the world.
+func (t *tx) endOps(ops []*op, what string) error {
 	if len(ops) == 0 {
 		return nil
 	}
@@ -114,8 +137,8 @@ func (t *tx) supersede(ops []*op) error {
 	for k, o := range ops {
 		ids[k] = o.id
 	}
-	if err := t.q.SupersedeOps(t.ctx, db.SupersedeOpsParams{DoneAt: ptr(unix(t.now)), Ids: idList(ids)}); err != nil {
-		return t.dbErr("supersede operations", err)
+	if err := t.q.DeleteOps(t.ctx, idList(ids)); err != nil {
+		return t.dbErr(what, err)
 	}
 	t.dropOps(ops)
 	return nil

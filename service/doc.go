@@ -95,17 +95,19 @@
 // # BMP operations
 //
 // Power and link requests are rows of bmp_ops and operations in the world
-// (bmpop_*.go). A newer power request for a board supersedes its older ones
-// that no worker holds. A worker claims a BMP's operations under a lease as
-// long as their worst case under the [bmp] settings plus a margin; a
-// board's operations are handed out in order, so while one of them is
-// claimed its later ones are held back. A worker reports outcomes
-// (CompleteBMPOps) or gives claims back (ReleaseBMPOps); a claim whose
-// lease ran out is handed back by the timed work (Tick), and a restart
-// hands back every claim of the last run. A claim handed back is superseded
-// when its board has a newer power request, so a claim never holds two
-// power operations for one board. The power-off grace never frees a board
-// while a live lease on one of its operations exists.
+// (bmpop_*.go); an operation's row is deleted in the transaction that
+// records its outcome (done, failed or superseded). A newer power request
+// for a board supersedes its older ones that no worker holds. A worker
+// claims a BMP's operations under a lease as long as their worst case
+// under the [bmp] settings plus a margin; a board's operations are handed
+// out in order, so while one of them is claimed its later ones are held
+// back. A worker reports outcomes (CompleteBMPOps) or gives claims back
+// (ReleaseBMPOps); a claim whose lease ran out is handed back by the timed
+// work (Tick), and a restart hands back every claim of the last run. A
+// claim handed back is superseded when its board has a newer power
+// request, so a claim never holds two power operations for one board. The
+// power-off grace never frees a board while a live lease on one of its
+// operations exists.
 //
 // # Change feed
 //

@@ -29,7 +29,7 @@ func (s *Service) LimitDatabasePages(ctx context.Context, n int) error {
 	if n == 0 {
 		n = 1 << 30
 	}
-	_, err := s.wconn.ExecContext(ctx, "PRAGMA max_page_count="+strconv.Itoa(n))
+	_, err := s.w.Conn().ExecContext(ctx, "PRAGMA max_page_count="+strconv.Itoa(n))
 	return err
 }
 
@@ -38,7 +38,7 @@ func (s *Service) DatabasePages(ctx context.Context) (int, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	var n int
-	err := s.wconn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&n)
+	err := s.w.Conn().QueryRowContext(ctx, "PRAGMA page_count").Scan(&n)
 	return n, err
 }
 

@@ -158,18 +158,15 @@ func (t *tx) powerOps(m *machine, j *job, on bool, periphery []allocator.BoardLi
 	for k, b := range j.boards {
 		idx[k] = m.index(b)
 	}
-	kind := OpPowerOff
-	if on {
-		kind = OpPowerOn
+	if !on {
+		return t.requestOps(m, idx, j.id, OpPowerOff, nil)
 	}
-	if err := t.requestOps(m, idx, j.id, kind, nil); err != nil {
-		return err
+	ops := newOps(m, idx, j.id, OpPowerOn, nil)
+	if len(periphery) > 0 {
+		idx, masks := linksPerBoard(m, periphery)
+		ops = append(ops, newOps(m, idx, j.id, OpLinkOff, masks)...)
 	}
-	if !on || len(periphery) == 0 {
-		return nil
-	}
-	idx, masks := linksPerBoard(m, periphery)
-	return t.requestOps(m, idx, j.id, OpLinkOff, masks)
+	return t.insertOps(j.id, ops)
 }
 
 // linksPerBoard groups links by board, in the order the boards first

@@ -21,15 +21,15 @@ const keyEmergencyStop = "emergency_stop"
 // snapshot of everything). Every live job's keepalive clock starts afresh;
 // no operation is claimed (claims are not stored).
 func (s *Service) load(ctx context.Context) error {
-	if err := s.begin(ctx); err != nil {
+	if err := s.w.Begin(ctx); err != nil {
 		return s.internal("begin load", err)
 	}
 	defer s.rollback(ctx)
-	w, hosts, err := loadWorld(ctx, s.wq)
+	w, hosts, err := loadWorld(ctx, s.w.Queries)
 	if err != nil {
 		return s.internal("load the state", err)
 	}
-	if s.answerable, err = s.wq.CountAnswerableDestroyed(ctx); err != nil {
+	if s.answerable, err = s.w.Queries.CountAnswerableDestroyed(ctx); err != nil {
 		return s.internal("count destroyed jobs", err)
 	}
 	now := stamp(s.clock.Now())

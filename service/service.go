@@ -2,10 +2,8 @@ package service
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +14,7 @@ import (
 // Service is the running domain layer over one database.
 type Service struct {
 	db    *db.DB
-	wconn *sql.Conn   // the writer connection, held for the service's life
-	wq    *db.Queries // on wconn; used only under wmu
+	w     *db.Writer  // the writer connection, held for the service's life; used only under wmu
 	rq    *db.Queries // on the read pool
 	clock Clock
 	log   *slog.Logger
@@ -77,16 +74,11 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 // and for the read pool.
 func (s *Service) prepare(ctx context.Context) error {
 	var err error
-	if s.wconn, err = s.db.Write.Conn(ctx); err != nil {
+	if s.w, err = s.db.OpenWriter(ctx); err != nil {
 		return Internal("cannot open the writer connection", err)
 	}
-	if s.wq, err = db.Prepare(ctx, s.wconn); err != nil {
-		s.wconn.Close()
-		return Internal("cannot prepare queries", err)
-	}
 	if s.rq, err = db.Prepare(ctx, s.db.Read); err != nil {
-		s.wq.Close()
-		s.wconn.Close()
+		s.w.Close()
 		return Internal("cannot prepare queries", err)
 	}
 	return nil
@@ -94,8 +86,7 @@ func (s *Service) prepare(ctx context.Context) error {
 
 func (s *Service) closeDB() error {
 	s.rq.Close()
-	s.wq.Close()
-	s.wconn.Close()
+	s.w.Close()
 	return s.db.Close()
 }
 
@@ -142,34 +133,12 @@ func (s *Service) internal(what string, err error) error {
 	return Internal("internal error ("+what+")", err)
 }
 
-// ---- the writer connection ----
-//
-// The service holds the pool's only writer connection for its whole life
-// and runs its transactions on it with plain BEGIN IMMEDIATE / COMMIT
-// statements and queries prepared on it, instead of database/sql
-// transactions: a database/sql transaction starts a goroutine to watch its
-// context and wraps every statement anew, which cost more than a short
-// write transaction's own work. Everything that uses the writer connection
-// holds wmu.
+// ---- the writer connection (db.Writer; everything that uses it holds wmu) ----
 
-// begin starts a write transaction, taking SQLite's write lock at once.
-func (s *Service) begin(ctx context.Context) error {
-	_, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE")
-	return err
-}
-
-// commitSQL commits the write transaction.
-func (s *Service) commitSQL(ctx context.Context) error {
-	_, err := s.wconn.ExecContext(ctx, "COMMIT")
-	return err
-}
-
-// rollback ends the write transaction without changes. SQLite may have
-// rolled back already (after some I/O errors), which is fine; any other
-// failure leaves the connection unusable for writes, so it is logged.
+// rollback ends the write transaction without changes; a failure leaves
+// the connection unusable for writes, so it is logged.
 func (s *Service) rollback(ctx context.Context) {
-	_, err := s.wconn.ExecContext(ctx, "ROLLBACK")
-	if err != nil && !strings.Contains(err.Error(), "no transaction is active") {
+	if err := s.w.Rollback(ctx); err != nil {
 		s.log.Error("database rollback failed", "err", err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 )
 
@@ -42,7 +41,7 @@ func (s *Service) Run(ctx context.Context) error {
 			if s.closed.Load() {
 				continue
 			}
-			err := s.checkpoint(ctx)
+			err := s.db.Checkpoint(ctx)
 			switch {
 			case err != nil && checkpointErr == nil && ctx.Err() == nil:
 				s.log.Warn("WAL checkpoints fail; the log grows until they work again", "err", err)
@@ -68,15 +67,9 @@ func (s *Service) setAutoCheckpoint(ctx context.Context, pages int) {
 	if s.closed.Load() {
 		return
 	}
-	if _, err := s.wconn.ExecContext(ctx, "PRAGMA wal_autocheckpoint="+strconv.Itoa(pages)); err != nil && ctx.Err() == nil {
+	if err := s.w.SetAutoCheckpoint(ctx, pages); err != nil && ctx.Err() == nil {
 		s.log.Warn("cannot set the WAL auto-checkpoint", "err", err)
 	}
-}
-
-// checkpoint copies the log into the database without blocking the writer.
-func (s *Service) checkpoint(ctx context.Context) error {
-	_, err := s.db.Read.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
-	return err
 }
 
 // Tick performs one round of timed work at the clock's current time; tests

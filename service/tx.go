@@ -72,10 +72,10 @@ func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 		return errShuttingDown
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := s.begin(ctx); err != nil {
+	if err := s.w.Begin(ctx); err != nil {
 		return s.writeFailed(s.internal("begin transaction", err))
 	}
-	t := s.newTx(ctx, s.wq)
+	t := s.newTx(ctx, s.w.Queries)
 	if err := s.runGuarded(t, fn); err != nil {
 		s.rollback(ctx)
 		if KindOf(err) == KindInternal {
@@ -83,7 +83,7 @@ func (s *Service) write(ctx context.Context, fn func(t *tx) error) error {
 		}
 		return err
 	}
-	if err := s.commitSQL(ctx); err != nil {
+	if err := s.w.Commit(ctx); err != nil {
 		s.rollback(ctx)
 		return s.writeFailed(s.internal("commit", err))
 	}
