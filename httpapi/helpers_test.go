@@ -81,7 +81,18 @@ type env struct {
 
 type envOption func(*Options)
 
-func withToken(tok string) envOption { return func(o *Options) { o.AdminToken = tok } }
+func withToken(tok string) envOption {
+	return func(o *Options) { o.Tokens = operatorToken(tok) }
+}
+
+// operatorToken is a token set of one token, tok, named as an unnamed
+// admin_token is ("operator").
+func operatorToken(tok string) *Tokens {
+	if tok == "" {
+		return NewTokens(nil)
+	}
+	return NewTokens([]config.NamedToken{{Name: config.UnnamedTokenName, Token: tok}})
+}
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
@@ -129,7 +140,7 @@ func (e *env) serve(opts ...envOption) {
 		<-observed
 	})
 	done := make(chan struct{})
-	o := Options{AdminToken: testToken, Version: "9.8.7", Registry: e.reg, Metrics: m, Done: done}
+	o := Options{Tokens: operatorToken(testToken), Version: "9.8.7", Registry: e.reg, Metrics: m, Done: done}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spalloc/spallocd/service"
-	"github.com/spalloc/spallocd/service/config"
 )
 
 // Defaults of Options.
@@ -28,13 +27,10 @@ const (
 // Options configure New. Only the service is required.
 type Options struct {
 	// Tokens authorise mutations (Authorization: Bearer <token>), each in
-	// the name of its holder; the daemon replaces them on a reload. nil =
-	// AdminToken alone. No token at all disables every mutation (403).
+	// the name of its holder; the daemon replaces them on a reload. nil or
+	// no token at all disables every mutation (403).
 	Tokens *Tokens
-	// AdminToken, when Tokens is nil, is the one token, named "operator"
-	// (config.UnnamedTokenName).
-	AdminToken string
-	Logger     *slog.Logger
+	Logger *slog.Logger
 	// Version is reported by /version, /healthz and the dashboard.
 	Version string
 	// Registry is served at /metrics. nil = a fresh registry.
@@ -97,11 +93,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 	}
 	a := &api{svc: svc, opts: opts, log: opts.Logger, tokens: opts.Tokens}
 	if a.tokens == nil {
-		var ts []config.NamedToken
-		if opts.AdminToken != "" {
-			ts = []config.NamedToken{{Name: config.UnnamedTokenName, Token: opts.AdminToken}}
-		}
-		a.tokens = NewTokens(ts)
+		a.tokens = NewTokens(nil)
 	}
 	return a.routes()
 }

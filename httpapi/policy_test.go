@@ -126,7 +126,7 @@ func TestWhoami(t *testing.T) {
 		{"bob-secret", http.StatusOK, "bob"},
 		{"carol-secret", http.StatusUnauthorized, ""},
 		{"", http.StatusUnauthorized, ""},
-		{testToken, http.StatusUnauthorized, ""}, // Options.AdminToken gives way to Tokens
+		{testToken, http.StatusUnauthorized, ""}, // the default token of the other tests is not in this set
 	} {
 		r := e.do(http.MethodGet, "/api/v1/whoami", "", c.token)
 		if r.code != c.code {
