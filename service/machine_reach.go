@@ -59,17 +59,14 @@ func (s *Service) SetBMPReachable(ctx context.Context, bmpID int64, reachable bo
 // bmpKnownAs reports whether the committed state already says a BMP of a
 // live machine is reachable (or not).
 func (s *Service) bmpKnownAs(bmpID int64, reachable bool) bool {
-	for _, m := range s.world.Load().machines {
-		if k := m.bmpIndex(bmpID); k >= 0 {
-			return m.bmps[k].unreachable != reachable
-		}
-	}
-	return false
+	m, k := machineOfBMP(s.world.Load().machines, bmpID)
+	return m != nil && m.bmps[k].unreachable != reachable
 }
 
-// machineOfBMP finds the live machine of a BMP and the BMP's index in it.
-func (t *tx) machineOfBMP(bmpID int64) (*machine, int) {
-	for _, m := range t.machines() {
+// machineOfBMP finds the live machine of a BMP among ms, and the BMP's
+// index in it.
+func machineOfBMP(ms []*machine, bmpID int64) (*machine, int) {
+	for _, m := range ms {
 		if k := m.bmpIndex(bmpID); k >= 0 {
 			return m, k
 		}
@@ -83,7 +80,7 @@ func (t *tx) bmpDown(bmpID int64, reason string) error {
 	if reason == "" {
 		reason = defaultUnreachableReason
 	}
-	m, k := t.machineOfBMP(bmpID)
+	m, k := machineOfBMP(t.machines(), bmpID)
 	if m == nil {
 		return t.setRetiredBMPReachable(bmpID, false, reason)
 	}
@@ -108,7 +105,7 @@ func (t *tx) bmpDown(bmpID int64, reason string) error {
 // bmpUp marks a BMP reachable again: its idle boards return to the pool
 // (queue service at the end of the transaction allocates them).
 func (t *tx) bmpUp(bmpID int64) error {
-	m, k := t.machineOfBMP(bmpID)
+	m, k := machineOfBMP(t.machines(), bmpID)
 	if m == nil {
 		return t.setRetiredBMPReachable(bmpID, true, "")
 	}
