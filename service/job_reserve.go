@@ -184,8 +184,17 @@ func (t *tx) serveReserving(m *machine) (bool, error) {
 	m = t.machine(m.id)
 	hint := t.hint(m)
 	from, _ := slices.BinarySearch(m.queue, max(h.id, hint.scannedTo(region))+1)
-	advance := true              // every job so far is known not to fit
-	var room *allocator.Openings // made when first needed: most passes find nothing to try
+	advance := true // every job so far is known not to fit
+	// The free space outside the region, made when first needed (most
+	// passes find nothing to try): its summary rules out jobs without room,
+	// and the placements of the others share its view.
+	var pass *allocator.Pass
+	var room allocator.Openings
+	defer func() {
+		if pass != nil {
+			pass.Close()
+		}
+	}()
 	for _, id := range m.queue[from:] {
 		j := t.job(id)
 		switch {
@@ -193,12 +202,12 @@ func (t *tx) serveReserving(m *machine) (bool, error) {
 		case !t.eligible(j):
 			advance = false
 		default:
-			if room == nil {
-				o := allocator.OpeningsOf(m.model.m, m.occ, region)
-				room = &o
+			if pass == nil {
+				pass = allocator.NewPass(m.model.m, m.occ, region)
+				room = pass.Openings()
 			}
 			if room.MayFit(m.model.m, j.areq) {
-				if a, ok := allocator.PlaceAvoiding(m.model.m, m.occ, j.areq, region); ok {
+				if a, ok := pass.Place(j.areq); ok {
 					if advance {
 						t.scanned(m, id, region)
 					}

@@ -23,6 +23,11 @@ func OpeningsOf(m *Machine, occ *Occupancy, forbid Region) Openings {
 	v := getView(m, occ)
 	defer putView(v)
 	v.reserve(forbid)
+	return openingsIn(v, occ)
+}
+
+// openingsIn summarises the free space of a prepared view of occ.
+func openingsIn(v *view, occ *Occupancy) Openings {
 	W, H := v.W, v.H
 	o := Openings{tall: make([]int, W+1)}
 	run := v.heights[:W] // per column: empty triads ending at row y

@@ -69,6 +69,12 @@ func (p Policy) PlaceAvoiding(m *Machine, occ *Occupancy, r Request, forbid Regi
 	v := getView(m, occ)
 	defer putView(v)
 	v.reserve(forbid)
+	return p.placeIn(v, occ, r)
+}
+
+// placeIn places a valid request r in a prepared view of occ.
+func (p Policy) placeIn(v *view, occ *Occupancy, r Request) (Allocation, bool) {
+	v.last, v.needN = lastEval{}, unknownNeed // of the previous request, if any
 	switch {
 	case r.Kind == SpecificBoard:
 		return v.placeSpecific(r.Board, occ)
