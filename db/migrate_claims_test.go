@@ -12,16 +12,10 @@ import (
 // puts it back on the way down; operations keep their rows either way.
 func TestClaimedAtMigrationKeepsOperations(t *testing.T) {
 	ctx := context.Background()
-	d := openTemp(t)
-	seedBoard(t, d)
+	d, m := seededMigrator(t)
 	execSQL(t, d, `INSERT INTO bmp_ops (id, bmp_id, board_id, op, created_at) VALUES (7, 1, 1, 'power_on', 1)`)
 	if slices.Contains(columns(t, d, "bmp_ops"), "claimed_at") {
 		t.Fatalf("bmp_ops still has claimed_at: %v", columns(t, d, "bmp_ops"))
-	}
-
-	m, err := db.NewMigrator(d.Write)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if _, err := m.DownTo(ctx, 15); err != nil {
 		t.Fatal(err)

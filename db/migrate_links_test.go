@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/spalloc/spallocd/db"
 )
 
@@ -14,12 +16,7 @@ import (
 // never handed out twice.
 func TestBMPOpLinksMigrationKeepsOperations(t *testing.T) {
 	ctx := context.Background()
-	d := openTemp(t)
-	m, err := db.NewMigrator(d.Write)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedBoard(t, d)
+	d, m := seededMigrator(t)
 	execSQL(t, d, `INSERT INTO jobs (id, owner, args, kwargs, request, state, created_at) VALUES (1, 'o', '[]', '{}', '{}', 2, 0)`)
 	if _, err := m.DownTo(ctx, 2); err != nil { // to version 2: one row per link
 		t.Fatal(err)
@@ -57,6 +54,19 @@ func execSQL(t *testing.T, d *db.DB, q string) {
 	if _, err := d.Write.Exec(q); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// seededMigrator opens a temporary database with board 1 (seedBoard) and
+// a migrator for it.
+func seededMigrator(t *testing.T) (*db.DB, *goose.Provider) {
+	t.Helper()
+	d := openTemp(t)
+	seedBoard(t, d)
+	m, err := db.NewMigrator(d.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, m
 }
 
 // seedBoard adds machine 1 with BMP 1 and its board 1, for operations.

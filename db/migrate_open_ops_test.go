@@ -15,12 +15,7 @@ import (
 // way down restores the columns.
 func TestOpenOperationsMigration(t *testing.T) {
 	ctx := context.Background()
-	d := openTemp(t)
-	m, err := db.NewMigrator(d.Write)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedBoard(t, d)
+	d, m := seededMigrator(t)
 	if _, err := m.DownTo(ctx, 17); err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,7 @@ import (
 // cannot fit for want of room.
 func TestOpeningsNeverRuleOutAPlacement(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		m := genMachine(t)
-		occ := NewOccupancy(m)
-		for i := rapid.IntRange(0, 12).Draw(t, "jobs"); i > 0; i-- {
-			if a, ok := Place(m, occ, genRequest(t, m)); ok {
-				occ.Hold(m, a)
-			}
-		}
+		m, occ := genFilled(t, 12)
 		for i := rapid.IntRange(0, 3).Draw(t, "waiting"); i > 0; i-- {
 			if k := rapid.IntRange(0, m.NumBoards()-1).Draw(t, "board"); occ.Use[k] == Free {
 				occ.Use[k] = rapid.SampledFrom([]BoardUse{Waiting, Unavailable}).Draw(t, "use")

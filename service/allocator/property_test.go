@@ -40,6 +40,24 @@ func genLimit(t *rapid.T, label string) int {
 	return rapid.SampledFrom([]int{Unlimited, Unlimited, 0, 1, 3}).Draw(t, label)
 }
 
+// genFilled draws a machine with up to jobs random requests placed on it.
+func genFilled(t *rapid.T, jobs int) (*Machine, *Occupancy) {
+	m := genMachine(t)
+	occ := NewOccupancy(m)
+	for i := rapid.IntRange(0, jobs).Draw(t, "jobs"); i > 0; i-- {
+		if a, ok := Place(m, occ, genRequest(t, m)); ok {
+			occ.Hold(m, a)
+		}
+	}
+	return m, occ
+}
+
+// genRegion draws a forbidden region that may be empty or stick out of m.
+func genRegion(t *rapid.T, m *Machine) Region {
+	return rg(rapid.IntRange(-1, m.Width).Draw(t, "fx"), rapid.IntRange(-1, m.Height).Draw(t, "fy"),
+		rapid.IntRange(0, m.Width).Draw(t, "fw"), rapid.IntRange(0, m.Height).Draw(t, "fh"))
+}
+
 // genRequest draws a valid request that fits the machine's coordinates
 // most of the time.
 func genRequest(t *rapid.T, m *Machine) Request {

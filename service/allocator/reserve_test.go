@@ -296,15 +296,8 @@ func TestForbiddenTriadsCountAsUsedForContact(t *testing.T) {
 // the rule), on random machines, fills and regions.
 func TestPlaceAvoidingIsPlaceWithTheRegionHeld(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		m := genMachine(t)
-		occ := NewOccupancy(m)
-		for i := rapid.IntRange(0, 10).Draw(t, "jobs"); i > 0; i-- {
-			if a, ok := Place(m, occ, genRequest(t, m)); ok {
-				occ.Hold(m, a)
-			}
-		}
-		forbid := rg(rapid.IntRange(-1, m.Width).Draw(t, "fx"), rapid.IntRange(-1, m.Height).Draw(t, "fy"),
-			rapid.IntRange(0, m.Width).Draw(t, "fw"), rapid.IntRange(0, m.Height).Draw(t, "fh"))
+		m, occ := genFilled(t, 10)
+		forbid := genRegion(t, m)
 		held := occ.Clone()
 		clipped := forbid.clip(m.Width, m.Height)
 		held.Set(m, triadBoards(m, clipped), HeldBlock)
