@@ -17,7 +17,7 @@ import (
 // requestOps requests one operation of the given kind for each board index
 // of m (switching the links of masks[k] for link operations), in order.
 func (t *tx) requestOps(m *machine, idx []int, job int64, kind OpKind, masks []int64) error {
-	return t.insertOps(job, newOps(m, idx, job, kind, masks))
+	return t.insertOps(newOps(m, idx, job, kind, masks))
 }
 
 // newOps makes one operation of the given kind for each board index of m
@@ -39,23 +39,22 @@ func newOps(m *machine, idx []int, job int64, kind OpKind, masks []int64) []*op 
 	return ops
 }
 
-// insertOps requests new operations of one job (0 = none), in order, in one
-// statement. Power requests supersede every older request for their boards
-// that is not in flight; link requests come right after the power requests
-// of the same boards, which already did that.
-func (t *tx) insertOps(job int64, ops []*op) error {
+// insertOps requests new operations, all of one job (or of none), in
+// order, in one statement. Power requests supersede every older request
+// for their boards that is not in flight; link requests come right after
+// the power requests of the same boards, which already did that.
+func (t *tx) insertOps(ops []*op) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	power := slices.DeleteFunc(slices.Clone(ops), func(o *op) bool { return !o.isPower() })
-	if err := t.supersede(t.supersededBy(power)); err != nil {
+	if err := t.supersede(t.supersededBy(ops)); err != nil {
 		return err
 	}
 	items, err := opItems(ops)
 	if err != nil {
 		return t.s.internal("request BMP operations", err)
 	}
-	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(job), CreatedAt: unix(t.now), Items: items})
+	res, err := t.q.InsertOps(t.ctx, db.InsertOpsParams{JobID: jobRef(ops[0].job), CreatedAt: unix(t.now), Items: items})
 	if err != nil {
 		return t.dbErr("request BMP operations", err)
 	}
@@ -104,12 +103,15 @@ const (
 // them in this order).
 var opKinds = []OpKind{OpPowerOn, OpPowerOff, OpLinkOff, OpLinkOn}
 
-// supersededBy lists the open operations that new power requests
-// supersede: every one of their boards that no worker holds now.
+// supersededBy lists the open operations that the power requests among
+// requests supersede: every one of their boards that no worker holds now.
 func (t *tx) supersededBy(requests []*op) []*op {
 	boards := make(map[int64]bool, len(requests))
 	bmps := map[int64]bool{}
 	for _, o := range requests {
+		if !o.isPower() {
+			continue
+		}
 		boards[o.boardID] = true
 		bmps[o.bmpID] = true
 	}

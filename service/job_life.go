@@ -166,7 +166,7 @@ func (t *tx) powerOps(m *machine, j *job, on bool, periphery []allocator.BoardLi
 		idx, masks := linksPerBoard(m, periphery)
 		ops = append(ops, newOps(m, idx, j.id, OpLinkOff, masks)...)
 	}
-	return t.insertOps(j.id, ops)
+	return t.insertOps(ops)
 }
 
 // linksPerBoard groups links by board, in the order the boards first
