@@ -341,7 +341,7 @@ func (q *Queries) AdminJobsByState(ctx context.Context) ([]AdminJobsByStateRow, 
 const adminOpenOps = `-- name: AdminOpenOps :many
 SELECT o.id, o.job_id, o.op, o.links, o.created_at, o.attempts, o.last_error,
        b.x, b.y, b.z, b.board_num, p.cabinet, p.frame, m.name AS machine_name
-FROM bmp_ops o
+FROM bmp_board_ops o
 JOIN boards b ON b.id = o.board_id
 JOIN bmps p ON p.id = o.bmp_id
 JOIN machines m ON m.id = b.machine_id

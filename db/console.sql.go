@@ -276,7 +276,7 @@ func (q *Queries) ConsoleListJobs(ctx context.Context, arg ConsoleListJobsParams
 const consoleOpenOpsPerBMP = `-- name: ConsoleOpenOpsPerBMP :many
 SELECT o.bmp_id, count(*) AS n, CAST(min(o.created_at) AS REAL) AS oldest,
        CAST(sum(o.last_error IS NOT NULL) AS INTEGER) AS failing
-FROM bmp_ops o
+FROM bmp_board_ops o
 JOIN bmps p ON p.id = o.bmp_id
 JOIN machines m ON m.id = p.machine_id
 WHERE m.name = ?1 AND m.retired_at IS NULL

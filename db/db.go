@@ -213,9 +213,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listServedBMPsStmt, err = db.PrepareContext(ctx, listServedBMPs); err != nil {
 		return nil, fmt.Errorf("error preparing query ListServedBMPs: %w", err)
 	}
-	if q.moveOpenOpsOfBoardStmt, err = db.PrepareContext(ctx, moveOpenOpsOfBoard); err != nil {
-		return nil, fmt.Errorf("error preparing query MoveOpenOpsOfBoard: %w", err)
-	}
 	if q.powerOffAndFreeBoardsStmt, err = db.PrepareContext(ctx, powerOffAndFreeBoards); err != nil {
 		return nil, fmt.Errorf("error preparing query PowerOffAndFreeBoards: %w", err)
 	}
@@ -269,6 +266,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setMachinePriorityStmt, err = db.PrepareContext(ctx, setMachinePriority); err != nil {
 		return nil, fmt.Errorf("error preparing query SetMachinePriority: %w", err)
+	}
+	if q.setOpBoardsStmt, err = db.PrepareContext(ctx, setOpBoards); err != nil {
+		return nil, fmt.Errorf("error preparing query SetOpBoards: %w", err)
 	}
 	if q.setReservationStmt, err = db.PrepareContext(ctx, setReservation); err != nil {
 		return nil, fmt.Errorf("error preparing query SetReservation: %w", err)
@@ -596,11 +596,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listServedBMPsStmt: %w", cerr)
 		}
 	}
-	if q.moveOpenOpsOfBoardStmt != nil {
-		if cerr := q.moveOpenOpsOfBoardStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing moveOpenOpsOfBoardStmt: %w", cerr)
-		}
-	}
 	if q.powerOffAndFreeBoardsStmt != nil {
 		if cerr := q.powerOffAndFreeBoardsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing powerOffAndFreeBoardsStmt: %w", cerr)
@@ -689,6 +684,11 @@ func (q *Queries) Close() error {
 	if q.setMachinePriorityStmt != nil {
 		if cerr := q.setMachinePriorityStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setMachinePriorityStmt: %w", cerr)
+		}
+	}
+	if q.setOpBoardsStmt != nil {
+		if cerr := q.setOpBoardsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setOpBoardsStmt: %w", cerr)
 		}
 	}
 	if q.setReservationStmt != nil {
@@ -803,7 +803,6 @@ type Queries struct {
 	listQueuedSinceStmt                *sql.Stmt
 	listReservationsStmt               *sql.Stmt
 	listServedBMPsStmt                 *sql.Stmt
-	moveOpenOpsOfBoardStmt             *sql.Stmt
 	powerOffAndFreeBoardsStmt          *sql.Stmt
 	recentBoardReportsStmt             *sql.Stmt
 	requeueJobStmt                     *sql.Stmt
@@ -822,6 +821,7 @@ type Queries struct {
 	setKeepaliveHostStmt               *sql.Stmt
 	setMachineMinorFingerprintStmt     *sql.Stmt
 	setMachinePriorityStmt             *sql.Stmt
+	setOpBoardsStmt                    *sql.Stmt
 	setReservationStmt                 *sql.Stmt
 	setServerStateStmt                 *sql.Stmt
 }
@@ -893,7 +893,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listQueuedSinceStmt:                q.listQueuedSinceStmt,
 		listReservationsStmt:               q.listReservationsStmt,
 		listServedBMPsStmt:                 q.listServedBMPsStmt,
-		moveOpenOpsOfBoardStmt:             q.moveOpenOpsOfBoardStmt,
 		powerOffAndFreeBoardsStmt:          q.powerOffAndFreeBoardsStmt,
 		recentBoardReportsStmt:             q.recentBoardReportsStmt,
 		requeueJobStmt:                     q.requeueJobStmt,
@@ -912,6 +911,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setKeepaliveHostStmt:               q.setKeepaliveHostStmt,
 		setMachineMinorFingerprintStmt:     q.setMachineMinorFingerprintStmt,
 		setMachinePriorityStmt:             q.setMachinePriorityStmt,
+		setOpBoardsStmt:                    q.setOpBoardsStmt,
 		setReservationStmt:                 q.setReservationStmt,
 		setServerStateStmt:                 q.setServerStateStmt,
 	}

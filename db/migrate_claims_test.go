@@ -13,6 +13,9 @@ import (
 func TestClaimedAtMigrationKeepsOperations(t *testing.T) {
 	ctx := context.Background()
 	d, m := seededMigrator(t)
+	if _, err := m.DownTo(ctx, 18); err != nil {
+		t.Fatal(err)
+	}
 	execSQL(t, d, `INSERT INTO bmp_ops (id, bmp_id, board_id, op, created_at) VALUES (7, 1, 1, 'power_on', 1)`)
 	if slices.Contains(columns(t, d, "bmp_ops"), "claimed_at") {
 		t.Fatalf("bmp_ops still has claimed_at: %v", columns(t, d, "bmp_ops"))
@@ -26,7 +29,7 @@ func TestClaimedAtMigrationKeepsOperations(t *testing.T) {
 	if got := opRows(t, d, "links"); !slices.Equal(got, []string{"7 power_on <nil> open"}) {
 		t.Fatalf("operations after down: %q", got)
 	}
-	if _, err := m.Up(ctx); err != nil {
+	if _, err := m.UpTo(ctx, 18); err != nil {
 		t.Fatal(err)
 	}
 	if got := opRows(t, d, "links"); !slices.Equal(got, []string{"7 power_on <nil> open"}) {

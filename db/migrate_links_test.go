@@ -69,17 +69,19 @@ func seededMigrator(t *testing.T) (*db.DB, *goose.Provider) {
 	return d, m
 }
 
-// seedBoard adds machine 1 with BMP 1 and its board 1, for operations.
+// seedBoard adds machine 1 with BMP 1 and its board 1 (board number 0), for
+// operations.
 func seedBoard(t *testing.T, d *db.DB) {
 	t.Helper()
 	execSQL(t, d, `INSERT INTO machines (id, name, priority, width, height, major_fingerprint, minor_fingerprint, created_at)
 	               VALUES (1, 'm', 0, 1, 1, '', '', 0)`)
 	execSQL(t, d, `INSERT INTO bmps (id, machine_id, cabinet, frame, address) VALUES (1, 1, 0, 0, '10.0.0.1')`)
-	execSQL(t, d, `INSERT INTO boards (id, machine_id, x, y, z, bmp_id) VALUES (1, 1, 0, 0, 0, 1)`)
+	execSQL(t, d, `INSERT INTO boards (id, machine_id, x, y, z, cabinet, frame, board_num, bmp_id) VALUES (1, 1, 0, 0, 0, 0, 0, 0, 1)`)
 }
 
 // opRows renders the operations as "id op link(s) open|done", by id (from
-// migration 18 on every row is an open operation).
+// migration 18 on every row is an open operation; before migration 19 a row
+// is one operation).
 func opRows(t *testing.T, d *db.DB, column string) []string {
 	t.Helper()
 	open := "1"

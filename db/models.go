@@ -29,10 +29,23 @@ type Bmp struct {
 	LastError        *string
 }
 
+type BmpBoardOp struct {
+	ID        int64
+	RowID     int64
+	BmpID     int64
+	BoardID   int64
+	JobID     *int64
+	Op        string
+	Links     *int64
+	CreatedAt float64
+	Attempts  int64
+	LastError *string
+}
+
 type BmpOp struct {
 	ID        int64
 	BmpID     int64
-	BoardID   int64
+	Boards    int64
 	JobID     *int64
 	Op        string
 	Links     *int64

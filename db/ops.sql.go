@@ -14,18 +14,19 @@ const deleteOps = `-- name: DeleteOps :exec
 DELETE FROM bmp_ops WHERE id IN (SELECT value FROM json_each(?1))
 `
 
-// These operations (a JSON array of ids) are over: done, failed, or
-// superseded by a newer request.
+// Every operation of these rows (a JSON array of row ids) is over: done,
+// failed, or superseded by a newer request.
 func (q *Queries) DeleteOps(ctx context.Context, ids interface{}) error {
 	_, err := q.exec(ctx, q.deleteOpsStmt, deleteOps, ids)
 	return err
 }
 
 const insertOps = `-- name: InsertOps :execresult
-INSERT INTO bmp_ops (bmp_id, board_id, job_id, op, links, created_at)
-SELECT (value >> 26) & 67108863, value & 67108863, ?1,
-       CASE (value >> 58) & 3 WHEN 0 THEN 'power_on' WHEN 1 THEN 'power_off' WHEN 2 THEN 'link_off' ELSE 'link_on' END,
-       nullif((value >> 52) & 63, 0), ?2
+
+INSERT INTO bmp_ops (bmp_id, boards, job_id, op, links, created_at)
+SELECT value >> 40, value & 4294967295, ?1,
+       CASE (value >> 38) & 3 WHEN 0 THEN 'power_on' WHEN 1 THEN 'power_off' WHEN 2 THEN 'link_off' ELSE 'link_on' END,
+       nullif((value >> 32) & 63, 0), ?2
 FROM json_each(?3)
 ORDER BY key
 `
@@ -36,19 +37,24 @@ type InsertOpsParams struct {
 	Items     interface{}
 }
 
-// One operation per item of a JSON array of integers, in array order: the
-// rows get consecutive ids, the last one the result's last insert id. An
-// item packs board id + BMP id << 26 + links mask (0 = none) << 52 + kind
-// << 58 (service.opItems; kinds in the order of service.opKinds): plain
-// integers are read without parsing JSON again per field, which was a
-// fifth of the statement's cost.
+// bmp_ops holds the open operations, a row for the boards of one BMP in one
+// request (migrations/00019); an operation's bit is cleared when its outcome
+// is recorded and the row goes with its last bit (migrations/00018). The
+// view bmp_board_ops shows one operation per board, with the ids the service
+// uses. Claims are kept in memory only (service/bmpop_claim.go).
+// One row per item of a JSON array of integers, in array order: the rows
+// get consecutive ids, the last one the result's last insert id. An item
+// packs the boards mask (bit n = board_num n) + links mask (0 = none) << 32
+// + kind << 38 + BMP id << 40 (service.opItems; kinds in the order of
+// service.opKinds): plain integers are read without parsing JSON again per
+// field, which was a fifth of the statement's cost.
 func (q *Queries) InsertOps(ctx context.Context, arg InsertOpsParams) (sql.Result, error) {
 	return q.exec(ctx, q.insertOpsStmt, insertOps, arg.JobID, arg.CreatedAt, arg.Items)
 }
 
 const listOpenOps = `-- name: ListOpenOps :many
 SELECT o.id, o.bmp_id, o.board_id, o.job_id, o.op, o.links, b.x, b.y, b.z, b.board_num
-FROM bmp_ops o JOIN boards b ON b.id = o.board_id
+FROM bmp_board_ops o JOIN boards b ON b.id = o.board_id
 ORDER BY o.id
 `
 
@@ -100,22 +106,14 @@ func (q *Queries) ListOpenOps(ctx context.Context) ([]ListOpenOpsRow, error) {
 	return items, nil
 }
 
-const moveOpenOpsOfBoard = `-- name: MoveOpenOpsOfBoard :exec
-
-UPDATE bmp_ops SET board_id = ?1, bmp_id = ?2
-WHERE board_id = ?3
+const setOpBoards = `-- name: SetOpBoards :exec
+UPDATE bmp_ops SET boards = (SELECT i.value & 4294967295 FROM json_each(?1) i WHERE i.value >> 32 = bmp_ops.id)
+WHERE id IN (SELECT value >> 32 FROM json_each(?1))
 `
 
-type MoveOpenOpsOfBoardParams struct {
-	NewBoardID int64
-	NewBmpID   int64
-	OldBoardID int64
-}
-
-// bmp_ops holds the open operations: a row is deleted when its outcome is
-// recorded (migrations/00018). Claims are kept in memory only
-// (service/bmpop_claim.go).
-func (q *Queries) MoveOpenOpsOfBoard(ctx context.Context, arg MoveOpenOpsOfBoardParams) error {
-	_, err := q.exec(ctx, q.moveOpenOpsOfBoardStmt, moveOpenOpsOfBoard, arg.NewBoardID, arg.NewBmpID, arg.OldBoardID)
+// Some operations of these rows are over: each item of the JSON array packs
+// the row id << 32 + the mask of the boards whose operations are still open.
+func (q *Queries) SetOpBoards(ctx context.Context, items interface{}) error {
+	_, err := q.exec(ctx, q.setOpBoardsStmt, setOpBoards, items)
 	return err
 }

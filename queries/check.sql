@@ -34,27 +34,27 @@ SELECT CAST(problem AS TEXT) AS problem FROM (
     SELECT 'job ' || j.id || ' is ready but has pending BMP operations'
     FROM jobs j
     WHERE j.state = 3 AND EXISTS (
-        SELECT 1 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
+        SELECT 1 FROM bmp_board_ops o JOIN boards b ON b.id = o.board_id
         WHERE o.job_id = j.id AND b.job_id = j.id)
     UNION ALL
     SELECT 'job ' || j.id || ' is in state power but has no pending BMP operations'
     FROM jobs j
     WHERE j.state = 2 AND NOT EXISTS (
-        SELECT 1 FROM bmp_ops o JOIN boards b ON b.id = o.board_id
+        SELECT 1 FROM bmp_board_ops o JOIN boards b ON b.id = o.board_id
         WHERE o.job_id = j.id AND b.job_id = j.id)
     UNION ALL
     SELECT 'board ' || m.name || ' ' || b.x || ',' || b.y || ',' || b.z || ' has power ' || b.power
            || ' but job ' || j.id || ' wants ' || j.power || ' and nothing is pending'
     FROM boards b JOIN machines m ON m.id = b.machine_id JOIN jobs j ON j.id = b.job_id
     WHERE b.out_of_service IS NULL AND j.state IN (2, 3) AND b.power != j.power
-      AND NOT EXISTS (SELECT 1 FROM bmp_ops o WHERE o.board_id = b.id
+      AND NOT EXISTS (SELECT 1 FROM bmp_board_ops o WHERE o.board_id = b.id
                       AND o.op IN ('power_on', 'power_off'))
     UNION ALL
     SELECT 'free board ' || m.name || ' ' || b.x || ',' || b.y || ',' || b.z || ' is powered with no power-off pending'
     FROM boards b JOIN machines m ON m.id = b.machine_id
     WHERE m.retired_at IS NULL AND b.job_id IS NULL AND b.waiting_job_id IS NULL AND b.out_of_service IS NULL
       AND b.power = 1
-      AND NOT EXISTS (SELECT 1 FROM bmp_ops o WHERE o.board_id = b.id AND o.op = 'power_off')
+      AND NOT EXISTS (SELECT 1 FROM bmp_board_ops o WHERE o.board_id = b.id AND o.op = 'power_off')
     UNION ALL
     SELECT 'queued job ' || j.id || ' is in no queue'
     FROM jobs j

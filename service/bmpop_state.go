@@ -9,8 +9,6 @@ package service
 import (
 	"cmp"
 	"slices"
-
-	"github.com/spalloc/spallocd/service/geometry"
 )
 
 // opsOf lists the open operations of a BMP as this transaction sees them,
@@ -106,20 +104,6 @@ func (t *tx) replaceOp(o *op) {
 	if k, found := searchOp(b.ops, o.id); found {
 		b.ops[k] = o
 	}
-}
-
-// moveOps gives the open operations of a board to another board (a
-// re-created machine's board in the same slot).
-func (t *tx) moveOps(fromBMP, fromBoard, toBMP, toBoard int64, b geometry.Board, boardNum int) {
-	var moved []*op
-	for _, o := range t.opsOfBoard(fromBMP, fromBoard) {
-		c := *o
-		c.bmpID, c.boardID, c.board, c.boardNum = toBMP, toBoard, b, boardNum
-		moved = append(moved, &c)
-	}
-	from := t.editOps(fromBMP)
-	from.ops = slices.DeleteFunc(from.ops, func(o *op) bool { return o.boardID == fromBoard })
-	t.addOps(moved)
 }
 
 // openOpsOfJob counts the open operations of a job on boards it still

@@ -172,6 +172,34 @@ func TestRestartHandsClaimedOpsOutAgain(t *testing.T) {
 	e.consistent()
 }
 
+// The operations of one request on several boards of a BMP share a row;
+// those that end leave the others open, as they were, across a restart.
+func TestOperationsOfOneRequestEndOneByOne(t *testing.T) {
+	e := newEnv(t, testutil.GridTOML(grid("m", 1, 1)))
+	id := e.create(rect(1, 1))
+	_, ops := e.opKinds()
+	var powerOns []service.BMPOp
+	for _, op := range ops {
+		if op.Kind == service.OpPowerOn {
+			powerOns = append(powerOns, op)
+		}
+	}
+	if len(powerOns) != 3 {
+		t.Fatalf("%d power-ons for the 3 boards of a frame", len(powerOns))
+	}
+	e.completeOps(powerOns[:1], nil)
+	e.Restart(t)
+	_, again := e.opKinds()
+	want := slices.DeleteFunc(slices.Clone(ops), func(op service.BMPOp) bool { return op.ID == powerOns[0].ID })
+	if !slices.EqualFunc(again, want, func(a, b service.BMPOp) bool { return a.ID == b.ID && a.Board == b.Board && a.Kind == b.Kind }) {
+		t.Fatalf("after one power-on and a restart %v handed out, want %v", again, want)
+	}
+	e.wantState(id, service.StatePower)
+	e.completeOps(again, nil)
+	e.wantState(id, service.StateReady)
+	e.consistent()
+}
+
 // A released claim is handed out again; ids of unknown or unclaimed
 // operations are ignored.
 func TestReleasedOpsAreHandedOutAgain(t *testing.T) {

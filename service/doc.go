@@ -94,9 +94,12 @@
 //
 // # BMP operations
 //
-// Power and link requests are rows of bmp_ops and operations in the world
-// (bmpop_*.go); an operation's row is deleted in the transaction that
-// records its outcome (done, failed or superseded). A newer power request
+// Power and link requests are operations in the world, one per board
+// (bmpop_*.go), stored a row of bmp_ops per request, BMP, kind and links
+// mask with a mask of the boards (an operation's id is its row's id << 5 +
+// its board number); an operation leaves its row in the transaction that
+// records its outcome (done, failed or superseded), and the row goes with
+// its last operation. A newer power request
 // for a board supersedes its older ones that no worker holds. A worker
 // claims a BMP's operations under a lease as long as their worst case
 // under the [bmp] settings plus a margin; a board's operations are handed

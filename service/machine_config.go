@@ -440,14 +440,11 @@ func (t *tx) carryBoard(old *machine, i int, to boardRef) error {
 		return nil
 	}
 	m, j := t.machine(to.machine), to.index
-	toID, toBMP := m.info[j].id, m.info[j].bmpID
+	toID := m.info[j].id
 	if hasOps {
-		err := t.q.MoveOpenOpsOfBoard(t.ctx, db.MoveOpenOpsOfBoardParams{NewBoardID: toID, NewBmpID: toBMP, OldBoardID: from})
-		if err != nil {
-			return t.dbErr("move operations", err)
+		if err := t.moveOps(old.info[i].bmpID, from, m, j); err != nil {
+			return err
 		}
-		t.moveOps(old.info[i].bmpID, from, toBMP, toID, m.board(j), m.info[j].phys.Board)
-		t.change.bmp(toBMP)
 	}
 	if err := t.q.CarryBoardState(t.ctx, carryParams(d, toID, t.now)); err != nil {
 		return t.dbErr("carry board state", err)
