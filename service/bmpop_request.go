@@ -244,15 +244,14 @@ func (t *tx) openBoardsOfRow(bmpID, row int64, ending map[int64]bool) int64 {
 	var open int64
 	for ; k < len(list) && rowOf(list[k]) == row; k++ {
 		if !ending[list[k].id] {
-			open |= 1 << (list[k].id & (1<<opBoardBits - 1))
+			open |= 1 << list[k].boardNum
 		}
 	}
 	return open
 }
 
-// numberOps gives new operations their ids: their rows', consecutive, in
-// order, the last one the statement's last insert id, and their board
-// numbers.
+// numberOps gives new operations their ids from their rows' ids, which are
+// consecutive, in order, the last one the statement's last insert id.
 func numberOps(res sql.Result, rows []*opRow) error {
 	last, err := res.LastInsertId()
 	if err != nil {
