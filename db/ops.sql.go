@@ -37,11 +37,11 @@ type InsertOpsParams struct {
 	Items     interface{}
 }
 
-// bmp_ops holds the open operations, a row for the boards of one BMP in one
-// request (migrations/00019); an operation's bit is cleared when its outcome
-// is recorded and the row goes with its last bit (migrations/00018). The
-// view bmp_board_ops shows one operation per board, with the ids the service
-// uses. Claims are kept in memory only (service/bmpop_claim.go).
+// bmp_ops holds the open operations (migrations/00018), a row for the
+// boards of one BMP in one request (migrations/00019): an operation's bit is
+// cleared when its outcome is recorded, and the row goes with its last bit.
+// The view bmp_board_ops shows one operation per board, with the ids the
+// service uses. Claims are kept in memory only (service/bmpop_claim.go).
 // One row per item of a JSON array of integers, in array order: the rows
 // get consecutive ids, the last one the result's last insert id. An item
 // packs the boards mask (bit n = board_num n) + links mask (0 = none) << 32

@@ -1,8 +1,8 @@
--- bmp_ops holds the open operations, a row for the boards of one BMP in one
--- request (migrations/00019); an operation's bit is cleared when its outcome
--- is recorded and the row goes with its last bit (migrations/00018). The
--- view bmp_board_ops shows one operation per board, with the ids the service
--- uses. Claims are kept in memory only (service/bmpop_claim.go).
+-- bmp_ops holds the open operations (migrations/00018), a row for the
+-- boards of one BMP in one request (migrations/00019): an operation's bit is
+-- cleared when its outcome is recorded, and the row goes with its last bit.
+-- The view bmp_board_ops shows one operation per board, with the ids the
+-- service uses. Claims are kept in memory only (service/bmpop_claim.go).
 
 -- name: InsertOps :execresult
 -- One row per item of a JSON array of integers, in array order: the rows

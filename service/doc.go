@@ -99,18 +99,17 @@
 // mask with a mask of the boards (an operation's id is its row's id << 5 +
 // its board number); an operation leaves its row in the transaction that
 // records its outcome (done, failed or superseded), and the row goes with
-// its last operation. A newer power request
-// for a board supersedes its older ones that no worker holds. A worker
-// claims a BMP's operations under a lease as long as their worst case
-// under the [bmp] settings plus a margin; a board's operations are handed
-// out in order, so while one of them is claimed its later ones are held
-// back. A worker reports outcomes (CompleteBMPOps) or gives claims back
-// (ReleaseBMPOps); a claim whose lease ran out is handed back by the timed
-// work (Tick), and a restart hands back every claim of the last run. A
-// claim handed back is superseded when its board has a newer power
-// request, so a claim never holds two power operations for one board. The
-// power-off grace never frees a board while a live lease on one of its
-// operations exists.
+// its last operation. A newer power request for a board supersedes its
+// older ones that no worker holds. A worker claims a BMP's operations
+// under a lease as long as their worst case under the [bmp] settings plus
+// a margin; a board's operations are handed out in order, so while one of
+// them is claimed its later ones are held back. A worker reports outcomes
+// (CompleteBMPOps) or gives claims back (ReleaseBMPOps); a claim whose
+// lease ran out is handed back by the timed work (Tick), and a restart
+// hands back every claim of the last run. A claim handed back is
+// superseded when its board has a newer power request, so a claim never
+// holds two power operations for one board. The power-off grace never
+// frees a board while a live lease on one of its operations exists.
 //
 // # Change feed
 //

@@ -290,8 +290,9 @@ func (j *job) hasBoards() bool { return j.machine != 0 && len(j.boards) > 0 }
 
 // ---- BMP operations ----
 
-// op is one open BMP operation (a bmp_ops row: the table keeps the open
-// ones only) and its claim, which lives in memory only.
+// op is one open BMP operation on one board (its bit in a bmp_ops row,
+// which keeps the open ones only: bmpop_request.go) and its claim, which
+// lives in memory only.
 type op struct {
 	id       int64
 	bmpID    int64
